@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file crdt/crdt.h
+ * Includes every public libcrdt header.  The library's own sources never
+ * include this file; applications may include just the headers they use.
+ */
+#ifndef CRDT_CRDT_H
+#define CRDT_CRDT_H
+
+#include <crdt/common.h>
+#include <crdt/codec.h>
+#include <crdt/vclock.h>
+
+#endif /* CRDT_CRDT_H */

@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Sorted actor vectors (see avec_internal.h for representation and
+ * invariants).  Tuned for the workloads of replicated counters and clocks:
+ * replicas mostly know the same actors, so merge and compare of two vectors
+ * over one actor set are the common case and cost one memcmp plus one
+ * branch-free pass; vectors of a few actors stay in a single small block.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "avec_internal.h"
+#include "mem_internal.h"
+
+/* Below this many entries a linear scan beats binary search. */
+#define LINEAR_MAX 16
+
+void crdtp_avec_init(avec *v)
+{
+    v->actors = NULL;
+    v->counts = NULL;
+    v->len = 0;
+    v->cap = 0;
+}
+
+void crdtp_avec_clear(avec *v, const crdt_mem *mem)
+{
+    crdtp_free(mem, v->actors);
+    crdtp_avec_init(v);
+}
+
+void crdtp_avec_swap(avec *a, avec *b)
+{
+    avec t = *a;
+
+    *a = *b;
+    *b = t;
+}
+
+/* Moves v into a new block of cap entries (cap >= v->len). */
+static int realloc_block(avec *v, const crdt_mem *mem, size_t cap)
+{
+    crdt_actor *a;
+    uint64_t *c;
+
+    if (cap > SIZE_MAX / 2)
+        return CRDT_ERR_NOMEM;
+    a = crdtp_malloc_array(mem, cap * 2, sizeof(uint64_t));
+    if (!a)
+        return CRDT_ERR_NOMEM;
+    c = a + cap;
+    if (v->len) {
+        memcpy(a, v->actors, v->len * sizeof *a);
+        memcpy(c, v->counts, v->len * sizeof *c);
+    }
+    crdtp_free(mem, v->actors);
+    v->actors = a;
+    v->counts = c;
+    v->cap = cap;
+    return CRDT_OK;
+}
+
+int crdtp_avec_reserve(avec *v, const crdt_mem *mem, size_t n)
+{
+    if (n <= v->cap)
+        return CRDT_OK;
+    return realloc_block(v, mem, crdtp_grow_cap(v->cap, n));
+}
+
+size_t crdtp_avec_search(const avec *v, crdt_actor a, bool *found)
+{
+    size_t lo = 0, hi = v->len;
+
+    if (hi <= LINEAR_MAX) {
+        for (lo = 0; lo < hi && v->actors[lo] < a; lo++)
+            ;
+    } else {
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+
+            if (v->actors[mid] < a)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+    }
+    *found = lo < v->len && v->actors[lo] == a;
+    return lo;
+}
+
+uint64_t crdtp_avec_get(const avec *v, crdt_actor a)
+{
+    bool found;
+    size_t i = crdtp_avec_search(v, a, &found);
+
+    return found ? v->counts[i] : 0;
+}
+
+int crdtp_avec_set(avec *v, const crdt_mem *mem, crdt_actor a, uint64_t c)
+{
+    bool found;
+    size_t i = crdtp_avec_search(v, a, &found);
+    int rv;
+
+    if (found) {
+        if (c) {
+            v->counts[i] = c;
+        } else {
+            memmove(v->actors + i, v->actors + i + 1,
+                    (v->len - i - 1) * sizeof *v->actors);
+            memmove(v->counts + i, v->counts + i + 1,
+                    (v->len - i - 1) * sizeof *v->counts);
+            v->len--;
+        }
+        return CRDT_OK;
+    }
+    if (!c)
+        return CRDT_OK;
+    if ((rv = crdtp_avec_reserve(v, mem, v->len + 1)))
+        return rv;
+    memmove(v->actors + i + 1, v->actors + i,
+            (v->len - i) * sizeof *v->actors);
+    memmove(v->counts + i + 1, v->counts + i,
+            (v->len - i) * sizeof *v->counts);
+    v->actors[i] = a;
+    v->counts[i] = c;
+    v->len++;
+    return CRDT_OK;
+}
+
+static inline uint64_t max64(uint64_t a, uint64_t b)
+{
+    return a > b ? a : b;
+}
+
+static bool same_actors(const avec *a, const avec *b)
+{
+    return a->len == b->len &&
+           (a->actors == b->actors ||
+            memcmp(a->actors, b->actors, a->len * sizeof *a->actors) == 0);
+}
+
+/* Size of the union of the actor sets of a and b. */
+static size_t union_size(const avec *a, const avec *b)
+{
+    size_t i = 0, j = 0, u = 0;
+
+    while (i < a->len && j < b->len) {
+        crdt_actor x = a->actors[i], y = b->actors[j];
+
+        i += x <= y;
+        j += y <= x;
+        u++;
+    }
+    return u + (a->len - i) + (b->len - j);
+}
+
+/* The merged sum, or CRDT_ERR_OVERFLOW; read-only. */
+static int merged_sum(const avec *d, const avec *s, uint64_t *sum)
+{
+    size_t i = 0, j = 0;
+    uint64_t t = 0, c;
+
+    while (i < d->len || j < s->len) {
+        if (j == s->len || (i < d->len && d->actors[i] < s->actors[j])) {
+            c = d->counts[i++];
+        } else if (i == d->len || s->actors[j] < d->actors[i]) {
+            c = s->counts[j++];
+        } else {
+            c = max64(d->counts[i++], s->counts[j++]);
+        }
+        if (c > UINT64_MAX - t)
+            return CRDT_ERR_OVERFLOW;
+        t += c;
+    }
+    *sum = t;
+    return CRDT_OK;
+}
+
+/* Merge once sizes are known to fit: u = union size, dst->cap >= u. */
+static void merge_into(avec *d, const avec *s, size_t u)
+{
+    crdt_actor *da = d->actors;
+    uint64_t *dc = d->counts;
+    const crdt_actor *sa = s->actors;
+    const uint64_t *sc = s->counts;
+    size_t i, j, k;
+
+    if (u == d->len) {
+        /* src's actors are a subset of dst's: update in place. */
+        for (i = 0, j = 0; j < s->len; i++) {
+            if (da[i] == sa[j]) {
+                dc[i] = max64(dc[i], sc[j]);
+                j++;
+            }
+        }
+        return;
+    }
+    /* Backwards, so that writes never overtake unread dst entries. */
+    i = d->len;
+    j = s->len;
+    k = u;
+    while (j > 0) {
+        if (i > 0 && da[i - 1] > sa[j - 1]) {
+            k--, i--;
+            da[k] = da[i];
+            dc[k] = dc[i];
+        } else if (i > 0 && da[i - 1] == sa[j - 1]) {
+            k--, i--, j--;
+            da[k] = da[i];
+            dc[k] = max64(dc[i], sc[j]);
+        } else {
+            k--, j--;
+            da[k] = sa[j];
+            dc[k] = sc[j];
+        }
+    }
+    d->len = u;
+}
+
+static int merge(avec *d, const crdt_mem *mem, const avec *s, uint64_t *sum)
+{
+    size_t u, i;
+    int rv;
+
+    if (d == s || s->len == 0)
+        return sum ? crdtp_avec_sum(d, sum) : CRDT_OK;
+    if (same_actors(d, s)) {
+        uint64_t *dc = d->counts;
+        const uint64_t *sc = s->counts;
+
+        if (sum) {
+            uint64_t t = 0, c;
+
+            for (i = 0; i < d->len; i++) {
+                c = max64(dc[i], sc[i]);
+                if (c > UINT64_MAX - t)
+                    return CRDT_ERR_OVERFLOW;
+                t += c;
+            }
+            *sum = t;
+        }
+        for (i = 0; i < d->len; i++)
+            dc[i] = max64(dc[i], sc[i]);
+        return CRDT_OK;
+    }
+    if (sum && (rv = merged_sum(d, s, sum)))
+        return rv;
+    u = union_size(d, s);
+    if ((rv = crdtp_avec_reserve(d, mem, u)))
+        return rv;
+    merge_into(d, s, u);
+    return CRDT_OK;
+}
+
+int crdtp_avec_merge(avec *dst, const crdt_mem *mem, const avec *src)
+{
+    return merge(dst, mem, src, NULL);
+}
+
+int crdtp_avec_merge_sum(avec *dst, const crdt_mem *mem, const avec *src,
+                         uint64_t *sum)
+{
+    return merge(dst, mem, src, sum);
+}
+
+int crdtp_avec_compare(const avec *a, const avec *b)
+{
+    size_t i = 0, j = 0;
+    int r = AVEC_EQ;
+
+    if (same_actors(a, b)) {
+        const uint64_t *ac = a->counts, *bc = b->counts;
+        unsigned gt = 0, lt = 0;
+
+        for (i = 0; i < a->len; i++) {
+            gt |= ac[i] > bc[i];
+            lt |= ac[i] < bc[i];
+        }
+        return (int)(gt * AVEC_GT | lt * AVEC_LT);
+    }
+    while (i < a->len && j < b->len && r != AVEC_CONC) {
+        crdt_actor x = a->actors[i], y = b->actors[j];
+
+        if (x < y) {
+            r |= AVEC_GT; /* counts are never 0 */
+            i++;
+        } else if (y < x) {
+            r |= AVEC_LT;
+            j++;
+        } else {
+            if (a->counts[i] > b->counts[j])
+                r |= AVEC_GT;
+            else if (a->counts[i] < b->counts[j])
+                r |= AVEC_LT;
+            i++, j++;
+        }
+    }
+    if (i < a->len)
+        r |= AVEC_GT;
+    if (j < b->len)
+        r |= AVEC_LT;
+    return r;
+}
+
+bool crdtp_avec_equal(const avec *a, const avec *b)
+{
+    return same_actors(a, b) &&
+           (a->len == 0 ||
+            memcmp(a->counts, b->counts, a->len * sizeof *a->counts) == 0);
+}
+
+int crdtp_avec_copy(avec *dst, const crdt_mem *mem, const avec *src)
+{
+    int rv;
+
+    if (dst == src)
+        return CRDT_OK;
+    if (src->len > dst->cap) {
+        avec t;
+
+        crdtp_avec_init(&t);
+        if ((rv = realloc_block(&t, mem, src->len)))
+            return rv;
+        crdtp_avec_swap(dst, &t);
+        crdtp_avec_clear(&t, mem);
+    }
+    if (src->len) {
+        memcpy(dst->actors, src->actors, src->len * sizeof *src->actors);
+        memcpy(dst->counts, src->counts, src->len * sizeof *src->counts);
+    }
+    dst->len = src->len;
+    return CRDT_OK;
+}
+
+int crdtp_avec_sum(const avec *v, uint64_t *sum)
+{
+    uint64_t t = 0;
+    size_t i;
+
+    for (i = 0; i < v->len; i++) {
+        if (v->counts[i] > UINT64_MAX - t)
+            return CRDT_ERR_OVERFLOW;
+        t += v->counts[i];
+    }
+    *sum = t;
+    return CRDT_OK;
+}
+
+/* ======================================================================
+ * Codec
+ * ====================================================================== */
+
+size_t crdtp_avec_encoded_max(const avec *v)
+{
+    return 5 + v->len * (2 * CW_UINT_MAX);
+}
+
+void crdtp_avec_encode(cw *w, const avec *v)
+{
+    size_t i;
+
+    cw_reserve(w, crdtp_avec_encoded_max(v));
+    cw_map(w, v->len);
+    for (i = 0; i < v->len; i++) {
+        cw_uint(w, v->actors[i]);
+        cw_uint(w, v->counts[i]);
+    }
+}
+
+int crdtp_avec_decode(cr *r, avec *out, const crdt_mem *mem)
+{
+    const uint8_t *at = r->p;
+    uint32_t n, i;
+    uint64_t a, c;
+    int rv;
+
+    if ((rv = crdtp_cr_map(r, &n)))
+        return rv;
+    if (n > r->lim.max_actors)
+        return crdtp_cr_fail_at(r, at, CRDT_ERR_LIMIT);
+    if (n && (rv = realloc_block(out, mem, n)))
+        return crdtp_cr_fail_at(r, at, rv);
+    for (i = 0; i < n; i++) {
+        at = r->p;
+        if ((rv = cr_uint(r, &a)))
+            goto fail;
+        if (i > 0 && a <= out->actors[i - 1]) {
+            rv = crdtp_cr_fail_at(r, at, CRDT_ERR_DECODE);
+            goto fail;
+        }
+        at = r->p;
+        if ((rv = cr_uint(r, &c)))
+            goto fail;
+        if (c == 0) {
+            rv = crdtp_cr_fail_at(r, at, CRDT_ERR_DECODE);
+            goto fail;
+        }
+        out->actors[i] = a;
+        out->counts[i] = c;
+        out->len = i + 1;
+    }
+    return CRDT_OK;
+fail:
+    if (!r->err)
+        rv = crdtp_cr_fail(r, rv);
+    crdtp_avec_clear(out, mem);
+    return rv;
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * avec: a sorted actor -> uint64 vector, the representation under version
+ * vectors, G/PN-counters and the compact part of causal contexts.
+ *
+ * Representation: struct of arrays in one allocation of cap * 16 bytes,
+ * actors[0..cap) then counts[0..cap).  Invariants: actors strictly
+ * increasing; every count non-zero (an absent actor means 0), so equal
+ * vectors have equal arrays and canonical encodings.
+ *
+ * Hot paths: merge and compare first test whether both sides have the same
+ * actors (one memcmp); then they are one branch-free pass over the counts.
+ * Otherwise a two-pointer pass; merge sizes the union first so that it can
+ * reserve before writing and leave dst untouched on NOMEM, then merges
+ * backwards in place.
+ */
+#ifndef CRDT_AVEC_INTERNAL_H
+#define CRDT_AVEC_INTERNAL_H
+
+#include <crdt/common.h>
+
+#include "codec_internal.h"
+
+typedef struct avec {
+    crdt_actor *actors; /* sorted ascending, unique */
+    uint64_t *counts;   /* counts[i] of actors[i], never 0 */
+    size_t len;         /* entries in use */
+    size_t cap;         /* entries allocated */
+} avec;
+
+/* Comparison results, as bits: AVEC_GT = some entry of a is greater,
+ * AVEC_LT = some entry of b is greater. */
+enum { AVEC_EQ = 0, AVEC_GT = 1, AVEC_LT = 2, AVEC_CONC = 3 };
+
+void crdtp_avec_init(avec *v);
+void crdtp_avec_clear(avec *v, const crdt_mem *mem);
+void crdtp_avec_swap(avec *a, avec *b);
+int crdtp_avec_reserve(avec *v, const crdt_mem *mem, size_t n);
+/* Index of actor, or the insertion point with *found = false. */
+size_t crdtp_avec_search(const avec *v, crdt_actor a, bool *found);
+uint64_t crdtp_avec_get(const avec *v, crdt_actor a);
+/* Sets a's count (0 removes it). */
+int crdtp_avec_set(avec *v, const crdt_mem *mem, crdt_actor a, uint64_t c);
+/* Pointwise max; dst unchanged on error.  src == dst is fine. */
+int crdtp_avec_merge(avec *dst, const crdt_mem *mem, const avec *src);
+/* As merge, but also sums the result into *sum, failing with
+ * CRDT_ERR_OVERFLOW (dst unchanged) if the sum exceeds UINT64_MAX. */
+int crdtp_avec_merge_sum(avec *dst, const crdt_mem *mem, const avec *src,
+                         uint64_t *sum);
+int crdtp_avec_compare(const avec *a, const avec *b);
+bool crdtp_avec_equal(const avec *a, const avec *b);
+/* dst becomes a copy of src; dst unchanged on error. */
+int crdtp_avec_copy(avec *dst, const crdt_mem *mem, const avec *src);
+/* Sum of counts into *sum; CRDT_ERR_OVERFLOW if it exceeds UINT64_MAX. */
+int crdtp_avec_sum(const avec *v, uint64_t *sum);
+
+/* Codec: a MessagePack map {actor: count} with keys ascending. */
+void crdtp_avec_encode(cw *w, const avec *v);
+/* Upper bound of the bytes crdtp_avec_encode writes. */
+size_t crdtp_avec_encoded_max(const avec *v);
+/* Reads the map into an empty *out (allocated with mem); rejects
+ * unsorted or duplicate actors, zero counts, more than lim.max_actors
+ * entries.  On error *out is left empty. */
+int crdtp_avec_decode(cr *r, avec *out, const crdt_mem *mem);
+
+#endif /* CRDT_AVEC_INTERNAL_H */

@@ -1,0 +1,408 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Byte buffers, type names, and the canonical MessagePack pull reader (see
+ * codec_internal.h for why decoding does not use msgpack-c's unpacker).
+ *
+ * Reader invariants: base <= p <= end; a count is accepted only if it is
+ * at most the number of bytes left; a header or integer is accepted only in
+ * its shortest form.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "codec_internal.h"
+#include "mem_internal.h"
+
+/* ======================================================================
+ * Buffers
+ * ====================================================================== */
+
+void crdt_buf_init(crdt_buf *buf, const crdt_mem *mem)
+{
+    buf->data = NULL;
+    buf->len = 0;
+    buf->cap = 0;
+    buf->fixed = false;
+    crdtp_mem_set(&buf->mem, mem);
+}
+
+void crdt_buf_init_fixed(crdt_buf *buf, uint8_t *data, size_t cap)
+{
+    buf->data = data;
+    buf->len = 0;
+    buf->cap = data ? cap : 0;
+    buf->fixed = true;
+    crdtp_mem_set(&buf->mem, NULL);
+}
+
+void crdt_buf_clear(crdt_buf *buf)
+{
+    if (!buf)
+        return;
+    if (!buf->fixed) {
+        crdtp_free(&buf->mem, buf->data);
+        buf->data = NULL;
+        buf->cap = 0;
+    }
+    buf->len = 0;
+}
+
+void crdt_buf_reset(crdt_buf *buf)
+{
+    if (buf)
+        buf->len = 0;
+}
+
+int crdt_buf_reserve(crdt_buf *buf, size_t extra)
+{
+    size_t need, cap;
+    uint8_t *p;
+
+    if (!buf)
+        return CRDT_ERR_INVALID_ARG;
+    if (buf->cap - buf->len >= extra)
+        return CRDT_OK;
+    if (buf->fixed)
+        return CRDT_ERR_BUFFER;
+    if (extra > SIZE_MAX - buf->len)
+        return CRDT_ERR_NOMEM;
+    need = buf->len + extra;
+    cap = crdtp_grow_cap(buf->cap < 64 ? 64 : buf->cap, need);
+    p = crdtp_realloc_array(&buf->mem, buf->data, cap, 1);
+    if (!p)
+        return CRDT_ERR_NOMEM;
+    buf->data = p;
+    buf->cap = cap;
+    return CRDT_OK;
+}
+
+int crdt_buf_append(crdt_buf *buf, const void *p, size_t n)
+{
+    int rv;
+
+    if (!buf || (!p && n))
+        return CRDT_ERR_INVALID_ARG;
+    rv = crdt_buf_reserve(buf, n);
+    if (rv)
+        return rv;
+    if (n)
+        memcpy(buf->data + buf->len, p, n);
+    buf->len += n;
+    return CRDT_OK;
+}
+
+/* ======================================================================
+ * Type names
+ * ====================================================================== */
+
+static const char *const type_names[] = {
+    [CRDT_TAG_VCLOCK] = "vclock",       [CRDT_TAG_DOTCTX] = "dotctx",
+    [CRDT_TAG_GCOUNTER] = "gcounter",   [CRDT_TAG_PNCOUNTER] = "pncounter",
+    [CRDT_TAG_LWW] = "lww",             [CRDT_TAG_HLC] = "hlc",
+};
+
+#define N_TYPE_NAMES (sizeof type_names / sizeof type_names[0])
+
+const char *crdt_type_name(uint32_t tag)
+{
+    return tag < N_TYPE_NAMES ? type_names[tag] : NULL;
+}
+
+int crdt_type_from_name(const char *name, uint32_t *tag)
+{
+    uint32_t i;
+
+    if (!name || !tag)
+        return CRDT_ERR_INVALID_ARG;
+    for (i = 0; i < N_TYPE_NAMES; i++) {
+        if (type_names[i] && strcmp(type_names[i], name) == 0) {
+            *tag = i;
+            return CRDT_OK;
+        }
+    }
+    return CRDT_ERR_TYPE;
+}
+
+/* ======================================================================
+ * Reader
+ * ====================================================================== */
+
+void crdtp_cr_init(cr *r, const uint8_t *data, size_t len,
+                   const crdt_limits *lim)
+{
+    r->base = data;
+    r->p = data;
+    r->end = data ? data + len : data;
+    r->err = CRDT_OK;
+    r->err_off = 0;
+    if (lim && lim->version == CRDT_LIMITS_VERSION)
+        r->lim = *lim;
+    else
+        crdt_limits_default(&r->lim);
+}
+
+int crdtp_cr_fail_at(cr *r, const uint8_t *at, int code)
+{
+    if (r->err == CRDT_OK) {
+        r->err = code;
+        r->err_off = (size_t)(at - r->base);
+    }
+    return r->err;
+}
+
+int crdtp_cr_fail(cr *r, int code)
+{
+    return crdtp_cr_fail_at(r, r->p, code);
+}
+
+void crdtp_cr_info(const cr *r, crdt_decode_info *info)
+{
+    if (info) {
+        info->offset = r->err_off;
+        info->code = r->err;
+    }
+}
+
+static uint64_t be(const uint8_t *p, unsigned n)
+{
+    uint64_t v = 0;
+    unsigned i;
+
+    for (i = 0; i < n; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* Reads a big-endian length or value of n bytes following the marker at
+ * r->p; on success advances past marker and payload. */
+static int take(cr *r, unsigned n, uint64_t *v)
+{
+    if (cr_left(r) < 1u + n)
+        return crdtp_cr_fail_at(r, r->end, CRDT_ERR_DECODE);
+    *v = be(r->p + 1, n);
+    r->p += 1 + n;
+    return CRDT_OK;
+}
+
+int crdtp_cr_array(cr *r, uint32_t *n)
+{
+    const uint8_t *at = r->p;
+    uint64_t v;
+    int rv;
+
+    if (r->err)
+        return r->err;
+    if (r->p >= r->end)
+        return crdtp_cr_fail(r, CRDT_ERR_DECODE);
+    if ((*r->p & 0xf0) == 0x90) {
+        v = *r->p++ & 0x0f;
+    } else if (*r->p == 0xdc) {
+        if ((rv = take(r, 2, &v)))
+            return rv;
+        if (v < 16)
+            return crdtp_cr_fail_at(r, at, CRDT_ERR_DECODE);
+    } else if (*r->p == 0xdd) {
+        if ((rv = take(r, 4, &v)))
+            return rv;
+        if (v <= 0xffff)
+            return crdtp_cr_fail_at(r, at, CRDT_ERR_DECODE);
+    } else {
+        return crdtp_cr_fail(r, CRDT_ERR_DECODE);
+    }
+    if (v > cr_left(r))
+        return crdtp_cr_fail_at(r, at, CRDT_ERR_DECODE);
+    *n = (uint32_t)v;
+    return CRDT_OK;
+}
+
+int crdtp_cr_map(cr *r, uint32_t *n)
+{
+    const uint8_t *at = r->p;
+    uint64_t v;
+    int rv;
+
+    if (r->err)
+        return r->err;
+    if (r->p >= r->end)
+        return crdtp_cr_fail(r, CRDT_ERR_DECODE);
+    if ((*r->p & 0xf0) == 0x80) {
+        v = *r->p++ & 0x0f;
+    } else if (*r->p == 0xde) {
+        if ((rv = take(r, 2, &v)))
+            return rv;
+        if (v < 16)
+            return crdtp_cr_fail_at(r, at, CRDT_ERR_DECODE);
+    } else if (*r->p == 0xdf) {
+        if ((rv = take(r, 4, &v)))
+            return rv;
+        if (v <= 0xffff)
+            return crdtp_cr_fail_at(r, at, CRDT_ERR_DECODE);
+    } else {
+        return crdtp_cr_fail(r, CRDT_ERR_DECODE);
+    }
+    if (v > cr_left(r) / 2)
+        return crdtp_cr_fail_at(r, at, CRDT_ERR_DECODE);
+    *n = (uint32_t)v;
+    return CRDT_OK;
+}
+
+int crdtp_cr_uint(cr *r, uint64_t *out)
+{
+    const uint8_t *at = r->p;
+    uint64_t v, min;
+    unsigned n;
+    int rv;
+
+    if (r->err)
+        return r->err;
+    if (r->p >= r->end)
+        return crdtp_cr_fail(r, CRDT_ERR_DECODE);
+    switch (*r->p) {
+    case 0xcc:
+        n = 1, min = 0x80;
+        break;
+    case 0xcd:
+        n = 2, min = 0x100;
+        break;
+    case 0xce:
+        n = 4, min = 0x10000;
+        break;
+    case 0xcf:
+        n = 8, min = 0x100000000u;
+        break;
+    default:
+        if (*r->p < 0x80) {
+            *out = *r->p++;
+            return CRDT_OK;
+        }
+        return crdtp_cr_fail(r, CRDT_ERR_DECODE);
+    }
+    if ((rv = take(r, n, &v)))
+        return rv;
+    if (v < min)
+        return crdtp_cr_fail_at(r, at, CRDT_ERR_DECODE);
+    *out = v;
+    return CRDT_OK;
+}
+
+int crdtp_cr_bin(cr *r, const uint8_t **p, size_t *n)
+{
+    const uint8_t *at = r->p;
+    uint64_t v;
+    int rv;
+
+    if (r->err)
+        return r->err;
+    if (r->p >= r->end)
+        return crdtp_cr_fail(r, CRDT_ERR_DECODE);
+    switch (*r->p) {
+    case 0xc4:
+        rv = take(r, 1, &v);
+        break;
+    case 0xc5:
+        rv = take(r, 2, &v);
+        if (!rv && v <= 0xff)
+            return crdtp_cr_fail_at(r, at, CRDT_ERR_DECODE);
+        break;
+    case 0xc6:
+        rv = take(r, 4, &v);
+        if (!rv && v <= 0xffff)
+            return crdtp_cr_fail_at(r, at, CRDT_ERR_DECODE);
+        break;
+    default:
+        return crdtp_cr_fail(r, CRDT_ERR_DECODE);
+    }
+    if (rv)
+        return rv;
+    if (v > r->lim.max_value_bytes)
+        return crdtp_cr_fail_at(r, at, CRDT_ERR_LIMIT);
+    if (v > cr_left(r))
+        return crdtp_cr_fail_at(r, r->end, CRDT_ERR_DECODE);
+    *p = r->p;
+    *n = (size_t)v;
+    r->p += v;
+    return CRDT_OK;
+}
+
+int crdtp_cr_bool(cr *r, bool *v)
+{
+    if (r->err)
+        return r->err;
+    if (r->p < r->end && (*r->p == 0xc2 || *r->p == 0xc3)) {
+        *v = *r->p++ == 0xc3;
+        return CRDT_OK;
+    }
+    return crdtp_cr_fail(r, CRDT_ERR_DECODE);
+}
+
+int crdtp_cr_nil(cr *r)
+{
+    if (r->err)
+        return r->err;
+    if (r->p < r->end && *r->p == 0xc0) {
+        r->p++;
+        return CRDT_OK;
+    }
+    return crdtp_cr_fail(r, CRDT_ERR_DECODE);
+}
+
+int crdtp_cr_envelope(cr *r, uint32_t tag, uint32_t *nbody)
+{
+    const uint8_t *at;
+    uint32_t n;
+    uint64_t v;
+    int rv;
+
+    if ((rv = crdtp_cr_array(r, &n)))
+        return rv;
+    if (n < 2)
+        return crdtp_cr_fail_at(r, r->base, CRDT_ERR_DECODE);
+    at = r->p;
+    if ((rv = crdtp_cr_uint(r, &v)))
+        return rv;
+    if (v != CRDT_FORMAT_VERSION)
+        return crdtp_cr_fail_at(r, at, CRDT_ERR_VERSION);
+    at = r->p;
+    if ((rv = crdtp_cr_uint(r, &v)))
+        return rv;
+    if (v != tag)
+        return crdtp_cr_fail_at(r, at, CRDT_ERR_TYPE);
+    *nbody = n - 2;
+    return CRDT_OK;
+}
+
+int crdtp_cr_finish(cr *r)
+{
+    if (r->err)
+        return r->err;
+    if (r->p != r->end)
+        return crdtp_cr_fail(r, CRDT_ERR_DECODE);
+    return CRDT_OK;
+}
+
+int crdt_decode_header(const uint8_t *data, size_t len, uint32_t *tag)
+{
+    cr r;
+    uint32_t n;
+    uint64_t v;
+    int rv;
+
+    if (!data || !tag)
+        return CRDT_ERR_INVALID_ARG;
+    crdtp_cr_init(&r, data, len, NULL);
+    if ((rv = crdtp_cr_array(&r, &n)))
+        return rv;
+    if (n < 2)
+        return CRDT_ERR_DECODE;
+    if ((rv = crdtp_cr_uint(&r, &v)))
+        return rv;
+    if (v != CRDT_FORMAT_VERSION)
+        return CRDT_ERR_VERSION;
+    if ((rv = crdtp_cr_uint(&r, &v)))
+        return rv;
+    if (v > UINT32_MAX)
+        return CRDT_ERR_TYPE;
+    *tag = (uint32_t)v;
+    return CRDT_OK;
+}
