@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Installs into a temporary prefix, then compiles and runs an outside
+# program with `pkg-config --cflags --libs libcrdt`, against the shared and
+# the static library.  Usage: install.sh SRCDIR BUILDDIR
+set -euo pipefail
+src="$1"
+bld="$2"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+make -s -C "$bld" install DESTDIR="$tmp" >"$tmp/install.log" 2>&1 ||
+    { cat "$tmp/install.log" >&2; exit 1; }
+libdir="$(pkg-config --variable=libdir "$bld/libcrdt.pc")"
+incdir="$(pkg-config --variable=includedir "$bld/libcrdt.pc")"
+export PKG_CONFIG_PATH="$tmp$libdir/pkgconfig"
+export PKG_CONFIG_SYSROOT_DIR="$tmp"
+test -f "$tmp$incdir/crdt/crdt.h"
+test -f "$PKG_CONFIG_PATH/libcrdt.pc"
+
+cc -std=c11 -Wall -Wextra -Werror -o "$tmp/quickstart" \
+    "$src/examples/quickstart.c" $(pkg-config --cflags --libs libcrdt)
+LD_LIBRARY_PATH="$tmp$libdir" "$tmp/quickstart" >"$tmp/out"
+cc -std=c11 -Wall -Wextra -Werror -o "$tmp/quickstart-static" \
+    "$src/examples/quickstart.c" \
+    $(pkg-config --static --cflags libcrdt) "$tmp$libdir/libcrdt.a" \
+    $(pkg-config --static --libs-only-l libcrdt | sed 's/-lcrdt//')
+"$tmp/quickstart-static" >"$tmp/out-static"
+cmp "$tmp/out" "$tmp/out-static"
+echo "install: pkg-config build of examples/quickstart.c ran (shared and static)"

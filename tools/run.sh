@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The README's quick start.  On a Debian 12 machine as root:
+#   bash tools/run.sh bench   installs what is missing, builds from scratch,
+#                             prints the benchmark table
+#   bash tools/run.sh test    installs what is missing, builds from scratch,
+#                             runs every test (Check suites, examples, CLI,
+#                             Python interop, exports, install + pkg-config,
+#                             make distcheck)
+# Extra arguments after "bench" go to bench/crdt-bench (e.g. --json).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cmd="${1:-}"
+shift || true
+jobs="$(nproc 2>/dev/null || echo 2)"
+
+log() { printf '== %s\n' "$*" >&2; }
+
+# Debian packages the build and the tests need (by dpkg name).
+deps=(autoconf automake libtool pkg-config make gcc libc6-dev
+      libmsgpack-dev libxxhash-dev check python3 python3-msgpack
+      python3-xxhash python3-pytest valgrind)
+
+install_missing() {
+    local need=() p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+            grep -q 'install ok installed' || need+=("$p")
+    done
+    [ "${#need[@]}" -eq 0 ] && return 0
+    log "installing Debian packages: ${need[*]}"
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "run.sh: need root to apt-get install ${need[*]}" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+}
+
+# Fresh out-of-tree build in $1 with extra configure arguments.
+build() {
+    local dir="$1"
+    shift
+    log "building in $dir"
+    (cd "$root" && autoreconf -fi >/dev/null 2>&1) ||
+        { (cd "$root" && autoreconf -fi); exit 1; }
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    (cd "$dir" && "$root/configure" -q --enable-werror "$@" &&
+        make -s -j"$jobs")
+}
+
+case "$cmd" in
+bench)
+    install_missing "${deps[@]}"
+    build "$root/build/release"
+    "$root/build/release/bench/crdt-bench" "$@"
+    ;;
+test)
+    install_missing "${deps[@]}"
+    build "$root/build/release"
+    cd "$root/build/release"
+    log "make check"
+    make -s -j"$jobs" check || { cat tests/*.log >&2 || true; exit 1; }
+    # Check's own summary lines for every suite.
+    grep -h '^[0-9]*%: Checks' tests/*.log
+    log "exported symbols and writable data"
+    bash "$root/tests/exports.sh" "$root" "$root/build/release"
+    log "install into a temporary prefix, build a program with pkg-config"
+    bash "$root/tests/install.sh" "$root" "$root/build/release"
+    log "make distcheck"
+    make -s -j"$jobs" distcheck >distcheck.log 2>&1 ||
+        { tail -50 distcheck.log >&2; exit 1; }
+    summary="$(grep -h '^[0-9]*%: Checks' tests/*.log |
+        awk '{c += $3; f += $5; e += $7} END {print c - f - e, f + e}')"
+    set -- $summary
+    echo "all tests: $1 passed, $2 failed"
+    ;;
+*)
+    echo "usage: bash tools/run.sh bench [crdt-bench args] | test" >&2
+    exit 2
+    ;;
+esac
