@@ -137,7 +137,7 @@ static inline uint64_t max64(uint64_t a, uint64_t b)
 static bool same_actors(const avec *a, const avec *b)
 {
     return a->len == b->len &&
-           (a->actors == b->actors ||
+           (a->len == 0 || a->actors == b->actors ||
             memcmp(a->actors, b->actors, a->len * sizeof *a->actors) == 0);
 }
 
