@@ -33,6 +33,11 @@
 
 /* --- writer ------------------------------------------------------------- */
 
+/* Upper bound of the encoded size of an unsigned integer. */
+#define CW_UINT_MAX 9u
+/* Upper bound of an envelope header with up to 2^32 body fields. */
+#define CW_HEADER_MAX (5u + 5u + 5u)
+
 typedef struct cw {
     msgpack_packer pk;
     crdt_buf *buf;
@@ -95,9 +100,40 @@ static inline void cw_map(cw *w, size_t n)
     msgpack_pack_map(&w->pk, n);
 }
 
+/* Writes v in its shortest MessagePack form at p; returns the end.  The
+ * same bytes as msgpack_pack_uint64 (tests/check_common.c checks it). */
+static inline uint8_t *cw_put_uint(uint8_t *p, uint64_t v)
+{
+    unsigned n, i;
+
+    if (v < 0x80) {
+        *p = (uint8_t)v;
+        return p + 1;
+    }
+    if (v <= 0xff)
+        *p = 0xcc, n = 1;
+    else if (v <= 0xffff)
+        *p = 0xcd, n = 2;
+    else if (v <= 0xffffffffu)
+        *p = 0xce, n = 4;
+    else
+        *p = 0xcf, n = 8;
+    for (i = n; i > 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+    return p + 1 + n;
+}
+
+/* Integers are the bulk of every encoding: when the buffer already has
+ * room (encoders reserve an upper bound first) they are written in place;
+ * otherwise msgpack-c's packer writes them through the callback. */
 static inline void cw_uint(cw *w, uint64_t v)
 {
-    msgpack_pack_uint64(&w->pk, v);
+    crdt_buf *b = w->buf;
+
+    if (!w->err && b->cap - b->len >= CW_UINT_MAX)
+        b->len = (size_t)(cw_put_uint(b->data + b->len, v) - b->data);
+    else
+        msgpack_pack_uint64(&w->pk, v);
 }
 
 static inline void cw_bool(cw *w, bool v)
@@ -130,10 +166,6 @@ static inline int cw_end(cw *w)
     return CRDT_OK;
 }
 
-/* Upper bound of the encoded size of an unsigned integer. */
-#define CW_UINT_MAX 9u
-/* Upper bound of an envelope header with up to 2^32 body fields. */
-#define CW_HEADER_MAX (5u + 5u + 5u)
 
 /* --- reader ------------------------------------------------------------- */
 
