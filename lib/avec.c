@@ -398,14 +398,47 @@ size_t crdtp_avec_encoded_max(const avec *v)
 
 void crdtp_avec_encode(cw *w, const avec *v)
 {
-    size_t i;
+    const crdt_actor *a = v->actors;
+    const uint64_t *c = v->counts;
+    size_t i, n = v->len;
+    uint8_t *p;
 
-    cw_reserve(w, crdtp_avec_encoded_max(v));
-    cw_map(w, v->len);
-    for (i = 0; i < v->len; i++) {
-        cw_uint(w, v->actors[i]);
-        cw_uint(w, v->counts[i]);
+    cw_map(w, n);
+    p = cw_span(w, n * (2 * CW_UINT_MAX));
+    if (!p)
+        return;
+    for (i = 0; i < n; i++) {
+        p = cw_put_uint(p, a[i]);
+        p = cw_put_uint(p, c[i]);
     }
+    cw_commit(w, p);
+}
+
+/* The bulk of a decode: entries while at least 18 bytes remain, on a local
+ * cursor, stopping at the first entry that needs a closer look (non-
+ * shortest, out of order, zero); returns how many entries it took. */
+static uint32_t decode_fast(cr *r, avec *out, uint32_t n)
+{
+    const uint8_t *p = r->p, *stop = r->end - 2 * CW_UINT_MAX, *q;
+    crdt_actor *as = out->actors, prev = 0;
+    uint64_t *cs = out->counts, a, c;
+    uint32_t i;
+
+    if (r->end - r->p < (ptrdiff_t)(2 * CW_UINT_MAX))
+        return 0;
+    for (i = 0; i < n && p <= stop; i++) {
+        q = cr_fast_uint(p, &a);
+        if (!q || (i > 0 && a <= prev))
+            break;
+        q = cr_fast_uint(q, &c);
+        if (!q || c == 0)
+            break;
+        as[i] = prev = a;
+        cs[i] = c;
+        p = q;
+    }
+    r->p = p;
+    return i;
 }
 
 int crdtp_avec_decode(cr *r, avec *out, const crdt_mem *mem)
@@ -421,7 +454,9 @@ int crdtp_avec_decode(cr *r, avec *out, const crdt_mem *mem)
         return crdtp_cr_fail_at(r, at, CRDT_ERR_LIMIT);
     if (n && (rv = realloc_block(out, mem, n)))
         return crdtp_cr_fail_at(r, at, rv);
-    for (i = 0; i < n; i++) {
+    i = n ? decode_fast(r, out, n) : 0;
+    out->len = i;
+    for (; i < n; i++) {
         at = r->p;
         if ((rv = cr_uint(r, &a)))
             goto fail;
