@@ -366,7 +366,7 @@ START_TEST(test_hlc_codec_bytes)
     fake_wall w = {1, 0};
     crdt_hlc *h = mk(&w, 0, NULL), *d = mk(&w, 0, NULL);
     crdt_buf b;
-    uint8_t small[11];
+    uint8_t small[11], exact[sizeof big];
     crdt_buf fb;
 
     encode(h, &b);
@@ -398,6 +398,9 @@ START_TEST(test_hlc_codec_bytes)
     crdt_buf_init_fixed(&fb, small, sizeof small);
     ck_assert_int_eq(crdt_hlc_encode(h, &fb), CRDT_ERR_BUFFER);
     ck_assert_uint_eq(fb.len, 0);
+    crdt_buf_init_fixed(&fb, exact, sizeof exact);
+    ck_assert_int_eq(crdt_hlc_encode(h, &fb), CRDT_OK);
+    ck_assert_mem_eq(exact, big, sizeof big);
     ck_assert_int_eq(crdt_hlc_encode(NULL, &fb), CRDT_ERR_INVALID_ARG);
     ck_assert_int_eq(crdt_hlc_encode(h, NULL), CRDT_ERR_INVALID_ARG);
     ck_assert_int_eq(crdt_hlc_decode(NULL, big, sizeof big, NULL, NULL),

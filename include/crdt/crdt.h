@@ -11,5 +11,6 @@
 #include <crdt/codec.h>
 #include <crdt/vclock.h>
 #include <crdt/hlc.h>
+#include <crdt/lww.h>
 
 #endif /* CRDT_CRDT_H */
