@@ -172,7 +172,7 @@ static bool bad_write_args(const crdt_lww *reg, const void *val, size_t len,
                            const crdt_lww *delta)
 {
     return !reg || (!val && len) || delta == reg ||
-           len > CRDT_LWW_MAX_VALUE_BYTES;
+           (uint64_t)len > CRDT_LWW_MAX_VALUE_BYTES;
 }
 
 /* ======================================================================

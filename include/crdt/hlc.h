@@ -19,7 +19,9 @@
  * timestamp the clock has received, so if event e happened before event f
  * (Lamport), ts(e) < ts(f).  The physical part l is never behind the wall
  * clock reading at the event, and runs ahead of it by at most the largest
- * skew between the clocks of the replicas that talk to each other.
+ * skew between the clocks of the replicas that talk to each other (itself
+ * capped by the drift bound below), plus one millisecond for every 65536
+ * timestamps issued within one millisecond.
  *
  * Physical time comes from a callback (default: the system's real-time
  * clock), so tests and simulators can inject their own.  A remote timestamp
