@@ -79,10 +79,12 @@ static inline void cw_begin(cw *w, crdt_buf *buf, uint32_t tag,
 }
 
 /* Reserves room for n more bytes up front (an upper bound), so that the
- * per-item callbacks never grow the buffer. */
+ * per-item callbacks never grow the buffer.  Only a hint: a fixed buffer
+ * is left to the callbacks, since the encoding may fit though the bound
+ * does not. */
 static inline void cw_reserve(cw *w, size_t n)
 {
-    if (!w->err && w->buf->cap - w->buf->len < n) {
+    if (!w->err && !w->buf->fixed && w->buf->cap - w->buf->len < n) {
         int rv = crdt_buf_reserve(w->buf, n);
 
         if (rv)
