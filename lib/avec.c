@@ -405,8 +405,13 @@ void crdtp_avec_encode(cw *w, const avec *v)
 
     cw_map(w, n);
     p = cw_span(w, n * (2 * CW_UINT_MAX));
-    if (!p)
+    if (!p) {
+        for (i = 0; i < n && !w->err; i++) { /* fixed buffer near full */
+            cw_uint(w, a[i]);
+            cw_uint(w, c[i]);
+        }
         return;
+    }
     for (i = 0; i < n; i++) {
         p = cw_put_uint(p, a[i]);
         p = cw_put_uint(p, c[i]);
