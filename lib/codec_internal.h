@@ -74,10 +74,12 @@ static inline void cw_begin(cw *w, crdt_buf *buf, uint32_t tag,
 }
 
 /* Reserves room for n more bytes up front (an upper bound), so that the
- * per-item callbacks never grow the buffer. */
+ * per-item callbacks never grow the buffer.  Not for fixed buffers: an
+ * encoding that fits must not fail because its upper bound does not (the
+ * callbacks still check every write against the capacity). */
 static inline void cw_reserve(cw *w, size_t n)
 {
-    if (!w->err && w->buf->cap - w->buf->len < n) {
+    if (!w->err && !w->buf->fixed && w->buf->cap - w->buf->len < n) {
         int rv = crdt_buf_reserve(w->buf, n);
 
         if (rv)
