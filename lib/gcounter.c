@@ -130,6 +130,25 @@ int crdtp_gctr_merge(gctr *d, const crdt_mem *mem, const gctr *s)
     return CRDT_OK;
 }
 
+int crdtp_gctr_merge_prepare(gctr *d, const crdt_mem *mem, const gctr *s,
+                             uint64_t *sum)
+{
+    if (d == s || s->v.len == 0) {
+        *sum = d->total;
+        return CRDT_OK;
+    }
+    return crdtp_avec_merge_prepare(&d->v, mem, &s->v, sum);
+}
+
+void crdtp_gctr_merge_commit(gctr *d, const crdt_mem *mem, const gctr *s,
+                             uint64_t sum)
+{
+    if (d == s || s->v.len == 0)
+        return;
+    (void)crdtp_avec_merge(&d->v, mem, &s->v); /* prepared: cannot fail */
+    d->total = sum;
+}
+
 bool crdtp_gctr_equal(const gctr *a, const gctr *b)
 {
     return a->total == b->total && crdtp_avec_equal(&a->v, &b->v);

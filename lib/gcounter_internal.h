@@ -35,6 +35,15 @@ int crdtp_gctr_add(gctr *g, const crdt_mem *mem, crdt_actor a, uint64_t by,
  * CRDT_ERR_NOMEM or CRDT_ERR_OVERFLOW.  s == d is fine. */
 int crdtp_gctr_merge(gctr *d, const crdt_mem *mem, const gctr *s);
 
+/* crdtp_gctr_merge in two steps, for states made of several gctrs that
+ * must merge atomically: prepare does everything that can fail (overflow
+ * check, reservation) and changes no count of d; commit, given prepare's
+ * *sum, then cannot fail.  Nothing may change d or s in between. */
+int crdtp_gctr_merge_prepare(gctr *d, const crdt_mem *mem, const gctr *s,
+                             uint64_t *sum);
+void crdtp_gctr_merge_commit(gctr *d, const crdt_mem *mem, const gctr *s,
+                             uint64_t sum);
+
 /* d becomes a copy of s; d unchanged on CRDT_ERR_NOMEM. */
 int crdtp_gctr_copy(gctr *d, const crdt_mem *mem, const gctr *s);
 

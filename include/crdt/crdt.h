@@ -11,5 +11,6 @@
 #include <crdt/codec.h>
 #include <crdt/vclock.h>
 #include <crdt/gcounter.h>
+#include <crdt/pncounter.h>
 
 #endif /* CRDT_CRDT_H */
