@@ -134,10 +134,12 @@ static inline uint64_t max64(uint64_t a, uint64_t b)
     return a > b ? a : b;
 }
 
+/* len 0 first: an empty vector may have no storage (actors == NULL), and
+ * memcmp must not see a NULL pointer even for 0 bytes. */
 static bool same_actors(const avec *a, const avec *b)
 {
     return a->len == b->len &&
-           (a->actors == b->actors ||
+           (a->len == 0 || a->actors == b->actors ||
             memcmp(a->actors, b->actors, a->len * sizeof *a->actors) == 0);
 }
 
