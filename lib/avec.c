@@ -303,6 +303,34 @@ int crdtp_avec_merge_sum(avec *dst, const crdt_mem *mem, const avec *src,
     return merge(dst, mem, src, sum);
 }
 
+int crdtp_avec_merge_prepare(avec *d, const crdt_mem *mem, const avec *s,
+                             uint64_t *sum)
+{
+    int rv;
+
+    if (d == s || s->len == 0)
+        return sum ? crdtp_avec_sum(d, sum) : CRDT_OK;
+    if (same_actors(d, s)) {
+        const uint64_t *dc = d->counts, *sc = s->counts;
+        uint64_t t = 0, c;
+        size_t i;
+
+        if (sum) {
+            for (i = 0; i < d->len; i++) {
+                c = max64(dc[i], sc[i]);
+                if (c > UINT64_MAX - t)
+                    return CRDT_ERR_OVERFLOW;
+                t += c;
+            }
+            *sum = t;
+        }
+        return CRDT_OK; /* the merge writes in place */
+    }
+    if (sum && (rv = merged_sum(d, s, sum)))
+        return rv;
+    return crdtp_avec_reserve(d, mem, union_size(d, s));
+}
+
 int crdtp_avec_compare(const avec *a, const avec *b)
 {
     size_t i = 0, j = 0;

@@ -47,6 +47,12 @@ int crdtp_avec_merge(avec *dst, const crdt_mem *mem, const avec *src);
  * CRDT_ERR_OVERFLOW (dst unchanged) if the sum exceeds UINT64_MAX. */
 int crdtp_avec_merge_sum(avec *dst, const crdt_mem *mem, const avec *src,
                          uint64_t *sum);
+/* The fallible half of merge_sum, for types that merge several vectors
+ * atomically: checks the merged sum (into *sum, if sum is not NULL) and
+ * reserves room for the union, changing no entry of dst.  After it
+ * succeeds, crdtp_avec_merge(dst, mem, src) cannot fail. */
+int crdtp_avec_merge_prepare(avec *dst, const crdt_mem *mem, const avec *src,
+                             uint64_t *sum);
 int crdtp_avec_compare(const avec *a, const avec *b);
 bool crdtp_avec_equal(const avec *a, const avec *b);
 /* dst becomes a copy of src; dst unchanged on error. */
