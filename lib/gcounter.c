@@ -7,9 +7,10 @@
  * Invariant: total == sum of the counts <= UINT64_MAX.  Every mutation
  * first checks for overflow and reserves the storage it needs (in the
  * counter and in the delta), then commits with steps that cannot fail, so
- * a failed call changes nothing.  Merge is crdtp_avec_merge_sum: one memcmp
- * and two passes over the counts when the actor sets are equal (no
- * allocation), else a two-pointer merge sized up front.
+ * a failed call changes nothing.  Merge is crdtp_avec_merge_prepare/commit_sum:
+ * when the actor sets are equal, one memcmp and one vectorized max-and-sum
+ * pass (plus an overflow-checked pass only if the two totals together
+ * could overflow), no allocation; else a two-pointer merge sized up front.
  *
  * The gctr helpers are shared with the PN-counter, which is two of them.
  */
@@ -117,36 +118,32 @@ int crdtp_gctr_copy(gctr *d, const crdt_mem *mem, const gctr *s)
 
 int crdtp_gctr_merge(gctr *d, const crdt_mem *mem, const gctr *s)
 {
-    uint64_t sum;
     int rv;
 
     if (d == s || s->v.len == 0)
         return CRDT_OK;
     if (d->v.len == 0) /* e.g. a delta into a fresh replica */
         return crdtp_gctr_copy(d, mem, s);
-    if ((rv = crdtp_avec_merge_sum(&d->v, mem, &s->v, &sum)))
+    if ((rv = crdtp_gctr_merge_prepare(d, mem, s)))
         return rv;
-    d->total = sum;
+    crdtp_gctr_merge_commit(d, mem, s);
     return CRDT_OK;
 }
 
-int crdtp_gctr_merge_prepare(gctr *d, const crdt_mem *mem, const gctr *s,
-                             uint64_t *sum)
+int crdtp_gctr_merge_prepare(gctr *d, const crdt_mem *mem, const gctr *s)
 {
-    if (d == s || s->v.len == 0) {
-        *sum = d->total;
-        return CRDT_OK;
-    }
-    return crdtp_avec_merge_prepare(&d->v, mem, &s->v, sum);
+    /* Each merged count is at most the sum of the two, so when the totals
+     * add up without overflow the merged total cannot overflow either. */
+    bool check = d->total > UINT64_MAX - s->total;
+
+    return crdtp_avec_merge_prepare(&d->v, mem, &s->v, check);
 }
 
-void crdtp_gctr_merge_commit(gctr *d, const crdt_mem *mem, const gctr *s,
-                             uint64_t sum)
+void crdtp_gctr_merge_commit(gctr *d, const crdt_mem *mem, const gctr *s)
 {
     if (d == s || s->v.len == 0)
         return;
-    (void)crdtp_avec_merge(&d->v, mem, &s->v); /* prepared: cannot fail */
-    d->total = sum;
+    d->total = crdtp_avec_merge_commit_sum(&d->v, mem, &s->v);
 }
 
 bool crdtp_gctr_equal(const gctr *a, const gctr *b)

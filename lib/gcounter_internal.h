@@ -37,12 +37,10 @@ int crdtp_gctr_merge(gctr *d, const crdt_mem *mem, const gctr *s);
 
 /* crdtp_gctr_merge in two steps, for states made of several gctrs that
  * must merge atomically: prepare does everything that can fail (overflow
- * check, reservation) and changes no count of d; commit, given prepare's
- * *sum, then cannot fail.  Nothing may change d or s in between. */
-int crdtp_gctr_merge_prepare(gctr *d, const crdt_mem *mem, const gctr *s,
-                             uint64_t *sum);
-void crdtp_gctr_merge_commit(gctr *d, const crdt_mem *mem, const gctr *s,
-                             uint64_t sum);
+ * check, reservation) and changes no count of d; commit then cannot fail.
+ * Nothing may change d or s in between. */
+int crdtp_gctr_merge_prepare(gctr *d, const crdt_mem *mem, const gctr *s);
+void crdtp_gctr_merge_commit(gctr *d, const crdt_mem *mem, const gctr *s);
 
 /* d becomes a copy of s; d unchanged on CRDT_ERR_NOMEM. */
 int crdtp_gctr_copy(gctr *d, const crdt_mem *mem, const gctr *s);

@@ -207,19 +207,18 @@ int crdt_pncounter_decrement(crdt_pncounter *pn, crdt_actor actor,
 
 int crdt_pncounter_merge(crdt_pncounter *dst, const crdt_pncounter *src)
 {
-    uint64_t nsum;
     int rv;
 
     if (!dst || !src)
         return CRDT_ERR_INVALID_ARG;
     if (dst == src)
         return CRDT_OK;
-    /* all of N's failure modes first, then P, then N's infallible rest */
-    if ((rv = crdtp_gctr_merge_prepare(&dst->n, &dst->mem, &src->n, &nsum)))
+    /* every failure mode of both halves first, then the infallible rest */
+    if ((rv = crdtp_gctr_merge_prepare(&dst->p, &dst->mem, &src->p)) ||
+        (rv = crdtp_gctr_merge_prepare(&dst->n, &dst->mem, &src->n)))
         return rv;
-    if ((rv = crdtp_gctr_merge(&dst->p, &dst->mem, &src->p)))
-        return rv;
-    crdtp_gctr_merge_commit(&dst->n, &dst->mem, &src->n, nsum);
+    crdtp_gctr_merge_commit(&dst->p, &dst->mem, &src->p);
+    crdtp_gctr_merge_commit(&dst->n, &dst->mem, &src->n);
     return CRDT_OK;
 }
 
