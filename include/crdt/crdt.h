@@ -10,5 +10,6 @@
 #include <crdt/common.h>
 #include <crdt/codec.h>
 #include <crdt/vclock.h>
+#include <crdt/dotctx.h>
 
 #endif /* CRDT_CRDT_H */
