@@ -740,8 +740,8 @@ int crdtp_dotctx_decode_body(cr *r, dotctx *out, const crdt_mem *mem)
             rv = crdtp_cr_fail_at(r, cat, CRDT_ERR_DECODE);
             goto fail;
         }
-        if (i > 0 && !dot_lt(out->cloud[i - 1].actor, out->cloud[i - 1].counter,
-                             d.actor, d.counter)) {
+        if (i > 0 && !dot_lt(out->cloud[i - 1].actor,
+                             out->cloud[i - 1].counter, d.actor, d.counter)) {
             rv = crdtp_cr_fail_at(r, dat, CRDT_ERR_DECODE);
             goto fail;
         }

@@ -318,8 +318,8 @@ START_TEST(test_dotctx_basic_unfolded)
 
     crdt_buf_init(&b, NULL);
     for (i = 0; i < n; i++)
-        ck_assert_int_eq(crdt_dotctx_add_unfolded(c, D(p[2 * i], p[2 * i + 1])),
-                         CRDT_OK);
+        ck_assert_int_eq(
+            crdt_dotctx_add_unfolded(c, D(p[2 * i], p[2 * i + 1])), CRDT_OK);
     ck_assert(!crdt_dotctx_is_compact(c));
     /* exact while uncompacted */
     for (i = 0; i < n; i++)
@@ -356,8 +356,8 @@ START_TEST(test_dotctx_basic_unfolded)
     /* compact() folds, and a second compact() changes nothing */
     c = crdt_dotctx_new(NULL);
     for (i = n; i-- > 0;)
-        ck_assert_int_eq(crdt_dotctx_add_unfolded(c, D(p[2 * i], p[2 * i + 1])),
-                         CRDT_OK);
+        ck_assert_int_eq(
+            crdt_dotctx_add_unfolded(c, D(p[2 * i], p[2 * i + 1])), CRDT_OK);
     crdt_dotctx_compact(c);
     check_compact(c);
     ck_assert(crdt_dotctx_equal(c, ref));
