@@ -901,6 +901,10 @@ static crdt_dotctx *build(const model *m, tu_rng *r, int how)
             break;
         }
         }
+        /* the invariant holds after every compacting op (sampled: the
+         * check is linear in the size) */
+        if ((op == BUILD_ADD || op == BUILD_DELTAS) && tu_below(r, 32) == 0)
+            check_compact(c);
     }
     if (how == BUILD_UNFOLDED)
         crdt_dotctx_compact(c);
