@@ -48,6 +48,7 @@
 
 #include <crdt/codec.h>
 #include <crdt/common.h>
+#include <crdt/type.h>
 #include <crdt/vclock.h>
 
 #ifdef __cplusplus
@@ -315,6 +316,13 @@ CRDT_API int crdt_dotctx_encode(const crdt_dotctx *ctx,
 CRDT_API int crdt_dotctx_decode(crdt_dotctx *dst, const uint8_t *data,
                                 size_t len, const crdt_limits *lim,
                                 crdt_decode_info *info) CRDT_WARN_UNUSED;
+
+/**
+ * crdt_dotctx_type returns the type descriptor of causal contexts (tag
+ * CRDT_TAG_DOTCTX), through which generic code creates, joins, encodes
+ * and decodes them (<crdt/type.h>).  Ownership: a static constant.
+ */
+CRDT_API const crdt_type *crdt_dotctx_type(void);
 
 #ifdef __cplusplus
 }
