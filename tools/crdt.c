@@ -1,0 +1,1153 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * crdt: the libcrdt command-line tool.
+ *
+ * A state travels as its canonical encoding.  Every command reads whole
+ * states (from FILE or stdin, at most MAX_INPUT bytes), decodes them with
+ * the type's own decoder (which treats every byte as hostile), works on the
+ * decoded object, and builds its complete output in one crdt_buf before
+ * writing it in one go: to stdout, or with -o to a temporary file in the
+ * target's directory that is then renamed over the target.  So a failing
+ * command writes nothing but one line on stderr.
+ *
+ * Types are rows of one table (type_table below): each row is a set of
+ * small wrappers over the type's public API, and a NULL entry means the
+ * command does not apply to that type.  Adding a type is adding a row.
+ *
+ * Exit status: 0 success, 1 bad input or a failed operation (malformed
+ * encoding, wrong type, overflow, I/O error), 2 usage (unknown command,
+ * type or option, bad option value, wrong number of arguments).
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <crdt/codec.h>
+#include <crdt/common.h>
+#include <crdt/vclock.h>
+
+#define EXIT_INPUT 1
+#define EXIT_USAGE 2
+
+/* Largest input state accepted, in bytes (64 MiB). */
+#define MAX_INPUT ((size_t)64 << 20)
+
+static const char *const prog = "crdt";
+
+/* ======================================================================
+ * Diagnostics
+ * ====================================================================== */
+
+/* Prints "crdt: <message>\n" on stderr and returns @p status. */
+static int fail(int status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int fail(int status, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%s: ", prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return status;
+}
+
+/* The name a path is reported under. */
+static const char *label(const char *path)
+{
+    return (!path || strcmp(path, "-") == 0) ? "stdin" : path;
+}
+
+/* ======================================================================
+ * Output buffer: a crdt_buf with a sticky error, so that formatting code
+ * can append freely and check once.
+ * ====================================================================== */
+
+typedef struct out {
+    crdt_buf b;
+    int err; /* first libcrdt error, sticky */
+} out;
+
+static void out_init(out *o)
+{
+    crdt_buf_init(&o->b, NULL);
+    o->err = CRDT_OK;
+}
+
+static void out_clear(out *o)
+{
+    crdt_buf_clear(&o->b);
+}
+
+static void out_bytes(out *o, const void *p, size_t n)
+{
+    if (!o->err && n)
+        o->err = crdt_buf_append(&o->b, p, n);
+}
+
+static void out_str(out *o, const char *s)
+{
+    out_bytes(o, s, strlen(s));
+}
+
+static void out_u64(out *o, uint64_t v)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof tmp, "%" PRIu64, v);
+
+    out_bytes(o, tmp, (size_t)n);
+}
+
+/* ======================================================================
+ * Types
+ * ====================================================================== */
+
+/*
+ * One row per type.  Every function works on the type's opaque object
+ * through void pointers and returns a libcrdt error code.  Optional
+ * operations are NULL when a command does not apply to the type.
+ *
+ * set writes a register; time NULL means "now" from a hybrid logical
+ * clock that has first seen the register's own timestamp.
+ *
+ * value writes what `crdt value` prints (with its final newline, if
+ * any) or fails with CRDT_ERR_NOT_FOUND when there is no value; inspect writes the JSON members
+ * that follow "type" and "version" (starting with a comma), ending with
+ * "value".  compare NULL means the order is derived from the lattice:
+ * a <= b iff merge(a, b) == b.
+ */
+typedef struct type_ops {
+    const char *name;
+    uint32_t tag;
+    void *(*create)(void);
+    void (*destroy)(void *obj);
+    int (*decode)(void *obj, const uint8_t *data, size_t len,
+                  crdt_decode_info *info);
+    int (*encode)(const void *obj, crdt_buf *buf);
+    int (*merge)(void *dst, const void *src);
+    bool (*equal)(const void *a, const void *b);
+    int (*compare)(const void *a, const void *b, crdt_order *order);
+    int (*inc)(void *obj, crdt_actor actor, uint64_t by);
+    int (*dec)(void *obj, crdt_actor actor, uint64_t by);
+    int (*set)(void *obj, crdt_actor actor, const uint64_t *time,
+               const uint8_t *val, size_t len);
+    int (*value)(const void *obj, out *o);
+    int (*inspect)(const void *obj, out *o);
+} type_ops;
+
+/* --- vclock ----------------------------------------------------------- */
+
+static void *vc_create(void)
+{
+    return crdt_vclock_new(NULL);
+}
+
+static void vc_destroy(void *obj)
+{
+    crdt_vclock_free(obj);
+}
+
+static int vc_decode(void *obj, const uint8_t *data, size_t len,
+                     crdt_decode_info *info)
+{
+    return crdt_vclock_decode(obj, data, len, NULL, info);
+}
+
+static int vc_encode(const void *obj, crdt_buf *buf)
+{
+    return crdt_vclock_encode(obj, buf);
+}
+
+static int vc_merge(void *dst, const void *src)
+{
+    return crdt_vclock_merge(dst, src);
+}
+
+static bool vc_equal(const void *a, const void *b)
+{
+    return crdt_vclock_equal(a, b);
+}
+
+static int vc_compare(const void *a, const void *b, crdt_order *order)
+{
+    *order = crdt_vclock_compare(a, b);
+    return CRDT_OK;
+}
+
+/* Adds @p by to the actor's counter: --by 1 is one event. */
+static int vc_inc(void *obj, crdt_actor actor, uint64_t by)
+{
+    uint64_t cur;
+
+    if (by == 1)
+        return crdt_vclock_increment(obj, actor, NULL);
+    cur = crdt_vclock_get(obj, actor);
+    if (by > UINT64_MAX - cur)
+        return CRDT_ERR_OVERFLOW;
+    return crdt_vclock_set(obj, actor, cur + by);
+}
+
+/* {"actor": counter, ...} with actors as decimal strings (JSON keys). */
+static int vc_value_json(const void *obj, out *o)
+{
+    size_t i, n = crdt_vclock_size(obj);
+    crdt_actor actor;
+    uint64_t counter;
+    int rv;
+
+    out_str(o, "{");
+    for (i = 0; i < n; i++) {
+        if ((rv = crdt_vclock_entry(obj, i, &actor, &counter)))
+            return rv;
+        out_str(o, i ? ",\"" : "\"");
+        out_u64(o, actor);
+        out_str(o, "\":");
+        out_u64(o, counter);
+    }
+    out_str(o, "}");
+    return o->err;
+}
+
+static int vc_inspect(const void *obj, out *o)
+{
+    size_t i, n = crdt_vclock_size(obj);
+    crdt_actor actor;
+    uint64_t counter;
+    int rv;
+
+    out_str(o, ",\"entries\":[");
+    for (i = 0; i < n; i++) {
+        if ((rv = crdt_vclock_entry(obj, i, &actor, &counter)))
+            return rv;
+        out_str(o, i ? ",{\"actor\":" : "{\"actor\":");
+        out_u64(o, actor);
+        out_str(o, ",\"counter\":");
+        out_u64(o, counter);
+        out_str(o, "}");
+    }
+    out_str(o, "],\"value\":");
+    return vc_value_json(obj, o);
+}
+
+static int vc_value(const void *obj, out *o)
+{
+    int rv = vc_value_json(obj, o);
+
+    out_str(o, "\n");
+    return rv ? rv : o->err;
+}
+
+/* --- the table -------------------------------------------------------- */
+
+static const type_ops type_table[] = {
+    {"vclock", CRDT_TAG_VCLOCK, vc_create, vc_destroy, vc_decode, vc_encode,
+     vc_merge, vc_equal, vc_compare, vc_inc, NULL, NULL, vc_value,
+     vc_inspect},
+};
+
+#define N_TYPES (sizeof type_table / sizeof type_table[0])
+
+static const type_ops *type_by_name(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < N_TYPES; i++)
+        if (strcmp(type_table[i].name, name) == 0)
+            return &type_table[i];
+    return NULL;
+}
+
+static const type_ops *type_by_tag(uint32_t tag)
+{
+    size_t i;
+
+    for (i = 0; i < N_TYPES; i++)
+        if (type_table[i].tag == tag)
+            return &type_table[i];
+    return NULL;
+}
+
+/* The operations a command may need of a type. */
+typedef enum op_kind { OP_ANY, OP_INC, OP_DEC, OP_SET } op_kind;
+
+static bool type_has(const type_ops *t, op_kind k)
+{
+    switch (k) {
+    case OP_INC: return t->inc != NULL;
+    case OP_DEC: return t->dec != NULL;
+    case OP_SET: return t->set != NULL;
+    default: return true;
+    }
+}
+
+/* Writes the names of the types that offer @p k, separated by ", ", into
+ * @p dst ("none" if no type does). */
+static void type_names(char *dst, size_t cap, op_kind k)
+{
+    size_t i, used = 0;
+    int n;
+
+    snprintf(dst, cap, "none");
+    for (i = 0; i < N_TYPES; i++) {
+        if (!type_has(&type_table[i], k))
+            continue;
+        n = snprintf(dst + used, cap - used, "%s%s", used ? ", " : "",
+                     type_table[i].name);
+        if (n < 0 || (size_t)n >= cap - used)
+            return;
+        used += (size_t)n;
+    }
+}
+
+/* ======================================================================
+ * Input
+ * ====================================================================== */
+
+/* Reads all of @p path ("-" or NULL: stdin) into a new buffer, at most
+ * MAX_INPUT bytes.  *data is never NULL on success. */
+static int read_input(const char *path, uint8_t **data, size_t *len)
+{
+    bool is_stdin = !path || strcmp(path, "-") == 0;
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    uint8_t *buf = NULL, *p;
+    size_t n = 0, cap = 0, got;
+    int status = 0;
+
+    if (!f)
+        return fail(EXIT_INPUT, "%s: %s", label(path), strerror(errno));
+    for (;;) {
+        if (cap - n < 4096) {
+            size_t ncap = cap ? cap * 2 : 65536;
+
+            if (ncap > MAX_INPUT + 1)
+                ncap = MAX_INPUT + 1;
+            if (ncap <= n) {
+                status = fail(EXIT_INPUT, "%s: input larger than %zu MiB",
+                              label(path), MAX_INPUT >> 20);
+                break;
+            }
+            if (!(p = realloc(buf, ncap))) {
+                status = fail(EXIT_INPUT, "%s: %s", label(path),
+                              crdt_strerror(CRDT_ERR_NOMEM));
+                break;
+            }
+            buf = p;
+            cap = ncap;
+        }
+        got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (n > MAX_INPUT) {
+            status = fail(EXIT_INPUT, "%s: input larger than %zu MiB",
+                          label(path), MAX_INPUT >> 20);
+            break;
+        }
+        if (got == 0) {
+            if (ferror(f))
+                status = fail(EXIT_INPUT, "%s: %s", label(path),
+                              strerror(errno));
+            break;
+        }
+    }
+    if (!is_stdin)
+        fclose(f);
+    if (status) {
+        free(buf);
+        return status;
+    }
+    if (!buf && !(buf = malloc(1)))
+        return fail(EXIT_INPUT, "%s: %s", label(path),
+                    crdt_strerror(CRDT_ERR_NOMEM));
+    *data = buf;
+    *len = n;
+    return 0;
+}
+
+/* A decoded state and the type it has. */
+typedef struct state {
+    const type_ops *t;
+    void *obj;
+} state;
+
+static void state_clear(state *st)
+{
+    if (st->t && st->obj)
+        st->t->destroy(st->obj);
+    st->t = NULL;
+    st->obj = NULL;
+}
+
+/* Reports a decode failure: the libcrdt error text and byte offset. */
+static int decode_fail(const char *path, size_t len,
+                       const crdt_decode_info *info)
+{
+    const char *hint = "";
+
+    if (info->code == CRDT_ERR_DECODE && len == 0)
+        hint = " (empty input)";
+    else if (info->code == CRDT_ERR_DECODE && info->offset == len)
+        hint = " (input ends early)";
+    return fail(EXIT_INPUT, "%s: %s at byte %zu%s", label(path),
+                crdt_strerror(info->code), info->offset, hint);
+}
+
+/* Where an encoding's envelope is bad (crdt_decode_header reports no
+ * offset): every decoder checks the envelope [version, tag, ...] first and
+ * in the same way, so the vclock decoder stops at the same byte, and for an
+ * envelope with a tag this tool does not know it stops at the tag. */
+static void envelope_info(const uint8_t *data, size_t len, int code,
+                          crdt_decode_info *info)
+{
+    crdt_vclock *vc = crdt_vclock_new(NULL);
+
+    info->offset = 0;
+    info->code = code;
+    if (vc && crdt_vclock_decode(vc, data, len, NULL, info) == CRDT_OK) {
+        info->offset = 0; /* cannot happen: the header was bad */
+        info->code = code;
+    }
+    crdt_vclock_free(vc);
+}
+
+/* Reads and decodes the state in @p path; on failure prints one line and
+ * returns the exit status. */
+static int load_state(const char *path, state *st)
+{
+    crdt_decode_info info = {0, 0};
+    uint8_t *data = NULL;
+    size_t len = 0;
+    uint32_t tag;
+    int rv, status;
+
+    st->t = NULL;
+    st->obj = NULL;
+    if ((status = read_input(path, &data, &len)))
+        return status;
+    rv = crdt_decode_header(data, len, &tag);
+    if (rv) {
+        envelope_info(data, len, rv, &info);
+        status = decode_fail(path, len, &info);
+        goto out;
+    }
+    if (!(st->t = type_by_tag(tag))) {
+        envelope_info(data, len, CRDT_ERR_TYPE, &info);
+        if (crdt_type_name(tag))
+            status = fail(EXIT_INPUT, "%s: type %s (tag %" PRIu32
+                          ") is not supported by this tool",
+                          label(path), crdt_type_name(tag), tag);
+        else
+            status = fail(EXIT_INPUT, "%s: unknown type tag %" PRIu32
+                          " at byte %zu", label(path), tag, info.offset);
+        goto out;
+    }
+    if (!(st->obj = st->t->create())) {
+        status = fail(EXIT_INPUT, "%s: %s", label(path),
+                      crdt_strerror(CRDT_ERR_NOMEM));
+        goto out;
+    }
+    info.code = CRDT_OK;
+    if ((rv = st->t->decode(st->obj, data, len, &info))) {
+        if (info.code == CRDT_OK) { /* not a decode-time failure */
+            info.code = rv;
+            info.offset = 0;
+        }
+        status = decode_fail(path, len, &info);
+    }
+out:
+    free(data);
+    if (status)
+        state_clear(st);
+    return status;
+}
+
+/* ======================================================================
+ * Output
+ * ====================================================================== */
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Writes the finished output in one go: to stdout, or to @p path through
+ * a temporary file renamed over it (so @p path is never half written). */
+static int emit(out *o, const char *path)
+{
+    char *tmp;
+    size_t n;
+    mode_t mask;
+    int fd, saved;
+
+    if (o->err)
+        return fail(EXIT_INPUT, "%s", crdt_strerror(o->err));
+    if (!path || strcmp(path, "-") == 0) {
+        if ((o->b.len && fwrite(o->b.data, 1, o->b.len, stdout) != o->b.len)
+            || fflush(stdout) != 0)
+            return fail(EXIT_INPUT, "stdout: %s", strerror(errno));
+        return 0;
+    }
+    n = strlen(path);
+    if (!(tmp = malloc(n + sizeof ".tmp-XXXXXX")))
+        return fail(EXIT_INPUT, "%s: %s", path,
+                    crdt_strerror(CRDT_ERR_NOMEM));
+    memcpy(tmp, path, n);
+    memcpy(tmp + n, ".tmp-XXXXXX", sizeof ".tmp-XXXXXX");
+    if ((fd = mkstemp(tmp)) < 0) {
+        saved = errno;
+        free(tmp);
+        return fail(EXIT_INPUT, "%s: %s", path, strerror(saved));
+    }
+    mask = umask(0);
+    umask(mask);
+    if (fchmod(fd, 0666 & ~mask) != 0 ||
+        write_all(fd, o->b.data, o->b.len) != 0) {
+        saved = errno;
+        close(fd);
+        goto fail;
+    }
+    if (close(fd) != 0 || rename(tmp, path) != 0) {
+        saved = errno;
+        goto fail;
+    }
+    free(tmp);
+    return 0;
+fail:
+    unlink(tmp);
+    free(tmp);
+    return fail(EXIT_INPUT, "%s: %s", path, strerror(saved));
+}
+
+/* Encodes @p st and writes it out. */
+static int emit_state(const state *st, const char *path)
+{
+    out o;
+    int rv, status;
+
+    out_init(&o);
+    if ((rv = st->t->encode(st->obj, &o.b)))
+        o.err = rv;
+    status = emit(&o, path);
+    out_clear(&o);
+    return status;
+}
+
+/* ======================================================================
+ * Command line
+ * ====================================================================== */
+
+enum {
+    OPT_OUTPUT = 1 << 0, /* -o FILE, --output FILE */
+    OPT_ACTOR = 1 << 1,  /* --actor N, --actor-name NAME */
+    OPT_BY = 1 << 2,     /* --by N */
+    OPT_TIME = 1 << 3    /* --time T */
+};
+
+typedef struct opts {
+    const char *output;
+    bool have_actor;
+    crdt_actor actor;
+    bool have_by;
+    uint64_t by;
+    bool have_time;
+    uint64_t time;
+    char **pos; /* positional arguments (compacted into argv) */
+    int npos;
+} opts;
+
+struct command;
+typedef int (*cmd_fn)(const struct command *c, opts *o);
+
+typedef struct command {
+    const char *name;
+    cmd_fn run;
+    op_kind applies;      /* the types it applies to (help, errors) */
+    unsigned optmask;
+    int min_pos, max_pos; /* max_pos -1: unbounded */
+    const char *usage;    /* synopsis after "crdt NAME " */
+    const char *help;     /* description and options */
+} command;
+
+static int usage_fail(const command *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Prints "crdt: CMD: <message> (see 'crdt CMD --help')" and returns 2. */
+static int usage_fail(const command *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%s: %s%s", prog, c ? c->name : "", c ? ": " : "");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see '%s %s%s--help')\n", prog, c ? c->name : "",
+            c ? " " : "");
+    return EXIT_USAGE;
+}
+
+/* Parses a decimal uint64: digits only, no sign, no overflow, no junk. */
+static bool parse_u64(const char *s, uint64_t *v)
+{
+    uint64_t x = 0;
+    unsigned d;
+
+    if (!*s)
+        return false;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return false;
+        d = (unsigned)(*s - '0');
+        if (x > (UINT64_MAX - d) / 10)
+            return false;
+        x = x * 10 + d;
+    }
+    *v = x;
+    return true;
+}
+
+/* Matches "--name VALUE" and "--name=VALUE" at argv[*i]; on a match sets
+ * *val (NULL if the value is missing) and advances *i past the value. */
+static bool match_opt(char **argv, int argc, int *i, const char *name,
+                      const char **val)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+
+    if (strncmp(a, name, n) != 0)
+        return false;
+    if (a[n] == '=') {
+        *val = a + n + 1;
+        return true;
+    }
+    if (a[n] != '\0')
+        return false;
+    *val = *i + 1 < argc ? argv[++*i] : NULL;
+    return true;
+}
+
+/* Parses the arguments after the command name.  Returns -1 to go on, or
+ * an exit status. */
+static int parse_opts(const command *c, int argc, char **argv, opts *o)
+{
+    const char *val;
+    bool dashdash = false;
+    uint64_t v;
+    int i;
+
+    memset(o, 0, sizeof *o);
+    o->pos = argv;
+    for (i = 0; i < argc; i++) {
+        const char *a = argv[i];
+
+        if (dashdash || a[0] != '-' || strcmp(a, "-") == 0) {
+            argv[o->npos++] = argv[i];
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            dashdash = true;
+        } else if ((c->optmask & OPT_OUTPUT) &&
+                   (match_opt(argv, argc, &i, "-o", &val) ||
+                    match_opt(argv, argc, &i, "--output", &val))) {
+            if (!val || !*val)
+                return usage_fail(c, "%s needs a file name", a);
+            if (o->output)
+                return usage_fail(c, "output given twice");
+            o->output = val;
+        } else if ((c->optmask & OPT_ACTOR) &&
+                   match_opt(argv, argc, &i, "--actor", &val)) {
+            if (!val)
+                return usage_fail(c, "--actor needs a value");
+            if (o->have_actor)
+                return usage_fail(c, "actor given twice");
+            if (!parse_u64(val, &v))
+                return usage_fail(c, "invalid --actor '%s': expected a "
+                                  "decimal integer 0..%" PRIu64,
+                                  val, UINT64_MAX);
+            o->have_actor = true;
+            o->actor = v;
+        } else if ((c->optmask & OPT_ACTOR) &&
+                   match_opt(argv, argc, &i, "--actor-name", &val)) {
+            if (!val)
+                return usage_fail(c, "--actor-name needs a value");
+            if (o->have_actor)
+                return usage_fail(c, "actor given twice");
+            o->have_actor = true;
+            o->actor = crdt_actor_from_name(val, strlen(val));
+        } else if ((c->optmask & OPT_BY) &&
+                   match_opt(argv, argc, &i, "--by", &val)) {
+            if (!val)
+                return usage_fail(c, "--by needs a value");
+            if (o->have_by)
+                return usage_fail(c, "--by given twice");
+            if (!parse_u64(val, &v) || v == 0)
+                return usage_fail(c, "invalid --by '%s': expected a "
+                                  "decimal integer 1..%" PRIu64,
+                                  val, UINT64_MAX);
+            o->have_by = true;
+            o->by = v;
+        } else if ((c->optmask & OPT_TIME) &&
+                   match_opt(argv, argc, &i, "--time", &val)) {
+            if (!val)
+                return usage_fail(c, "--time needs a value");
+            if (o->have_time)
+                return usage_fail(c, "--time given twice");
+            if (!parse_u64(val, &v))
+                return usage_fail(c, "invalid --time '%s': expected a "
+                                  "decimal integer 0..%" PRIu64,
+                                  val, UINT64_MAX);
+            o->have_time = true;
+            o->time = v;
+        } else {
+            return usage_fail(c, "unknown option '%s'", a);
+        }
+    }
+    if (o->npos < c->min_pos)
+        return usage_fail(c, "missing argument");
+    if (c->max_pos >= 0 && o->npos > c->max_pos)
+        return usage_fail(c, "unexpected argument '%s'",
+                          o->pos[c->max_pos]);
+    if ((c->optmask & OPT_ACTOR) && !o->have_actor)
+        return usage_fail(c, "--actor or --actor-name is required");
+    if (!o->have_by)
+        o->by = 1;
+    return -1;
+}
+
+/* The file operand at @p idx, or NULL (stdin) if absent. */
+static const char *pos_file(const opts *o, int idx)
+{
+    return idx < o->npos ? o->pos[idx] : NULL;
+}
+
+/* ======================================================================
+ * Commands
+ * ====================================================================== */
+
+static int cmd_new(const command *c, opts *o)
+{
+    const type_ops *t = type_by_name(o->pos[0]);
+    char names[256];
+    state st;
+    int status;
+
+    if (!t) {
+        type_names(names, sizeof names, OP_ANY);
+        return usage_fail(c, "unknown type '%s' (types: %s)", o->pos[0],
+                          names);
+    }
+    st.t = t;
+    if (!(st.obj = t->create()))
+        return fail(EXIT_INPUT, "%s", crdt_strerror(CRDT_ERR_NOMEM));
+    status = emit_state(&st, o->output);
+    state_clear(&st);
+    return status;
+}
+
+/* Reports that command @p c does not apply to @p t. */
+static int not_applicable(const command *c, const char *path,
+                          const type_ops *t)
+{
+    char names[256];
+
+    type_names(names, sizeof names, c->applies);
+    return fail(EXIT_INPUT, "%s: %s does not apply to %s (only to %s)",
+                label(path), c->name, t->name, names);
+}
+
+/* inc and dec. */
+static int counter_cmd(const command *c, opts *o)
+{
+    const char *path = pos_file(o, 0);
+    state st;
+    int rv, status;
+
+    if ((status = load_state(path, &st)))
+        return status;
+    if (!type_has(st.t, c->applies))
+        status = not_applicable(c, path, st.t);
+    else if ((rv = c->applies == OP_INC
+                       ? st.t->inc(st.obj, o->actor, o->by)
+                       : st.t->dec(st.obj, o->actor, o->by)))
+        status = fail(EXIT_INPUT, "%s: %s: %s", label(path), c->name,
+                      crdt_strerror(rv));
+    else
+        status = emit_state(&st, o->output);
+    state_clear(&st);
+    return status;
+}
+
+static int cmd_set(const command *c, opts *o)
+{
+    const char *value = o->pos[0], *path = pos_file(o, 1);
+    state st;
+    int rv, status;
+
+    if ((status = load_state(path, &st)))
+        return status;
+    if (!type_has(st.t, c->applies))
+        status = not_applicable(c, path, st.t);
+    else if ((rv = st.t->set(st.obj, o->actor, o->have_time ? &o->time
+                                                            : NULL,
+                             (const uint8_t *)value, strlen(value))))
+        status = fail(EXIT_INPUT, "%s: %s: %s", label(path), c->name,
+                      crdt_strerror(rv));
+    else
+        status = emit_state(&st, o->output);
+    state_clear(&st);
+    return status;
+}
+
+static int cmd_value(const command *c, opts *o)
+{
+    const char *path = pos_file(o, 0);
+    state st;
+    out ob;
+    int rv, status;
+
+    (void)c;
+    if ((status = load_state(path, &st)))
+        return status;
+    out_init(&ob);
+    rv = st.t->value(st.obj, &ob);
+    if (rv == CRDT_ERR_NOT_FOUND) {
+        status = fail(EXIT_INPUT, "%s: %s has no value", label(path),
+                      st.t->name);
+    } else if (rv) {
+        status = fail(EXIT_INPUT, "%s: %s", label(path), crdt_strerror(rv));
+    } else {
+        status = emit(&ob, o->output);
+    }
+    out_clear(&ob);
+    state_clear(&st);
+    return status;
+}
+
+static int cmd_merge(const command *c, opts *o)
+{
+    state acc, st;
+    int i, nstdin = 0, rv, status;
+
+    for (i = 0; i < o->npos; i++)
+        if (strcmp(o->pos[i], "-") == 0 && ++nstdin > 1)
+            return usage_fail(c, "stdin ('-') given more than once");
+    if ((status = load_state(o->pos[0], &acc)))
+        return status;
+    for (i = 1; i < o->npos; i++) {
+        if ((status = load_state(o->pos[i], &st)))
+            break;
+        if (st.t != acc.t) {
+            status = fail(EXIT_INPUT, "%s: cannot merge %s into %s (%s)",
+                          label(o->pos[i]), st.t->name, acc.t->name,
+                          label(o->pos[0]));
+        } else if ((rv = acc.t->merge(acc.obj, st.obj))) {
+            status = fail(EXIT_INPUT, "%s: merge: %s", label(o->pos[i]),
+                          crdt_strerror(rv));
+        }
+        state_clear(&st);
+        if (status)
+            break;
+    }
+    if (!status)
+        status = emit_state(&acc, o->output);
+    state_clear(&acc);
+    return status;
+}
+
+/* The lattice order of two states of one type: with m = a merge b,
+ * a == b is equal, m == b (a below b) before, m == a after, else
+ * concurrent. */
+static int derived_compare(const type_ops *t, const void *a, const void *b,
+                           crdt_order *order)
+{
+    void *m = t->create();
+    bool ma, mb;
+    int rv;
+
+    if (!m)
+        return CRDT_ERR_NOMEM;
+    if ((rv = t->merge(m, a)) || (rv = t->merge(m, b))) {
+        t->destroy(m);
+        return rv;
+    }
+    ma = t->equal(m, a);
+    mb = t->equal(m, b);
+    t->destroy(m);
+    *order = ma && mb ? CRDT_EQUAL
+             : mb     ? CRDT_BEFORE
+             : ma     ? CRDT_AFTER
+                      : CRDT_CONCURRENT;
+    return CRDT_OK;
+}
+
+static int cmd_compare(const command *c, opts *o)
+{
+    state a, b;
+    crdt_order order;
+    out ob;
+    int rv, status;
+
+    if (strcmp(o->pos[0], "-") == 0 && strcmp(o->pos[1], "-") == 0)
+        return usage_fail(c, "stdin ('-') given more than once");
+    if ((status = load_state(o->pos[0], &a)))
+        return status;
+    if ((status = load_state(o->pos[1], &b))) {
+        state_clear(&a);
+        return status;
+    }
+    out_init(&ob);
+    if (a.t != b.t) {
+        status = fail(EXIT_INPUT, "%s: cannot compare %s with %s (%s)",
+                      label(o->pos[1]), b.t->name, a.t->name,
+                      label(o->pos[0]));
+    } else if ((rv = a.t->compare ? a.t->compare(a.obj, b.obj, &order)
+                                  : derived_compare(a.t, a.obj, b.obj,
+                                                    &order))) {
+        status = fail(EXIT_INPUT, "compare: %s", crdt_strerror(rv));
+    } else {
+        out_str(&ob, crdt_order_name(order));
+        out_str(&ob, "\n");
+        status = emit(&ob, o->output);
+    }
+    out_clear(&ob);
+    state_clear(&a);
+    state_clear(&b);
+    return status;
+}
+
+static int cmd_inspect(const command *c, opts *o)
+{
+    const char *path = pos_file(o, 0);
+    state st;
+    out ob;
+    int rv, status;
+
+    (void)c;
+    if ((status = load_state(path, &st)))
+        return status;
+    out_init(&ob);
+    out_str(&ob, "{\"type\":\"");
+    out_str(&ob, st.t->name);
+    out_str(&ob, "\",\"version\":");
+    out_u64(&ob, CRDT_FORMAT_VERSION);
+    if ((rv = st.t->inspect(st.obj, &ob))) {
+        status = fail(EXIT_INPUT, "%s: %s", label(path), crdt_strerror(rv));
+    } else {
+        out_str(&ob, "}\n");
+        status = emit(&ob, o->output);
+    }
+    out_clear(&ob);
+    state_clear(&st);
+    return status;
+}
+
+/* ======================================================================
+ * Help and dispatch
+ * ====================================================================== */
+
+#define OUTPUT_HELP                                                        \
+    "  -o, --output FILE  write to FILE (atomically: a temporary file in\n" \
+    "                     FILE's directory, renamed over it) instead of\n"  \
+    "                     stdout\n"
+#define ACTOR_HELP                                                         \
+    "  --actor N          the replica's actor id, a decimal integer\n"      \
+    "                     0..18446744073709551615\n"                        \
+    "  --actor-name NAME  the actor id derived from NAME's bytes (XXH3-64,\n" \
+    "                     seed 0: crdt_actor_from_name)\n"
+#define FILE_HELP                                                          \
+    "FILE is a state in its canonical encoding (at most 64 MiB); without\n" \
+    "FILE, or with '-', the state is read from stdin.\n"
+
+static const command commands[] = {
+    {"new", cmd_new, OP_ANY, OPT_OUTPUT, 1, 1, "TYPE [-o FILE]",
+     "Writes the canonical encoding of an empty state of TYPE.\n\n"
+     OUTPUT_HELP},
+    {"inc", counter_cmd, OP_INC, OPT_OUTPUT | OPT_ACTOR | OPT_BY, 0, 1,
+     "(--actor N | --actor-name NAME) [--by N] [-o FILE] [FILE]",
+     "Adds N (default 1) to the actor's entry and writes the new state.\n"
+     "Overflow is an error.\n\n" FILE_HELP "\n"
+     ACTOR_HELP
+     "  --by N             the amount, 1..18446744073709551615\n"
+     OUTPUT_HELP},
+    {"dec", counter_cmd, OP_DEC, OPT_OUTPUT | OPT_ACTOR | OPT_BY, 0, 1,
+     "(--actor N | --actor-name NAME) [--by N] [-o FILE] [FILE]",
+     "Subtracts N (default 1) from a counter and writes the new state.\n"
+     "\n" FILE_HELP "\n" ACTOR_HELP
+     "  --by N             the amount, 1..18446744073709551615\n"
+     OUTPUT_HELP},
+    {"set", cmd_set, OP_SET, OPT_OUTPUT | OPT_ACTOR | OPT_TIME, 1, 2,
+     "(--actor N | --actor-name NAME) [--time T] [-o FILE] VALUE [FILE]",
+     "Writes VALUE (its bytes) into a register and writes the new state.\n"
+     "A VALUE starting with '-' goes after '--'.\n\n" FILE_HELP "\n" ACTOR_HELP
+     "  --time T           the write's timestamp, a decimal integer\n"
+     OUTPUT_HELP},
+    {"value", cmd_value, OP_ANY, OPT_OUTPUT, 0, 1, "[-o FILE] [FILE]",
+     "Prints the state's value.  vclock: a JSON object {\"actor\": "
+     "counter},\nactors as decimal strings, on one line.\n\n" FILE_HELP
+     "\n" OUTPUT_HELP},
+    {"merge", cmd_merge, OP_ANY, OPT_OUTPUT, 1, -1, "[-o FILE] FILE...",
+     "Merges (joins) states of one type and writes the canonical encoding\n"
+     "of the result.  States of different types are an error.  '-' reads\n"
+     "one of the states from stdin.\n\n" OUTPUT_HELP},
+    {"compare", cmd_compare, OP_ANY, OPT_OUTPUT, 2, 2, "[-o FILE] A B",
+     "Prints how state A is ordered against state B: before (B has seen\n"
+     "all of A and more), after, equal or concurrent.  Both must have one\n"
+     "type.  Types without a causal compare are ordered by their lattice:\n"
+     "A before B iff merging A into B leaves B as it is and A != B.\n\n"
+     OUTPUT_HELP},
+    {"inspect", cmd_inspect, OP_ANY, OPT_OUTPUT, 0, 1, "[-o FILE] [FILE]",
+     "Prints any libcrdt encoding as one line of JSON:\n"
+     "  {\"type\":\"vclock\",\"version\":1,\"entries\":[{\"actor\":5,"
+     "\"counter\":1}],\n   \"value\":{\"5\":1}}\n"
+     "Actor ids and counters are exact decimal JSON numbers (they may "
+     "exceed\n2^53; read them with a parser that keeps big integers).\n\n"
+     FILE_HELP "\n" OUTPUT_HELP},
+};
+
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void print_command_help(const command *c)
+{
+    char names[256];
+
+    type_names(names, sizeof names, c->applies);
+    printf("usage: %s %s %s\n\n%s\n%s: %s\n", prog, c->name, c->usage,
+           c->help, c->applies == OP_ANY ? "types" : "applies to", names);
+}
+
+static void print_help(void)
+{
+    char names[256];
+
+    type_names(names, sizeof names, OP_ANY);
+    printf(
+        "usage: %s COMMAND [OPTIONS] [ARGS]\n"
+        "\n"
+        "Works on libcrdt states in their canonical encoding: reads a "
+        "state from\nFILE or stdin, writes the new state to stdout or -o "
+        "FILE.\n"
+        "\n"
+        "commands:\n"
+        "  new TYPE                            an empty state\n"
+        "  inc --actor N [--by N] [FILE]       increment a counter or "
+        "clock\n"
+        "  dec --actor N [--by N] [FILE]       decrement a PN-counter\n"
+        "  set --actor N [--time T] VALUE [FILE]  write an LWW register\n"
+        "  value [FILE]                        print the value\n"
+        "  merge FILE...                       merge states of one type\n"
+        "  compare A B                         before, after, equal or "
+        "concurrent\n"
+        "  inspect [FILE]                      any encoding as JSON\n"
+        "  help [COMMAND]                      this text, or a command's\n"
+        "\n"
+        "types: %s\n"
+        "\n"
+        "Actors are --actor N (decimal uint64) or --actor-name NAME "
+        "(XXH3-64 of\nNAME's bytes).  In JSON output, actor ids and "
+        "counters are exact decimal\nnumbers, which may exceed 2^53.  "
+        "Inputs are limited to 64 MiB.\n"
+        "\n"
+        "exit status: 0 success, 1 bad input or failed operation (one line "
+        "on\nstderr; for a bad encoding the error and its byte offset), 2 "
+        "usage error.\n"
+        "\n"
+        "'%s COMMAND --help' describes a command.  %s --version prints "
+        "the version.\n",
+        prog, names, prog, prog);
+}
+
+static const command *command_by_name(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < N_COMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+/* True iff argv (before any "--") asks for help. */
+static bool wants_help(int argc, char **argv)
+{
+    int i;
+
+    for (i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return false;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return true;
+    }
+    return false;
+}
+
+static int flush_stdout(void)
+{
+    if (fflush(stdout) != 0 || ferror(stdout))
+        return fail(EXIT_INPUT, "stdout: %s", strerror(errno));
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const command *c;
+    opts o;
+    int status;
+
+    if (argc < 2)
+        return usage_fail(NULL, "missing command");
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        print_help();
+        return flush_stdout();
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("%s (libcrdt) %s\n", prog, crdt_version_string());
+        return flush_stdout();
+    }
+    if (strcmp(argv[1], "help") == 0) {
+        if (argc == 2) {
+            print_help();
+        } else if (argc == 3 && (c = command_by_name(argv[2]))) {
+            print_command_help(c);
+        } else if (argc > 3) {
+            return usage_fail(NULL, "help: unexpected argument '%s'",
+                              argv[3]);
+        } else {
+            return usage_fail(NULL, "help: unknown command '%s'",
+                              argv[2]);
+        }
+        return flush_stdout();
+    }
+    if (!(c = command_by_name(argv[1]))) {
+        if (argv[1][0] == '-')
+            return usage_fail(NULL, "unknown option '%s'", argv[1]);
+        return usage_fail(NULL, "unknown command '%s'", argv[1]);
+    }
+    if (wants_help(argc - 2, argv + 2)) {
+        print_command_help(c);
+        return flush_stdout();
+    }
+    if ((status = parse_opts(c, argc - 2, argv + 2, &o)) >= 0)
+        return status;
+    return c->run(c, &o);
+}
