@@ -261,6 +261,84 @@ run merge vcA.bin
 check "merge of one file" cmp -s out vcA.bin
 expect "merged is after each input" after compare vcM.bin vcC.bin
 
+# --- lww ----------------------------------------------------------------------------
+expect_hex "new lww" 920105 new lww
+save lw0.bin new lww
+expect_err "value of empty lww" 1 "^crdt: lw0.bin: lww has no value \(never written\)$" value lw0.bin
+expect "inspect empty lww" '{"type":"lww","version":1,"value":null}' inspect lw0.bin
+# lww.h's example: timestamp 1, actor 2, value "hi".
+expect_hex "lww set --time" 9501050102c4026869 set --actor 2 --time 1 hi lw0.bin
+save lw1.bin set --actor 2 --time 1 hi lw0.bin
+expect_raw "lww value is raw bytes" "hi" value lw1.bin
+expect "lww inspect" '{"type":"lww","version":1,"timestamp":1,"actor":2,"value":{"hex":"6869","text":"hi"}}' inspect lw1.bin
+save lw2.bin --in lw1.bin set --actor 1 --time 2 "second write"
+expect_raw "later write wins" "second write" value lw2.bin
+run set --actor 9 --time 1 older lw2.bin
+check "an older write leaves the register as it is" cmp -s out lw2.bin
+save lw3.bin set --actor 3 --time 2 third lw2.bin
+expect_raw "equal time: larger actor wins" "third" value lw3.bin
+save lwE.bin set --actor 1 --time 5 "" lw0.bin
+expect_raw "empty value is a value" "" value lwE.bin
+expect "inspect empty value" '{"type":"lww","version":1,"timestamp":5,"actor":1,"value":{"hex":"","text":""}}' inspect lwE.bin
+expect_raw "value starting with - after --" "-x" --in <("$crdt" set --actor 1 --time 1 -- -x lw0.bin) value
+expect_raw "value with a newline" $'two\nlines' --in <("$crdt" set --actor 1 --time 1 $'two\nlines' lw0.bin) value
+expect "inspect escapes text" '{"type":"lww","version":1,"timestamp":1,"actor":1,"value":{"hex":"6122625c630901","text":"a\"b\\c\t\u0001"}}' \
+    --in <("$crdt" set --actor 1 --time 1 $'a"b\\c\t\x01' lw0.bin) inspect
+expect "inspect non-UTF-8 value" '{"type":"lww","version":1,"timestamp":1,"actor":1,"value":{"hex":"ff6869","text":null}}' \
+    --in <("$crdt" set --actor 1 --time 1 $'\xffhi' lw0.bin) inspect
+expect "inspect UTF-8 value" '{"type":"lww","version":1,"timestamp":1,"actor":1,"value":{"hex":"c3a9e282ac","text":"é€"}}' \
+    --in <("$crdt" set --actor 1 --time 1 'é€' lw0.bin) inspect
+expect_err "set without VALUE" 2 "^crdt: set: missing argument" set --actor 1
+expect_err "set bad --time" 2 "^crdt: set: invalid --time '-5'" set --actor 1 --time -5 x lw0.bin
+expect_err "set --time overflow" 2 "^crdt: set: invalid --time '18446744073709551616'" set --actor 1 --time 18446744073709551616 x lw0.bin
+expect_err "inc on lww" 1 "^crdt: lw1.bin: inc does not apply to lww \(only to .*vclock" inc --actor 1 lw1.bin
+expect_err "set on vclock names lww" 1 "^crdt: vcA.bin: set does not apply to vclock \(only to lww\)$" set --actor 1 x vcA.bin
+# Without --time: a hybrid logical clock on the system clock, which first
+# sees the register's timestamp, so the write wins.
+now_ms=$(date +%s%3N)
+save lwN.bin set --actor-name alice now lw3.bin
+ts=$("$crdt" inspect lwN.bin | sed -n 's/.*"timestamp":\([0-9]*\),.*/\1/p')
+check "set: HLC timestamp is close to the wall clock" \
+    eval '[ -n "$ts" ] && [ $((ts >> 16)) -ge $((now_ms - 600000)) ] && [ $((ts >> 16)) -le $((now_ms + 600000)) ]'
+save lwF.bin set --actor 1 --time $(((now_ms + 20000) << 16)) future lw0.bin
+save lwG.bin set --actor 1 later lwF.bin
+expect_raw "set: new write orders after a timestamp ahead of the clock" later value lwG.bin
+expect "set: ... so the new state is after the old one" after compare lwG.bin lwF.bin
+"$crdt" set --actor 1 --time $(((now_ms + 3600000) << 16)) far lw0.bin >lwD.bin
+expect_err "set: timestamp beyond the HLC drift bound" 1 \
+    "^crdt: lwD.bin: set: clock drift beyond bound \(.*give --time\)$" set --actor 1 x lwD.bin
+expect_hex "set --time still works past the drift bound" \
+    "$(hex <("$crdt" set --actor 1 --time $(((now_ms + 3600000) << 16 | 1)) x lw0.bin))" \
+    set --actor 1 --time $(((now_ms + 3600000) << 16 | 1)) x lwD.bin
+# compare: a total order (never concurrent).
+expect "lww compare before" before compare lw1.bin lw2.bin
+expect "lww compare after" after compare lw3.bin lw2.bin
+expect "lww compare equal" equal compare lw2.bin lw2.bin
+expect "lww compare empty" before compare lw0.bin lw1.bin
+# merge: every order of three registers gives the same bytes.
+save lwM.bin merge lw1.bin lw3.bin lwE.bin
+expect_raw "lww merge keeps the latest write" "" value lwM.bin
+for order in "lw1 lwE lw3" "lw3 lw1 lwE" "lw3 lwE lw1" "lwE lw1 lw3" "lwE lw3 lw1"; do
+    set -- $order
+    run merge "$1.bin" "$2.bin" "$3.bin"
+    check "lww merge $order" cmp -s out lwM.bin
+done
+expect_err "merge lww with vclock" 1 "^crdt: vcA.bin: cannot merge vclock into lww \(lw1.bin\)$" merge lw1.bin vcA.bin
+expect_err "merge vclock with lww" 1 "^crdt: lw2.bin: cannot merge lww into vclock \(vcA.bin\)$" merge vcA.bin lw2.bin lw1.bin
+expect_err "compare lww with vclock" 1 "^crdt: vcA.bin: cannot compare vclock with lww \(lw1.bin\)$" compare lw1.bin vcA.bin
+
+# --- hlc (a clock's persisted state: inspect and value only) -----------------------
+expect_hex "new hlc" 93010600 new hlc
+save hl0.bin new hlc
+expect "hlc value of a new clock" 0 value hl0.bin
+expect "hlc inspect of a new clock" '{"type":"hlc","version":1,"ms":0,"logical":0,"value":0}' inspect hl0.bin
+unhex 930106cf018bcfe568000007 >hl1.bin
+expect "hlc value" 111411200000000007 value hl1.bin
+expect "hlc inspect" '{"type":"hlc","version":1,"ms":1700000000000,"logical":7,"value":111411200000000007}' inspect hl1.bin
+expect_err "merge hlc" 1 "^crdt: hl0.bin: merge does not apply to hlc \(only to " merge hl0.bin hl1.bin
+expect_err "compare hlc" 1 "^crdt: hl0.bin: compare does not apply to hlc \(only to " compare hl0.bin hl1.bin
+expect_err "inc hlc" 1 "^crdt: hl0.bin: inc does not apply to hlc" inc --actor 1 hl0.bin
+
 # --- -o -----------------------------------------------------------------------
 run new vclock -o o1.bin
 check "-o writes nothing to stdout" eval '[ "$rc" -eq 0 ] && [ ! -s out ] && [ ! -s err ]'
@@ -287,10 +365,12 @@ expect_err "empty stdin" 1 "^crdt: stdin: malformed encoding at byte 0 \(empty i
 expect_err "missing file" 1 "^crdt: nonexistent.bin: No such file or directory$" value nonexistent.bin
 expect_err "directory" 1 "^crdt: \.: Is a directory$" value .
 # Every proper prefix of a valid encoding is rejected, with an offset.
-len=$(wc -c <vcM.bin)
-for ((i = 1; i < len; i++)); do
-    head -c "$i" vcM.bin >trunc.bin
-    expect_err "truncated to $i bytes" 1 "^crdt: trunc.bin: malformed encoding at byte [0-9]+" value trunc.bin
+for f in vcM.bin lw2.bin hl1.bin; do
+    len=$(wc -c <"$f")
+    for ((i = 1; i < len; i++)); do
+        head -c "$i" "$f" >trunc.bin
+        expect_err "$f truncated to $i bytes" 1 "^crdt: trunc.bin: malformed encoding at byte [0-9]+" value trunc.bin
+    done
 done
 # Hand-made bad encodings: the error and the offset of the offending byte.
 bad_enc() { # NAME HEX REGEX
@@ -309,6 +389,11 @@ bad_enc "not an array" c1 "malformed encoding at byte 0"
 bad_enc "missing body" 920101 "malformed encoding at byte 0"
 bad_enc "map count beyond input" 930101820501 "malformed encoding at byte 3"
 bad_enc "input ends in an integer" 93010181cd01 "malformed encoding at byte 6 \(input ends early\)"
+bad_enc "lww value as str" 9501050102a26869 "malformed encoding at byte 5"
+bad_enc "lww with 4 fields" 94010501 "malformed encoding at byte 0"
+bad_enc "lww non-shortest bin" 9501050102c5000268 "malformed encoding at byte 5"
+bad_enc "lww trailing byte" 9501050102c402686969 "malformed encoding at byte 9"
+bad_enc "hlc nil" 930106c0 "malformed encoding at byte 3"
 # Random bytes (deterministic: bash's RANDOM with a fixed seed).
 RANDOM=4242
 for ((k = 0; k < 40; k++)); do

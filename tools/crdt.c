@@ -35,6 +35,8 @@
 
 #include <crdt/codec.h>
 #include <crdt/common.h>
+#include <crdt/hlc.h>
+#include <crdt/lww.h>
 #include <crdt/vclock.h>
 
 #define EXIT_INPUT 1
@@ -111,6 +113,99 @@ static void out_u64(out *o, uint64_t v)
     out_bytes(o, tmp, (size_t)n);
 }
 
+/* Appends @p n bytes as lower-case hex. */
+static void out_hex(out *o, const uint8_t *p, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    char pair[2];
+    size_t i;
+
+    for (i = 0; i < n && !o->err; i++) {
+        pair[0] = digits[p[i] >> 4];
+        pair[1] = digits[p[i] & 15];
+        out_bytes(o, pair, 2);
+    }
+}
+
+/* True iff the @p n bytes at @p p are well-formed UTF-8 (no overlong
+ * forms, no surrogates, nothing above U+10FFFF). */
+static bool utf8_valid(const uint8_t *p, size_t n)
+{
+    size_t i = 0, k, len;
+    uint32_t c, min;
+
+    while (i < n) {
+        c = p[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            len = 2, min = 0x80, c &= 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            len = 3, min = 0x800, c &= 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            len = 4, min = 0x10000, c &= 0x07;
+        } else {
+            return false;
+        }
+        if (n - i < len)
+            return false;
+        for (k = 1; k < len; k++) {
+            if ((p[i + k] & 0xc0) != 0x80)
+                return false;
+            c = (c << 6) | (p[i + k] & 0x3f);
+        }
+        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+/* Appends a JSON string literal of the UTF-8 text at @p p (must be
+ * valid UTF-8): quotes, backslashes and control characters escaped. */
+static void out_json_text(out *o, const uint8_t *p, size_t n)
+{
+    char esc[8];
+    size_t i, run = 0;
+
+    out_bytes(o, "\"", 1);
+    for (i = 0; i < n; i++) {
+        if (p[i] >= 0x20 && p[i] != '"' && p[i] != '\\')
+            continue;
+        out_bytes(o, p + run, i - run);
+        switch (p[i]) {
+        case '"': out_str(o, "\\\""); break;
+        case '\\': out_str(o, "\\\\"); break;
+        case '\n': out_str(o, "\\n"); break;
+        case '\r': out_str(o, "\\r"); break;
+        case '\t': out_str(o, "\\t"); break;
+        case '\b': out_str(o, "\\b"); break;
+        case '\f': out_str(o, "\\f"); break;
+        default:
+            snprintf(esc, sizeof esc, "\\u%04x", p[i]);
+            out_str(o, esc);
+        }
+        run = i + 1;
+    }
+    out_bytes(o, p + run, n - run);
+    out_bytes(o, "\"", 1);
+}
+
+/* Appends user bytes as JSON: {"hex":"...","text":"..."} where "text" is
+ * the bytes as a JSON string if they are valid UTF-8, else null. */
+static void out_json_bytes(out *o, const uint8_t *p, size_t n)
+{
+    out_str(o, "{\"hex\":\"");
+    out_hex(o, p, n);
+    out_str(o, "\",\"text\":");
+    if (utf8_valid(p, n))
+        out_json_text(o, p, n);
+    else
+        out_str(o, "null");
+    out_str(o, "}");
+}
+
 /* ======================================================================
  * Types
  * ====================================================================== */
@@ -127,7 +222,8 @@ static void out_u64(out *o, uint64_t v)
  * any) or fails with CRDT_ERR_NOT_FOUND when there is no value; inspect writes the JSON members
  * that follow "type" and "version" (starting with a comma), ending with
  * "value".  compare NULL means the order is derived from the lattice:
- * a <= b iff merge(a, b) == b.
+ * a <= b iff merge(a, b) == b.  merge NULL: not a CRDT (merge and
+ * compare do not apply).
  */
 typedef struct type_ops {
     const char *name;
@@ -250,12 +346,157 @@ static int vc_value(const void *obj, out *o)
     return rv ? rv : o->err;
 }
 
+/* --- lww --------------------------------------------------------------- */
+
+static void *lww_create(void)
+{
+    return crdt_lww_new(NULL);
+}
+
+static void lww_destroy(void *obj)
+{
+    crdt_lww_free(obj);
+}
+
+static int lww_decode(void *obj, const uint8_t *data, size_t len,
+                      crdt_decode_info *info)
+{
+    return crdt_lww_decode(obj, data, len, NULL, info);
+}
+
+static int lww_encode(const void *obj, crdt_buf *buf)
+{
+    return crdt_lww_encode(obj, buf);
+}
+
+static int lww_merge(void *dst, const void *src)
+{
+    return crdt_lww_merge(dst, src);
+}
+
+static bool lww_equal(const void *a, const void *b)
+{
+    return crdt_lww_equal(a, b);
+}
+
+/* The register's total order: the one holding the winning write is
+ * after; two registers are never concurrent. */
+static int lww_cmp(const void *a, const void *b, crdt_order *order)
+{
+    int c = crdt_lww_compare(a, b);
+
+    *order = c < 0 ? CRDT_BEFORE : c > 0 ? CRDT_AFTER : CRDT_EQUAL;
+    return CRDT_OK;
+}
+
+/* Without a time, the default source: a hybrid logical clock on the
+ * system clock which crdt_lww_set_now first updates with the register's
+ * timestamp, so the write orders after the one it replaces. */
+static int lww_set(void *obj, crdt_actor actor, const uint64_t *time,
+                   const uint8_t *val, size_t len)
+{
+    crdt_hlc *hlc;
+    int rv;
+
+    if (time)
+        return crdt_lww_set(obj, *time, actor, val, len, NULL);
+    if (!(hlc = crdt_hlc_new(NULL, NULL)))
+        return CRDT_ERR_NOMEM;
+    rv = crdt_lww_set_now(obj, hlc, actor, val, len, NULL);
+    crdt_hlc_free(hlc);
+    return rv;
+}
+
+/* The value's bytes as they are (no newline); CRDT_ERR_NOT_FOUND when
+ * the register is empty. */
+static int lww_value(const void *obj, out *o)
+{
+    const uint8_t *p;
+    size_t n;
+    int rv;
+
+    if ((rv = crdt_lww_value(obj, &p, &n)))
+        return rv;
+    out_bytes(o, p, n);
+    return o->err;
+}
+
+static int lww_inspect(const void *obj, out *o)
+{
+    const uint8_t *p;
+    size_t n;
+    int rv;
+
+    if (!crdt_lww_has_value(obj)) {
+        out_str(o, ",\"value\":null");
+        return o->err;
+    }
+    if ((rv = crdt_lww_value(obj, &p, &n)))
+        return rv;
+    out_str(o, ",\"timestamp\":");
+    out_u64(o, crdt_lww_timestamp(obj));
+    out_str(o, ",\"actor\":");
+    out_u64(o, crdt_lww_actor(obj));
+    out_str(o, ",\"value\":");
+    out_json_bytes(o, p, n);
+    return o->err;
+}
+
+/* --- hlc: a clock's persisted state, not a CRDT (no merge) -------------- */
+
+static void *hlc_create(void)
+{
+    return crdt_hlc_new(NULL, NULL);
+}
+
+static void hlc_destroy(void *obj)
+{
+    crdt_hlc_free(obj);
+}
+
+static int hlc_decode(void *obj, const uint8_t *data, size_t len,
+                      crdt_decode_info *info)
+{
+    return crdt_hlc_decode(obj, data, len, NULL, info);
+}
+
+static int hlc_encode(const void *obj, crdt_buf *buf)
+{
+    return crdt_hlc_encode(obj, buf);
+}
+
+/* The last timestamp issued, as a decimal integer. */
+static int hlc_value(const void *obj, out *o)
+{
+    out_u64(o, crdt_hlc_last(obj));
+    out_str(o, "\n");
+    return o->err;
+}
+
+static int hlc_inspect(const void *obj, out *o)
+{
+    uint64_t last = crdt_hlc_last(obj);
+
+    out_str(o, ",\"ms\":");
+    out_u64(o, crdt_hlc_ms(last));
+    out_str(o, ",\"logical\":");
+    out_u64(o, crdt_hlc_logical(last));
+    out_str(o, ",\"value\":");
+    out_u64(o, last);
+    return o->err;
+}
+
 /* --- the table -------------------------------------------------------- */
 
 static const type_ops type_table[] = {
     {"vclock", CRDT_TAG_VCLOCK, vc_create, vc_destroy, vc_decode, vc_encode,
      vc_merge, vc_equal, vc_compare, vc_inc, NULL, NULL, vc_value,
      vc_inspect},
+    {"lww", CRDT_TAG_LWW, lww_create, lww_destroy, lww_decode, lww_encode,
+     lww_merge, lww_equal, lww_cmp, NULL, NULL, lww_set, lww_value,
+     lww_inspect},
+    {"hlc", CRDT_TAG_HLC, hlc_create, hlc_destroy, hlc_decode, hlc_encode,
+     NULL, NULL, NULL, NULL, NULL, NULL, hlc_value, hlc_inspect},
 };
 
 #define N_TYPES (sizeof type_table / sizeof type_table[0])
@@ -281,11 +522,12 @@ static const type_ops *type_by_tag(uint32_t tag)
 }
 
 /* The operations a command may need of a type. */
-typedef enum op_kind { OP_ANY, OP_INC, OP_DEC, OP_SET } op_kind;
+typedef enum op_kind { OP_ANY, OP_MERGE, OP_INC, OP_DEC, OP_SET } op_kind;
 
 static bool type_has(const type_ops *t, op_kind k)
 {
     switch (k) {
+    case OP_MERGE: return t->merge != NULL;
     case OP_INC: return t->inc != NULL;
     case OP_DEC: return t->dec != NULL;
     case OP_SET: return t->set != NULL;
@@ -811,8 +1053,12 @@ static int cmd_set(const command *c, opts *o)
     else if ((rv = st.t->set(st.obj, o->actor, o->have_time ? &o->time
                                                             : NULL,
                              (const uint8_t *)value, strlen(value))))
-        status = fail(EXIT_INPUT, "%s: %s: %s", label(path), c->name,
-                      crdt_strerror(rv));
+        status = fail(EXIT_INPUT, "%s: %s: %s%s", label(path), c->name,
+                      crdt_strerror(rv),
+                      rv == CRDT_ERR_CLOCK_DRIFT
+                          ? " (the state's timestamp is ahead of the "
+                            "system clock; give --time)"
+                          : "");
     else
         status = emit_state(&st, o->output);
     state_clear(&st);
@@ -832,8 +1078,8 @@ static int cmd_value(const command *c, opts *o)
     out_init(&ob);
     rv = st.t->value(st.obj, &ob);
     if (rv == CRDT_ERR_NOT_FOUND) {
-        status = fail(EXIT_INPUT, "%s: %s has no value", label(path),
-                      st.t->name);
+        status = fail(EXIT_INPUT, "%s: %s has no value (never written)",
+                      label(path), st.t->name);
     } else if (rv) {
         status = fail(EXIT_INPUT, "%s: %s", label(path), crdt_strerror(rv));
     } else {
@@ -854,6 +1100,11 @@ static int cmd_merge(const command *c, opts *o)
             return usage_fail(c, "stdin ('-') given more than once");
     if ((status = load_state(o->pos[0], &acc)))
         return status;
+    if (!type_has(acc.t, c->applies)) {
+        status = not_applicable(c, o->pos[0], acc.t);
+        state_clear(&acc);
+        return status;
+    }
     for (i = 1; i < o->npos; i++) {
         if ((status = load_state(o->pos[i], &st)))
             break;
@@ -921,6 +1172,8 @@ static int cmd_compare(const command *c, opts *o)
         status = fail(EXIT_INPUT, "%s: cannot compare %s with %s (%s)",
                       label(o->pos[1]), b.t->name, a.t->name,
                       label(o->pos[0]));
+    } else if (!type_has(a.t, c->applies)) {
+        status = not_applicable(c, o->pos[0], a.t);
     } else if ((rv = a.t->compare ? a.t->compare(a.obj, b.obj, &order)
                                   : derived_compare(a.t, a.obj, b.obj,
                                                     &order))) {
@@ -981,47 +1234,70 @@ static int cmd_inspect(const command *c, opts *o)
 
 static const command commands[] = {
     {"new", cmd_new, OP_ANY, OPT_OUTPUT, 1, 1, "TYPE [-o FILE]",
-     "Writes the canonical encoding of an empty state of TYPE.\n\n"
-     OUTPUT_HELP},
+     "Writes the canonical encoding of an empty state of TYPE (an hlc is\n"
+     "a clock that has issued nothing).\n\n" OUTPUT_HELP},
     {"inc", counter_cmd, OP_INC, OPT_OUTPUT | OPT_ACTOR | OPT_BY, 0, 1,
      "(--actor N | --actor-name NAME) [--by N] [-o FILE] [FILE]",
      "Adds N (default 1) to the actor's entry and writes the new state.\n"
-     "Overflow is an error.\n\n" FILE_HELP "\n"
+     "Overflow is an error and changes nothing.\n\n" FILE_HELP "\n"
      ACTOR_HELP
      "  --by N             the amount, 1..18446744073709551615\n"
      OUTPUT_HELP},
     {"dec", counter_cmd, OP_DEC, OPT_OUTPUT | OPT_ACTOR | OPT_BY, 0, 1,
      "(--actor N | --actor-name NAME) [--by N] [-o FILE] [FILE]",
      "Subtracts N (default 1) from a counter and writes the new state.\n"
-     "\n" FILE_HELP "\n" ACTOR_HELP
+     "Overflow is an error and changes nothing.\n\n" FILE_HELP "\n"
+     ACTOR_HELP
      "  --by N             the amount, 1..18446744073709551615\n"
      OUTPUT_HELP},
     {"set", cmd_set, OP_SET, OPT_OUTPUT | OPT_ACTOR | OPT_TIME, 1, 2,
      "(--actor N | --actor-name NAME) [--time T] [-o FILE] VALUE [FILE]",
-     "Writes VALUE (its bytes) into a register and writes the new state.\n"
-     "A VALUE starting with '-' goes after '--'.\n\n" FILE_HELP "\n" ACTOR_HELP
-     "  --time T           the write's timestamp, a decimal integer\n"
+     "Writes VALUE (the argument's bytes) into a register with timestamp T\n"
+     "and writes the new state.  Without --time, T comes from a hybrid\n"
+     "logical clock on the system clock that first observes the register's\n"
+     "timestamp, so the write wins over the one it replaces (an error if\n"
+     "that timestamp is more than 60 s ahead of the system clock).  With\n"
+     "--time, a write that orders before the register's current write\n"
+     "(by timestamp, then actor, then bytes) leaves it as it is, as any\n"
+     "merge would.  A VALUE starting with '-' goes after '--'.\n\n"
+     FILE_HELP "\n" ACTOR_HELP
+     "  --time T           the timestamp, a decimal integer (an HLC\n"
+     "                     timestamp is milliseconds << 16 | counter)\n"
      OUTPUT_HELP},
     {"value", cmd_value, OP_ANY, OPT_OUTPUT, 0, 1, "[-o FILE] [FILE]",
-     "Prints the state's value.  vclock: a JSON object {\"actor\": "
-     "counter},\nactors as decimal strings, on one line.\n\n" FILE_HELP
-     "\n" OUTPUT_HELP},
-    {"merge", cmd_merge, OP_ANY, OPT_OUTPUT, 1, -1, "[-o FILE] FILE...",
+     "Prints the state's value:\n"
+     "  vclock  one line of JSON, {\"actor\": counter, ...}, actors as "
+     "decimal\n          strings (JSON keys), ascending\n"
+     "  lww     the value's bytes as they are (no newline added); an "
+     "empty\n          register (never written) is an error, exit 1\n"
+     "  hlc     the last timestamp issued, a decimal integer\n\n"
+     FILE_HELP "\n" OUTPUT_HELP},
+    {"merge", cmd_merge, OP_MERGE, OPT_OUTPUT, 1, -1, "[-o FILE] FILE...",
      "Merges (joins) states of one type and writes the canonical encoding\n"
-     "of the result.  States of different types are an error.  '-' reads\n"
-     "one of the states from stdin.\n\n" OUTPUT_HELP},
-    {"compare", cmd_compare, OP_ANY, OPT_OUTPUT, 2, 2, "[-o FILE] A B",
+     "of the result: the same bytes in whatever order the files come.\n"
+     "States of different types are an error.  '-' reads one of the\n"
+     "states from stdin.\n\n" OUTPUT_HELP},
+    {"compare", cmd_compare, OP_MERGE, OPT_OUTPUT, 2, 2, "[-o FILE] A B",
      "Prints how state A is ordered against state B: before (B has seen\n"
      "all of A and more), after, equal or concurrent.  Both must have one\n"
-     "type.  Types without a causal compare are ordered by their lattice:\n"
-     "A before B iff merging A into B leaves B as it is and A != B.\n\n"
+     "type.  vclock: the causal order.  lww: the order of the writes\n"
+     "(never concurrent).  Other types: the order of their lattice, A\n"
+     "before B iff merging A into B leaves B as it is and A != B.\n\n"
      OUTPUT_HELP},
     {"inspect", cmd_inspect, OP_ANY, OPT_OUTPUT, 0, 1, "[-o FILE] [FILE]",
-     "Prints any libcrdt encoding as one line of JSON:\n"
-     "  {\"type\":\"vclock\",\"version\":1,\"entries\":[{\"actor\":5,"
-     "\"counter\":1}],\n   \"value\":{\"5\":1}}\n"
-     "Actor ids and counters are exact decimal JSON numbers (they may "
-     "exceed\n2^53; read them with a parser that keeps big integers).\n\n"
+     "Prints any libcrdt encoding as one line of JSON: \"type\", "
+     "\"version\"\n(the format version), the type's fields, and "
+     "\"value\":\n"
+     "  vclock  \"entries\":[{\"actor\":A,\"counter\":C},...], "
+     "\"value\":{\"A\":C,...}\n"
+     "  lww     \"timestamp\":T, \"actor\":A, \"value\":BYTES "
+     "(empty: \"value\":null)\n"
+     "  hlc     \"ms\":M, \"logical\":L, \"value\":T\n"
+     "BYTES is {\"hex\":\"6869\",\"text\":\"hi\"}: \"text\" is the bytes "
+     "as a JSON\nstring if they are valid UTF-8, else null.  Actor ids, "
+     "counters and\ntimestamps are exact decimal JSON numbers that may "
+     "exceed 2^53: read\nthem with a parser that keeps big integers "
+     "(Python's json does).\n\n"
      FILE_HELP "\n" OUTPUT_HELP},
 };
 
