@@ -16,6 +16,7 @@ if [ -z "$crdt" ] || [ ! -x "$crdt" ]; then
     exit 2
 fi
 crdt="$(cd "$(dirname "$crdt")" && pwd)/$(basename "$crdt")"
+readme="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/README.md"
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
@@ -412,6 +413,55 @@ done
 head -c $((64 * 1024 * 1024 + 1)) /dev/zero >big.bin
 expect_err "input over 64 MiB" 1 "^crdt: big.bin: input larger than 64 MiB$" value big.bin
 rm -f big.bin
+
+# --- the README's session ---------------------------------------------------------
+# Runs every "$ command" of the console block in README.md's section on the
+# tool and compares stdout and stderr with the lines that follow it.
+crdt() {
+    "${prefix[@]}" "$crdt" "$@"
+}
+session_step() {
+    local got
+    got="$(eval "$1" 2>&1; echo x)"
+    got="${got%x}"
+    nrun=$((nrun + 1))
+    if [ "$got" = "$2" ]; then
+        ok
+    else
+        bad "README session: \$ $1"
+        printf '  got:  %s\n  want: %s\n' "$got" "$2" >&2
+    fi
+    return 0
+}
+if [ -f "$readme" ]; then
+    awk '/^## The crdt command-line tool/ { s = 1 }
+         s && /^```console/ { c = 1; next }
+         c && /^```/ { exit }
+         c' "$readme" >session.txt
+    mkdir session
+    steps=0
+    cmd=""
+    want=""
+    while IFS= read -r line; do
+        if [ "${line#\$ }" != "$line" ]; then
+            if [ -n "$cmd" ]; then
+                cd session && session_step "$cmd" "$want" && cd ..
+                steps=$((steps + 1))
+            fi
+            cmd="${line#\$ }"
+            want=""
+        else
+            want="$want$line"$'\n'
+        fi
+    done <session.txt
+    if [ -n "$cmd" ]; then
+        cd session && session_step "$cmd" "$want" && cd ..
+        steps=$((steps + 1))
+    fi
+    check "README session has steps" [ "$steps" -ge 10 ]
+else
+    echo "cli: $readme not found; README session skipped" >&2
+fi
 
 # --- summary ------------------------------------------------------------------
 echo "cli: $nrun crdt runs${prefix:+ under valgrind}"
