@@ -155,6 +155,29 @@ save() {
     fi
 }
 
+# merge_orders NAME A B C: merging the three files in each of the six
+# orders gives identical bytes, and merging the result with itself changes
+# nothing.  The result is left in NAME.merged.
+merge_orders() {
+    local name="$1" first="" order
+    shift
+    for order in "$1 $2 $3" "$1 $3 $2" "$2 $1 $3" "$2 $3 $1" "$3 $1 $2" "$3 $2 $1"; do
+        # shellcheck disable=SC2086
+        run merge $order
+        if [ "$rc" -ne 0 ] || [ -s err ]; then
+            bad "$name merge $order: rc=$rc"
+        elif [ -z "$first" ]; then
+            first=1
+            cp out "$name.merged"
+            ok
+        else
+            check "$name merge $order gives the same bytes" cmp -s out "$name.merged"
+        fi
+    done
+    run merge "$name.merged" "$name.merged"
+    check "$name merge is idempotent" cmp -s out "$name.merged"
+}
+
 unhex() {
     printf '%s' "$1" | sed 's/../\\x&/g' | xargs -0 printf '%b'
 }
@@ -247,20 +270,74 @@ expect "compare concurrent" concurrent compare vcB.bin vcC.bin
 expect "compare empty before" before compare vc0.bin vcA.bin
 expect "compare stdin" after --in vcB.bin compare - vcA.bin
 # merge: every order of three states gives the same bytes.
-save vcM.bin merge vcA.bin vcB.bin vcC.bin
+merge_orders vc vcA.bin vcB.bin vcC.bin
+cp vc.merged vcM.bin
 expect "vclock merge value" '{"5":1,"9":1,"10":1,"300":70000}' value vcM.bin
-for order in "vcA vcC vcB" "vcB vcA vcC" "vcB vcC vcA" "vcC vcA vcB" "vcC vcB vcA"; do
-    set -- $order
-    run merge "$1.bin" "$2.bin" "$3.bin"
-    check "vclock merge $order" cmp -s out vcM.bin
-done
-run merge vcM.bin vcM.bin vcM.bin
-check "vclock merge idempotent" cmp -s out vcM.bin
 run --in vcB.bin merge vcA.bin - vcC.bin
 check "vclock merge with stdin" cmp -s out vcM.bin
 run merge vcA.bin
 check "merge of one file" cmp -s out vcA.bin
 expect "merged is after each input" after compare vcM.bin vcC.bin
+
+# --- gcounter -------------------------------------------------------------------------
+expect_hex "new gcounter" 93010380 new gcounter
+save gc0.bin new gcounter
+expect "value of new gcounter" 0 value gc0.bin
+expect "inspect new gcounter" '{"type":"gcounter","version":1,"entries":[],"value":0}' inspect gc0.bin
+save gcA.bin inc --actor 1 --by 5 gc0.bin
+save gcB.bin --in gc0.bin inc --actor 2 --by 7
+expect_hex "gcounter encoding" 930103810105 merge gcA.bin
+expect "gcounter value" 5 value gcA.bin
+# Two actors increment by 5 and 7; their merged value is 12.
+expect "gcounter 5 + 7 merged" 12 --in <("$crdt" merge gcA.bin gcB.bin) value
+expect "gcounter inspect" '{"type":"gcounter","version":1,"entries":[{"actor":1,"count":5},{"actor":2,"count":7}],"value":12}' \
+    --in <("$crdt" merge gcA.bin gcB.bin) inspect
+save gcC.bin inc --actor-name carol gcA.bin
+save gcD.bin inc --actor 1 gcA.bin
+expect "gcounter inc default by 1" 6 value gcD.bin
+merge_orders gc gcA.bin gcB.bin gcC.bin
+expect "gcounter merged value" 13 value gc.merged
+expect "gcounter compare equal" equal compare gcA.bin gcA.bin
+expect "gcounter compare before" before compare gcA.bin gcD.bin
+expect "gcounter compare after" after compare gc.merged gcB.bin
+expect "gcounter compare concurrent" concurrent compare gcD.bin gcC.bin
+save gcMax.bin inc --actor 1 --by 18446744073709551615 gc0.bin
+expect "gcounter at UINT64_MAX" 18446744073709551615 value gcMax.bin
+expect_err "gcounter inc past UINT64_MAX" 1 "^crdt: gcMax.bin: inc: counter overflow$" inc --actor 2 gcMax.bin
+expect_err "gcounter merge past UINT64_MAX" 1 "^crdt: gcB.bin: merge: counter overflow$" merge gcMax.bin gcB.bin
+expect "gcounter compare past UINT64_MAX is concurrent" concurrent compare gcMax.bin gcB.bin
+expect_err "dec on gcounter" 1 "^crdt: gcA.bin: dec does not apply to gcounter \(only to pncounter\)$" dec --actor 1 gcA.bin
+expect_err "merge gcounter with vclock" 1 "^crdt: vcA.bin: cannot merge vclock into gcounter \(gcA.bin\)$" merge gcA.bin vcA.bin
+
+# --- pncounter ------------------------------------------------------------------------
+expect_hex "new pncounter" 9401048080 new pncounter
+save pn0.bin new pncounter
+expect "value of new pncounter" 0 value pn0.bin
+expect "inspect new pncounter" '{"type":"pncounter","version":1,"p":[],"n":[],"value":0}' inspect pn0.bin
+save pnA.bin inc --actor 5 --by 3 pn0.bin
+save pnB.bin dec --actor 7 pn0.bin
+# pncounter.h's example: P {5: 3}, N {7: 1}.
+expect_hex "pncounter encoding" 940104810503810701 merge pnA.bin pnB.bin
+expect "pncounter value" 2 --in <("$crdt" merge pnA.bin pnB.bin) value
+save pnC.bin dec --actor 5 --by 10 pnA.bin
+expect "pncounter negative value" -7 value pnC.bin
+expect "pncounter inspect" '{"type":"pncounter","version":1,"p":[{"actor":5,"count":3}],"n":[{"actor":5,"count":10}],"value":-7}' inspect pnC.bin
+merge_orders pn pnA.bin pnB.bin pnC.bin
+expect "pncounter merged value" -8 value pn.merged
+expect "pncounter compare equal" equal compare pnC.bin pnC.bin
+expect "pncounter compare before" before compare pnA.bin pnC.bin
+expect "pncounter compare after" after compare pn.merged pnB.bin
+expect "pncounter compare concurrent" concurrent compare pnB.bin pnC.bin
+expect_err "compare gcounter with pncounter" 1 "^crdt: pn0.bin: cannot compare pncounter with gcounter \(gcA.bin\)$" compare gcA.bin pn0.bin
+# The value is exact beyond the int64 range.
+expect "pncounter value below INT64_MIN" -18446744073709551615 \
+    --in <("$crdt" dec --actor 1 --by 18446744073709551615 pn0.bin) value
+expect "pncounter value above INT64_MAX" 9223372036854775808 \
+    --in <("$crdt" inc --actor 1 --by 9223372036854775808 pn0.bin) value
+save pnMax.bin dec --actor 1 --by 18446744073709551615 pn0.bin
+expect_err "pncounter dec past UINT64_MAX" 1 "^crdt: stdin: dec: counter overflow$" --in pnMax.bin dec --actor 2
+expect "pncounter inc still possible" -18446744073709551614 --in <("$crdt" inc --actor 2 pnMax.bin) value
+expect_err "set on pncounter" 1 "^crdt: pnA.bin: set does not apply to pncounter \(only to lww\)$" set --actor 1 x pnA.bin
 
 # --- lww ----------------------------------------------------------------------------
 expect_hex "new lww" 920105 new lww
@@ -317,13 +394,8 @@ expect "lww compare after" after compare lw3.bin lw2.bin
 expect "lww compare equal" equal compare lw2.bin lw2.bin
 expect "lww compare empty" before compare lw0.bin lw1.bin
 # merge: every order of three registers gives the same bytes.
-save lwM.bin merge lw1.bin lw3.bin lwE.bin
-expect_raw "lww merge keeps the latest write" "" value lwM.bin
-for order in "lw1 lwE lw3" "lw3 lw1 lwE" "lw3 lwE lw1" "lwE lw1 lw3" "lwE lw3 lw1"; do
-    set -- $order
-    run merge "$1.bin" "$2.bin" "$3.bin"
-    check "lww merge $order" cmp -s out lwM.bin
-done
+merge_orders lw lw1.bin lw3.bin lwE.bin
+expect_raw "lww merge keeps the latest write" "" value lw.merged
 expect_err "merge lww with vclock" 1 "^crdt: vcA.bin: cannot merge vclock into lww \(lw1.bin\)$" merge lw1.bin vcA.bin
 expect_err "merge vclock with lww" 1 "^crdt: lw2.bin: cannot merge lww into vclock \(vcA.bin\)$" merge vcA.bin lw2.bin lw1.bin
 expect_err "compare lww with vclock" 1 "^crdt: vcA.bin: cannot compare vclock with lww \(lw1.bin\)$" compare lw1.bin vcA.bin
@@ -366,7 +438,7 @@ expect_err "empty stdin" 1 "^crdt: stdin: malformed encoding at byte 0 \(empty i
 expect_err "missing file" 1 "^crdt: nonexistent.bin: No such file or directory$" value nonexistent.bin
 expect_err "directory" 1 "^crdt: \.: Is a directory$" value .
 # Every proper prefix of a valid encoding is rejected, with an offset.
-for f in vcM.bin lw2.bin hl1.bin; do
+for f in vcM.bin gc.merged pn.merged lw2.bin hl1.bin; do
     len=$(wc -c <"$f")
     for ((i = 1; i < len; i++)); do
         head -c "$i" "$f" >trunc.bin
@@ -395,6 +467,9 @@ bad_enc "lww with 4 fields" 94010501 "malformed encoding at byte 0"
 bad_enc "lww non-shortest bin" 9501050102c5000268 "malformed encoding at byte 5"
 bad_enc "lww trailing byte" 9501050102c402686969 "malformed encoding at byte 9"
 bad_enc "hlc nil" 930106c0 "malformed encoding at byte 3"
+bad_enc "gcounter counts past UINT64_MAX" 9301038201cfffffffffffffffff0201 "counter overflow at byte 15"
+bad_enc "pncounter without N" 93010480 "malformed encoding at byte 0"
+bad_enc "pncounter zero count" 940104810100 "malformed encoding at byte 5"
 # Random bytes (deterministic: bash's RANDOM with a fixed seed).
 RANDOM=4242
 for ((k = 0; k < 40; k++)); do

@@ -35,8 +35,10 @@
 
 #include <crdt/codec.h>
 #include <crdt/common.h>
+#include <crdt/gcounter.h>
 #include <crdt/hlc.h>
 #include <crdt/lww.h>
+#include <crdt/pncounter.h>
 #include <crdt/vclock.h>
 
 #define EXIT_INPUT 1
@@ -346,6 +348,174 @@ static int vc_value(const void *obj, out *o)
     return rv ? rv : o->err;
 }
 
+/* --- gcounter ---------------------------------------------------------- */
+
+static void *gc_create(void)
+{
+    return crdt_gcounter_new(NULL);
+}
+
+static void gc_destroy(void *obj)
+{
+    crdt_gcounter_free(obj);
+}
+
+static int gc_decode(void *obj, const uint8_t *data, size_t len,
+                     crdt_decode_info *info)
+{
+    return crdt_gcounter_decode(obj, data, len, NULL, info);
+}
+
+static int gc_encode(const void *obj, crdt_buf *buf)
+{
+    return crdt_gcounter_encode(obj, buf);
+}
+
+static int gc_merge(void *dst, const void *src)
+{
+    return crdt_gcounter_merge(dst, src);
+}
+
+static bool gc_equal(const void *a, const void *b)
+{
+    return crdt_gcounter_equal(a, b);
+}
+
+static int gc_inc(void *obj, crdt_actor actor, uint64_t by)
+{
+    return crdt_gcounter_increment(obj, actor, by, NULL);
+}
+
+static int gc_value(const void *obj, out *o)
+{
+    out_u64(o, crdt_gcounter_value(obj));
+    out_str(o, "\n");
+    return o->err;
+}
+
+static int gc_inspect(const void *obj, out *o)
+{
+    size_t i, n = crdt_gcounter_size(obj);
+    crdt_actor actor;
+    uint64_t count;
+    int rv;
+
+    out_str(o, ",\"entries\":[");
+    for (i = 0; i < n; i++) {
+        if ((rv = crdt_gcounter_entry(obj, i, &actor, &count)))
+            return rv;
+        out_str(o, i ? ",{\"actor\":" : "{\"actor\":");
+        out_u64(o, actor);
+        out_str(o, ",\"count\":");
+        out_u64(o, count);
+        out_str(o, "}");
+    }
+    out_str(o, "],\"value\":");
+    out_u64(o, crdt_gcounter_value(obj));
+    return o->err;
+}
+
+/* --- pncounter ---------------------------------------------------------- */
+
+static void *pn_create(void)
+{
+    return crdt_pncounter_new(NULL);
+}
+
+static void pn_destroy(void *obj)
+{
+    crdt_pncounter_free(obj);
+}
+
+static int pn_decode(void *obj, const uint8_t *data, size_t len,
+                     crdt_decode_info *info)
+{
+    return crdt_pncounter_decode(obj, data, len, NULL, info);
+}
+
+static int pn_encode(const void *obj, crdt_buf *buf)
+{
+    return crdt_pncounter_encode(obj, buf);
+}
+
+static int pn_merge(void *dst, const void *src)
+{
+    return crdt_pncounter_merge(dst, src);
+}
+
+static bool pn_equal(const void *a, const void *b)
+{
+    return crdt_pncounter_equal(a, b);
+}
+
+static int pn_inc(void *obj, crdt_actor actor, uint64_t by)
+{
+    return crdt_pncounter_increment(obj, actor, by, NULL);
+}
+
+static int pn_dec(void *obj, crdt_actor actor, uint64_t by)
+{
+    return crdt_pncounter_decrement(obj, actor, by, NULL);
+}
+
+/* The exact value sum(P) - sum(N), which lies in (-2^64, 2^64) and so
+ * may not fit an int64_t: printed from the two totals. */
+static void pn_value_number(const void *obj, out *o)
+{
+    uint64_t pos, neg;
+
+    crdt_pncounter_totals(obj, &pos, &neg);
+    if (pos >= neg) {
+        out_u64(o, pos - neg);
+    } else {
+        out_str(o, "-");
+        out_u64(o, neg - pos);
+    }
+}
+
+static int pn_value(const void *obj, out *o)
+{
+    pn_value_number(obj, o);
+    out_str(o, "\n");
+    return o->err;
+}
+
+static int pn_side(const void *obj, crdt_pncounter_side side, out *o)
+{
+    size_t i, n = crdt_pncounter_size(obj, side);
+    crdt_actor actor;
+    uint64_t count;
+    int rv;
+
+    out_str(o, "[");
+    for (i = 0; i < n; i++) {
+        if ((rv = crdt_pncounter_entry(obj, side, i, &actor, &count)))
+            return rv;
+        out_str(o, i ? ",{\"actor\":" : "{\"actor\":");
+        out_u64(o, actor);
+        out_str(o, ",\"count\":");
+        out_u64(o, count);
+        out_str(o, "}");
+    }
+    out_str(o, "]");
+    return o->err;
+}
+
+static int pn_inspect(const void *obj, out *o)
+{
+    int rv;
+
+    out_str(o, ",\"p\":");
+    if ((rv = pn_side(obj, CRDT_PNCOUNTER_POS, o)))
+        return rv;
+    out_str(o, ",\"n\":");
+    if ((rv = pn_side(obj, CRDT_PNCOUNTER_NEG, o)))
+        return rv;
+    out_str(o, ",\"value\":");
+    pn_value_number(obj, o);
+    return o->err;
+}
+
 /* --- lww --------------------------------------------------------------- */
 
 static void *lww_create(void)
@@ -492,6 +662,12 @@ static const type_ops type_table[] = {
     {"vclock", CRDT_TAG_VCLOCK, vc_create, vc_destroy, vc_decode, vc_encode,
      vc_merge, vc_equal, vc_compare, vc_inc, NULL, NULL, vc_value,
      vc_inspect},
+    {"gcounter", CRDT_TAG_GCOUNTER, gc_create, gc_destroy, gc_decode,
+     gc_encode, gc_merge, gc_equal, NULL, gc_inc, NULL, NULL, gc_value,
+     gc_inspect},
+    {"pncounter", CRDT_TAG_PNCOUNTER, pn_create, pn_destroy, pn_decode,
+     pn_encode, pn_merge, pn_equal, NULL, pn_inc, pn_dec, NULL, pn_value,
+     pn_inspect},
     {"lww", CRDT_TAG_LWW, lww_create, lww_destroy, lww_decode, lww_encode,
      lww_merge, lww_equal, lww_cmp, NULL, NULL, lww_set, lww_value,
      lww_inspect},
@@ -1140,7 +1316,12 @@ static int derived_compare(const type_ops *t, const void *a, const void *b,
         return CRDT_ERR_NOMEM;
     if ((rv = t->merge(m, a)) || (rv = t->merge(m, b))) {
         t->destroy(m);
-        return rv;
+        /* A join too large to represent is neither a nor b (both are
+         * representable), so neither is below the other. */
+        if (rv != CRDT_ERR_OVERFLOW)
+            return rv;
+        *order = CRDT_CONCURRENT;
+        return CRDT_OK;
     }
     ma = t->equal(m, a);
     mb = t->equal(m, b);
@@ -1266,6 +1447,8 @@ static const command commands[] = {
      OUTPUT_HELP},
     {"value", cmd_value, OP_ANY, OPT_OUTPUT, 0, 1, "[-o FILE] [FILE]",
      "Prints the state's value:\n"
+     "  gcounter, pncounter  the value, a decimal integer (a PN-counter's\n"
+     "          is exact, even beyond the int64 range)\n"
      "  vclock  one line of JSON, {\"actor\": counter, ...}, actors as "
      "decimal\n          strings (JSON keys), ascending\n"
      "  lww     the value's bytes as they are (no newline added); an "
@@ -1281,8 +1464,9 @@ static const command commands[] = {
      "Prints how state A is ordered against state B: before (B has seen\n"
      "all of A and more), after, equal or concurrent.  Both must have one\n"
      "type.  vclock: the causal order.  lww: the order of the writes\n"
-     "(never concurrent).  Other types: the order of their lattice, A\n"
-     "before B iff merging A into B leaves B as it is and A != B.\n\n"
+     "(never concurrent).  Counters: the order of their lattice (each\n"
+     "count <=), A before B iff merging A into B leaves B as it is and\n"
+     "A != B.\n\n"
      OUTPUT_HELP},
     {"inspect", cmd_inspect, OP_ANY, OPT_OUTPUT, 0, 1, "[-o FILE] [FILE]",
      "Prints any libcrdt encoding as one line of JSON: \"type\", "
@@ -1290,6 +1474,10 @@ static const command commands[] = {
      "\"value\":\n"
      "  vclock  \"entries\":[{\"actor\":A,\"counter\":C},...], "
      "\"value\":{\"A\":C,...}\n"
+     "  gcounter  \"entries\":[{\"actor\":A,\"count\":C},...], "
+     "\"value\":V\n"
+     "  pncounter  \"p\":[{\"actor\":A,\"count\":C},...], "
+     "\"n\":[...], \"value\":V\n"
      "  lww     \"timestamp\":T, \"actor\":A, \"value\":BYTES "
      "(empty: \"value\":null)\n"
      "  hlc     \"ms\":M, \"logical\":L, \"value\":T\n"
