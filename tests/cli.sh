@@ -487,6 +487,8 @@ done
 # Oversized input: more than 64 MiB.
 head -c $((64 * 1024 * 1024 + 1)) /dev/zero >big.bin
 expect_err "input over 64 MiB" 1 "^crdt: big.bin: input larger than 64 MiB$" value big.bin
+truncate -s $((64 * 1024 * 1024)) big.bin
+expect_err "input of exactly 64 MiB is decoded" 1 "^crdt: big.bin: malformed encoding at byte 0$" value big.bin
 rm -f big.bin
 
 # --- the README's session ---------------------------------------------------------
