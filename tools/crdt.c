@@ -39,6 +39,7 @@
 #include <crdt/hlc.h>
 #include <crdt/lww.h>
 #include <crdt/pncounter.h>
+#include <crdt/type.h>
 #include <crdt/vclock.h>
 
 #define EXIT_INPUT 1
@@ -213,30 +214,22 @@ static void out_json_bytes(out *o, const uint8_t *p, size_t n)
  * ====================================================================== */
 
 /*
- * One row per type.  Every function works on the type's opaque object
- * through void pointers and returns a libcrdt error code.  Optional
- * operations are NULL when a command does not apply to the type.
+ * One row per type: the library's descriptor of the type (<crdt/type.h>:
+ * create, destroy, copy, equal, merge, encode, decode) and what this tool
+ * adds for it.  Every function returns a libcrdt error code; an operation
+ * is NULL when the command does not apply to the type.
  *
- * set writes a register; time NULL means "now" from a hybrid logical
- * clock that has first seen the register's own timestamp.
- *
- * value writes what `crdt value` prints (with its final newline, if
- * any) or fails with CRDT_ERR_NOT_FOUND when there is no value; inspect writes the JSON members
- * that follow "type" and "version" (starting with a comma), ending with
- * "value".  compare NULL means the order is derived from the lattice:
- * a <= b iff merge(a, b) == b.  merge NULL: not a CRDT (merge and
- * compare do not apply).
+ * compare NULL means the order is derived from the lattice: a <= b iff
+ * merge(a, b) == b.  set writes a register; time NULL means "now" from a
+ * hybrid logical clock that has first seen the register's own timestamp.
+ * value writes what `crdt value` prints (with its final newline, if any)
+ * or fails with CRDT_ERR_NOT_FOUND when there is no value; inspect writes
+ * the JSON members that follow "type" and "version" (starting with a
+ * comma), ending with "value".
  */
 typedef struct type_ops {
-    const char *name;
-    uint32_t tag;
-    void *(*create)(void);
-    void (*destroy)(void *obj);
-    int (*decode)(void *obj, const uint8_t *data, size_t len,
-                  crdt_decode_info *info);
-    int (*encode)(const void *obj, crdt_buf *buf);
-    int (*merge)(void *dst, const void *src);
-    bool (*equal)(const void *a, const void *b);
+    const crdt_type *(*type)(void);
+    bool replicated; /* a CRDT: merge and compare apply */
     int (*compare)(const void *a, const void *b, crdt_order *order);
     int (*inc)(void *obj, crdt_actor actor, uint64_t by);
     int (*dec)(void *obj, crdt_actor actor, uint64_t by);
@@ -247,37 +240,6 @@ typedef struct type_ops {
 } type_ops;
 
 /* --- vclock ----------------------------------------------------------- */
-
-static void *vc_create(void)
-{
-    return crdt_vclock_new(NULL);
-}
-
-static void vc_destroy(void *obj)
-{
-    crdt_vclock_free(obj);
-}
-
-static int vc_decode(void *obj, const uint8_t *data, size_t len,
-                     crdt_decode_info *info)
-{
-    return crdt_vclock_decode(obj, data, len, NULL, info);
-}
-
-static int vc_encode(const void *obj, crdt_buf *buf)
-{
-    return crdt_vclock_encode(obj, buf);
-}
-
-static int vc_merge(void *dst, const void *src)
-{
-    return crdt_vclock_merge(dst, src);
-}
-
-static bool vc_equal(const void *a, const void *b)
-{
-    return crdt_vclock_equal(a, b);
-}
 
 static int vc_compare(const void *a, const void *b, crdt_order *order)
 {
@@ -350,37 +312,6 @@ static int vc_value(const void *obj, out *o)
 
 /* --- gcounter ---------------------------------------------------------- */
 
-static void *gc_create(void)
-{
-    return crdt_gcounter_new(NULL);
-}
-
-static void gc_destroy(void *obj)
-{
-    crdt_gcounter_free(obj);
-}
-
-static int gc_decode(void *obj, const uint8_t *data, size_t len,
-                     crdt_decode_info *info)
-{
-    return crdt_gcounter_decode(obj, data, len, NULL, info);
-}
-
-static int gc_encode(const void *obj, crdt_buf *buf)
-{
-    return crdt_gcounter_encode(obj, buf);
-}
-
-static int gc_merge(void *dst, const void *src)
-{
-    return crdt_gcounter_merge(dst, src);
-}
-
-static bool gc_equal(const void *a, const void *b)
-{
-    return crdt_gcounter_equal(a, b);
-}
-
 static int gc_inc(void *obj, crdt_actor actor, uint64_t by)
 {
     return crdt_gcounter_increment(obj, actor, by, NULL);
@@ -416,37 +347,6 @@ static int gc_inspect(const void *obj, out *o)
 }
 
 /* --- pncounter ---------------------------------------------------------- */
-
-static void *pn_create(void)
-{
-    return crdt_pncounter_new(NULL);
-}
-
-static void pn_destroy(void *obj)
-{
-    crdt_pncounter_free(obj);
-}
-
-static int pn_decode(void *obj, const uint8_t *data, size_t len,
-                     crdt_decode_info *info)
-{
-    return crdt_pncounter_decode(obj, data, len, NULL, info);
-}
-
-static int pn_encode(const void *obj, crdt_buf *buf)
-{
-    return crdt_pncounter_encode(obj, buf);
-}
-
-static int pn_merge(void *dst, const void *src)
-{
-    return crdt_pncounter_merge(dst, src);
-}
-
-static bool pn_equal(const void *a, const void *b)
-{
-    return crdt_pncounter_equal(a, b);
-}
 
 static int pn_inc(void *obj, crdt_actor actor, uint64_t by)
 {
@@ -518,37 +418,6 @@ static int pn_inspect(const void *obj, out *o)
 
 /* --- lww --------------------------------------------------------------- */
 
-static void *lww_create(void)
-{
-    return crdt_lww_new(NULL);
-}
-
-static void lww_destroy(void *obj)
-{
-    crdt_lww_free(obj);
-}
-
-static int lww_decode(void *obj, const uint8_t *data, size_t len,
-                      crdt_decode_info *info)
-{
-    return crdt_lww_decode(obj, data, len, NULL, info);
-}
-
-static int lww_encode(const void *obj, crdt_buf *buf)
-{
-    return crdt_lww_encode(obj, buf);
-}
-
-static int lww_merge(void *dst, const void *src)
-{
-    return crdt_lww_merge(dst, src);
-}
-
-static bool lww_equal(const void *a, const void *b)
-{
-    return crdt_lww_equal(a, b);
-}
-
 /* The register's total order: the one holding the winning write is
  * after; two registers are never concurrent. */
 static int lww_cmp(const void *a, const void *b, crdt_order *order)
@@ -612,11 +481,15 @@ static int lww_inspect(const void *obj, out *o)
     return o->err;
 }
 
-/* --- hlc: a clock's persisted state, not a CRDT (no merge) -------------- */
+/* --- hlc ---------------------------------------------------------------
+ * A clock's persisted state (its last timestamp), not a CRDT: the library
+ * has no descriptor for it, so here is one for decoding, encoding and
+ * printing it.  Merge and compare do not apply (replicated is false), so
+ * its merge is never called. */
 
-static void *hlc_create(void)
+static void *hlc_create(const crdt_mem *mem)
 {
-    return crdt_hlc_new(NULL, NULL);
+    return crdt_hlc_new(NULL, mem);
 }
 
 static void hlc_destroy(void *obj)
@@ -625,14 +498,57 @@ static void hlc_destroy(void *obj)
 }
 
 static int hlc_decode(void *obj, const uint8_t *data, size_t len,
-                      crdt_decode_info *info)
+                      const crdt_limits *lim, crdt_decode_info *info)
 {
-    return crdt_hlc_decode(obj, data, len, NULL, info);
+    return crdt_hlc_decode(obj, data, len, lim, info);
 }
 
 static int hlc_encode(const void *obj, crdt_buf *buf)
 {
     return crdt_hlc_encode(obj, buf);
+}
+
+/* Assignment through the encoding (the clock has no copy). */
+static int hlc_copy(void *dst, const void *src)
+{
+    uint8_t tmp[16];
+    crdt_buf b;
+    int rv;
+
+    crdt_buf_init_fixed(&b, tmp, sizeof tmp);
+    if ((rv = crdt_hlc_encode(src, &b)))
+        return rv;
+    return crdt_hlc_decode(dst, b.data, b.len, NULL, NULL);
+}
+
+static bool hlc_equal(const void *a, const void *b)
+{
+    return crdt_hlc_last(a) == crdt_hlc_last(b);
+}
+
+static int hlc_merge(void *dst, const void *src)
+{
+    (void)dst;
+    (void)src;
+    return CRDT_ERR_TYPE;
+}
+
+static const crdt_type hlc_descriptor = {
+    .version = CRDT_TYPE_VERSION,
+    .tag = CRDT_TAG_HLC,
+    .name = "hlc",
+    .create = hlc_create,
+    .destroy = hlc_destroy,
+    .copy = hlc_copy,
+    .equal = hlc_equal,
+    .merge = hlc_merge,
+    .encode = hlc_encode,
+    .decode = hlc_decode,
+};
+
+static const crdt_type *hlc_type(void)
+{
+    return &hlc_descriptor;
 }
 
 /* The last timestamp issued, as a decimal integer. */
@@ -659,72 +575,45 @@ static int hlc_inspect(const void *obj, out *o)
 /* --- the table -------------------------------------------------------- */
 
 static const type_ops type_table[] = {
-    {.name = "vclock",
-     .tag = CRDT_TAG_VCLOCK,
-     .create = vc_create,
-     .destroy = vc_destroy,
-     .decode = vc_decode,
-     .encode = vc_encode,
-     .merge = vc_merge,
-     .equal = vc_equal,
+    {.type = crdt_vclock_type,
+     .replicated = true,
      .compare = vc_compare,
      .inc = vc_inc,
      .value = vc_value,
      .inspect = vc_inspect},
-    {.name = "gcounter",
-     .tag = CRDT_TAG_GCOUNTER,
-     .create = gc_create,
-     .destroy = gc_destroy,
-     .decode = gc_decode,
-     .encode = gc_encode,
-     .merge = gc_merge,
-     .equal = gc_equal,
+    {.type = crdt_gcounter_type,
+     .replicated = true,
      .inc = gc_inc,
      .value = gc_value,
      .inspect = gc_inspect},
-    {.name = "pncounter",
-     .tag = CRDT_TAG_PNCOUNTER,
-     .create = pn_create,
-     .destroy = pn_destroy,
-     .decode = pn_decode,
-     .encode = pn_encode,
-     .merge = pn_merge,
-     .equal = pn_equal,
+    {.type = crdt_pncounter_type,
+     .replicated = true,
      .inc = pn_inc,
      .dec = pn_dec,
      .value = pn_value,
      .inspect = pn_inspect},
-    {.name = "lww",
-     .tag = CRDT_TAG_LWW,
-     .create = lww_create,
-     .destroy = lww_destroy,
-     .decode = lww_decode,
-     .encode = lww_encode,
-     .merge = lww_merge,
-     .equal = lww_equal,
+    {.type = crdt_lww_type,
+     .replicated = true,
      .compare = lww_cmp,
      .set = lww_set,
      .value = lww_value,
      .inspect = lww_inspect},
-    /* A clock's persisted state: new, value and inspect only. */
-    {.name = "hlc",
-     .tag = CRDT_TAG_HLC,
-     .create = hlc_create,
-     .destroy = hlc_destroy,
-     .decode = hlc_decode,
-     .encode = hlc_encode,
-     .value = hlc_value,
-     .inspect = hlc_inspect},
+    {.type = hlc_type, .value = hlc_value, .inspect = hlc_inspect},
 };
 
 #define N_TYPES (sizeof type_table / sizeof type_table[0])
+
+static const char *type_name(const type_ops *t)
+{
+    return t->type()->name;
+}
 
 static const type_ops *type_by_name(const char *name)
 {
     size_t i;
 
     for (i = 0; i < N_TYPES; i++)
-        if (strcmp(type_table[i].name, name) == 0)
+        if (strcmp(type_name(&type_table[i]), name) == 0)
             return &type_table[i];
     return NULL;
 }
@@ -734,7 +623,7 @@ static const type_ops *type_by_tag(uint32_t tag)
     size_t i;
 
     for (i = 0; i < N_TYPES; i++)
-        if (type_table[i].tag == tag)
+        if (type_table[i].type()->tag == tag)
             return &type_table[i];
     return NULL;
 }
@@ -745,7 +634,7 @@ typedef enum op_kind { OP_ANY, OP_MERGE, OP_INC, OP_DEC, OP_SET } op_kind;
 static bool type_has(const type_ops *t, op_kind k)
 {
     switch (k) {
-    case OP_MERGE: return t->merge != NULL;
+    case OP_MERGE: return t->replicated;
     case OP_INC: return t->inc != NULL;
     case OP_DEC: return t->dec != NULL;
     case OP_SET: return t->set != NULL;
@@ -765,11 +654,28 @@ static void type_names(char *dst, size_t cap, op_kind k)
         if (!type_has(&type_table[i], k))
             continue;
         n = snprintf(dst + used, cap - used, "%s%s", used ? ", " : "",
-                     type_table[i].name);
+                     type_name(&type_table[i]));
         if (n < 0 || (size_t)n >= cap - used)
             return;
         used += (size_t)n;
     }
+}
+
+/* A registry of every type in the table, for decoding states of any of
+ * them (crdt_registry_decode reports where an encoding goes wrong, the
+ * envelope included). */
+static crdt_registry *registry_new(void)
+{
+    crdt_registry *reg = crdt_registry_new(NULL);
+    size_t i;
+
+    for (i = 0; reg && i < N_TYPES; i++) {
+        if (crdt_registry_add(reg, type_table[i].type()) != CRDT_OK) {
+            crdt_registry_free(reg);
+            return NULL;
+        }
+    }
+    return reg;
 }
 
 /* ======================================================================
@@ -832,9 +738,10 @@ static int read_input(const char *path, uint8_t **data, size_t *len)
     return 0;
 }
 
-/* A decoded state and the type it has. */
+/* A decoded state: its type's row, its descriptor and the object. */
 typedef struct state {
-    const type_ops *t;
+    const type_ops *ops;
+    const crdt_type *t;
     void *obj;
 } state;
 
@@ -842,6 +749,7 @@ static void state_clear(state *st)
 {
     if (st->t && st->obj)
         st->t->destroy(st->obj);
+    st->ops = NULL;
     st->t = NULL;
     st->obj = NULL;
 }
@@ -860,46 +768,25 @@ static int decode_fail(const char *path, size_t len,
                 crdt_strerror(info->code), info->offset, hint);
 }
 
-/* Where an encoding's envelope is bad (crdt_decode_header reports no
- * offset): every decoder checks the envelope [version, tag, ...] first and
- * in the same way, so the vclock decoder stops at the same byte, and for an
- * envelope with a tag this tool does not know it stops at the tag. */
-static void envelope_info(const uint8_t *data, size_t len, int code,
-                          crdt_decode_info *info)
+/* Reads and decodes the state in @p path, of any type in @p reg; on
+ * failure prints one line and returns the exit status. */
+static int load_state(const crdt_registry *reg, const char *path, state *st)
 {
-    crdt_vclock *vc = crdt_vclock_new(NULL);
-
-    info->offset = 0;
-    info->code = code;
-    if (vc && crdt_vclock_decode(vc, data, len, NULL, info) == CRDT_OK) {
-        info->offset = 0; /* cannot happen: the header was bad */
-        info->code = code;
-    }
-    crdt_vclock_free(vc);
-}
-
-/* Reads and decodes the state in @p path; on failure prints one line and
- * returns the exit status. */
-static int load_state(const char *path, state *st)
-{
-    crdt_decode_info info = {0, 0};
+    crdt_decode_info info = {0, CRDT_OK};
     uint8_t *data = NULL;
     size_t len = 0;
     uint32_t tag;
     int rv, status;
 
+    st->ops = NULL;
     st->t = NULL;
     st->obj = NULL;
     if ((status = read_input(path, &data, &len)))
         return status;
-    rv = crdt_decode_header(data, len, &tag);
-    if (rv) {
-        envelope_info(data, len, rv, &info);
-        status = decode_fail(path, len, &info);
-        goto out;
-    }
-    if (!(st->t = type_by_tag(tag))) {
-        envelope_info(data, len, CRDT_ERR_TYPE, &info);
+    rv = crdt_registry_decode(reg, data, len, NULL, NULL, &st->t, &st->obj,
+                              &info);
+    if (rv == CRDT_ERR_TYPE && crdt_decode_header(data, len, &tag) == 0 &&
+        !crdt_registry_find(reg, tag)) {
         if (crdt_type_name(tag))
             status = fail(EXIT_INPUT, "%s: type %s (tag %" PRIu32
                           ") is not supported by this tool",
@@ -907,22 +794,15 @@ static int load_state(const char *path, state *st)
         else
             status = fail(EXIT_INPUT, "%s: unknown type tag %" PRIu32
                           " at byte %zu", label(path), tag, info.offset);
-        goto out;
-    }
-    if (!(st->obj = st->t->create())) {
-        status = fail(EXIT_INPUT, "%s: %s", label(path),
-                      crdt_strerror(CRDT_ERR_NOMEM));
-        goto out;
-    }
-    info.code = CRDT_OK;
-    if ((rv = st->t->decode(st->obj, data, len, &info))) {
-        if (info.code == CRDT_OK) { /* not a decode-time failure */
+    } else if (rv) {
+        if (info.code == CRDT_OK) { /* failed before decoding (NOMEM) */
             info.code = rv;
             info.offset = 0;
         }
         status = decode_fail(path, len, &info);
+    } else {
+        st->ops = type_by_tag(st->t->tag);
     }
-out:
     free(data);
     if (status)
         state_clear(st);
@@ -1032,6 +912,7 @@ typedef struct opts {
     uint64_t time;
     char **pos; /* positional arguments (compacted into argv) */
     int npos;
+    const crdt_registry *reg; /* every type the tool knows */
 } opts;
 
 struct command;
@@ -1214,23 +1095,24 @@ static int cmd_new(const command *c, opts *o)
         return usage_fail(c, "unknown type '%s' (types: %s)", o->pos[0],
                           names);
     }
-    st.t = t;
-    if (!(st.obj = t->create()))
+    st.ops = t;
+    st.t = t->type();
+    if (!(st.obj = st.t->create(NULL)))
         return fail(EXIT_INPUT, "%s", crdt_strerror(CRDT_ERR_NOMEM));
     status = emit_state(&st, o->output);
     state_clear(&st);
     return status;
 }
 
-/* Reports that command @p c does not apply to @p t. */
+/* Reports that command @p c does not apply to the state's type. */
 static int not_applicable(const command *c, const char *path,
-                          const type_ops *t)
+                          const state *st)
 {
     char names[256];
 
     type_names(names, sizeof names, c->applies);
     return fail(EXIT_INPUT, "%s: %s does not apply to %s (only to %s)",
-                label(path), c->name, t->name, names);
+                label(path), c->name, st->t->name, names);
 }
 
 /* inc and dec. */
@@ -1240,13 +1122,13 @@ static int counter_cmd(const command *c, opts *o)
     state st;
     int rv, status;
 
-    if ((status = load_state(path, &st)))
+    if ((status = load_state(o->reg, path, &st)))
         return status;
-    if (!type_has(st.t, c->applies))
-        status = not_applicable(c, path, st.t);
+    if (!type_has(st.ops, c->applies))
+        status = not_applicable(c, path, &st);
     else if ((rv = c->applies == OP_INC
-                       ? st.t->inc(st.obj, o->actor, o->by)
-                       : st.t->dec(st.obj, o->actor, o->by)))
+                       ? st.ops->inc(st.obj, o->actor, o->by)
+                       : st.ops->dec(st.obj, o->actor, o->by)))
         status = fail(EXIT_INPUT, "%s: %s: %s", label(path), c->name,
                       crdt_strerror(rv));
     else
@@ -1261,13 +1143,13 @@ static int cmd_set(const command *c, opts *o)
     state st;
     int rv, status;
 
-    if ((status = load_state(path, &st)))
+    if ((status = load_state(o->reg, path, &st)))
         return status;
-    if (!type_has(st.t, c->applies))
-        status = not_applicable(c, path, st.t);
-    else if ((rv = st.t->set(st.obj, o->actor, o->have_time ? &o->time
-                                                            : NULL,
-                             (const uint8_t *)value, strlen(value))))
+    if (!type_has(st.ops, c->applies))
+        status = not_applicable(c, path, &st);
+    else if ((rv = st.ops->set(st.obj, o->actor,
+                               o->have_time ? &o->time : NULL,
+                               (const uint8_t *)value, strlen(value))))
         status = fail(EXIT_INPUT, "%s: %s: %s%s", label(path), c->name,
                       crdt_strerror(rv),
                       rv == CRDT_ERR_CLOCK_DRIFT
@@ -1288,18 +1170,17 @@ static int cmd_value(const command *c, opts *o)
     int rv, status;
 
     (void)c;
-    if ((status = load_state(path, &st)))
+    if ((status = load_state(o->reg, path, &st)))
         return status;
     out_init(&ob);
-    rv = st.t->value(st.obj, &ob);
-    if (rv == CRDT_ERR_NOT_FOUND) {
+    rv = st.ops->value(st.obj, &ob);
+    if (rv == CRDT_ERR_NOT_FOUND)
         status = fail(EXIT_INPUT, "%s: %s has no value (never written)",
                       label(path), st.t->name);
-    } else if (rv) {
+    else if (rv)
         status = fail(EXIT_INPUT, "%s: %s", label(path), crdt_strerror(rv));
-    } else {
+    else
         status = emit(&ob, o->output);
-    }
     out_clear(&ob);
     state_clear(&st);
     return status;
@@ -1313,24 +1194,23 @@ static int cmd_merge(const command *c, opts *o)
     for (i = 0; i < o->npos; i++)
         if (strcmp(o->pos[i], "-") == 0 && ++nstdin > 1)
             return usage_fail(c, "stdin ('-') given more than once");
-    if ((status = load_state(o->pos[0], &acc)))
+    if ((status = load_state(o->reg, o->pos[0], &acc)))
         return status;
-    if (!type_has(acc.t, c->applies)) {
-        status = not_applicable(c, o->pos[0], acc.t);
+    if (!type_has(acc.ops, c->applies)) {
+        status = not_applicable(c, o->pos[0], &acc);
         state_clear(&acc);
         return status;
     }
     for (i = 1; i < o->npos; i++) {
-        if ((status = load_state(o->pos[i], &st)))
+        if ((status = load_state(o->reg, o->pos[i], &st)))
             break;
-        if (st.t != acc.t) {
+        if (st.t != acc.t)
             status = fail(EXIT_INPUT, "%s: cannot merge %s into %s (%s)",
                           label(o->pos[i]), st.t->name, acc.t->name,
                           label(o->pos[0]));
-        } else if ((rv = acc.t->merge(acc.obj, st.obj))) {
+        else if ((rv = acc.t->merge(acc.obj, st.obj)))
             status = fail(EXIT_INPUT, "%s: merge: %s", label(o->pos[i]),
                           crdt_strerror(rv));
-        }
         state_clear(&st);
         if (status)
             break;
@@ -1344,10 +1224,10 @@ static int cmd_merge(const command *c, opts *o)
 /* The lattice order of two states of one type: with m = a merge b,
  * a == b is equal, m == b (a below b) before, m == a after, else
  * concurrent. */
-static int derived_compare(const type_ops *t, const void *a, const void *b,
+static int derived_compare(const crdt_type *t, const void *a, const void *b,
                            crdt_order *order)
 {
-    void *m = t->create();
+    void *m = t->create(NULL);
     bool ma, mb;
     int rv;
 
@@ -1381,9 +1261,9 @@ static int cmd_compare(const command *c, opts *o)
 
     if (strcmp(o->pos[0], "-") == 0 && strcmp(o->pos[1], "-") == 0)
         return usage_fail(c, "stdin ('-') given more than once");
-    if ((status = load_state(o->pos[0], &a)))
+    if ((status = load_state(o->reg, o->pos[0], &a)))
         return status;
-    if ((status = load_state(o->pos[1], &b))) {
+    if ((status = load_state(o->reg, o->pos[1], &b))) {
         state_clear(&a);
         return status;
     }
@@ -1392,11 +1272,11 @@ static int cmd_compare(const command *c, opts *o)
         status = fail(EXIT_INPUT, "%s: cannot compare %s with %s (%s)",
                       label(o->pos[1]), b.t->name, a.t->name,
                       label(o->pos[0]));
-    } else if (!type_has(a.t, c->applies)) {
-        status = not_applicable(c, o->pos[0], a.t);
-    } else if ((rv = a.t->compare ? a.t->compare(a.obj, b.obj, &order)
-                                  : derived_compare(a.t, a.obj, b.obj,
-                                                    &order))) {
+    } else if (!type_has(a.ops, c->applies)) {
+        status = not_applicable(c, o->pos[0], &a);
+    } else if ((rv = a.ops->compare
+                         ? a.ops->compare(a.obj, b.obj, &order)
+                         : derived_compare(a.t, a.obj, b.obj, &order))) {
         status = fail(EXIT_INPUT, "compare: %s", crdt_strerror(rv));
     } else {
         out_str(&ob, crdt_order_name(order));
@@ -1417,14 +1297,14 @@ static int cmd_inspect(const command *c, opts *o)
     int rv, status;
 
     (void)c;
-    if ((status = load_state(path, &st)))
+    if ((status = load_state(o->reg, path, &st)))
         return status;
     out_init(&ob);
     out_str(&ob, "{\"type\":\"");
     out_str(&ob, st.t->name);
     out_str(&ob, "\",\"version\":");
     out_u64(&ob, CRDT_FORMAT_VERSION);
-    if ((rv = st.t->inspect(st.obj, &ob))) {
+    if ((rv = st.ops->inspect(st.obj, &ob))) {
         status = fail(EXIT_INPUT, "%s: %s", label(path), crdt_strerror(rv));
     } else {
         out_str(&ob, "}\n");
@@ -1614,6 +1494,7 @@ static int flush_stdout(void)
 int main(int argc, char **argv)
 {
     const command *c;
+    crdt_registry *reg;
     opts o;
     int status;
 
@@ -1652,5 +1533,10 @@ int main(int argc, char **argv)
     }
     if ((status = parse_opts(c, argc - 2, argv + 2, &o)) >= 0)
         return status;
-    return c->run(c, &o);
+    if (!(reg = registry_new()))
+        return fail(EXIT_INPUT, "%s", crdt_strerror(CRDT_ERR_NOMEM));
+    o.reg = reg;
+    status = c->run(c, &o);
+    crdt_registry_free(reg);
+    return status;
 }
