@@ -10,9 +10,12 @@
  * target's directory that is then renamed over the target.  So a failing
  * command writes nothing but one line on stderr.
  *
- * Types are rows of one table (type_table below): each row is a set of
- * small wrappers over the type's public API, and a NULL entry means the
- * command does not apply to that type.  Adding a type is adding a row.
+ * Types are rows of one table (type_table below): the library's type
+ * descriptor (create, merge, encode, decode, ...) plus a few small
+ * functions for what the tool adds (inc, dec, set, value, inspect); a NULL
+ * entry means the command does not apply to that type.  States are decoded
+ * through a crdt_registry of those descriptors.  Adding a type is adding a
+ * row.
  *
  * Exit status: 0 success, 1 bad input or a failed operation (malformed
  * encoding, wrong type, overflow, I/O error), 2 usage (unknown command,
@@ -50,13 +53,18 @@
 
 static const char *const prog = "crdt";
 
+#if defined(__GNUC__)
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PRINTF_LIKE(f, a)
+#endif
+
 /* ======================================================================
  * Diagnostics
  * ====================================================================== */
 
 /* Prints "crdt: <message>\n" on stderr and returns @p status. */
-static int fail(int status, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static int fail(int status, const char *fmt, ...) PRINTF_LIKE(2, 3);
 
 static int fail(int status, const char *fmt, ...)
 {
@@ -929,7 +937,7 @@ typedef struct command {
 } command;
 
 static int usage_fail(const command *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+    PRINTF_LIKE(2, 3);
 
 /* Prints "crdt: CMD: <message> (see 'crdt CMD --help')" and returns 2. */
 static int usage_fail(const command *c, const char *fmt, ...)
