@@ -279,6 +279,38 @@ run merge vcA.bin
 check "merge of one file" cmp -s out vcA.bin
 expect "merged is after each input" after compare vcM.bin vcC.bin
 
+# --- dotctx ---------------------------------------------------------------------------
+expect_hex "new dotctx" 9401028090 new dotctx
+save dc0.bin new dotctx
+expect "value of new dotctx" '{"vv":{},"cloud":[]}' value dc0.bin
+expect "inspect new dotctx" '{"type":"dotctx","version":1,"vv":[],"cloud":[],"value":{"vv":{},"cloud":[]}}' inspect dc0.bin
+# dotctx.h's example: vv {5: 3}, cloud {(5, 7), (9, 2)}.
+unhex 94010281050392920507920902 >dcA.bin
+expect "dotctx value" '{"vv":{"5":3},"cloud":[{"actor":5,"counter":7},{"actor":9,"counter":2}]}' value dcA.bin
+expect "dotctx inspect" \
+    '{"type":"dotctx","version":1,"vv":[{"actor":5,"counter":3}],"cloud":[{"actor":5,"counter":7},{"actor":9,"counter":2}],"value":{"vv":{"5":3},"cloud":[{"actor":5,"counter":7},{"actor":9,"counter":2}]}}' \
+    inspect dcA.bin
+# inc records the actor's next events: after the highest dot it has.
+save dcB.bin inc --actor 5 --by 3 dc0.bin
+expect_hex "dotctx inc --by 3" 94010281050390 merge dcB.bin
+save dcC.bin inc --actor 9 dcA.bin
+expect "dotctx inc after a gap stays in the cloud" \
+    '{"vv":{"5":3},"cloud":[{"actor":5,"counter":7},{"actor":9,"counter":2},{"actor":9,"counter":3}]}' value dcC.bin
+save dcD.bin inc --actor 7 dcB.bin
+expect_err "dotctx inc --by beyond 2^24" 1 "^crdt: dcB.bin: inc: --by 16777217 is more than dotctx takes at once \(16777216\)$" \
+    inc --actor 1 --by 16777217 dcB.bin
+expect "dotctx compare equal" equal compare dcA.bin dcA.bin
+expect "dotctx compare before" before compare dcB.bin dcA.bin
+expect "dotctx compare after" after compare dcC.bin dcA.bin
+expect "dotctx compare concurrent" concurrent compare dcD.bin dcA.bin
+merge_orders dc dcA.bin dcC.bin dcD.bin
+expect "dotctx merge value" '{"vv":{"5":3,"7":1},"cloud":[{"actor":5,"counter":7},{"actor":9,"counter":2},{"actor":9,"counter":3}]}' value dc.merged
+# Merging fills the gap 9:1 and compacts: the cloud dots of 9 fold into vv.
+save dcE.bin inc --actor 9 dc0.bin
+expect "dotctx merge compacts" '{"vv":{"5":3,"9":3},"cloud":[{"actor":5,"counter":7}]}' --in <("$crdt" merge dcC.bin dcE.bin) value
+expect_err "dec on dotctx" 1 "^crdt: dcA.bin: dec does not apply to dotctx \(only to pncounter\)$" dec --actor 1 dcA.bin
+expect_err "merge dotctx with vclock" 1 "^crdt: vcA.bin: cannot merge vclock into dotctx \(dcA.bin\)$" merge dcA.bin vcA.bin
+
 # --- gcounter -------------------------------------------------------------------------
 expect_hex "new gcounter" 93010380 new gcounter
 save gc0.bin new gcounter
@@ -438,7 +470,7 @@ expect_err "empty stdin" 1 "^crdt: stdin: malformed encoding at byte 0 \(empty i
 expect_err "missing file" 1 "^crdt: nonexistent.bin: No such file or directory$" value nonexistent.bin
 expect_err "directory" 1 "^crdt: \.: Is a directory$" value .
 # Every proper prefix of a valid encoding is rejected, with an offset.
-for f in vcM.bin gc.merged pn.merged lw2.bin hl1.bin; do
+for f in vcM.bin dc.merged gc.merged pn.merged lw2.bin hl1.bin; do
     len=$(wc -c <"$f")
     for ((i = 1; i < len; i++)); do
         head -c "$i" "$f" >trunc.bin
@@ -467,6 +499,11 @@ bad_enc "lww with 4 fields" 94010501 "malformed encoding at byte 0"
 bad_enc "lww non-shortest bin" 9501050102c5000268 "malformed encoding at byte 5"
 bad_enc "lww trailing byte" 9501050102c402686969 "malformed encoding at byte 9"
 bad_enc "hlc nil" 930106c0 "malformed encoding at byte 3"
+bad_enc "dotctx cloud dot covered by vv" 94010281050391920503 "malformed encoding at byte 9"
+bad_enc "dotctx cloud dot extending vv" 94010281050391920504 "malformed encoding at byte 9"
+bad_enc "dotctx unsorted cloud" 94010281050392920902920507 "malformed encoding at byte 10"
+bad_enc "dotctx duplicate cloud dot" 94010281050392920507920507 "malformed encoding at byte 10"
+bad_enc "dotctx without cloud" 93010280 "malformed encoding at byte 0"
 bad_enc "gcounter counts past UINT64_MAX" 9301038201cfffffffffffffffff0201 "counter overflow at byte 15"
 bad_enc "pncounter without N" 93010480 "malformed encoding at byte 0"
 bad_enc "pncounter zero count" 940104810100 "malformed encoding at byte 5"

@@ -38,6 +38,7 @@
 
 #include <crdt/codec.h>
 #include <crdt/common.h>
+#include <crdt/dotctx.h>
 #include <crdt/gcounter.h>
 #include <crdt/hlc.h>
 #include <crdt/lww.h>
@@ -318,6 +319,91 @@ static int vc_value(const void *obj, out *o)
     return rv ? rv : o->err;
 }
 
+/* --- dotctx ------------------------------------------------------------ */
+
+static int dc_compare(const void *a, const void *b, crdt_order *order)
+{
+    *order = crdt_dotctx_compare(a, b);
+    return CRDT_OK;
+}
+
+/* Records the actor's next @p by events (crdt_dotctx_next_dot each).  A
+ * context with a gap before them keeps each new dot in its cloud, so @p by
+ * is bounded by the decoders' default limit on cloud size. */
+static int dc_inc(void *obj, crdt_actor actor, uint64_t by)
+{
+    uint64_t i;
+    int rv;
+
+    if (by > CRDT_DEFAULT_MAX_ELEMENTS)
+        return CRDT_ERR_LIMIT;
+    for (i = 0; i < by; i++)
+        if ((rv = crdt_dotctx_next_dot(obj, actor, NULL)))
+            return rv;
+    return CRDT_OK;
+}
+
+/* "vv":{"actor":counter,...},"cloud":[{"actor":A,"counter":C},...] when
+ * @p as_map, else the vector as an array of entries like the cloud. */
+static int dc_fields(const void *obj, bool as_map, out *o)
+{
+    size_t i, n = crdt_dotctx_vv_size(obj);
+    crdt_actor actor;
+    uint64_t counter;
+    crdt_dot dot;
+    int rv;
+
+    out_str(o, as_map ? "\"vv\":{" : "\"vv\":[");
+    for (i = 0; i < n; i++) {
+        if ((rv = crdt_dotctx_vv_entry(obj, i, &actor, &counter)))
+            return rv;
+        out_str(o, i ? "," : "");
+        out_str(o, as_map ? "\"" : "{\"actor\":");
+        out_u64(o, actor);
+        out_str(o, as_map ? "\":" : ",\"counter\":");
+        out_u64(o, counter);
+        out_str(o, as_map ? "" : "}");
+    }
+    out_str(o, as_map ? "},\"cloud\":[" : "],\"cloud\":[");
+    n = crdt_dotctx_cloud_size(obj);
+    for (i = 0; i < n; i++) {
+        if ((rv = crdt_dotctx_cloud_dot(obj, i, &dot)))
+            return rv;
+        out_str(o, i ? ",{\"actor\":" : "{\"actor\":");
+        out_u64(o, dot.actor);
+        out_str(o, ",\"counter\":");
+        out_u64(o, dot.counter);
+        out_str(o, "}");
+    }
+    out_str(o, "]");
+    return o->err;
+}
+
+static int dc_value(const void *obj, out *o)
+{
+    int rv;
+
+    out_str(o, "{");
+    if ((rv = dc_fields(obj, true, o)))
+        return rv;
+    out_str(o, "}\n");
+    return o->err;
+}
+
+static int dc_inspect(const void *obj, out *o)
+{
+    int rv;
+
+    out_str(o, ",");
+    if ((rv = dc_fields(obj, false, o)))
+        return rv;
+    out_str(o, ",\"value\":{");
+    if ((rv = dc_fields(obj, true, o)))
+        return rv;
+    out_str(o, "}");
+    return o->err;
+}
+
 /* --- gcounter ---------------------------------------------------------- */
 
 static int gc_inc(void *obj, crdt_actor actor, uint64_t by)
@@ -589,6 +675,12 @@ static const type_ops type_table[] = {
      .inc = vc_inc,
      .value = vc_value,
      .inspect = vc_inspect},
+    {.type = crdt_dotctx_type,
+     .replicated = true,
+     .compare = dc_compare,
+     .inc = dc_inc,
+     .value = dc_value,
+     .inspect = dc_inspect},
     {.type = crdt_gcounter_type,
      .replicated = true,
      .inc = gc_inc,
@@ -1136,7 +1228,12 @@ static int counter_cmd(const command *c, opts *o)
         status = not_applicable(c, path, &st);
     else if ((rv = c->applies == OP_INC
                        ? st.ops->inc(st.obj, o->actor, o->by)
-                       : st.ops->dec(st.obj, o->actor, o->by)))
+                       : st.ops->dec(st.obj, o->actor, o->by)) ==
+             CRDT_ERR_LIMIT)
+        status = fail(EXIT_INPUT, "%s: %s: --by %" PRIu64 " is more than "
+                      "%s takes at once (%zu)", label(path), c->name, o->by,
+                      st.t->name, CRDT_DEFAULT_MAX_ELEMENTS);
+    else if (rv)
         status = fail(EXIT_INPUT, "%s: %s: %s", label(path), c->name,
                       crdt_strerror(rv));
     else
@@ -1346,7 +1443,8 @@ static const command commands[] = {
      "a clock that has issued nothing).\n\n" OUTPUT_HELP},
     {"inc", counter_cmd, OP_INC, OPT_OUTPUT | OPT_ACTOR | OPT_BY, 0, 1,
      "(--actor N | --actor-name NAME) [--by N] [-o FILE] [FILE]",
-     "Adds N (default 1) to the actor's entry and writes the new state.\n"
+     "Adds N (default 1) to the actor's entry and writes the new state;\n"
+     "for a dotctx, records the actor's next N events (N at most 2^24).\n"
      "Overflow is an error and changes nothing.\n\n" FILE_HELP "\n"
      ACTOR_HELP
      "  --by N             the amount, 1..18446744073709551615\n"
@@ -1378,6 +1476,8 @@ static const command commands[] = {
      "          is exact, even beyond the int64 range)\n"
      "  vclock  one line of JSON, {\"actor\": counter, ...}, actors as "
      "decimal\n          strings (JSON keys), ascending\n"
+     "  dotctx  one line of JSON, {\"vv\":{\"actor\": counter, ...},\n"
+     "          \"cloud\":[{\"actor\":A,\"counter\":C},...]}\n"
      "  lww     the value's bytes as they are (no newline added); an "
      "empty\n          register (never written) is an error, exit 1\n"
      "  hlc     the last timestamp issued, a decimal integer\n\n"
@@ -1390,7 +1490,7 @@ static const command commands[] = {
     {"compare", cmd_compare, OP_MERGE, OPT_OUTPUT, 2, 2, "[-o FILE] A B",
      "Prints how state A is ordered against state B: before (B has seen\n"
      "all of A and more), after, equal or concurrent.  Both must have one\n"
-     "type.  vclock: the causal order.  lww: the order of the writes\n"
+     "type.  vclock, dotctx: the causal order.  lww: the order of the writes\n"
      "(never concurrent).  Counters: the order of their lattice (each\n"
      "count <=), A before B iff merging A into B leaves B as it is and\n"
      "A != B.\n\n"
@@ -1401,6 +1501,9 @@ static const command commands[] = {
      "\"value\":\n"
      "  vclock  \"entries\":[{\"actor\":A,\"counter\":C},...], "
      "\"value\":{\"A\":C,...}\n"
+     "  dotctx  \"vv\":[{\"actor\":A,\"counter\":C},...], "
+     "\"cloud\":[{\"actor\":A,\"counter\":C},...],\n"
+     "          \"value\":{\"vv\":{\"A\":C,...},\"cloud\":[...]}\n"
      "  gcounter  \"entries\":[{\"actor\":A,\"count\":C},...], "
      "\"value\":V\n"
      "  pncounter  \"p\":[{\"actor\":A,\"count\":C},...], "
