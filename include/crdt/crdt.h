@@ -16,5 +16,7 @@
 #include <crdt/pncounter.h>
 #include <crdt/hlc.h>
 #include <crdt/lww.h>
+#include <crdt/mvreg.h>
+#include <crdt/flag.h>
 
 #endif /* CRDT_CRDT_H */
