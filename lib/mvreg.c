@@ -173,9 +173,21 @@ static int cmp_bytes(const uint8_t *a, size_t la, const uint8_t *b,
  * copies (their blocks stay owned by the originals until commit), src's
  * as deep copies.  Nothing observable changes.  Undo with merge_abort, or
  * finish with merge_commit (nothing may change dst or src in between).
+ * With fast (only when merge_commit follows at once, and both contexts
+ * are bare vectors), the vectors are joined here as the last step, which
+ * is atomic, instead of by join_prepare/join_apply.
  */
+/* Whether both contexts are bare version vectors (no cloud), the usual
+ * case: their join is then a pointwise max of the vectors, which
+ * merge_prepare performs itself as its last fallible step. */
+static inline bool vv_only(const crdt_mvreg *dst, const crdt_mvreg *src)
+{
+    return dst->ctx.ncloud == 0 && src->ctx.ncloud == 0 && !dst->ctx.dirty &&
+           !src->ctx.dirty;
+}
+
 static int merge_prepare(crdt_mvreg *dst, const crdt_mvreg *src,
-                         size_t *out)
+                         size_t *out, bool fast)
 {
     const sib *a = dst->sibs, *b = src->sibs;
     size_t na = dst->n, nb = src->n, i = 0, j = 0, k;
@@ -186,7 +198,9 @@ static int merge_prepare(crdt_mvreg *dst, const crdt_mvreg *src,
         return CRDT_ERR_NOMEM;
     if ((rv = sibs_reserve(dst, 2 * na + nb)))
         return rv;
-    if ((rv = crdtp_dotctx_join_prepare(&dst->ctx, &dst->mem, &src->ctx)))
+    fast = fast && vv_only(dst, src);
+    if (!fast &&
+        (rv = crdtp_dotctx_join_prepare(&dst->ctx, &dst->mem, &src->ctx)))
         return rv;
     a = dst->sibs;
     o = dst->sibs + na;
@@ -214,6 +228,10 @@ static int merge_prepare(crdt_mvreg *dst, const crdt_mvreg *src,
         }
     }
     *out = k;
+    /* the vectors' join last: atomic, and nothing can fail after it */
+    if (fast &&
+        (rv = crdtp_avec_merge(&dst->ctx.vv, &dst->mem, &src->ctx.vv)))
+        return rv;
     return CRDT_OK;
 }
 
@@ -231,7 +249,8 @@ static void merge_abort(crdt_mvreg *dst, size_t k)
     }
 }
 
-static void merge_commit(crdt_mvreg *dst, const crdt_mvreg *src, size_t k)
+static void merge_commit(crdt_mvreg *dst, const crdt_mvreg *src, size_t k,
+                         bool fast)
 {
     sib *a = dst->sibs, *o = dst->sibs + dst->n;
     size_t i, j = 0;
@@ -243,10 +262,13 @@ static void merge_commit(crdt_mvreg *dst, const crdt_mvreg *src, size_t k)
         if (a[i].len > INLINE && !(j < k && dot_eq(o[j].dot, a[i].dot)))
             crdtp_free(&dst->mem, a[i].v.heap);
     }
-    if (k)
-        memmove(a, o, k * sizeof *o);
+    /* move the result down (o > a: a forward copy is safe); a loop of
+     * struct copies beats a memmove call for the usual handful */
+    for (i = 0; i < k; i++)
+        a[i] = o[i];
     dst->n = k;
-    crdtp_dotctx_join_apply(&dst->ctx, &dst->mem, &src->ctx);
+    if (!fast)
+        crdtp_dotctx_join_apply(&dst->ctx, &dst->mem, &src->ctx);
 }
 
 static void reg_init(crdt_mvreg *r, const crdt_mem *mem)
@@ -502,7 +524,7 @@ static int mutate(crdt_mvreg *reg, bool with_write, crdt_actor actor,
     if (delta) {
         if ((rv = build_delta(&t, reg, with_write, d, sib_val(&s), len)))
             goto abort_s;
-        if ((rv = merge_prepare(delta, &t, &k)))
+        if ((rv = merge_prepare(delta, &t, &k, false)))
             goto abort;
     }
     if (with_write) {
@@ -518,7 +540,7 @@ static int mutate(crdt_mvreg *reg, bool with_write, crdt_actor actor,
         reg->n = 1;
     }
     if (delta)
-        merge_commit(delta, &t, k);
+        merge_commit(delta, &t, k, false);
     goto out;
 abort:
     if (delta)
@@ -554,17 +576,19 @@ int crdt_mvreg_clear(crdt_mvreg *reg, crdt_mvreg *delta)
 int crdt_mvreg_merge(crdt_mvreg *dst, const crdt_mvreg *src)
 {
     size_t k = 0;
+    bool fast;
     int rv;
 
     if (!dst || !src)
         return CRDT_ERR_INVALID_ARG;
     if (dst == src)
         return CRDT_OK;
-    if ((rv = merge_prepare(dst, src, &k))) {
+    fast = vv_only(dst, src);
+    if ((rv = merge_prepare(dst, src, &k, fast))) {
         merge_abort(dst, k);
         return rv;
     }
-    merge_commit(dst, src, k);
+    merge_commit(dst, src, k, fast);
     return CRDT_OK;
 }
 
