@@ -18,5 +18,7 @@
 #include <crdt/lww.h>
 #include <crdt/gset.h>
 #include <crdt/orset.h>
+#include <crdt/mvreg.h>
+#include <crdt/flag.h>
 
 #endif /* CRDT_CRDT_H */
