@@ -188,7 +188,11 @@ static int take(cr *r, unsigned n, uint64_t *v)
     return CRDT_OK;
 }
 
-int crdtp_cr_array(cr *r, uint32_t *n)
+/* Reads a container header: fix forms fix_tag | n (n < 16), then 16- and
+ * 32-bit forms, each only in its shortest form; n * per_item must not
+ * exceed the bytes left (every element takes at least one byte). */
+static int container(cr *r, uint8_t fix_tag, uint8_t tag16, uint8_t tag32,
+                     size_t per_item, uint32_t *n)
 {
     const uint8_t *at = r->p;
     uint64_t v;
@@ -198,14 +202,14 @@ int crdtp_cr_array(cr *r, uint32_t *n)
         return r->err;
     if (r->p >= r->end)
         return crdtp_cr_fail(r, CRDT_ERR_DECODE);
-    if ((*r->p & 0xf0) == 0x90) {
+    if ((*r->p & 0xf0) == fix_tag) {
         v = *r->p++ & 0x0f;
-    } else if (*r->p == 0xdc) {
+    } else if (*r->p == tag16) {
         if ((rv = take(r, 2, &v)))
             return rv;
         if (v < 16)
             return crdtp_cr_fail_at(r, at, CRDT_ERR_DECODE);
-    } else if (*r->p == 0xdd) {
+    } else if (*r->p == tag32) {
         if ((rv = take(r, 4, &v)))
             return rv;
         if (v <= 0xffff)
@@ -213,41 +217,20 @@ int crdtp_cr_array(cr *r, uint32_t *n)
     } else {
         return crdtp_cr_fail(r, CRDT_ERR_DECODE);
     }
-    if (v > cr_left(r))
+    if (v > cr_left(r) / per_item)
         return crdtp_cr_fail_at(r, at, CRDT_ERR_DECODE);
     *n = (uint32_t)v;
     return CRDT_OK;
 }
 
+int crdtp_cr_array(cr *r, uint32_t *n)
+{
+    return container(r, 0x90, 0xdc, 0xdd, 1, n);
+}
+
 int crdtp_cr_map(cr *r, uint32_t *n)
 {
-    const uint8_t *at = r->p;
-    uint64_t v;
-    int rv;
-
-    if (r->err)
-        return r->err;
-    if (r->p >= r->end)
-        return crdtp_cr_fail(r, CRDT_ERR_DECODE);
-    if ((*r->p & 0xf0) == 0x80) {
-        v = *r->p++ & 0x0f;
-    } else if (*r->p == 0xde) {
-        if ((rv = take(r, 2, &v)))
-            return rv;
-        if (v < 16)
-            return crdtp_cr_fail_at(r, at, CRDT_ERR_DECODE);
-    } else if (*r->p == 0xdf) {
-        if ((rv = take(r, 4, &v)))
-            return rv;
-        if (v <= 0xffff)
-            return crdtp_cr_fail_at(r, at, CRDT_ERR_DECODE);
-    } else {
-        return crdtp_cr_fail(r, CRDT_ERR_DECODE);
-    }
-    if (v > cr_left(r) / 2)
-        return crdtp_cr_fail_at(r, at, CRDT_ERR_DECODE);
-    *n = (uint32_t)v;
-    return CRDT_OK;
+    return container(r, 0x80, 0xde, 0xdf, 2, n);
 }
 
 int crdtp_cr_uint(cr *r, uint64_t *out)
