@@ -16,5 +16,6 @@
 #include <crdt/pncounter.h>
 #include <crdt/hlc.h>
 #include <crdt/lww.h>
+#include <crdt/ormap.h>
 
 #endif /* CRDT_CRDT_H */
