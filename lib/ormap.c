@@ -31,8 +31,10 @@
 
 #include <crdt/dotctx.h>
 #include <crdt/gcounter.h>
+#include <crdt/gset.h>
 #include <crdt/lww.h>
 #include <crdt/ormap.h>
+#include <crdt/orset.h>
 #include <crdt/pncounter.h>
 #include <crdt/vclock.h>
 
@@ -842,6 +844,10 @@ static const crdt_type *type_for(const crdt_ormap *m, uint32_t tag)
         return crdt_pncounter_type();
     case CRDT_TAG_LWW:
         return crdt_lww_type();
+    case CRDT_TAG_ORSET:
+        return crdt_orset_type();
+    case CRDT_TAG_GSET:
+        return crdt_gset_type();
     default:
         return NULL;
     }

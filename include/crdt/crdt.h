@@ -17,5 +17,7 @@
 #include <crdt/hlc.h>
 #include <crdt/lww.h>
 #include <crdt/ormap.h>
+#include <crdt/gset.h>
+#include <crdt/orset.h>
 
 #endif /* CRDT_CRDT_H */
