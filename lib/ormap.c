@@ -6,27 +6,35 @@
  * Representation: one causal context (dotctx_internal.h) and a sorted
  * array of entries (key order: memcmp over the common length, then the
  * shorter first), binary-searched.  An entry owns a copy of its key, its
- * dots (the usual single dot inline, two or more in one block, sorted)
- * and its value, an object of its type descriptor created with the map's
- * allocator (nested maps inherit the map's registry).
+ * presence dots (none for a removed key, the usual single dot inline, two
+ * or more in one block, sorted) and its value, an object of its type
+ * descriptor created with the map's allocator (nested maps inherit the
+ * map's registry).  A removed key keeps its entry and value with no dots
+ * (hidden); `live` lists the positions of the present entries, in key
+ * order, so size and iteration by index stay O(1).
  *
- * Invariants: keys strictly ascending; every entry has >= 1 dot, all in
- * the context; the context is always compact (this module never adds
- * unfolded dots).
+ * Invariants: keys strictly ascending; every entry has a value; its dots
+ * (possibly none) are all in the context and no dot is under two keys;
+ * live[0..nlive) are exactly the indexes of the entries with dots and
+ * live has room for cap positions; the context is always compact (this
+ * module never adds unfolded dots).
  *
  * Atomicity: every mutation builds what it needs next to the map (a new
  * entry array for merge and copy, a copied value for update), reserves
  * the context's room with join_prepare, and commits with steps that
  * cannot fail; the old pieces are freed last.
  *
- * Costs: lookups O(log n); merge is one two-pointer pass over both entry
- * arrays plus, per common key, a copy and a merge of the value (the price
- * of atomic merges of opaque values); a delta of one key costs O(n) in
- * the pass (the new entry array), which is small next to the value work
- * for the small maps this type is built for.
+ * Costs: lookups O(log n), n the keys ever used (removed keys keep their
+ * entries: values are joined whether or not a key is present, which is
+ * what makes merge a join); merge is one two-pointer pass over both entry
+ * arrays plus, per common key with unequal values, a copy and a merge of
+ * the value (the price of atomic merges of opaque values); a delta of one
+ * key costs O(n) in the pass (the new entry array), which is small next
+ * to the value work for the small maps this type is built for.
  */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <crdt/dotctx.h>
@@ -47,7 +55,7 @@ typedef struct entry {
     size_t klen;           /* key length */
     crdt_dot one;          /* the dot when ndots == 1 */
     crdt_dot *many;        /* ndots sorted dots when ndots >= 2, else NULL */
-    size_t ndots;          /* >= 1 */
+    size_t ndots;          /* 0 (key removed: hidden) or more */
     const crdt_type *type; /* the value's descriptor (borrowed) */
     void *val;             /* the value, owned */
     /* merge bookkeeping: which parts of out[j] are borrowed from dst */
@@ -59,6 +67,8 @@ typedef struct entry {
 struct crdt_ormap {
     entry *ents;               /* sorted by key */
     size_t len, cap;           /* entries used, allocated */
+    size_t *live;              /* indexes of present entries; room for cap */
+    size_t nlive;              /* present entries (the map's size) */
     dotctx ctx;                /* causal context, compact */
     const crdt_registry *reg;  /* decodable types; NULL = built-ins */
     crdt_mem mem;              /* allocator of everything above */
@@ -70,7 +80,27 @@ struct crdt_ormap {
 
 static const crdt_dot *dots_of(const entry *e)
 {
-    return e->ndots == 1 ? &e->one : e->many;
+    return e->ndots <= 1 ? &e->one : e->many;
+}
+
+/* Rebuilds m->live from the entries (it has room for m->cap >= m->len). */
+static void reindex(crdt_ormap *m)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < m->len; i++)
+        if (m->ents[i].ndots)
+            m->live[n++] = i;
+    m->nlive = n;
+}
+
+/* A live index with room for cap positions (NULL when cap is 0). */
+static int alloc_live(const crdt_mem *mem, size_t cap, size_t **out)
+{
+    *out = NULL;
+    if (cap && !(*out = crdtp_malloc_array(mem, cap, sizeof **out)))
+        return CRDT_ERR_NOMEM;
+    return CRDT_OK;
 }
 
 static bool is_ormap_type(const crdt_type *t)
@@ -162,6 +192,8 @@ static int set_dots(const crdt_mem *mem, entry *e, const crdt_dot *d,
 {
     e->ndots = n;
     e->many = NULL;
+    if (n == 0)
+        return CRDT_OK;
     if (n == 1) {
         e->one = d[0];
         return CRDT_OK;
@@ -243,6 +275,8 @@ static void map_init(crdt_ormap *m, const crdt_registry *reg,
 {
     m->ents = NULL;
     m->len = m->cap = 0;
+    m->live = NULL;
+    m->nlive = 0;
     crdtp_dotctx_init(&m->ctx);
     m->reg = reg;
     m->mem = *mem;
@@ -252,14 +286,17 @@ static void map_init(crdt_ormap *m, const crdt_registry *reg,
 static void map_clear(crdt_ormap *m)
 {
     free_entries(&m->mem, m->ents, m->len);
+    crdtp_free(&m->mem, m->live);
     m->ents = NULL;
-    m->len = m->cap = 0;
+    m->live = NULL;
+    m->len = m->cap = m->nlive = 0;
     crdtp_dotctx_clear(&m->ctx, &m->mem);
 }
 
-/* Installs (ents, len, ctx) in m and frees what m held. */
+/* Installs (ents, len, live, ctx) in m and frees what m held; live has
+ * room for cap positions and is filled here. */
 static void map_install(crdt_ormap *m, entry *ents, size_t len, size_t cap,
-                        dotctx *ctx)
+                        size_t *live, dotctx *ctx)
 {
     size_t i;
 
@@ -269,6 +306,8 @@ static void map_install(crdt_ormap *m, entry *ents, size_t len, size_t cap,
     m->ents = ents;
     m->len = len;
     m->cap = cap;
+    m->live = live;
+    reindex(m);
     crdtp_dotctx_swap(&m->ctx, ctx);
 }
 
@@ -354,6 +393,7 @@ fail:
 int crdt_ormap_copy(crdt_ormap *dst, const crdt_ormap *src)
 {
     entry *ents = NULL;
+    size_t *live;
     dotctx ctx;
     int rv;
 
@@ -361,9 +401,13 @@ int crdt_ormap_copy(crdt_ormap *dst, const crdt_ormap *src)
         return CRDT_ERR_INVALID_ARG;
     if (dst == src)
         return CRDT_OK;
-    if ((rv = copy_state(dst, src, &ents, &ctx)))
+    if ((rv = alloc_live(&dst->mem, src->len, &live)))
         return rv;
-    map_install(dst, ents, src->len, src->len, &ctx);
+    if ((rv = copy_state(dst, src, &ents, &ctx))) {
+        crdtp_free(&dst->mem, live);
+        return rv;
+    }
+    map_install(dst, ents, src->len, src->len, live, &ctx);
     crdtp_dotctx_clear(&ctx, &dst->mem);
     return CRDT_OK;
 }
@@ -388,17 +432,18 @@ crdt_ormap *crdt_ormap_clone(const crdt_ormap *src)
 
 size_t crdt_ormap_size(const crdt_ormap *m)
 {
-    return m ? m->len : 0;
+    return m ? m->nlive : 0;
 }
 
 bool crdt_ormap_contains(const crdt_ormap *m, const void *key, size_t klen)
 {
     bool found = false;
+    size_t i;
 
     if (!m || (!key && klen))
         return false;
-    (void)search(m, key, klen, &found);
-    return found;
+    i = search(m, key, klen, &found);
+    return found && m->ents[i].ndots > 0;
 }
 
 int crdt_ormap_get(const crdt_ormap *m, const void *key, size_t klen,
@@ -410,7 +455,7 @@ int crdt_ormap_get(const crdt_ormap *m, const void *key, size_t klen,
     if (!m || (!key && klen))
         return CRDT_ERR_INVALID_ARG;
     i = search(m, key, klen, &found);
-    if (!found)
+    if (!found || m->ents[i].ndots == 0) /* absent, or removed: hidden */
         return CRDT_ERR_NOT_FOUND;
     if (type)
         *type = m->ents[i].type;
@@ -428,9 +473,9 @@ int crdt_ormap_entry(const crdt_ormap *m, size_t i, const uint8_t **key,
 
     if (!m)
         return CRDT_ERR_INVALID_ARG;
-    if (i >= m->len)
+    if (i >= m->nlive)
         return CRDT_ERR_NOT_FOUND;
-    e = &m->ents[i];
+    e = &m->ents[m->live[i]];
     if (key)
         *key = e->key ? e->key : nothing;
     if (klen)
@@ -502,7 +547,10 @@ static size_t survivors(const crdt_dot *a, size_t na, const dotctx *ca,
 }
 
 /* Builds out[*n] for the key of x (dst side, may be NULL, index xi) and
- * y (src side, may be NULL). */
+ * y (src side, may be NULL): the surviving dots (possibly none: the key
+ * is then hidden, but kept) and the join of the values, which does not
+ * depend on the dots.  Values of different types: the larger tag wins
+ * (max over tags, then the join within a tag: associative). */
 static int merge_entry(crdt_ormap *dst, const crdt_ormap *src,
                        const entry *x, size_t xi, const entry *y,
                        entry *out, size_t *n)
@@ -519,8 +567,6 @@ static int merge_entry(crdt_ormap *dst, const crdt_ormap *src,
     }
     k = survivors(x ? dots_of(x) : NULL, na, &dst->ctx,
                   y ? dots_of(y) : NULL, nb, &src->ctx, buf);
-    if (k == 0)
-        goto out;
     entry_init(e);
     if ((rv = set_dots(&dst->mem, e, buf, k)))
         goto out;
@@ -572,7 +618,7 @@ out:
 int crdt_ormap_merge(crdt_ormap *dst, const crdt_ormap *src)
 {
     entry *out = NULL;
-    size_t i = 0, j = 0, n = 0, cap, k;
+    size_t i = 0, j = 0, n = 0, cap, k, *live = NULL;
     int rv;
 
     if (!dst || !src)
@@ -584,6 +630,8 @@ int crdt_ormap_merge(crdt_ormap *dst, const crdt_ormap *src)
     cap = dst->len + src->len;
     if (cap && !(out = crdtp_malloc_array(&dst->mem, cap, sizeof *out)))
         return CRDT_ERR_NOMEM;
+    if ((rv = alloc_live(&dst->mem, cap, &live)))
+        goto fail;
     while (i < dst->len || j < src->len) {
         const entry *x = i < dst->len ? &dst->ents[i] : NULL;
         const entry *y = j < src->len ? &src->ents[j] : NULL;
@@ -612,9 +660,12 @@ int crdt_ormap_merge(crdt_ormap *dst, const crdt_ormap *src)
         e->key_alias = e->val_alias = false;
     }
     free_entries(&dst->mem, dst->ents, dst->len);
+    crdtp_free(&dst->mem, dst->live);
     dst->ents = out;
     dst->len = n;
     dst->cap = cap;
+    dst->live = live;
+    reindex(dst);
     return CRDT_OK;
 fail:
     for (k = 0; k < n; k++) {
@@ -625,6 +676,7 @@ fail:
         entry_clear(&dst->mem, &out[k]);
     }
     crdtp_free(&dst->mem, out);
+    crdtp_free(&dst->mem, live);
     return rv;
 }
 
@@ -651,7 +703,7 @@ int crdt_ormap_update(crdt_ormap *m, crdt_actor actor, const void *key,
     crdt_ormap dm;
     dotctx nd;
     crdt_dot d;
-    bool found;
+    bool found, shown;
     size_t i, k;
     int rv;
 
@@ -660,11 +712,12 @@ int crdt_ormap_update(crdt_ormap *m, crdt_actor actor, const void *key,
         crdt_type_check(type) != CRDT_OK)
         return CRDT_ERR_INVALID_ARG;
     i = search(m, key, klen, &found);
-    if (found) {
+    if (found) { /* present, or removed: its retained value continues */
         e = &m->ents[i];
         if (e->type->tag != type->tag)
             return CRDT_ERR_TYPE;
     }
+    shown = found && e->ndots > 0;
     if ((rv = peek_next_dot(&m->ctx, actor, &d)))
         return rv;
     crdtp_dotctx_init(&nd);
@@ -688,13 +741,20 @@ int crdt_ormap_update(crdt_ormap *m, crdt_actor actor, const void *key,
             goto out;
         if (m->len == m->cap) {
             size_t cap = crdtp_grow_cap(m->cap, m->len + 1);
-            entry *p = crdtp_realloc_array(&m->mem, m->ents, cap, sizeof *p);
+            size_t *l = crdtp_realloc_array(&m->mem, m->live, cap, sizeof *l);
+            entry *p;
 
+            if (!l) {
+                rv = CRDT_ERR_NOMEM;
+                goto out;
+            }
+            m->live = l; /* more room, same contents: not a change */
+            p = crdtp_realloc_array(&m->mem, m->ents, cap, sizeof *p);
             if (!p) {
                 rv = CRDT_ERR_NOMEM;
                 goto out;
             }
-            m->ents = p; /* same entries, more room: not a change */
+            m->ents = p; /* likewise */
             m->cap = cap;
         }
     }
@@ -708,7 +768,7 @@ int crdt_ormap_update(crdt_ormap *m, crdt_actor actor, const void *key,
         de.one = d;
         de.ndots = 1;
         de.type = type;
-        de.val = cp; /* the full value: see crdt_ormap_update */
+        de.val = vd; /* every replica holding the key holds its value */
         delta_init(&dm, m, &de);
         if ((rv = crdtp_dotctx_add(&dm.ctx, &m->mem, d)))
             goto out;
@@ -739,6 +799,8 @@ int crdt_ormap_update(crdt_ormap *m, crdt_actor actor, const void *key,
     e->one = d;
     e->ndots = 1;
     cp = NULL;
+    if (!shown)
+        reindex(m); /* a new or re-added key: room reserved above */
 out:
     crdtp_dotctx_clear(&dm.ctx, &m->mem);
     crdtp_dotctx_clear(&nd, &m->mem);
@@ -762,7 +824,7 @@ int crdt_ormap_remove(crdt_ormap *m, const void *key, size_t klen,
     if (!m || (!key && klen) || delta == m)
         return CRDT_ERR_INVALID_ARG;
     i = search(m, key, klen, &found);
-    if (!found)
+    if (!found || m->ents[i].ndots == 0)
         return CRDT_OK;
     e = &m->ents[i];
     if (delta) {
@@ -775,10 +837,12 @@ int crdt_ormap_remove(crdt_ormap *m, const void *key, size_t klen,
         if (rv)
             return rv;
     }
-    entry_clear(&m->mem, e);
-    memmove(m->ents + i, m->ents + i + 1,
-            (m->len - i - 1) * sizeof *m->ents);
-    m->len--;
+    /* the key and its value stay (hidden): merge joins values whatever
+     * the dots, so a retained value is what keeps that a join */
+    crdtp_free(&m->mem, e->many);
+    e->many = NULL;
+    e->ndots = 0;
+    reindex(m);
     return CRDT_OK;
 }
 
@@ -907,9 +971,7 @@ static int decode_dots(const crdt_ormap *tmp, cr *r, entry *e)
 
     if ((rv = crdtp_cr_array(r, &n)))
         return rv;
-    if (n == 0)
-        return crdtp_cr_fail_at(r, at, CRDT_ERR_DECODE);
-    if (n > r->lim.max_elements)
+    if (n > r->lim.max_elements) /* n == 0: a removed key, kept */
         return crdtp_cr_fail_at(r, at, CRDT_ERR_LIMIT);
     if (n > cr_left(r) / DOT_MIN_BYTES)
         return crdtp_cr_fail_at(r, at, CRDT_ERR_DECODE);
@@ -938,10 +1000,61 @@ static int decode_dots(const crdt_ormap *tmp, cr *r, entry *e)
     return CRDT_OK;
 }
 
+/* A dot and the offset of the entry that holds it, for the check that no
+ * dot is under two keys. */
+typedef struct dot_at {
+    crdt_dot d;
+    size_t off;
+} dot_at;
+
+static int dot_at_cmp(const void *a, const void *b)
+{
+    const dot_at *x = a, *y = b;
+    int c = dot_cmp(x->d, y->d);
+
+    if (c)
+        return c;
+    return (x->off > y->off) - (x->off < y->off);
+}
+
+/* Fails (at the later entry) if a dot is under two keys of tmp, whose
+ * entries start at the offsets in offs: O(D log D) for D dots, one
+ * allocation of D dot_at, D bounded by the input length. */
+static int check_dots_unique(const crdt_ormap *tmp, const size_t *offs,
+                             cr *r, const uint8_t *data)
+{
+    dot_at *all;
+    size_t i, k, n = 0;
+
+    for (i = 0; i < tmp->len; i++)
+        n += tmp->ents[i].ndots;
+    if (n < 2)
+        return CRDT_OK;
+    if (!(all = crdtp_malloc_array(&tmp->mem, n, sizeof *all)))
+        return crdtp_cr_fail_at(r, data, CRDT_ERR_NOMEM);
+    n = 0;
+    for (i = 0; i < tmp->len; i++)
+        for (k = 0; k < tmp->ents[i].ndots; k++) {
+            all[n].d = dots_of(&tmp->ents[i])[k];
+            all[n++].off = offs[i];
+        }
+    qsort(all, n, sizeof *all, dot_at_cmp);
+    for (i = 1; i < n; i++)
+        if (dot_cmp(all[i - 1].d, all[i].d) == 0) {
+            size_t off = all[i].off;
+
+            crdtp_free(&tmp->mem, all);
+            return crdtp_cr_fail_at(r, data + off, CRDT_ERR_DECODE);
+        }
+    crdtp_free(&tmp->mem, all);
+    return CRDT_OK;
+}
+
 static int decode_at(crdt_ormap *dst, const uint8_t *data, size_t len,
                      const crdt_limits *lim, size_t depth,
                      crdt_decode_info *info)
 {
+    size_t *offs = NULL;
     crdt_ormap tmp;
     const uint8_t *at, *key;
     uint32_t nbody, n, i, k;
@@ -974,7 +1087,9 @@ static int decode_at(crdt_ormap *dst, const uint8_t *data, size_t len,
         rv = crdtp_cr_fail_at(&r, at, CRDT_ERR_DECODE);
         goto out;
     }
-    if (n && !(tmp.ents = crdtp_malloc_array(&tmp.mem, n, sizeof *tmp.ents))) {
+    if (n && (!(tmp.ents = crdtp_malloc_array(&tmp.mem, n, sizeof *tmp.ents)) ||
+              !(tmp.live = crdtp_malloc_array(&tmp.mem, n, sizeof *tmp.live)) ||
+              !(offs = crdtp_malloc_array(&tmp.mem, n, sizeof *offs)))) {
         rv = crdtp_cr_fail_at(&r, at, CRDT_ERR_NOMEM);
         goto out;
     }
@@ -985,6 +1100,7 @@ static int decode_at(crdt_ormap *dst, const uint8_t *data, size_t len,
 
         entry_init(e);
         tmp.len = i + 1; /* cleared on failure */
+        offs[i] = (size_t)(eat - data);
         if ((rv = crdtp_cr_array(&r, &k)))
             goto out;
         if (k != 3) {
@@ -1008,12 +1124,15 @@ static int decode_at(crdt_ormap *dst, const uint8_t *data, size_t len,
             (rv = decode_value(&tmp, &r, depth, e)))
             goto out;
     }
-    if ((rv = crdtp_cr_finish(&r)))
+    if ((rv = crdtp_cr_finish(&r)) ||
+        (rv = check_dots_unique(&tmp, offs, &r, data)))
         goto out;
-    map_install(dst, tmp.ents, tmp.len, tmp.cap, &tmp.ctx);
+    map_install(dst, tmp.ents, tmp.len, tmp.cap, tmp.live, &tmp.ctx);
     tmp.ents = NULL;
+    tmp.live = NULL;
     tmp.len = 0;
 out:
+    crdtp_free(&tmp.mem, offs);
     map_clear(&tmp);
     crdtp_cr_info(&r, info);
     return rv;

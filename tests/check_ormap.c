@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * OR-map suite: update in place (counters, LWW), observed remove against
- * concurrent updates, remove then re-add, nested maps, type mismatch; the
- * codec (bytes of the header's example, hostile input, depth limits);
- * properties (join laws, delta = mutation, round trip, canonical bytes);
- * a randomized replica test against a reference model; allocation-failure
- * injection.
+ * concurrent updates, remove then re-add (resumes the retained value),
+ * nested maps, type mismatch; the codec (bytes of the header's examples,
+ * removed keys, hostile input, depth limits); properties (join laws and
+ * delta = mutation on every case, removes, re-adds and type conflicts
+ * included; round trip, canonical bytes); a randomized replica test
+ * against a reference model (present iff some update is not covered;
+ * a counter is the join of every increment to its key); allocation-
+ * failure injection.
  */
 #include <check.h>
 #include <stdio.h>
@@ -255,16 +258,31 @@ START_TEST(test_ormap_basic_remove_concurrent)
     ck_assert_int_eq(crdt_ormap_merge(a, db), CRDT_OK);
     ck_assert(crdt_ormap_equal(a, x));
     ck_assert(crdt_ormap_equal(y, x));
-    /* remove, then re-add: starts from the empty value where the remove
-     * was seen */
-    ck_assert_int_eq(crdt_ormap_remove(a, "k", 1, NULL), CRDT_OK);
-    ck_assert_int_eq(inc(a, 1, "k", 1, NULL), CRDT_OK);
-    ck_assert_uint_eq(count(a, "k"), 1);
-    /* a replica still holding the old entry brings its value back: values
-     * are not reset on remove (documented) */
+    /* remove: hidden, but the value is retained */
+    ck_assert_int_eq(crdt_ormap_remove(a, "k", 1, da), CRDT_OK);
+    ck_assert(!crdt_ormap_contains(a, "k", 1));
+    ck_assert_int_eq(crdt_ormap_get(a, "k", 1, NULL, NULL), CRDT_ERR_NOT_FOUND);
+    ck_assert_uint_eq(crdt_ormap_size(a), 0);
+    ck_assert_int_eq(crdt_ormap_entry(a, 0, NULL, NULL, NULL, NULL),
+                     CRDT_ERR_NOT_FOUND);
+    /* then re-add: resumes from the retained value (3 + 10 + 1) */
+    ck_assert_int_eq(inc(a, 1, "k", 1, da), CRDT_OK);
+    ck_assert_uint_eq(count(a, "k"), 14);
+    ck_assert_uint_eq(crdt_ormap_size(a), 1);
+    /* the same on a replica that missed the remove, in either order, and
+     * from the deltas alone */
+    crdt_ormap_free(y);
+    y = merged(x, a);
+    ck_assert_uint_eq(count(y, "k"), 14);
+    ck_assert(crdt_ormap_equal(y, a));
+    crdt_ormap_free(y);
+    y = merged(a, x);
+    ck_assert(crdt_ormap_equal(y, a));
+    crdt_ormap_free(y);
+    y = merged(b, da);
+    ck_assert(crdt_ormap_equal(y, a));
     ck_assert_int_eq(crdt_ormap_merge(x, a), CRDT_OK);
-    ck_assert_uint_eq(count(x, "k"), 13);
-    ck_assert(crdt_ormap_contains(x, "k", 1));
+    ck_assert(crdt_ormap_equal(x, a));
     ck_assert_int_eq(crdt_ormap_remove(NULL, "k", 1, NULL),
                      CRDT_ERR_INVALID_ARG);
     crdt_ormap_free(a);
@@ -368,6 +386,36 @@ static const uint8_t example[] = {0x95, 0x01, 0x0c, 0x81, 0x01, 0x01, 0x90,
                                   0x01, 0x01, 0x93, 0x01, 0x03, 0x81, 0x01,
                                   0x02};
 
+/* The example after removing "a": the entry stays, with no dots. */
+static const uint8_t removed_example[] = {
+    0x95, 0x01, 0x0c, 0x81, 0x01, 0x01, 0x90, 0x91, 0x93, 0xc4,
+    0x01, 0x61, 0x90, 0x93, 0x01, 0x03, 0x81, 0x01, 0x02};
+
+START_TEST(test_ormap_codec_removed)
+{
+    crdt_ormap *m = crdt_ormap_new(NULL, NULL), *c = crdt_ormap_new(NULL, NULL);
+    crdt_buf e;
+
+    ck_assert_int_eq(inc(m, 1, "a", 2, NULL), CRDT_OK);
+    ck_assert_int_eq(crdt_ormap_remove(m, "a", 1, NULL), CRDT_OK);
+    encode(m, &e);
+    ck_assert_uint_eq(e.len, sizeof removed_example);
+    ck_assert(memcmp(e.data, removed_example, e.len) == 0);
+    crdt_buf_clear(&e);
+    ck_assert_int_eq(crdt_ormap_decode(c, removed_example,
+                                       sizeof removed_example, NULL, NULL),
+                     CRDT_OK);
+    ck_assert(crdt_ormap_equal(c, m));
+    ck_assert_uint_eq(crdt_ormap_size(c), 0);
+    ck_assert(!crdt_ormap_contains(c, "a", 1));
+    /* a re-add on the decoded copy resumes from {1: 2} */
+    ck_assert_int_eq(inc(c, 1, "a", 1, NULL), CRDT_OK);
+    ck_assert_uint_eq(count(c, "a"), 3);
+    crdt_ormap_free(m);
+    crdt_ormap_free(c);
+}
+END_TEST
+
 START_TEST(test_ormap_codec_bytes)
 {
     crdt_ormap *m = crdt_ormap_new(NULL, NULL), *c = crdt_ormap_new(NULL, NULL);
@@ -454,14 +502,27 @@ START_TEST(test_ormap_codec_reject)
     memcpy(in, example, sizeof example);
     in[15] = 0x02;
     reject(in, sizeof example, NULL, CRDT_ERR_DECODE);
-    /* no dots */
+    /* a dot under two keys (sorted keys "`" and "a", both [1, 1]),
+     * reported at the second entry */
+    memcpy(in, two, sizeof two);
+    in[11] = 0x60;
+    in[27] = 0x01;
+    reject(in, sizeof two, NULL, CRDT_ERR_DECODE);
     {
-        const uint8_t nodots[] = {0x95, 0x01, 0x0c, 0x81, 0x01, 0x01, 0x90,
-                                  0x91, 0x93, 0xc4, 0x01, 0x61, 0x90, 0x93,
-                                  0x01, 0x03, 0x80};
+        crdt_ormap *m = crdt_ormap_new(NULL, NULL);
+        crdt_decode_info info = {0, 0};
 
-        reject(nodots, sizeof nodots, NULL, CRDT_ERR_DECODE);
+        ck_assert_int_eq(crdt_ormap_decode(m, in, sizeof two, NULL, &info),
+                         CRDT_ERR_DECODE);
+        ck_assert_uint_eq(info.offset, 20);
+        crdt_ormap_free(m);
     }
+    /* a removed key's entry with a dot not in the context */
+    memcpy(in, removed_example, sizeof removed_example);
+    in[12] = 0x91; /* [[1, 2]] in place of [] */
+    memcpy(in + 13, "\x92\x01\x02", 3);
+    memcpy(in + 16, removed_example + 13, sizeof removed_example - 13);
+    reject(in, sizeof removed_example + 3, NULL, CRDT_ERR_DECODE);
     /* unknown nested tag 13, and a user tag */
     memcpy(in, example, sizeof example);
     in[18] = 0x0d;
@@ -548,19 +609,30 @@ END_TEST
 
 static const char *const pkeys[] = {"a", "b", "c"}; /* c holds an lww */
 
-/* A random op on m by actor; *removed set if it removed. */
+/* A random op on m by actor; *removed set if it removed a present key.
+ * Key c is sometimes updated as a gcounter: replicas that create it
+ * concurrently with different types exercise the larger-tag rule (on a
+ * replica that already holds it as an lww, the update fails with
+ * CRDT_ERR_TYPE and changes nothing). */
 static void random_op(tu_rng *rng, crdt_ormap *m, crdt_actor actor,
                       crdt_ormap *delta, bool *removed)
 {
     int k = (int)tu_below(rng, 3), what = (int)tu_below(rng, 4);
 
     if (what == 0) {
+        *removed |= crdt_ormap_contains(m, pkeys[k], 1);
         must(crdt_ormap_remove(m, pkeys[k], 1, delta), "remove");
-        *removed = true;
+    } else if (k == 2 && tu_below(rng, 6) == 0) {
+        int rv = inc(m, actor, "c", 1, delta);
+
+        if (rv != CRDT_ERR_TYPE)
+            must(rv, "inc c");
     } else if (k == 2) {
         char v[2] = {(char)('a' + tu_below(rng, 3)), 0};
+        int rv = set_lww(m, actor, "c", tu_below(rng, 4), v, delta);
 
-        must(set_lww(m, actor, "c", tu_below(rng, 4), v, delta), "lww");
+        if (rv != CRDT_ERR_TYPE)
+            must(rv, "lww");
     } else {
         must(inc(m, actor, pkeys[k], 1 + tu_below(rng, 3), delta), "inc");
     }
@@ -569,7 +641,7 @@ static void random_op(tu_rng *rng, crdt_ormap *m, crdt_actor actor,
 /* Three replicas after random ops and exchanges. */
 static void random_states(tu_rng *rng, crdt_ormap *r[3], bool *removed)
 {
-    int i, n = (int)tu_below(rng, 9);
+    int i, n = (int)tu_below(rng, 14);
 
     for (i = 0; i < 3; i++)
         r[i] = crdt_ormap_new(NULL, NULL);
@@ -584,57 +656,36 @@ static void random_states(tu_rng *rng, crdt_ormap *r[3], bool *removed)
     }
 }
 
-static bool same_keys(const crdt_ormap *a, const crdt_ormap *b)
-{
-    size_t i;
-
-    if (crdt_ormap_size(a) != crdt_ormap_size(b))
-        return false;
-    for (i = 0; i < crdt_ormap_size(a); i++) {
-        const uint8_t *k;
-        size_t kl;
-
-        must(crdt_ormap_entry(a, i, &k, &kl, NULL, NULL), "entry");
-        if (!crdt_ormap_contains(b, k, kl))
-            return false;
-    }
-    return true;
-}
-
 START_TEST(test_ormap_property_laws)
 {
     tu_rng rng;
-    long n = tu_cases(10000), c;
+    long n = tu_cases(10000), c, with_removes = 0, delta_removes = 0;
 
     tu_rng_init(&rng, tu_seed("ormap") ^ 0x1);
     for (c = 0; c < n; c++) {
         crdt_ormap *r[3], *ab, *ba, *ab_c, *bc, *a_bc, *aa, *x, *d, *y, *z;
+        crdt_ormap *w, *again;
         bool removed = false;
         crdt_buf e;
         int i, ops;
 
         random_states(&rng, r, &removed);
+        with_removes += removed;
         ab = merged(r[0], r[1]);
         ba = merged(r[1], r[0]);
         ab_c = merged(ab, r[2]);
         bc = merged(r[1], r[2]);
         a_bc = merged(r[0], bc);
         aa = merged(r[0], r[0]);
+        /* the join laws on every case, removes and re-adds included */
         expect(crdt_ormap_equal(ab, ba), "commutative");
         expect(same_bytes(ab, ba), "canonical bytes");
         expect(crdt_ormap_equal(aa, r[0]), "idempotent");
-        {
-            crdt_ormap *again = merged(ab, r[1]);
-
-            expect(crdt_ormap_equal(again, ab), "idempotent (a+b)+b");
-            crdt_ormap_free(again);
-        }
-        if (!removed) {
-            expect(crdt_ormap_equal(ab_c, a_bc), "associative");
-            expect(same_bytes(ab_c, a_bc), "canonical bytes (assoc)");
-        } else {
-            expect(same_keys(ab_c, a_bc), "associative on keys");
-        }
+        again = merged(ab, r[1]);
+        expect(crdt_ormap_equal(again, ab), "idempotent (a+b)+b");
+        crdt_ormap_free(again);
+        expect(crdt_ormap_equal(ab_c, a_bc), "associative");
+        expect(same_bytes(ab_c, a_bc), "canonical bytes (assoc)");
         /* round trip */
         encode(ab_c, &e);
         y = crdt_ormap_new(NULL, NULL);
@@ -648,21 +699,16 @@ START_TEST(test_ormap_property_laws)
         removed = false;
         for (i = 0; i < ops; i++)
             random_op(&rng, x, 1 + tu_below(&rng, 3), d, &removed);
+        delta_removes += removed;
         z = merged(ab, d);
-        /* a remove then re-add in one group: values are not reset */
-        if (!removed)
-            expect(crdt_ormap_equal(z, x), "delta == mutation");
-        else
-            expect(same_keys(z, x), "delta == mutation on keys");
+        expect(crdt_ormap_equal(z, x), "delta == mutation");
+        expect(same_bytes(z, x), "delta == mutation (bytes)");
         crdt_ormap_free(z);
         /* and on a replica that has seen more */
         z = merged(ab_c, d);
-        {
-            crdt_ormap *w = merged(ab_c, x);
-
-            expect(same_keys(z, w), "delta == state on keys");
-            crdt_ormap_free(w);
-        }
+        w = merged(ab_c, x);
+        expect(crdt_ormap_equal(z, w), "delta == state");
+        crdt_ormap_free(w);
         crdt_ormap_free(z);
         for (i = 0; i < 3; i++)
             crdt_ormap_free(r[i]);
@@ -676,6 +722,10 @@ START_TEST(test_ormap_property_laws)
         crdt_ormap_free(d);
         crdt_ormap_free(y);
     }
+    fprintf(stderr,
+            "ormap: %ld property cases, %ld with removes in the states, "
+            "%ld with removes in the delta group\n",
+            n, with_removes, delta_removes);
 }
 END_TEST
 
@@ -684,10 +734,12 @@ END_TEST
 #define MR 5  /* replicas (actor i + 1) */
 #define MK 4  /* keys "0".."3", gcounters */
 
+/* The model of one key: presence dots, and the counter, which is kept
+ * (and joined) whether or not the key is present. */
 typedef struct mkey {
     uint64_t dots[MR]; /* bit c - 1: dot (actor, c) */
-    uint64_t cnt[MR];
-    bool has;
+    uint64_t cnt[MR];  /* per actor; never reset */
+    bool has;          /* some dot: present */
 } mkey;
 
 typedef struct mrep {
@@ -703,27 +755,16 @@ static void m_merge(mrep *d, const mrep *s)
         mkey *x = &d->k[k];
         const mkey *y = &s->k[k];
         bool any = false;
-        uint64_t surv[MR];
 
         for (a = 0; a < MR; a++) {
-            uint64_t A = x->has ? x->dots[a] : 0, B = y->has ? y->dots[a] : 0;
+            uint64_t A = x->dots[a], B = y->dots[a];
 
-            surv[a] = (A & B) | (A & ~s->ctx[a]) | (B & ~d->ctx[a]);
-            any |= surv[a] != 0;
+            x->dots[a] = (A & B) | (A & ~s->ctx[a]) | (B & ~d->ctx[a]);
+            any |= x->dots[a] != 0;
+            if (y->cnt[a] > x->cnt[a])
+                x->cnt[a] = y->cnt[a];
         }
-        if (!any) {
-            memset(x, 0, sizeof *x);
-            continue;
-        }
-        for (a = 0; a < MR; a++) {
-            uint64_t v = x->has ? x->cnt[a] : 0;
-
-            if (y->has && y->cnt[a] > v)
-                v = y->cnt[a];
-            x->cnt[a] = v;
-            x->dots[a] = surv[a];
-        }
-        x->has = true;
+        x->has = any;
     }
     for (a = 0; a < MR; a++)
         d->ctx[a] |= s->ctx[a];
@@ -777,12 +818,13 @@ START_TEST(test_ormap_replicas_converge)
         int nr = 3 + (int)tu_below(&rng, 3), i, j, k, a, step, round;
         crdt_ormap *rep[MR], *pool[POOL];
         mrep mr[MR], mpool[POOL];
-        uint64_t upd[MK][MR], cov[MK][MR];
+        uint64_t upd[MK][MR], cov[MK][MR], incs[MK][MR];
         int npool = 0, ops = 0;
 
         memset(mr, 0, sizeof mr);
         memset(upd, 0, sizeof upd);
         memset(cov, 0, sizeof cov);
+        memset(incs, 0, sizeof incs);
         for (i = 0; i < nr; i++)
             rep[i] = crdt_ormap_new(NULL, NULL);
         for (step = 0; step < 120 && npool < POOL; step++) {
@@ -806,12 +848,12 @@ START_TEST(test_ormap_replicas_converge)
                 if (rem) {
                     must(crdt_ormap_remove(rep[x], key, 1, pool[npool]),
                          "remove");
-                    if (mk->has)
-                        for (a = 0; a < MR; a++) {
-                            md->ctx[a] = mk->dots[a];
-                            cov[k][a] |= mk->dots[a];
-                        }
-                    memset(mk, 0, sizeof *mk);
+                    for (a = 0; a < MR; a++) {
+                        md->ctx[a] = mk->dots[a];
+                        cov[k][a] |= mk->dots[a];
+                        mk->dots[a] = 0;
+                    }
+                    mk->has = false; /* the counter is kept */
                 } else {
                     int c = top_bit(m->ctx[x]) + 1;
                     uint64_t bit = (uint64_t)1 << (c - 1);
@@ -819,21 +861,21 @@ START_TEST(test_ormap_replicas_converge)
                     must(inc(rep[x], (crdt_actor)x + 1, key, 1, pool[npool]),
                          "inc");
                     for (a = 0; a < MR; a++) {
-                        md->ctx[a] = mk->has ? mk->dots[a] : 0;
+                        md->ctx[a] = mk->dots[a];
                         cov[k][a] |= md->ctx[a];
                         mk->dots[a] = 0;
                     }
-                    if (!mk->has)
-                        memset(mk->cnt, 0, sizeof mk->cnt);
                     mk->has = true;
                     mk->dots[x] = bit;
-                    mk->cnt[x]++;
+                    mk->cnt[x]++; /* from the retained count */
                     m->ctx[x] |= bit;
                     md->ctx[x] |= bit;
+                    /* the delta carries the value delta: x's count only */
                     md->k[k].has = true;
                     md->k[k].dots[x] = bit;
-                    memcpy(md->k[k].cnt, mk->cnt, sizeof mk->cnt);
+                    md->k[k].cnt[x] = mk->cnt[x];
                     upd[k][x] |= bit;
+                    incs[k][x]++;
                 }
                 npool++;
             } else if (what < 8 && npool) {
@@ -881,6 +923,17 @@ START_TEST(test_ormap_replicas_converge)
                 live |= (upd[k][a] & ~cov[k][a]) != 0;
             expect(crdt_ormap_contains(rep[0], key, 1) == live,
                    "presence = some update not covered");
+            /* a present key's counter is the join of every increment ever
+             * made to it, removes notwithstanding */
+            if (live) {
+                const void *v;
+
+                must(crdt_ormap_get(rep[0], key, 1, NULL, &v), "get");
+                for (a = 0; a < MR; a++)
+                    expect(crdt_gcounter_get(v, (crdt_actor)a + 1) ==
+                               incs[k][a],
+                           "counter = all increments to the key");
+            }
         }
         for (i = 0; i < nr; i++)
             crdt_ormap_free(rep[i]);
@@ -1017,6 +1070,7 @@ static Suite *ormap_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("codec");
     tcase_add_test(tc, test_ormap_codec_bytes);
+    tcase_add_test(tc, test_ormap_codec_removed);
     tcase_add_test(tc, test_ormap_codec_reject);
     tcase_add_test(tc, test_ormap_codec_depth);
     suite_add_tcase(s, tc);
