@@ -16,18 +16,6 @@
 
 #include "testutil.h"
 
-static void must(int rv, const char *what, long k)
-{
-    if (rv != CRDT_OK)
-        ck_abort_msg("case %ld: %s: %s", k, what, crdt_strerror(rv));
-}
-
-static void expect(bool ok, const char *what, long k)
-{
-    if (!ok)
-        ck_abort_msg("case %ld: %s", k, what);
-}
-
 /* One flag type, generically. */
 typedef struct ftype {
     const char *name;
@@ -355,15 +343,15 @@ static void check_model(const ftype *t, const void *f, const mstate *m,
 {
     bool some = (m->s & ~m->k) != 0;
 
-    expect(t->value(f) == (some != t->empty_value), "value != model", k);
+    tu_expect_k(t->value(f) == (some != t->empty_value), "value != model", k);
 }
 
 static void *merged(const ftype *t, const void *a, const void *b, long k)
 {
     void *r = t->clone(a);
 
-    expect(r != NULL, "clone", k);
-    must(t->merge(r, b), "merge", k);
+    tu_expect_k(r != NULL, "clone", k);
+    tu_must_k(t->merge(r, b), "merge", k);
     return r;
 }
 
@@ -374,12 +362,12 @@ static void same_bytes(const ftype *t, const void *a, const void *b, long k)
 
     crdt_buf_init(&x, NULL);
     crdt_buf_init(&y, NULL);
-    must(t->encode(a, &x), "encode", k);
-    must(t->encode(b, &y), "encode", k);
-    expect(x.len == y.len && memcmp(x.data, y.data, x.len) == 0,
+    tu_must_k(t->encode(a, &x), "encode", k);
+    tu_must_k(t->encode(b, &y), "encode", k);
+    tu_expect_k(x.len == y.len && memcmp(x.data, y.data, x.len) == 0,
            "equal states, different bytes", k);
-    must(t->decode(d, x.data, x.len, NULL, NULL), "decode", k);
-    expect(t->equal(d, a), "round trip", k);
+    tu_must_k(t->decode(d, x.data, x.len, NULL, NULL), "decode", k);
+    tu_expect_k(t->equal(d, a), "round trip", k);
     crdt_buf_clear(&x);
     crdt_buf_clear(&y);
     t->destroy(d);
@@ -392,10 +380,10 @@ static void join_laws(const ftype *t, const void *a, const void *b,
     void *ab_c = merged(t, ab, c, k), *bc = merged(t, b, c, k);
     void *a_bc = merged(t, a, bc, k), *aa = merged(t, a, a, k);
 
-    expect(t->equal(ab, ba), "not commutative", k);
+    tu_expect_k(t->equal(ab, ba), "not commutative", k);
     same_bytes(t, ab, ba, k);
-    expect(t->equal(ab_c, a_bc), "not associative", k);
-    expect(t->equal(aa, a), "not idempotent", k);
+    tu_expect_k(t->equal(ab_c, a_bc), "not associative", k);
+    tu_expect_k(t->equal(aa, a), "not idempotent", k);
     t->destroy(ab);
     t->destroy(ba);
     t->destroy(ab_c);
@@ -429,29 +417,29 @@ static void one_case(const ftype *t, tu_rng *rng, long k)
             pre = t->clone(rep[j]);
             d = t->create(NULL);
             if (op < 3) {
-                must(t->add(rep[j], tu_splitmix((uint64_t)j), d), "add", k);
+                tu_must_k(t->add(rep[j], tu_splitmix((uint64_t)j), d), "add", k);
                 mr[j].k |= mr[j].s;
                 mr[j].s |= (uint64_t)1 << w;
                 ml[nlog].s = live | ((uint64_t)1 << w);
                 ml[nlog].k = live;
             } else {
-                must(t->rmv(rep[j], d), "rmv", k);
+                tu_must_k(t->rmv(rep[j], d), "rmv", k);
                 mr[j].k |= mr[j].s;
                 ml[nlog].s = live;
                 ml[nlog].k = live;
             }
-            must(t->merge(pre, d), "merge delta", k);
-            expect(t->equal(pre, rep[j]), "delta != mutation", k);
+            tu_must_k(t->merge(pre, d), "merge delta", k);
+            tu_expect_k(t->equal(pre, rep[j]), "delta != mutation", k);
             log[nlog++] = d;
             t->destroy(pre);
         } else if (op < 8) {
             i = (int)tu_below(rng, (uint64_t)nrep);
-            must(t->merge(rep[j], rep[i]), "merge", k);
+            tu_must_k(t->merge(rep[j], rep[i]), "merge", k);
             mr[j].s |= mr[i].s;
             mr[j].k |= mr[i].k;
         } else if (nlog > 0) {
             i = (int)tu_below(rng, (uint64_t)nlog);
-            must(t->merge(rep[j], log[i]), "merge delta", k);
+            tu_must_k(t->merge(rep[j], log[i]), "merge delta", k);
             mr[j].s |= ml[i].s;
             mr[j].k |= ml[i].k;
         }
@@ -468,17 +456,17 @@ static void one_case(const ftype *t, tu_rng *rng, long k)
 
         while (left > 0) {
             i = (int)tu_below(rng, (uint64_t)nlog);
-            must(t->merge(rep[j], log[i]), "merge delta", k);
+            tu_must_k(t->merge(rep[j], log[i]), "merge delta", k);
             if (!got[i])
                 got[i] = true, left--;
             if (tu_below(rng, 6) == 0)
-                must(t->merge(rep[j], rep[tu_below(rng, (uint64_t)nrep)]),
+                tu_must_k(t->merge(rep[j], rep[tu_below(rng, (uint64_t)nrep)]),
                      "merge", k);
         }
     }
     for (j = 0; j < nrep; j++) {
         check_model(t, rep[j], &all, k);
-        expect(t->equal(rep[j], rep[0]), "did not converge", k);
+        tu_expect_k(t->equal(rep[j], rep[0]), "did not converge", k);
     }
     same_bytes(t, rep[0], rep[nrep - 1], k);
     for (i = 0; i < nrep; i++)

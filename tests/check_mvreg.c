@@ -15,19 +15,6 @@
 
 #include "testutil.h"
 
-/* Assertions for hot loops: they call into Check only on failure. */
-static void must(int rv, const char *what, long k)
-{
-    if (rv != CRDT_OK)
-        ck_abort_msg("case %ld: %s: %s", k, what, crdt_strerror(rv));
-}
-
-static void expect(bool ok, const char *what, long k)
-{
-    if (!ok)
-        ck_abort_msg("case %ld: %s", k, what);
-}
-
 static crdt_dot D(crdt_actor a, uint64_t c)
 {
     crdt_dot d;
@@ -595,10 +582,10 @@ static void check_model(const crdt_mvreg *r, const world *wd,
     for (i = 0; i < crdt_mvreg_count(r); i++) {
         int w;
 
-        must(crdt_mvreg_get(r, i, &d, &p, &len), "get", k);
+        tu_must_k(crdt_mvreg_get(r, i, &d, &p, &len), "get", k);
         w = id_of(wd, d);
-        expect(w >= 0, "sibling of an unknown write", k);
-        expect(len == val_of(w, want) && (len == 0 ||
+        tu_expect_k(w >= 0, "sibling of an unknown write", k);
+        tu_expect_k(len == val_of(w, want) && (len == 0 ||
                                           memcmp(p, want, len) == 0),
                "sibling value", k);
         got |= (uint64_t)1 << w;
@@ -612,8 +599,8 @@ static crdt_mvreg *merged(const crdt_mvreg *a, const crdt_mvreg *b, long k)
 {
     crdt_mvreg *r = crdt_mvreg_clone(a);
 
-    expect(r != NULL, "clone", k);
-    must(crdt_mvreg_merge(r, b), "merge", k);
+    tu_expect_k(r != NULL, "clone", k);
+    tu_must_k(crdt_mvreg_merge(r, b), "merge", k);
     return r;
 }
 
@@ -623,9 +610,9 @@ static void same_bytes(const crdt_mvreg *a, const crdt_mvreg *b, long k)
 
     crdt_buf_init(&x, NULL);
     crdt_buf_init(&y, NULL);
-    must(crdt_mvreg_encode(a, &x), "encode", k);
-    must(crdt_mvreg_encode(b, &y), "encode", k);
-    expect(x.len == y.len && memcmp(x.data, y.data, x.len) == 0,
+    tu_must_k(crdt_mvreg_encode(a, &x), "encode", k);
+    tu_must_k(crdt_mvreg_encode(b, &y), "encode", k);
+    tu_expect_k(x.len == y.len && memcmp(x.data, y.data, x.len) == 0,
            "equal states, different bytes", k);
     crdt_buf_clear(&x);
     crdt_buf_clear(&y);
@@ -637,9 +624,9 @@ static void round_trip(const crdt_mvreg *a, long k)
     crdt_mvreg *d = crdt_mvreg_new(NULL);
 
     crdt_buf_init(&x, NULL);
-    must(crdt_mvreg_encode(a, &x), "encode", k);
-    must(crdt_mvreg_decode(d, x.data, x.len, NULL, NULL), "decode", k);
-    expect(crdt_mvreg_equal(a, d), "round trip", k);
+    tu_must_k(crdt_mvreg_encode(a, &x), "encode", k);
+    tu_must_k(crdt_mvreg_decode(d, x.data, x.len, NULL, NULL), "decode", k);
+    tu_expect_k(crdt_mvreg_equal(a, d), "round trip", k);
     same_bytes(a, d, k);
     crdt_buf_clear(&x);
     crdt_mvreg_free(d);
@@ -653,11 +640,11 @@ static void join_laws(const crdt_mvreg *a, const crdt_mvreg *b,
     crdt_mvreg *a_bc = merged(a, bc, k), *aa = merged(a, a, k);
     crdt_mvreg *aba = merged(ab, a, k);
 
-    expect(crdt_mvreg_equal(ab, ba), "not commutative", k);
+    tu_expect_k(crdt_mvreg_equal(ab, ba), "not commutative", k);
     same_bytes(ab, ba, k);
-    expect(crdt_mvreg_equal(ab_c, a_bc), "not associative", k);
-    expect(crdt_mvreg_equal(aa, a), "not idempotent", k);
-    expect(crdt_mvreg_equal(aba, ab), "not absorbing", k);
+    tu_expect_k(crdt_mvreg_equal(ab_c, a_bc), "not associative", k);
+    tu_expect_k(crdt_mvreg_equal(aa, a), "not idempotent", k);
+    tu_expect_k(crdt_mvreg_equal(aba, ab), "not absorbing", k);
     round_trip(ab_c, k);
     crdt_mvreg_free(ab);
     crdt_mvreg_free(ba);
@@ -703,27 +690,27 @@ static void one_case(tu_rng *rng, long k)
 
             pre = crdt_mvreg_clone(rep[j]);
             d = crdt_mvreg_new(NULL);
-            must(crdt_mvreg_write(rep[j], tu_splitmix((uint64_t)j), v, n,
+            tu_must_k(crdt_mvreg_write(rep[j], tu_splitmix((uint64_t)j), v, n,
                                   tu_below(rng, 8) ? d : NULL),
                  "write", k);
-            must(crdt_mvreg_get(rep[j], 0, &wd.dot[w], NULL, NULL), "get",
+            tu_must_k(crdt_mvreg_get(rep[j], 0, &wd.dot[w], NULL, NULL), "get",
                  k);
             if (crdt_mvreg_count(d) == 0) {
                 /* written without a delta: make it again from pre */
                 crdt_mvreg *again = crdt_mvreg_clone(pre);
 
-                must(crdt_mvreg_write(again, tu_splitmix((uint64_t)j), v, n,
+                tu_must_k(crdt_mvreg_write(again, tu_splitmix((uint64_t)j), v, n,
                                       d),
                      "write", k);
-                expect(crdt_mvreg_equal(again, rep[j]), "write again", k);
+                tu_expect_k(crdt_mvreg_equal(again, rep[j]), "write again", k);
                 crdt_mvreg_free(again);
             }
             mr[j].k |= mr[j].s;
             mr[j].s |= (uint64_t)1 << w;
             ml[nlog].s = live | ((uint64_t)1 << w);
             ml[nlog].k = live;
-            must(crdt_mvreg_merge(pre, d), "merge delta", k);
-            expect(crdt_mvreg_equal(pre, rep[j]), "delta != write", k);
+            tu_must_k(crdt_mvreg_merge(pre, d), "merge delta", k);
+            tu_expect_k(crdt_mvreg_equal(pre, rep[j]), "delta != write", k);
             log[nlog++] = d;
             crdt_mvreg_free(pre);
         } else if (op < 5 && nlog < MAXLOG) {
@@ -732,25 +719,25 @@ static void one_case(tu_rng *rng, long k)
 
             pre = crdt_mvreg_clone(rep[j]);
             d = crdt_mvreg_new(NULL);
-            must(crdt_mvreg_clear(rep[j], d), "clear", k);
-            expect(crdt_mvreg_count(rep[j]) == 0, "clear left siblings", k);
+            tu_must_k(crdt_mvreg_clear(rep[j], d), "clear", k);
+            tu_expect_k(crdt_mvreg_count(rep[j]) == 0, "clear left siblings", k);
             mr[j].k |= mr[j].s;
             ml[nlog].s = live;
             ml[nlog].k = live;
-            must(crdt_mvreg_merge(pre, d), "merge delta", k);
-            expect(crdt_mvreg_equal(pre, rep[j]), "delta != clear", k);
+            tu_must_k(crdt_mvreg_merge(pre, d), "merge delta", k);
+            tu_expect_k(crdt_mvreg_equal(pre, rep[j]), "delta != clear", k);
             log[nlog++] = d;
             crdt_mvreg_free(pre);
         } else if (op < 8) {
             /* merge a replica's state */
             i = (int)tu_below(rng, (uint64_t)nrep);
-            must(crdt_mvreg_merge(rep[j], rep[i]), "merge", k);
+            tu_must_k(crdt_mvreg_merge(rep[j], rep[i]), "merge", k);
             mr[j].s |= mr[i].s;
             mr[j].k |= mr[i].k;
         } else if (nlog > 0) {
             /* merge a logged delta (maybe again) */
             i = (int)tu_below(rng, (uint64_t)nlog);
-            must(crdt_mvreg_merge(rep[j], log[i]), "merge delta", k);
+            tu_must_k(crdt_mvreg_merge(rep[j], log[i]), "merge delta", k);
             mr[j].s |= ml[i].s;
             mr[j].k |= ml[i].k;
         }
@@ -772,18 +759,18 @@ static void one_case(tu_rng *rng, long k)
 
         while (left > 0) {
             i = (int)tu_below(rng, (uint64_t)nlog);
-            must(crdt_mvreg_merge(rep[j], log[i]), "merge delta", k);
+            tu_must_k(crdt_mvreg_merge(rep[j], log[i]), "merge delta", k);
             if (!got[i])
                 got[i] = true, left--;
             if (tu_below(rng, 6) == 0)
-                must(crdt_mvreg_merge(rep[j],
+                tu_must_k(crdt_mvreg_merge(rep[j],
                                       rep[tu_below(rng, (uint64_t)nrep)]),
                      "merge", k);
         }
     }
     for (j = 0; j < nrep; j++) {
         check_model(rep[j], &wd, &all, k);
-        expect(crdt_mvreg_equal(rep[j], rep[0]), "did not converge", k);
+        tu_expect_k(crdt_mvreg_equal(rep[j], rep[0]), "did not converge", k);
     }
     same_bytes(rep[0], rep[nrep - 1], k);
     round_trip(rep[0], k);

@@ -23,18 +23,6 @@
 
 #include "testutil.h"
 
-static void must(int rv, const char *what)
-{
-    if (rv != CRDT_OK)
-        ck_abort_msg("%s: %s", what, crdt_strerror(rv));
-}
-
-static void expect(bool ok, const char *what)
-{
-    if (!ok)
-        ck_abort_msg("%s", what);
-}
-
 /* ------------------------------------------------------------ mutations */
 
 typedef struct inc_arg {
@@ -134,7 +122,7 @@ static uint64_t count(const crdt_ormap *m, const char *key)
 static void encode(const crdt_ormap *m, crdt_buf *b)
 {
     crdt_buf_init(b, NULL);
-    must(crdt_ormap_encode(m, b), "encode");
+    tu_must(crdt_ormap_encode(m, b), "encode");
 }
 
 static bool same_bytes(const crdt_ormap *a, const crdt_ormap *b)
@@ -154,8 +142,8 @@ static crdt_ormap *merged(const crdt_ormap *a, const crdt_ormap *b)
 {
     crdt_ormap *r = crdt_ormap_clone(a);
 
-    expect(r != NULL, "clone");
-    must(crdt_ormap_merge(r, b), "merge");
+    tu_expect(r != NULL, "clone");
+    tu_must(crdt_ormap_merge(r, b), "merge");
     return r;
 }
 
@@ -457,15 +445,15 @@ static void reject(const uint8_t *in, size_t len, const crdt_limits *lim,
     crdt_decode_info info = {0, 0};
     int rv;
 
-    must(inc(m, 9, "keep", 1, NULL), "inc");
+    tu_must(inc(m, 9, "keep", 1, NULL), "inc");
     m0 = crdt_ormap_clone(m);
     rv = crdt_ormap_decode(m, in, len, lim, &info);
     if (rv != code)
         ck_abort_msg("decode: %s, want %s (offset %zu)", crdt_strerror(rv),
                      crdt_strerror(code), info.offset);
-    expect(info.code == code, "info.code");
-    expect(info.offset <= len, "info.offset");
-    expect(crdt_ormap_equal(m, m0), "dst untouched");
+    tu_expect(info.code == code, "info.code");
+    tu_expect(info.offset <= len, "info.offset");
+    tu_expect(crdt_ormap_equal(m, m0), "dst untouched");
     crdt_ormap_free(m);
     crdt_ormap_free(m0);
 }
@@ -621,20 +609,20 @@ static void random_op(tu_rng *rng, crdt_ormap *m, crdt_actor actor,
 
     if (what == 0) {
         *removed |= crdt_ormap_contains(m, pkeys[k], 1);
-        must(crdt_ormap_remove(m, pkeys[k], 1, delta), "remove");
+        tu_must(crdt_ormap_remove(m, pkeys[k], 1, delta), "remove");
     } else if (k == 2 && tu_below(rng, 6) == 0) {
         int rv = inc(m, actor, "c", 1, delta);
 
         if (rv != CRDT_ERR_TYPE)
-            must(rv, "inc c");
+            tu_must(rv, "inc c");
     } else if (k == 2) {
         char v[2] = {(char)('a' + tu_below(rng, 3)), 0};
         int rv = set_lww(m, actor, "c", tu_below(rng, 4), v, delta);
 
         if (rv != CRDT_ERR_TYPE)
-            must(rv, "lww");
+            tu_must(rv, "lww");
     } else {
-        must(inc(m, actor, pkeys[k], 1 + tu_below(rng, 3), delta), "inc");
+        tu_must(inc(m, actor, pkeys[k], 1 + tu_below(rng, 3), delta), "inc");
     }
 }
 
@@ -649,7 +637,7 @@ static void random_states(tu_rng *rng, crdt_ormap *r[3], bool *removed)
         int x = (int)tu_below(rng, 3);
 
         if (tu_below(rng, 3) == 0)
-            must(crdt_ormap_merge(r[x], r[(x + 1 + tu_below(rng, 2)) % 3]),
+            tu_must(crdt_ormap_merge(r[x], r[(x + 1 + tu_below(rng, 2)) % 3]),
                  "exchange");
         else
             random_op(rng, r[x], (crdt_actor)x + 1, NULL, removed);
@@ -678,19 +666,19 @@ START_TEST(test_ormap_property_laws)
         a_bc = merged(r[0], bc);
         aa = merged(r[0], r[0]);
         /* the join laws on every case, removes and re-adds included */
-        expect(crdt_ormap_equal(ab, ba), "commutative");
-        expect(same_bytes(ab, ba), "canonical bytes");
-        expect(crdt_ormap_equal(aa, r[0]), "idempotent");
+        tu_expect(crdt_ormap_equal(ab, ba), "commutative");
+        tu_expect(same_bytes(ab, ba), "canonical bytes");
+        tu_expect(crdt_ormap_equal(aa, r[0]), "idempotent");
         again = merged(ab, r[1]);
-        expect(crdt_ormap_equal(again, ab), "idempotent (a+b)+b");
+        tu_expect(crdt_ormap_equal(again, ab), "idempotent (a+b)+b");
         crdt_ormap_free(again);
-        expect(crdt_ormap_equal(ab_c, a_bc), "associative");
-        expect(same_bytes(ab_c, a_bc), "canonical bytes (assoc)");
+        tu_expect(crdt_ormap_equal(ab_c, a_bc), "associative");
+        tu_expect(same_bytes(ab_c, a_bc), "canonical bytes (assoc)");
         /* round trip */
         encode(ab_c, &e);
         y = crdt_ormap_new(NULL, NULL);
-        must(crdt_ormap_decode(y, e.data, e.len, NULL, NULL), "decode");
-        expect(crdt_ormap_equal(y, ab_c), "round trip");
+        tu_must(crdt_ormap_decode(y, e.data, e.len, NULL, NULL), "decode");
+        tu_expect(crdt_ormap_equal(y, ab_c), "round trip");
         crdt_buf_clear(&e);
         /* delta == mutation, for a delta group of 1-3 ops */
         x = crdt_ormap_clone(ab);
@@ -701,13 +689,13 @@ START_TEST(test_ormap_property_laws)
             random_op(&rng, x, 1 + tu_below(&rng, 3), d, &removed);
         delta_removes += removed;
         z = merged(ab, d);
-        expect(crdt_ormap_equal(z, x), "delta == mutation");
-        expect(same_bytes(z, x), "delta == mutation (bytes)");
+        tu_expect(crdt_ormap_equal(z, x), "delta == mutation");
+        tu_expect(same_bytes(z, x), "delta == mutation (bytes)");
         crdt_ormap_free(z);
         /* and on a replica that has seen more */
         z = merged(ab_c, d);
         w = merged(ab_c, x);
-        expect(crdt_ormap_equal(z, w), "delta == state");
+        tu_expect(crdt_ormap_equal(z, w), "delta == state");
         crdt_ormap_free(w);
         crdt_ormap_free(z);
         for (i = 0; i < 3; i++)
@@ -791,11 +779,11 @@ static void check_rep(const crdt_ormap *m, const mrep *r)
         const void *v;
 
         if (!r->k[k].has) {
-            expect(!crdt_ormap_contains(m, key, 1), "absent as in model");
+            tu_expect(!crdt_ormap_contains(m, key, 1), "absent as in model");
             continue;
         }
         present++;
-        must(crdt_ormap_get(m, key, 1, NULL, &v), "present as in model");
+        tu_must(crdt_ormap_get(m, key, 1, NULL, &v), "present as in model");
         for (a = 0; a < MR; a++)
             if (crdt_gcounter_get(v, (crdt_actor)a + 1) != r->k[k].cnt[a])
                 ck_abort_msg("key %d actor %d: %llu, model %llu", k, a + 1,
@@ -803,7 +791,7 @@ static void check_rep(const crdt_ormap *m, const mrep *r)
                                  v, (crdt_actor)a + 1),
                              (unsigned long long)r->k[k].cnt[a]);
     }
-    expect(crdt_ormap_size(m) == present, "size as in model");
+    tu_expect(crdt_ormap_size(m) == present, "size as in model");
 }
 
 #define POOL 400
@@ -846,7 +834,7 @@ START_TEST(test_ormap_replicas_converge)
                 memset(md, 0, sizeof *md);
                 ops++;
                 if (rem) {
-                    must(crdt_ormap_remove(rep[x], key, 1, pool[npool]),
+                    tu_must(crdt_ormap_remove(rep[x], key, 1, pool[npool]),
                          "remove");
                     for (a = 0; a < MR; a++) {
                         md->ctx[a] = mk->dots[a];
@@ -858,7 +846,7 @@ START_TEST(test_ormap_replicas_converge)
                     int c = top_bit(m->ctx[x]) + 1;
                     uint64_t bit = (uint64_t)1 << (c - 1);
 
-                    must(inc(rep[x], (crdt_actor)x + 1, key, 1, pool[npool]),
+                    tu_must(inc(rep[x], (crdt_actor)x + 1, key, 1, pool[npool]),
                          "inc");
                     for (a = 0; a < MR; a++) {
                         md->ctx[a] = mk->dots[a];
@@ -882,12 +870,12 @@ START_TEST(test_ormap_replicas_converge)
                 /* a random delta from the pool, maybe a duplicate */
                 int p = (int)tu_below(&rng, (uint64_t)npool);
 
-                must(crdt_ormap_merge(rep[x], pool[p]), "merge delta");
+                tu_must(crdt_ormap_merge(rep[x], pool[p]), "merge delta");
                 m_merge(&mr[x], &mpool[p]);
             } else {
                 int y = (int)tu_below(&rng, (uint64_t)nr);
 
-                must(crdt_ormap_merge(rep[x], rep[y]), "merge state");
+                tu_must(crdt_ormap_merge(rep[x], rep[y]), "merge state");
                 m_merge(&mr[x], &mr[y]);
             }
             check_rep(rep[x], &mr[x]);
@@ -898,21 +886,21 @@ START_TEST(test_ormap_replicas_converge)
             for (j = 0; j < npool; j++) {
                 int p = (int)tu_below(&rng, (uint64_t)npool);
 
-                must(crdt_ormap_merge(rep[i], pool[p]), "merge delta");
+                tu_must(crdt_ormap_merge(rep[i], pool[p]), "merge delta");
                 m_merge(&mr[i], &mpool[p]);
-                must(crdt_ormap_merge(rep[i], pool[j]), "merge delta");
+                tu_must(crdt_ormap_merge(rep[i], pool[j]), "merge delta");
                 m_merge(&mr[i], &mpool[j]);
             }
         for (round = 0; round < 4; round++)
             for (i = 0; i < nr; i++)
                 for (j = 0; j < nr; j++) {
-                    must(crdt_ormap_merge(rep[i], rep[j]), "merge state");
+                    tu_must(crdt_ormap_merge(rep[i], rep[j]), "merge state");
                     m_merge(&mr[i], &mr[j]);
                 }
         for (i = 0; i < nr; i++) {
             check_rep(rep[i], &mr[i]);
-            expect(crdt_ormap_equal(rep[i], rep[0]), "converged");
-            expect(same_bytes(rep[i], rep[0]), "converged bytes");
+            tu_expect(crdt_ormap_equal(rep[i], rep[0]), "converged");
+            tu_expect(same_bytes(rep[i], rep[0]), "converged bytes");
         }
         /* present iff some update is not covered by a later op */
         for (k = 0; k < MK; k++) {
@@ -921,16 +909,16 @@ START_TEST(test_ormap_replicas_converge)
 
             for (a = 0; a < MR; a++)
                 live |= (upd[k][a] & ~cov[k][a]) != 0;
-            expect(crdt_ormap_contains(rep[0], key, 1) == live,
+            tu_expect(crdt_ormap_contains(rep[0], key, 1) == live,
                    "presence = some update not covered");
             /* a present key's counter is the join of every increment ever
              * made to it, removes notwithstanding */
             if (live) {
                 const void *v;
 
-                must(crdt_ormap_get(rep[0], key, 1, NULL, &v), "get");
+                tu_must(crdt_ormap_get(rep[0], key, 1, NULL, &v), "get");
                 for (a = 0; a < MR; a++)
-                    expect(crdt_gcounter_get(v, (crdt_actor)a + 1) ==
+                    tu_expect(crdt_gcounter_get(v, (crdt_actor)a + 1) ==
                                incs[k][a],
                            "counter = all increments to the key");
             }
@@ -968,16 +956,16 @@ START_TEST(test_ormap_nomem_all)
     for (i = 0; i < 6; i++) {
         char k[3] = {'k', (char)('0' + i), 0};
 
-        must(inc(base, 1, k, 1 + (uint64_t)i, NULL), "inc");
+        tu_must(inc(base, 1, k, 1 + (uint64_t)i, NULL), "inc");
     }
-    must(set_lww(base, 1, "lww", 5, "a value longer than sixteen", NULL),
+    tu_must(set_lww(base, 1, "lww", 5, "a value longer than sixteen", NULL),
          "lww");
-    must(nest_inc(base, 1, "nest", "in", 3, NULL), "nest");
+    tu_must(nest_inc(base, 1, "nest", "in", 3, NULL), "nest");
     other = crdt_ormap_clone(base);
-    must(crdt_ormap_remove(other, "k1", 2, NULL), "remove");
-    must(inc(other, 2, "k2", 9, NULL), "inc");
-    must(inc(other, 2, "new", 9, NULL), "inc");
-    must(nest_inc(other, 2, "nest", "in2", 3, NULL), "nest");
+    tu_must(crdt_ormap_remove(other, "k1", 2, NULL), "remove");
+    tu_must(inc(other, 2, "k2", 9, NULL), "inc");
+    tu_must(inc(other, 2, "new", 9, NULL), "inc");
+    tu_must(nest_inc(other, 2, "nest", "in2", 3, NULL), "nest");
     encode(base, &enc);
     tu_mem_init(&tm);
     for (op = 0; op < OP_COUNT; op++) {
@@ -993,7 +981,7 @@ START_TEST(test_ormap_nomem_all)
             ck_assert_int_eq(crdt_ormap_decode(a, enc.data, enc.len, NULL,
                                                NULL),
                              CRDT_OK);
-            must(inc(d, 3, "k0", 1, NULL), "delta");
+            tu_must(inc(d, 3, "k0", 1, NULL), "delta");
             d0 = crdt_ormap_clone(d);
             crdt_buf_init(&b, &tm.mem);
             tu_mem_fail_at(&tm, n);
