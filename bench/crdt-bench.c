@@ -459,6 +459,360 @@ static const merge_type vclock_type = {
     vclock_equal,     vclock_destroy,      vclock_merge_all,
 };
 
+/* --- gcounter_merge: the same counts as the vclock pair ---------------- */
+
+static int gcounter_make_pair(size_t n, void **pa, void **pb)
+{
+    crdt_gcounter *a = crdt_gcounter_new(NULL), *b = crdt_gcounter_new(NULL);
+    size_t k;
+    int rv = (a && b) ? CRDT_OK : CRDT_ERR_NOMEM;
+
+    for (k = 0; k < n && !rv; k++) {
+        uint64_t base = 1000 + (uint64_t)k;
+
+        rv = crdt_gcounter_increment(a, actor(k), base + (k % 2 == 0), NULL);
+        if (!rv)
+            rv = crdt_gcounter_increment(b, actor(k), base + (k % 2 == 1),
+                                         NULL);
+    }
+    *pa = a;
+    *pb = b;
+    return rv;
+}
+
+static int gcounter_check_merged(const void *m, size_t n)
+{
+    size_t k;
+    uint64_t want = 0;
+
+    for (k = 0; k < n; k++) {
+        if (crdt_gcounter_get(m, actor(k)) != 1001 + (uint64_t)k)
+            return BENCH_WRONG;
+        want += 1001 + (uint64_t)k;
+    }
+    return crdt_gcounter_value(m) == want ? CRDT_OK : BENCH_WRONG;
+}
+
+static void *gcounter_create(void)
+{
+    return crdt_gcounter_new(NULL);
+}
+
+static int gcounter_copy(void *dst, const void *src)
+{
+    return crdt_gcounter_copy(dst, src);
+}
+
+static bool gcounter_equal(const void *x, const void *y)
+{
+    return crdt_gcounter_equal(x, y);
+}
+
+static void gcounter_destroy(void *obj)
+{
+    crdt_gcounter_free(obj);
+}
+
+static int gcounter_merge_all(void *const *dst, size_t n, const void *src)
+{
+    size_t i;
+    int rv;
+
+    for (i = 0; i < n; i++)
+        if ((rv = crdt_gcounter_merge(dst[i], src)))
+            return rv;
+    return CRDT_OK;
+}
+
+static const merge_type gcounter_type = {
+    gcounter_make_pair, gcounter_check_merged, gcounter_create, gcounter_copy,
+    gcounter_equal,     gcounter_destroy,      gcounter_merge_all,
+};
+
+/* --- pncounter_merge: P as the gcounter pair; N 500+k, +1 in a for odd k,
+ * +1 in b for even k; the merged value is 500 per actor ------------------ */
+
+static int pncounter_make_pair(size_t n, void **pa, void **pb)
+{
+    crdt_pncounter *a = crdt_pncounter_new(NULL);
+    crdt_pncounter *b = crdt_pncounter_new(NULL);
+    size_t k;
+    int rv = (a && b) ? CRDT_OK : CRDT_ERR_NOMEM;
+
+    for (k = 0; k < n && !rv; k++) {
+        uint64_t p = 1000 + (uint64_t)k, q = 500 + (uint64_t)k;
+
+        rv = crdt_pncounter_increment(a, actor(k), p + (k % 2 == 0), NULL);
+        if (!rv)
+            rv = crdt_pncounter_increment(b, actor(k), p + (k % 2 == 1),
+                                          NULL);
+        if (!rv)
+            rv = crdt_pncounter_decrement(a, actor(k), q + (k % 2 == 1),
+                                          NULL);
+        if (!rv)
+            rv = crdt_pncounter_decrement(b, actor(k), q + (k % 2 == 0),
+                                          NULL);
+    }
+    *pa = a;
+    *pb = b;
+    return rv;
+}
+
+static int pncounter_check_merged(const void *m, size_t n)
+{
+    int64_t v;
+
+    if (crdt_pncounter_value(m, &v) != CRDT_OK)
+        return BENCH_WRONG;
+    return v == 500 * (int64_t)n ? CRDT_OK : BENCH_WRONG;
+}
+
+static void *pncounter_create(void)
+{
+    return crdt_pncounter_new(NULL);
+}
+
+static int pncounter_copy(void *dst, const void *src)
+{
+    return crdt_pncounter_copy(dst, src);
+}
+
+static bool pncounter_equal(const void *x, const void *y)
+{
+    return crdt_pncounter_equal(x, y);
+}
+
+static void pncounter_destroy(void *obj)
+{
+    crdt_pncounter_free(obj);
+}
+
+static int pncounter_merge_all(void *const *dst, size_t n, const void *src)
+{
+    size_t i;
+    int rv;
+
+    for (i = 0; i < n; i++)
+        if ((rv = crdt_pncounter_merge(dst[i], src)))
+            return rv;
+    return CRDT_OK;
+}
+
+static const merge_type pncounter_type = {
+    pncounter_make_pair, pncounter_check_merged, pncounter_create,
+    pncounter_copy,      pncounter_equal,        pncounter_destroy,
+    pncounter_merge_all,
+};
+
+/* --- gcounter_inc_read: increment an actor by one (rotating over the
+ * counter's actors), then read the value --------------------------------- */
+
+typedef struct incread_ctx {
+    crdt_gcounter *g;
+    size_t n, i;
+} incread_ctx;
+
+static int gcounter_inc_read_setup(void **ctx, const bench_case *bc,
+                                   case_info *info)
+{
+    incread_ctx *ic;
+    void *a, *b;
+    int rv;
+
+    (void)info;
+    if (!(ic = calloc(1, sizeof *ic)))
+        return CRDT_ERR_NOMEM;
+    *ctx = ic;
+    rv = gcounter_make_pair(bc->arg, &a, &b);
+    ic->g = a;
+    crdt_gcounter_free(b);
+    ic->n = bc->arg;
+    return rv;
+}
+
+static int gcounter_inc_read_run(void *ctx, size_t n, uint64_t *ns)
+{
+    incread_ctx *ic = ctx;
+    uint64_t t0 = now_ns(), before = crdt_gcounter_value(ic->g);
+    size_t k;
+    int rv;
+
+    for (k = 0; k < n; k++) {
+        if ((rv = crdt_gcounter_increment(ic->g, actor(ic->i++ % ic->n), 1,
+                                          NULL)))
+            return rv;
+        consume(crdt_gcounter_value(opaque(ic->g)));
+    }
+    *ns = now_ns() - t0;
+    return crdt_gcounter_value(ic->g) == before + n ? CRDT_OK : BENCH_WRONG;
+}
+
+static void gcounter_inc_read_teardown(void *ctx)
+{
+    incread_ctx *ic = ctx;
+
+    crdt_gcounter_free(ic->g);
+    free(ic);
+}
+
+/* --- lwwreg_merge: each merge brings a strictly newer write of an 8-byte
+ * value, so every merge updates.  A batch writes its n incoming registers
+ * untimed (markers m+1..m+n), then times the n merges. ------------------- */
+
+#define LWW_MAX_BATCH ((size_t)1 << 16)
+
+typedef struct lww_ctx {
+    crdt_lww *r;
+    crdt_lww **in; /* LWW_MAX_BATCH incoming registers */
+    uint64_t m;
+} lww_ctx;
+
+static int lwwreg_setup(void **ctx, const bench_case *bc, case_info *info)
+{
+    lww_ctx *lc;
+    size_t i;
+
+    (void)bc;
+    if (!(lc = calloc(1, sizeof *lc)))
+        return CRDT_ERR_NOMEM;
+    *ctx = lc;
+    info->max_batch = LWW_MAX_BATCH;
+    if (!(lc->r = crdt_lww_new(NULL)) ||
+        !(lc->in = calloc(LWW_MAX_BATCH, sizeof *lc->in)))
+        return CRDT_ERR_NOMEM;
+    for (i = 0; i < LWW_MAX_BATCH; i++)
+        if (!(lc->in[i] = crdt_lww_new(NULL)))
+            return CRDT_ERR_NOMEM;
+    return CRDT_OK;
+}
+
+static int lwwreg_run(void *ctx, size_t n, uint64_t *ns)
+{
+    lww_ctx *lc = ctx;
+    uint64_t t0, v;
+    size_t k;
+    int rv;
+
+    if (n > LWW_MAX_BATCH)
+        n = LWW_MAX_BATCH;
+    for (k = 0; k < n; k++) {
+        v = (lc->m + 1 + k) ^ 0x5555;
+        if ((rv = crdt_lww_set(lc->in[k], lc->m + 1 + k, 1, &v, sizeof v,
+                               NULL)))
+            return rv;
+    }
+    t0 = now_ns();
+    for (k = 0; k < n; k++)
+        if ((rv = crdt_lww_merge(lc->r, opaque(lc->in[k]))))
+            return rv;
+    *ns = now_ns() - t0;
+    lc->m += n;
+    return crdt_lww_timestamp(lc->r) == lc->m ? CRDT_OK : BENCH_WRONG;
+}
+
+static void lwwreg_teardown(void *ctx)
+{
+    lww_ctx *lc = ctx;
+    size_t i;
+
+    crdt_lww_free(lc->r);
+    for (i = 0; lc->in && i < LWW_MAX_BATCH; i++)
+        crdt_lww_free(lc->in[i]);
+    free(lc->in);
+    free(lc);
+}
+
+/* --- msgpack_<type>: encode into a reused buffer and decode into a reused
+ * object through the type's descriptor, timed separately ----------------- */
+
+typedef struct dcodec_ctx {
+    const crdt_type *t;
+    void *a, *out;
+    crdt_buf buf;
+    uint8_t *enc;
+    size_t len;
+} dcodec_ctx;
+
+static int msgpack_gcounter_setup(void **ctx, const bench_case *bc,
+                                  case_info *info)
+{
+    dcodec_ctx *cc;
+    void *b;
+    int rv;
+
+    if (!(cc = calloc(1, sizeof *cc)))
+        return CRDT_ERR_NOMEM;
+    *ctx = cc;
+    cc->t = crdt_gcounter_type();
+    crdt_buf_init(&cc->buf, NULL);
+    rv = gcounter_make_pair(bc->arg, &cc->a, &b);
+    crdt_gcounter_free(b);
+    if (rv)
+        return rv;
+    if (!(cc->out = cc->t->create(NULL)))
+        return CRDT_ERR_NOMEM;
+    if ((rv = cc->t->encode(cc->a, &cc->buf)))
+        return rv;
+    cc->len = cc->buf.len;
+    if (!(cc->enc = malloc(cc->len)))
+        return CRDT_ERR_NOMEM;
+    memcpy(cc->enc, cc->buf.data, cc->len);
+    if ((rv = cc->t->decode(cc->out, cc->enc, cc->len, NULL, NULL)))
+        return rv;
+    if (!cc->t->equal(cc->out, cc->a))
+        return BENCH_WRONG;
+    info->bytes = (long long)cc->len;
+    info->max_batch = (size_t)1 << 20;
+    return CRDT_OK;
+}
+
+static int msgpack_gcounter_enc(void *ctx, size_t n, uint64_t *ns)
+{
+    dcodec_ctx *cc = ctx;
+    uint64_t t0 = now_ns();
+    size_t i;
+    int rv;
+
+    for (i = 0; i < n; i++) {
+        crdt_buf_reset(&cc->buf);
+        if ((rv = crdt_gcounter_encode(opaque(cc->a), &cc->buf)))
+            return rv;
+        consume_mem(cc->buf.data);
+    }
+    *ns = now_ns() - t0;
+    if (cc->buf.len != cc->len || memcmp(cc->buf.data, cc->enc, cc->len))
+        return BENCH_WRONG;
+    return CRDT_OK;
+}
+
+static int msgpack_gcounter_dec(void *ctx, size_t n, uint64_t *ns)
+{
+    dcodec_ctx *cc = ctx;
+    uint64_t t0 = now_ns();
+    size_t i;
+    int rv;
+
+    for (i = 0; i < n; i++) {
+        if ((rv = crdt_gcounter_decode(cc->out, opaque(cc->enc), cc->len,
+                                       NULL, NULL)))
+            return rv;
+        consume_mem(cc->out);
+    }
+    *ns = now_ns() - t0;
+    return cc->t->equal(cc->out, cc->a) ? CRDT_OK : BENCH_WRONG;
+}
+
+static void msgpack_gcounter_teardown(void *ctx)
+{
+    dcodec_ctx *cc = ctx;
+
+    cc->t->destroy(cc->a);
+    cc->t->destroy(cc->out);
+    crdt_buf_clear(&cc->buf);
+    free(cc->enc);
+    free(cc);
+}
+
 /* --- vclock_cmp: a against c = a with its greatest actor one ahead ------ */
 
 typedef struct cmp_ctx {
@@ -1118,6 +1472,27 @@ static const bench_case cases[] = {
     {"vclock_merge", "actors=1024", 1024, &vclock_type, merge_setup,
      {merge_run}, {NULL}, merge_teardown},
 
+    {"gcounter_merge", "actors=4", 4, &gcounter_type, merge_setup,
+     {merge_run}, {NULL}, merge_teardown},
+    {"gcounter_merge", "actors=64", 64, &gcounter_type, merge_setup,
+     {merge_run}, {NULL}, merge_teardown},
+    {"gcounter_merge", "actors=1024", 1024, &gcounter_type, merge_setup,
+     {merge_run}, {NULL}, merge_teardown},
+    {"gcounter_inc_read", "actors=4", 4, NULL, gcounter_inc_read_setup,
+     {gcounter_inc_read_run}, {NULL}, gcounter_inc_read_teardown},
+    {"gcounter_inc_read", "actors=64", 64, NULL, gcounter_inc_read_setup,
+     {gcounter_inc_read_run}, {NULL}, gcounter_inc_read_teardown},
+    {"gcounter_inc_read", "actors=1024", 1024, NULL, gcounter_inc_read_setup,
+     {gcounter_inc_read_run}, {NULL}, gcounter_inc_read_teardown},
+    {"pncounter_merge", "actors=4", 4, &pncounter_type, merge_setup,
+     {merge_run}, {NULL}, merge_teardown},
+    {"pncounter_merge", "actors=64", 64, &pncounter_type, merge_setup,
+     {merge_run}, {NULL}, merge_teardown},
+    {"pncounter_merge", "actors=1024", 1024, &pncounter_type, merge_setup,
+     {merge_run}, {NULL}, merge_teardown},
+    {"lwwreg_merge", "marker=u64", 0, NULL, lwwreg_setup, {lwwreg_run},
+     {NULL}, lwwreg_teardown},
+
     {"vclock_cmp", "actors=4", 4, NULL, vclock_cmp_setup, {vclock_cmp_run},
      {NULL}, vclock_cmp_teardown},
     {"vclock_cmp", "actors=64", 64, NULL, vclock_cmp_setup, {vclock_cmp_run},
@@ -1141,6 +1516,9 @@ static const bench_case cases[] = {
     {"msgpack_vclock", "actors=1024", 1024, NULL, msgpack_vclock_setup,
      {msgpack_vclock_enc, msgpack_vclock_dec}, {"enc_ns", "dec_ns"},
      msgpack_vclock_teardown},
+    {"msgpack_gcounter", "actors=1024", 1024, NULL, msgpack_gcounter_setup,
+     {msgpack_gcounter_enc, msgpack_gcounter_dec}, {"enc_ns", "dec_ns"},
+     msgpack_gcounter_teardown},
     {"orswot_merge", "elems=1000 actors=8", 1000, &orset_type, merge_setup,
      {merge_run}, {NULL}, merge_teardown},
     {"orswot_merge", "elems=100000 actors=8", 100000, &orset_type,
