@@ -198,11 +198,44 @@ static MULTIVERSION int cmp_block(const uint64_t *restrict a,
     return (gt ? AVEC_GT : 0) | (lt ? AVEC_LT : 0);
 }
 
+/* Below this many entries the count loops run inline: a call through the
+ * ifunc and to memcmp would cost more than the loop. */
+#define SMALL_MAX 8
+
 static bool same_actors(const avec *a, const avec *b)
 {
-    return a->len == b->len &&
-           (a->len == 0 || a->actors == b->actors ||
-            memcmp(a->actors, b->actors, a->len * sizeof *a->actors) == 0);
+    size_t i;
+
+    if (a->len != b->len)
+        return false;
+    if (a->len == 0 || a->actors == b->actors)
+        return true;
+    if (a->len <= SMALL_MAX) {
+        for (i = 0; i < a->len; i++)
+            if (a->actors[i] != b->actors[i])
+                return false;
+        return true;
+    }
+    return memcmp(a->actors, b->actors, a->len * sizeof *a->actors) == 0;
+}
+
+bool crdtp_avec_same_actors(const avec *a, const avec *b)
+{
+    return same_actors(a, b);
+}
+
+uint64_t crdtp_avec_max_sum_same(avec *d, const avec *s)
+{
+    uint64_t t = 0;
+    size_t i;
+
+    if (d->len > SMALL_MAX)
+        return max_sum_into(d->counts, s->counts, d->len);
+    for (i = 0; i < d->len; i++) {
+        d->counts[i] = max64(d->counts[i], s->counts[i]);
+        t += d->counts[i];
+    }
+    return t;
 }
 
 /* Size of the union of the actor sets of a and b. */
@@ -291,7 +324,14 @@ int crdtp_avec_merge(avec *d, const crdt_mem *mem, const avec *s)
     if (d == s || s->len == 0)
         return CRDT_OK;
     if (same_actors(d, s)) {
-        max_into(d->counts, s->counts, d->len);
+        if (d->len <= SMALL_MAX) {
+            size_t i;
+
+            for (i = 0; i < d->len; i++)
+                d->counts[i] = max64(d->counts[i], s->counts[i]);
+        } else {
+            max_into(d->counts, s->counts, d->len);
+        }
         return CRDT_OK;
     }
     u = union_size(d, s);
@@ -332,7 +372,7 @@ uint64_t crdtp_avec_merge_commit_sum(avec *d, const crdt_mem *mem,
 {
     if (d != s && s->len != 0) {
         if (same_actors(d, s))
-            return max_sum_into(d->counts, s->counts, d->len);
+            return crdtp_avec_max_sum_same(d, s);
         (void)crdtp_avec_merge(d, mem, s); /* prepared: cannot fail */
     }
     return sum_counts(d->counts, d->len);

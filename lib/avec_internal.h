@@ -55,6 +55,11 @@ int crdtp_avec_merge_prepare(avec *dst, const crdt_mem *mem, const avec *src,
                              bool check_sum);
 uint64_t crdtp_avec_merge_commit_sum(avec *dst, const crdt_mem *mem,
                                      const avec *src);
+/* Whether a and b have the same actors (so merge is in place). */
+bool crdtp_avec_same_actors(const avec *a, const avec *b);
+/* For same_actors(d, s) whose merged sum cannot overflow: pointwise max
+ * into d, returning the new sum.  Cannot fail. */
+uint64_t crdtp_avec_max_sum_same(avec *d, const avec *s);
 int crdtp_avec_compare(const avec *a, const avec *b);
 bool crdtp_avec_equal(const avec *a, const avec *b);
 /* dst becomes a copy of src; dst unchanged on error. */

@@ -124,10 +124,20 @@ int crdtp_gctr_merge(gctr *d, const crdt_mem *mem, const gctr *s)
         return CRDT_OK;
     if (d->v.len == 0) /* e.g. a delta into a fresh replica */
         return crdtp_gctr_copy(d, mem, s);
+    if (crdtp_gctr_merge_is_trivial(d, s)) { /* the common case: one pass */
+        d->total = crdtp_avec_max_sum_same(&d->v, &s->v);
+        return CRDT_OK;
+    }
     if ((rv = crdtp_gctr_merge_prepare(d, mem, s)))
         return rv;
     crdtp_gctr_merge_commit(d, mem, s);
     return CRDT_OK;
+}
+
+bool crdtp_gctr_merge_is_trivial(const gctr *d, const gctr *s)
+{
+    return d != s && d->total <= UINT64_MAX - s->total &&
+           crdtp_avec_same_actors(&d->v, &s->v);
 }
 
 int crdtp_gctr_merge_prepare(gctr *d, const crdt_mem *mem, const gctr *s)

@@ -42,6 +42,11 @@ int crdtp_gctr_merge(gctr *d, const crdt_mem *mem, const gctr *s);
 int crdtp_gctr_merge_prepare(gctr *d, const crdt_mem *mem, const gctr *s);
 void crdtp_gctr_merge_commit(gctr *d, const crdt_mem *mem, const gctr *s);
 
+/* Whether merging s into d cannot fail and needs no allocation: same
+ * actors and totals that bound the merged sum.  Then
+ * d->total = crdtp_avec_max_sum_same(&d->v, &s->v) is the whole merge. */
+bool crdtp_gctr_merge_is_trivial(const gctr *d, const gctr *s);
+
 /* d becomes a copy of s; d unchanged on CRDT_ERR_NOMEM. */
 int crdtp_gctr_copy(gctr *d, const crdt_mem *mem, const gctr *s);
 

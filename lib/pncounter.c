@@ -213,6 +213,13 @@ int crdt_pncounter_merge(crdt_pncounter *dst, const crdt_pncounter *src)
         return CRDT_ERR_INVALID_ARG;
     if (dst == src)
         return CRDT_OK;
+    /* common case: both halves merge in place and cannot fail */
+    if (crdtp_gctr_merge_is_trivial(&dst->p, &src->p) &&
+        crdtp_gctr_merge_is_trivial(&dst->n, &src->n)) {
+        dst->p.total = crdtp_avec_max_sum_same(&dst->p.v, &src->p.v);
+        dst->n.total = crdtp_avec_max_sum_same(&dst->n.v, &src->n.v);
+        return CRDT_OK;
+    }
     /* every failure mode of both halves first, then the infallible rest */
     if ((rv = crdtp_gctr_merge_prepare(&dst->p, &dst->mem, &src->p)) ||
         (rv = crdtp_gctr_merge_prepare(&dst->n, &dst->mem, &src->n)))
