@@ -865,7 +865,8 @@ static int dotstore_json(const crdt_type *t, const void *obj, bool dots,
            rd_uint(&r, &v) && rd_header(&r, true, &n);
     out_str(o, ",\"vv\":[");
     for (i = 0; okay && i < n; i++) {
-        okay = rd_uint(&r, &actor) && rd_uint(&r, &counter);
+        if (!(okay = rd_uint(&r, &actor) && rd_uint(&r, &counter)))
+            break;
         out_str(o, i ? ",{\"actor\":" : "{\"actor\":");
         out_u64(o, actor);
         out_str(o, ",\"counter\":");
