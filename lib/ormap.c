@@ -38,9 +38,11 @@
 #include <string.h>
 
 #include <crdt/dotctx.h>
+#include <crdt/flag.h>
 #include <crdt/gcounter.h>
 #include <crdt/gset.h>
 #include <crdt/lww.h>
+#include <crdt/mvreg.h>
 #include <crdt/ormap.h>
 #include <crdt/orset.h>
 #include <crdt/pncounter.h>
@@ -912,6 +914,12 @@ static const crdt_type *type_for(const crdt_ormap *m, uint32_t tag)
         return crdt_orset_type();
     case CRDT_TAG_GSET:
         return crdt_gset_type();
+    case CRDT_TAG_MVREG:
+        return crdt_mvreg_type();
+    case CRDT_TAG_EWFLAG:
+        return crdt_ewflag_type();
+    case CRDT_TAG_DWFLAG:
+        return crdt_dwflag_type();
     default:
         return NULL;
     }

@@ -16,8 +16,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <crdt/flag.h>
 #include <crdt/gcounter.h>
 #include <crdt/lww.h>
+#include <crdt/mvreg.h>
 #include <crdt/ormap.h>
 #include <crdt/type.h>
 
@@ -399,6 +401,46 @@ START_TEST(test_ormap_codec_removed)
     /* a re-add on the decoded copy resumes from {1: 2} */
     ck_assert_int_eq(inc(c, 1, "a", 1, NULL), CRDT_OK);
     ck_assert_uint_eq(count(c, "a"), 3);
+    crdt_ormap_free(m);
+    crdt_ormap_free(c);
+}
+END_TEST
+
+static int mv_write_fn(void *v, void *d, void *ud)
+{
+    return crdt_mvreg_write(v, 1, ud, strlen(ud), d);
+}
+
+static int ew_enable_fn(void *v, void *d, void *ud)
+{
+    (void)ud;
+    return crdt_ewflag_enable(v, 1, d);
+}
+
+static int dw_disable_fn(void *v, void *d, void *ud)
+{
+    (void)ud;
+    return crdt_dwflag_disable(v, 2, d);
+}
+
+/* A map without a registry decodes every built-in type it can hold,
+ * the MV-register and the flags included. */
+START_TEST(test_ormap_codec_builtins)
+{
+    crdt_ormap *m = crdt_ormap_new(NULL, NULL), *c = crdt_ormap_new(NULL, NULL);
+    crdt_buf e;
+
+    ck_assert_int_eq(crdt_ormap_update(m, 1, "r", 1, crdt_mvreg_type(),
+                                       mv_write_fn, "v", NULL), CRDT_OK);
+    ck_assert_int_eq(crdt_ormap_update(m, 1, "e", 1, crdt_ewflag_type(),
+                                       ew_enable_fn, NULL, NULL), CRDT_OK);
+    ck_assert_int_eq(crdt_ormap_update(m, 2, "d", 1, crdt_dwflag_type(),
+                                       dw_disable_fn, NULL, NULL), CRDT_OK);
+    encode(m, &e);
+    ck_assert_int_eq(crdt_ormap_decode(c, e.data, e.len, NULL, NULL),
+                     CRDT_OK);
+    ck_assert(crdt_ormap_equal(c, m));
+    crdt_buf_clear(&e);
     crdt_ormap_free(m);
     crdt_ormap_free(c);
 }
@@ -1059,6 +1101,7 @@ static Suite *ormap_suite(void)
     tc = tcase_create("codec");
     tcase_add_test(tc, test_ormap_codec_bytes);
     tcase_add_test(tc, test_ormap_codec_removed);
+    tcase_add_test(tc, test_ormap_codec_builtins);
     tcase_add_test(tc, test_ormap_codec_reject);
     tcase_add_test(tc, test_ormap_codec_depth);
     suite_add_tcase(s, tc);

@@ -17,6 +17,9 @@ if [ -z "$crdt" ] || [ ! -x "$crdt" ]; then
 fi
 crdt="$(cd "$(dirname "$crdt")" && pwd)/$(basename "$crdt")"
 readme="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/README.md"
+# OR-map states come from tests/cli-mkmap (built by make next to the tool;
+# no crdt command builds maps).
+mkmap="$(dirname "$crdt")/../tests/cli-mkmap"
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
@@ -190,7 +193,7 @@ run help
 check "help prints usage" eval '[ "$rc" -eq 0 ] && grep -q "^usage: crdt" out'
 run --version
 check "--version" eval '[ "$rc" -eq 0 ] && grep -Eq "^crdt \(libcrdt\) [0-9]+\.[0-9]+\.[0-9]+$" out'
-for cmd in new inc dec set value merge compare inspect; do
+for cmd in new inc dec set add remove enable disable value merge compare inspect; do
     run "$cmd" --help
     check "$cmd --help" eval '[ "$rc" -eq 0 ] && grep -q "^usage: crdt $cmd" out && [ ! -s err ]'
     run help "$cmd"
@@ -369,7 +372,7 @@ expect "pncounter value above INT64_MAX" 9223372036854775808 \
 save pnMax.bin dec --actor 1 --by 18446744073709551615 pn0.bin
 expect_err "pncounter dec past UINT64_MAX" 1 "^crdt: stdin: dec: counter overflow$" --in pnMax.bin dec --actor 2
 expect "pncounter inc still possible" -18446744073709551614 --in <("$crdt" inc --actor 2 pnMax.bin) value
-expect_err "set on pncounter" 1 "^crdt: pnA.bin: set does not apply to pncounter \(only to lww\)$" set --actor 1 x pnA.bin
+expect_err "set on pncounter" 1 "^crdt: pnA.bin: set does not apply to pncounter \(only to lww, mvreg\)$" set --actor 1 x pnA.bin
 
 # --- lww ----------------------------------------------------------------------------
 expect_hex "new lww" 920105 new lww
@@ -402,7 +405,7 @@ expect_err "set without VALUE" 2 "^crdt: set: missing argument" set --actor 1
 expect_err "set bad --time" 2 "^crdt: set: invalid --time '-5'" set --actor 1 --time -5 x lw0.bin
 expect_err "set --time overflow" 2 "^crdt: set: invalid --time '18446744073709551616'" set --actor 1 --time 18446744073709551616 x lw0.bin
 expect_err "inc on lww" 1 "^crdt: lw1.bin: inc does not apply to lww \(only to .*vclock" inc --actor 1 lw1.bin
-expect_err "set on vclock names lww" 1 "^crdt: vcA.bin: set does not apply to vclock \(only to lww\)$" set --actor 1 x vcA.bin
+expect_err "set on vclock names lww, mvreg" 1 "^crdt: vcA.bin: set does not apply to vclock \(only to lww, mvreg\)$" set --actor 1 x vcA.bin
 # Without --time: a hybrid logical clock on the system clock, which first
 # sees the register's timestamp, so the write wins.
 now_ms=$(date +%s%3N)
@@ -444,6 +447,182 @@ expect_err "merge hlc" 1 "^crdt: hl0.bin: merge does not apply to hlc \(only to 
 expect_err "compare hlc" 1 "^crdt: hl0.bin: compare does not apply to hlc \(only to " compare hl0.bin hl1.bin
 expect_err "inc hlc" 1 "^crdt: hl0.bin: inc does not apply to hlc" inc --actor 1 hl0.bin
 
+# --- gset ----------------------------------------------------------------------
+expect_hex "new gset" 93010b90 new gset
+save gs0.bin new gset
+expect_raw "value of new gset prints nothing" "" value gs0.bin
+expect "inspect new gset" '{"type":"gset","version":1,"value":[]}' inspect gs0.bin
+# gset.h's example {"b", "a", ""}; a G-set add needs no actor (one is ignored).
+save gsA.bin --in <("$crdt" add b gs0.bin | "$crdt" add --actor 7 a) add ""
+expect_hex "gset encoding" 93010b93c400c40161c40162 merge gsA.bin
+expect_raw "gset value: byte order, one per line" $'\na\nb\n' value gsA.bin
+expect "gset inspect" '{"type":"gset","version":1,"value":[{"hex":"","text":""},{"hex":"61","text":"a"},{"hex":"62","text":"b"}]}' inspect gsA.bin
+run add a gsA.bin
+check "gset add of a member changes nothing" cmp -s out gsA.bin
+save gsB.bin add c gs0.bin
+save gsC.bin --in <("$crdt" add ab gs0.bin) add -- -d
+merge_orders gs gsA.bin gsB.bin gsC.bin
+expect_raw "gset merge is the union" $'\n-d\na\nab\nb\nc\n' value gs.merged
+expect "gset compare before (subset)" before compare gsA.bin gs.merged
+expect "gset compare concurrent" concurrent compare gsA.bin gsB.bin
+expect "gset compare equal" equal compare gsB.bin gsB.bin
+expect_err "remove on gset" 1 "^crdt: gsA.bin: remove does not apply to gset \(only to orset\)$" remove a gsA.bin
+expect_err "add without ELEM" 2 "^crdt: add: missing argument" add
+
+# --- orset ---------------------------------------------------------------------
+expect_hex "new orset" 950108809090 new orset
+save os0.bin new orset
+expect_raw "value of new orset prints nothing" "" value os0.bin
+expect_err "merge gset with orset" 1 "^crdt: os0.bin: cannot merge orset into gset \(gsA.bin\)$" merge gsA.bin os0.bin
+expect "inspect new orset" '{"type":"orset","version":1,"vv":[],"cloud":[],"elements":[],"value":[]}' inspect os0.bin
+# orset.h's example: actor 5 adds "a" then "b".
+expect_hex "orset encoding" 950108810502909292c401619192050192c4016291920502 \
+    --in <("$crdt" add --actor 5 a os0.bin) add --actor 5 b
+expect_err "orset add needs an actor" 2 "^crdt: add: --actor or --actor-name is required for orset \(see 'crdt add --help'\)$" add x os0.bin
+# Replica 1 adds x and y; from there replica 1 removes x while replica 2
+# concurrently adds x again: add wins, the merge keeps x.
+save osA.bin --in <("$crdt" add --actor 1 x os0.bin) add --actor 1 y
+save osR.bin remove x osA.bin
+expect_raw "orset remove" $'y\n' value osR.bin
+save osB.bin add --actor 2 x osA.bin
+expect_raw "add wins over a concurrent remove" $'x\ny\n' --in <("$crdt" merge osR.bin osB.bin) value
+expect "orset inspect after add-wins merge" \
+    '{"type":"orset","version":1,"vv":[{"actor":1,"counter":2},{"actor":2,"counter":1}],"cloud":[],"elements":[{"elem":{"hex":"78","text":"x"},"dots":[{"actor":2,"counter":1}]},{"elem":{"hex":"79","text":"y"},"dots":[{"actor":1,"counter":2}]}],"value":[{"hex":"78","text":"x"},{"hex":"79","text":"y"}]}' \
+    --in <("$crdt" merge osR.bin osB.bin) inspect
+# A remove wins over the adds it observed ...
+expect_raw "remove of an observed add" $'y\n' --in <("$crdt" merge osA.bin osR.bin) value
+# ... and removes nothing it has not observed: replica 3 adds w, replica 1
+# removes w before seeing that add (a no-op), the merge keeps w.
+save osW.bin add --actor 3 w os0.bin
+save osAw.bin remove w osA.bin
+check "remove of an absent element changes nothing" cmp -s osAw.bin osA.bin
+expect_raw "remove of an unobserved add keeps the element" $'w\nx\ny\n' \
+    --in <("$crdt" merge osAw.bin osW.bin) value
+merge_orders os osR.bin osB.bin osW.bin
+expect_raw "orset merged value" $'w\nx\ny\n' value os.merged
+expect "orset compare before" before compare osA.bin osR.bin
+expect "orset compare after" after compare osR.bin osA.bin
+expect "orset compare concurrent" concurrent compare osR.bin osW.bin
+# The lattice order, not the contexts': R's remove made no event, and B's
+# re-add superseded the dot R removed, so merging R into B leaves B as it is.
+expect "orset compare: a remove is below a concurrent re-add" before compare osR.bin osB.bin
+expect "orset compare equal" equal compare osA.bin osA.bin
+expect_raw "orset value: byte order, elements as they are" $'\na\nab\nb\ntwo\nlines\n' \
+    --in <("$crdt" add --actor 1 b os0.bin | "$crdt" add --actor 1 $'two\nlines' |
+        "$crdt" add --actor 1 ab | "$crdt" add --actor 1 a | "$crdt" add --actor 1 "") value
+expect_err "remove without ELEM" 2 "^crdt: remove: missing argument" remove
+expect_err "remove takes no actor" 2 "^crdt: remove: unknown option '--actor'" remove --actor 1 x osA.bin
+expect_err "set on orset" 1 "^crdt: osA.bin: set does not apply to orset \(only to lww, mvreg\)$" set --actor 1 x osA.bin
+
+# --- mvreg ---------------------------------------------------------------------
+expect_hex "new mvreg" 950107809090 new mvreg
+save mv0.bin new mvreg
+expect_raw "value of new mvreg prints nothing" "" value mv0.bin
+expect "inspect new mvreg" '{"type":"mvreg","version":1,"vv":[],"cloud":[],"siblings":[],"value":[]}' inspect mv0.bin
+# Two replicas write concurrently: both values are kept as siblings
+# (mvreg.h's example).
+save mv1.bin set --actor 1 a mv0.bin
+save mv2.bin set --actor 2 b mv0.bin
+expect_hex "mvreg siblings encoding" 95010782010102019092930101c40161930201c40162 merge mv1.bin mv2.bin
+save mvS.bin merge mv2.bin mv1.bin
+expect_raw "mvreg value prints both siblings" $'a\nb\n' value mvS.bin
+expect "mvreg inspect siblings" \
+    '{"type":"mvreg","version":1,"vv":[{"actor":1,"counter":1},{"actor":2,"counter":1}],"cloud":[],"siblings":[{"actor":1,"counter":1,"value":{"hex":"61","text":"a"}},{"actor":2,"counter":1,"value":{"hex":"62","text":"b"}}],"value":[{"hex":"61","text":"a"},{"hex":"62","text":"b"}]}' \
+    inspect mvS.bin
+# A later write resolves them: it supersedes every sibling it has seen.
+save mvR.bin set --actor 3 c mvS.bin
+expect_raw "mvreg set after merge resolves" $'c\n' value mvR.bin
+expect_raw "mvreg resolution survives merging the old siblings" $'c\n' --in <("$crdt" merge mv1.bin mvR.bin mv2.bin) value
+expect_raw "mvreg siblings in byte order, not dot order" $'a\nz\n' \
+    --in <("$crdt" merge mv1.bin <("$crdt" set --actor 0 z mv0.bin)) value
+expect_raw "mvreg equal siblings print twice" $'x\nx\n' \
+    --in <("$crdt" merge <("$crdt" set --actor 1 x mv0.bin) <("$crdt" set --actor 2 x mv0.bin)) value
+expect_raw "mvreg empty value is a line" $'\n' --in <("$crdt" set --actor 1 "" mv0.bin) value
+expect_err "mvreg set --time" 2 "^crdt: set: --time does not apply to mvreg \(its writes supersede what they have seen\) \(see 'crdt set --help'\)$" \
+    set --actor 1 --time 5 x mv1.bin
+expect_err "mvreg set needs an actor" 2 "^crdt: set: --actor or --actor-name is required" set x mv1.bin
+save mv3.bin set --actor 4 d mv1.bin
+merge_orders mv mv2.bin mv3.bin mvR.bin
+expect_raw "mvreg merged value" $'c\nd\n' value mv.merged
+expect "mvreg compare concurrent" concurrent compare mv1.bin mv2.bin
+expect "mvreg compare before" before compare mv1.bin mvS.bin
+expect "mvreg compare after" after compare mvR.bin mv2.bin
+expect "mvreg compare equal" equal compare mvR.bin mvR.bin
+expect_err "add on mvreg" 1 "^crdt: mv1.bin: add does not apply to mvreg \(only to gset, orset\)$" add --actor 1 x mv1.bin
+
+# --- ewflag, dwflag ------------------------------------------------------------
+expect_hex "new ewflag" 950109809090 new ewflag
+expect_hex "new dwflag" 95010a809090 new dwflag
+save ew0.bin new ewflag
+save dw0.bin new dwflag
+expect "new ewflag is false" false value ew0.bin
+expect "new dwflag is true" true value dw0.bin
+expect "inspect new ewflag" '{"type":"ewflag","version":1,"vv":[],"cloud":[],"dots":[],"value":false}' inspect ew0.bin
+# flag.h's examples: an ewflag enabled by actor 1, then disabled.
+expect_hex "ewflag enable" 9501098101019091920101 enable --actor 1 ew0.bin
+save ew1.bin enable --actor 1 ew0.bin
+expect "ewflag enabled" true value ew1.bin
+expect "ewflag inspect" '{"type":"ewflag","version":1,"vv":[{"actor":1,"counter":1}],"cloud":[],"dots":[{"actor":1,"counter":1}],"value":true}' inspect ew1.bin
+expect_hex "ewflag disable (no actor)" 9501098101019090 disable ew1.bin
+save ewD.bin disable --actor 9 ew1.bin
+expect "ewflag disabled" false value ewD.bin
+expect_err "ewflag enable needs an actor" 2 "^crdt: enable: --actor or --actor-name is required for ewflag" enable ew0.bin
+# Concurrent enable (replica 2) and disable (replica 1): enable wins.
+save ewE.bin enable --actor 2 ew1.bin
+expect "ewflag: concurrent enable and disable give true" true --in <("$crdt" merge ewD.bin ewE.bin) value
+expect "ewflag: a disable wins over the enables it saw" false --in <("$crdt" merge ew1.bin ewD.bin) value
+save ew3.bin enable --actor 3 ew0.bin
+merge_orders ew ewD.bin ewE.bin ew3.bin
+expect "ewflag merged value" true value ew.merged
+expect "ewflag compare concurrent" concurrent compare ewD.bin ew3.bin
+expect "ewflag compare before" before compare ew1.bin ewD.bin
+# The disable-wins dual.
+save dw1.bin disable --actor 1 dw0.bin
+expect "dwflag disabled" false value dw1.bin
+expect "dwflag inspect" '{"type":"dwflag","version":1,"vv":[{"actor":1,"counter":1}],"cloud":[],"dots":[{"actor":1,"counter":1}],"value":false}' inspect dw1.bin
+expect_err "dwflag disable needs an actor" 2 "^crdt: disable: --actor or --actor-name is required for dwflag" disable dw0.bin
+save dwE.bin enable dw1.bin
+expect "dwflag enabled (no actor)" true value dwE.bin
+save dwD.bin disable --actor 2 dw1.bin
+expect "dwflag: concurrent enable and disable give false" false --in <("$crdt" merge dwE.bin dwD.bin) value
+expect "dwflag: an enable wins over the disables it saw" true --in <("$crdt" merge dw1.bin dwE.bin) value
+save dw3.bin disable --actor 3 dw0.bin
+merge_orders dw dwE.bin dwD.bin dw3.bin
+expect "dwflag merged value" false value dw.merged
+expect "dwflag compare after" after compare dwE.bin dw1.bin
+expect_err "merge ewflag with dwflag" 1 "^crdt: dw0.bin: cannot merge dwflag into ewflag \(ew0.bin\)$" merge ew0.bin dw0.bin
+expect_err "enable on orset" 1 "^crdt: osA.bin: enable does not apply to orset \(only to ewflag, dwflag\)$" enable --actor 1 osA.bin
+expect_err "disable on gset" 1 "^crdt: gsA.bin: disable does not apply to gset \(only to ewflag, dwflag\)$" disable gsA.bin
+
+# --- ormap (states from tests/cli-mkmap) -----------------------------------------
+expect_hex "new ormap" 95010c809090 new ormap
+save map0.bin new ormap
+expect "value of new ormap" '[]' value map0.bin
+expect "inspect new ormap" '{"type":"ormap","version":1,"vv":[],"cloud":[],"value":[]}' inspect map0.bin
+if [ -x "$mkmap" ]; then
+    for a in 1 2 3; do "$mkmap" $a >map$a.bin; done
+    # Keys in byte order; "gone" was removed (its value stays, hidden).
+    expect "ormap inspect" \
+        '{"type":"ormap","version":1,"vv":[{"actor":1,"counter":6}],"cloud":[],"value":[{"key":{"hex":"636f756e74","text":"count"},"value":{"type":"gcounter","version":1,"entries":[{"actor":1,"count":1}],"value":1}},{"key":{"hex":"6e6573746564","text":"nested"},"value":{"type":"ormap","version":1,"vv":[{"actor":1,"counter":1}],"cloud":[],"value":[{"key":{"hex":"726567","text":"reg"},"value":{"type":"mvreg","version":1,"vv":[{"actor":1,"counter":1}],"cloud":[],"siblings":[{"actor":1,"counter":1,"value":{"hex":"7631","text":"v1"}}],"value":[{"hex":"7631","text":"v1"}]}}]}},{"key":{"hex":"6f6e","text":"on"},"value":{"type":"ewflag","version":1,"vv":[{"actor":1,"counter":1}],"cloud":[],"dots":[{"actor":1,"counter":1}],"value":true}},{"key":{"hex":"74616773","text":"tags"},"value":{"type":"orset","version":1,"vv":[{"actor":1,"counter":1}],"cloud":[],"elements":[{"elem":{"hex":"7431","text":"t1"},"dots":[{"actor":1,"counter":1}]}],"value":[{"hex":"7431","text":"t1"}]}},{"key":{"hex":"ff","text":null},"value":{"type":"lww","version":1,"timestamp":1,"actor":1,"value":{"hex":"77","text":"w"}}}]}' \
+        inspect map1.bin
+    merge_orders map map1.bin map2.bin map3.bin
+    # Counts add up, concurrent writes become siblings, the LWW's latest
+    # write wins, the removed key stays removed.
+    expect "ormap merged value" \
+        '[{"key":{"hex":"636f756e74","text":"count"},"value":{"type":"gcounter","version":1,"entries":[{"actor":1,"count":1},{"actor":2,"count":2},{"actor":3,"count":3}],"value":6}},{"key":{"hex":"6e6573746564","text":"nested"},"value":{"type":"ormap","version":1,"vv":[{"actor":1,"counter":1},{"actor":2,"counter":1},{"actor":3,"counter":1}],"cloud":[],"value":[{"key":{"hex":"726567","text":"reg"},"value":{"type":"mvreg","version":1,"vv":[{"actor":1,"counter":1},{"actor":2,"counter":1},{"actor":3,"counter":1}],"cloud":[],"siblings":[{"actor":1,"counter":1,"value":{"hex":"7631","text":"v1"}},{"actor":2,"counter":1,"value":{"hex":"7632","text":"v2"}},{"actor":3,"counter":1,"value":{"hex":"7633","text":"v3"}}],"value":[{"hex":"7631","text":"v1"},{"hex":"7632","text":"v2"},{"hex":"7633","text":"v3"}]}}]}},{"key":{"hex":"6f6e","text":"on"},"value":{"type":"ewflag","version":1,"vv":[{"actor":1,"counter":1},{"actor":2,"counter":1},{"actor":3,"counter":1}],"cloud":[],"dots":[{"actor":1,"counter":1},{"actor":2,"counter":1},{"actor":3,"counter":1}],"value":true}},{"key":{"hex":"74616773","text":"tags"},"value":{"type":"orset","version":1,"vv":[{"actor":1,"counter":1},{"actor":2,"counter":1},{"actor":3,"counter":1}],"cloud":[],"elements":[{"elem":{"hex":"7431","text":"t1"},"dots":[{"actor":1,"counter":1}]},{"elem":{"hex":"7432","text":"t2"},"dots":[{"actor":2,"counter":1}]},{"elem":{"hex":"7433","text":"t3"},"dots":[{"actor":3,"counter":1}]}],"value":[{"hex":"7431","text":"t1"},{"hex":"7432","text":"t2"},{"hex":"7433","text":"t3"}]}},{"key":{"hex":"ff","text":null},"value":{"type":"lww","version":1,"timestamp":3,"actor":3,"value":{"hex":"77","text":"w"}}}]' \
+        value map.merged
+    expect "ormap compare before" before compare map1.bin map.merged
+    expect "ormap compare concurrent" concurrent compare map1.bin map2.bin
+    "$mkmap" deep 16 >deep16.bin
+    run value deep16.bin
+    check "ormap nested 16 deep prints every level" \
+        eval '[ "$rc" -eq 0 ] && [ "$(grep -o "\"type\":\"ormap\"" out | wc -l)" -eq 15 ] && grep -q "\"type\":\"gcounter\",\"version\":1,\"entries\":\[{\"actor\":1,\"count\":1}\],\"value\":1}}\]}}\]" out'
+    expect_err "add on ormap" 1 "^crdt: map1.bin: add does not apply to ormap \(only to gset, orset\)$" add x map1.bin
+    expect_err "merge ormap with orset" 1 "^crdt: osA.bin: cannot merge orset into ormap \(map1.bin\)$" merge map1.bin osA.bin
+else
+    bad "ormap: $mkmap not found (build with make)"
+fi
+
 # --- -o -----------------------------------------------------------------------
 run new vclock -o o1.bin
 check "-o writes nothing to stdout" eval '[ "$rc" -eq 0 ] && [ ! -s out ] && [ ! -s err ]'
@@ -470,7 +649,9 @@ expect_err "empty stdin" 1 "^crdt: stdin: malformed encoding at byte 0 \(empty i
 expect_err "missing file" 1 "^crdt: nonexistent.bin: No such file or directory$" value nonexistent.bin
 expect_err "directory" 1 "^crdt: \.: Is a directory$" value .
 # Every proper prefix of a valid encoding is rejected, with an offset.
-for f in vcM.bin dc.merged gc.merged pn.merged lw2.bin hl1.bin; do
+for f in vcM.bin dc.merged gc.merged pn.merged lw2.bin hl1.bin gs.merged \
+    os.merged mv.merged ew.merged dw.merged map.merged; do
+    [ -s "$f" ] || continue
     len=$(wc -c <"$f")
     for ((i = 1; i < len; i++)); do
         head -c "$i" "$f" >trunc.bin
@@ -507,9 +688,19 @@ bad_enc "dotctx without cloud" 93010280 "malformed encoding at byte 0"
 bad_enc "gcounter counts past UINT64_MAX" 9301038201cfffffffffffffffff0201 "counter overflow at byte 15"
 bad_enc "pncounter without N" 93010480 "malformed encoding at byte 0"
 bad_enc "pncounter zero count" 940104810100 "malformed encoding at byte 5"
+bad_enc "gset unsorted" 93010b92c40162c40161 "malformed encoding at byte 7"
+bad_enc "orset dot outside the context" 95010880909192c4016191920501 "malformed encoding at byte 11"
+bad_enc "mvreg value as str" 950107810101909193010101a161 "malformed encoding at byte 11"
+bad_enc "ewflag dot outside the context" 950109809091920101 "malformed encoding at byte 6"
+bad_enc "ormap value malformed" 95010c810101909193c4016b9192010193010481 "malformed encoding at byte 19"
+# A map nested one level deeper than the decoders' limit (16).
+if [ -x "$mkmap" ]; then
+    { unhex 95010c810101909193c4016b91920101; "$mkmap" deep 16; } >deep17.bin
+    expect_err "ormap nested 17 deep" 1 "^crdt: deep17.bin: input exceeds a decode limit at byte 268$" value deep17.bin
+fi
 # Random bytes (deterministic: bash's RANDOM with a fixed seed).
 RANDOM=4242
-for ((k = 0; k < 40; k++)); do
+for ((k = 0; k < 72; k++)); do
     n=$((RANDOM % 64 + 1))
     s=""
     for ((j = 0; j < n; j++)); do
@@ -517,7 +708,12 @@ for ((k = 0; k < 40; k++)); do
         s="$s$b"
     done
     # Half the cases start with a plausible envelope so the body is tested.
-    if ((k % 2)); then s="93010$((k % 6 + 1))$s"; fi
+    # Tags 1..12 in turn, each with its envelope's array length.
+    if ((k % 2)); then
+        tag=$(((k / 2) % 12 + 1))
+        case $tag in 1 | 3 | 6 | 11) arr=93 ;; 2 | 4) arr=94 ;; *) arr=95 ;; esac
+        printf -v s '%s01%02x%s' "$arr" "$tag" "$s"
+    fi
     unhex "$s" >rand.bin
     expect_err "random input $k" 1 "^crdt: rand.bin: .* at byte [0-9]+|^crdt: rand.bin: type .* is not supported" value rand.bin
 done

@@ -39,9 +39,14 @@
 #include <crdt/codec.h>
 #include <crdt/common.h>
 #include <crdt/dotctx.h>
+#include <crdt/flag.h>
 #include <crdt/gcounter.h>
+#include <crdt/gset.h>
 #include <crdt/hlc.h>
 #include <crdt/lww.h>
+#include <crdt/mvreg.h>
+#include <crdt/ormap.h>
+#include <crdt/orset.h>
 #include <crdt/pncounter.h>
 #include <crdt/type.h>
 #include <crdt/vclock.h>
@@ -92,13 +97,15 @@ static const char *label(const char *path)
 
 typedef struct out {
     crdt_buf b;
-    int err; /* first libcrdt error, sticky */
+    int err;        /* first libcrdt error, sticky */
+    unsigned depth; /* maps being printed, for nested maps' JSON */
 } out;
 
 static void out_init(out *o)
 {
     crdt_buf_init(&o->b, NULL);
     o->err = CRDT_OK;
+    o->depth = 0;
 }
 
 static void out_clear(out *o)
@@ -231,11 +238,28 @@ static void out_json_bytes(out *o, const uint8_t *p, size_t n)
  * compare NULL means the order is derived from the lattice: a <= b iff
  * merge(a, b) == b.  set writes a register; time NULL means "now" from a
  * hybrid logical clock that has first seen the register's own timestamp.
+ * add, remove, enable and disable get the actor as a pointer, NULL when
+ * none was given; it is never NULL for the ops in actor_ops.
  * value writes what `crdt value` prints (with its final newline, if any)
  * or fails with CRDT_ERR_NOT_FOUND when there is no value; inspect writes
  * the JSON members that follow "type" and "version" (starting with a
  * comma), ending with "value".
  */
+/* The operations a command may need of a type. */
+typedef enum op_kind {
+    OP_ANY,
+    OP_MERGE,
+    OP_INC,
+    OP_DEC,
+    OP_SET,
+    OP_ADD,
+    OP_REMOVE,
+    OP_ENABLE,
+    OP_DISABLE
+} op_kind;
+
+#define ACTOR_OP(k) (1u << (k))
+
 typedef struct type_ops {
     const crdt_type *(*type)(void);
     bool replicated; /* a CRDT: merge and compare apply */
@@ -244,6 +268,15 @@ typedef struct type_ops {
     int (*dec)(void *obj, crdt_actor actor, uint64_t by);
     int (*set)(void *obj, crdt_actor actor, const uint64_t *time,
                const uint8_t *val, size_t len);
+    bool set_untimed; /* set takes no --time (writes ordered causally) */
+    int (*add)(void *obj, const crdt_actor *actor, const uint8_t *elem,
+               size_t len);
+    int (*remove)(void *obj, const uint8_t *elem, size_t len);
+    int (*enable)(void *obj, const crdt_actor *actor);
+    int (*disable)(void *obj, const crdt_actor *actor);
+    unsigned actor_ops; /* ACTOR_OP(k) for each op that makes a new event
+                         * (a dot): the actor is then required; the
+                         * others get NULL or ignore it */
     int (*value)(const void *obj, out *o);
     int (*inspect)(const void *obj, out *o);
 } type_ops;
@@ -666,6 +699,453 @@ static int hlc_inspect(const void *obj, out *o)
     return o->err;
 }
 
+/* --- shared by the set, register, flag and map types ----------------- */
+
+/* A borrowed byte string. */
+typedef struct view {
+    const uint8_t *p;
+    size_t n;
+} view;
+
+/* Byte order: memcmp over the common length, then the shorter first (the
+ * order of the encodings). */
+static int view_cmp(const void *a, const void *b)
+{
+    const view *x = a, *y = b;
+    int c = memcmp(x->p, y->p, x->n < y->n ? x->n : y->n);
+
+    if (c)
+        return c;
+    return x->n < y->n ? -1 : x->n > y->n ? 1 : 0;
+}
+
+/* Reads the @p i-th element of a set or sibling of a register. */
+typedef int (*view_fn)(const void *obj, size_t i, view *v);
+
+/* Writes the @p n byte strings of @p obj in byte order: one per line
+ * (the bytes as they are, then a newline) when @p json is false, else as
+ * a JSON array of BYTES. */
+static int out_views(const void *obj, size_t n, view_fn get, bool json,
+                     out *o)
+{
+    view *v = calloc(n ? n : 1, sizeof *v);
+    size_t i;
+    int rv = CRDT_OK;
+
+    if (!v)
+        return CRDT_ERR_NOMEM;
+    for (i = 0; i < n && !rv; i++)
+        rv = get(obj, i, &v[i]);
+    if (!rv) {
+        qsort(v, n, sizeof *v, view_cmp);
+        out_str(o, json ? "[" : "");
+        for (i = 0; i < n; i++) {
+            if (json) {
+                out_str(o, i ? "," : "");
+                out_json_bytes(o, v[i].p, v[i].n);
+            } else {
+                out_bytes(o, v[i].p, v[i].n);
+                out_str(o, "\n");
+            }
+        }
+        out_str(o, json ? "]" : "");
+        rv = o->err;
+    }
+    free(v);
+    return rv;
+}
+
+/* A reader of the canonical MessagePack that libcrdt writes: just the
+ * unsigned integers and array and map headers that a causal context and
+ * a dot list are made of. */
+typedef struct rd {
+    const uint8_t *p;
+    size_t n, i;
+} rd;
+
+static bool rd_be(rd *r, size_t k, uint64_t *v)
+{
+    size_t j;
+
+    if (r->n - r->i < k)
+        return false;
+    for (*v = 0, j = 0; j < k; j++)
+        *v = *v << 8 | r->p[r->i++];
+    return true;
+}
+
+static bool rd_uint(rd *r, uint64_t *v)
+{
+    uint8_t b;
+
+    if (r->i >= r->n)
+        return false;
+    b = r->p[r->i++];
+    if (b < 0x80) {
+        *v = b;
+        return true;
+    }
+    switch (b) {
+    case 0xcc: return rd_be(r, 1, v);
+    case 0xcd: return rd_be(r, 2, v);
+    case 0xce: return rd_be(r, 4, v);
+    case 0xcf: return rd_be(r, 8, v);
+    default: return false;
+    }
+}
+
+/* An array header (@p map false) or map header, its count to *@p count. */
+static bool rd_header(rd *r, bool map, uint64_t *count)
+{
+    uint8_t b, fix = map ? 0x80 : 0x90;
+
+    if (r->i >= r->n)
+        return false;
+    b = r->p[r->i++];
+    if ((b & 0xf0) == fix) {
+        *count = b & 0x0f;
+        return true;
+    }
+    if (b == (map ? 0xde : 0xdc))
+        return rd_be(r, 2, count);
+    if (b == (map ? 0xdf : 0xdd))
+        return rd_be(r, 4, count);
+    return false;
+}
+
+/* Writes a list of dots [[actor, counter], ...] read from @p r as
+ * [{"actor":A,"counter":C},...]. */
+static bool rd_dots_json(rd *r, out *o)
+{
+    uint64_t n, two, actor, counter, i;
+
+    if (!rd_header(r, false, &n))
+        return false;
+    out_str(o, "[");
+    for (i = 0; i < n; i++) {
+        if (!rd_header(r, false, &two) || two != 2 || !rd_uint(r, &actor) ||
+            !rd_uint(r, &counter))
+            return false;
+        out_str(o, i ? ",{\"actor\":" : "{\"actor\":");
+        out_u64(o, actor);
+        out_str(o, ",\"counter\":");
+        out_u64(o, counter);
+        out_str(o, "}");
+    }
+    out_str(o, "]");
+    return true;
+}
+
+/*
+ * The causal context of a dot-store state (orset, mvreg, flags, ormap),
+ * as dotctx's inspect prints it: ,"vv":[...],"cloud":[...].  These types
+ * have no accessor for their context, but their encoding starts with its
+ * two fields, [1, tag, {actor: counter, ...}, [[actor, counter], ...],
+ * ...], so they are read from there.  With @p dots (the flags), the dots
+ * that follow the context are written too, as ,"dots":[...].
+ */
+static int dotstore_json(const crdt_type *t, const void *obj, bool dots,
+                         out *o)
+{
+    uint64_t n, i, v, actor, counter;
+    crdt_buf b;
+    rd r;
+    bool okay;
+    int rv;
+
+    crdt_buf_init(&b, NULL);
+    if ((rv = t->encode(obj, &b))) {
+        crdt_buf_clear(&b);
+        return rv;
+    }
+    r.p = b.data;
+    r.n = b.len;
+    r.i = 0;
+    okay = rd_header(&r, false, &n) && n >= 4 && rd_uint(&r, &v) &&
+           rd_uint(&r, &v) && rd_header(&r, true, &n);
+    out_str(o, ",\"vv\":[");
+    for (i = 0; okay && i < n; i++) {
+        if (!(okay = rd_uint(&r, &actor) && rd_uint(&r, &counter)))
+            break;
+        out_str(o, i ? ",{\"actor\":" : "{\"actor\":");
+        out_u64(o, actor);
+        out_str(o, ",\"counter\":");
+        out_u64(o, counter);
+        out_str(o, "}");
+    }
+    out_str(o, "],\"cloud\":");
+    okay = okay && rd_dots_json(&r, o);
+    if (dots) {
+        out_str(o, ",\"dots\":");
+        okay = okay && rd_dots_json(&r, o);
+    }
+    crdt_buf_clear(&b);
+    return okay ? o->err : CRDT_ERR_DECODE;
+}
+
+/* --- gset --------------------------------------------------------------- */
+
+/* A G-set needs no actor: its adds are not events of anyone. */
+static int gs_add(void *obj, const crdt_actor *actor, const uint8_t *elem,
+                  size_t len)
+{
+    (void)actor;
+    return crdt_gset_add(obj, elem, len, NULL);
+}
+
+static int gs_view(const void *obj, size_t i, view *v)
+{
+    return crdt_gset_elem(obj, i, &v->p, &v->n);
+}
+
+static int gs_value(const void *obj, out *o)
+{
+    return out_views(obj, crdt_gset_size(obj), gs_view, false, o);
+}
+
+static int gs_inspect(const void *obj, out *o)
+{
+    out_str(o, ",\"value\":");
+    return out_views(obj, crdt_gset_size(obj), gs_view, true, o);
+}
+
+/* --- orset ---------------------------------------------------------------- */
+
+static int os_add(void *obj, const crdt_actor *actor, const uint8_t *elem,
+                  size_t len)
+{
+    return crdt_orset_add(obj, *actor, elem, len, NULL);
+}
+
+static int os_remove(void *obj, const uint8_t *elem, size_t len)
+{
+    return crdt_orset_remove(obj, elem, len, NULL);
+}
+
+static int os_view(const void *obj, size_t i, view *v)
+{
+    return crdt_orset_elem(obj, i, &v->p, &v->n, NULL);
+}
+
+static int os_value(const void *obj, out *o)
+{
+    return out_views(obj, crdt_orset_size(obj), os_view, false, o);
+}
+
+/* An element and its storage index (for its dots), sorted by bytes. */
+typedef struct os_entry {
+    view v;   /* first, so that view_cmp sorts entries */
+    size_t i; /* storage index */
+} os_entry;
+
+static int os_inspect(const void *obj, out *o)
+{
+    size_t i, k, n = crdt_orset_size(obj), ndots;
+    os_entry *e;
+    crdt_dot dot;
+    int rv;
+
+    if ((rv = dotstore_json(crdt_orset_type(), obj, false, o)))
+        return rv;
+    if (!(e = calloc(n ? n : 1, sizeof *e)))
+        return CRDT_ERR_NOMEM;
+    for (i = 0; i < n && !rv; i++) {
+        e[i].i = i;
+        rv = crdt_orset_elem(obj, i, &e[i].v.p, &e[i].v.n, NULL);
+    }
+    if (!rv)
+        qsort(e, n, sizeof *e, view_cmp);
+    out_str(o, ",\"elements\":[");
+    for (i = 0; i < n && !rv; i++) {
+        out_str(o, i ? ",{\"elem\":" : "{\"elem\":");
+        out_json_bytes(o, e[i].v.p, e[i].v.n);
+        out_str(o, ",\"dots\":[");
+        rv = crdt_orset_elem(obj, e[i].i, NULL, NULL, &ndots);
+        for (k = 0; k < ndots && !rv; k++) {
+            if ((rv = crdt_orset_elem_dot(obj, e[i].i, k, &dot)))
+                break;
+            out_str(o, k ? ",{\"actor\":" : "{\"actor\":");
+            out_u64(o, dot.actor);
+            out_str(o, ",\"counter\":");
+            out_u64(o, dot.counter);
+            out_str(o, "}");
+        }
+        out_str(o, "]}");
+    }
+    free(e);
+    if (rv)
+        return rv;
+    out_str(o, "],\"value\":");
+    return out_views(obj, n, os_view, true, o);
+}
+
+/* --- mvreg ------------------------------------------------------------- */
+
+/* A write supersedes what the register has seen: no timestamp (cmd_set
+ * rejects --time for it, set_untimed). */
+static int mv_set(void *obj, crdt_actor actor, const uint64_t *time,
+                  const uint8_t *val, size_t len)
+{
+    (void)time;
+    return crdt_mvreg_write(obj, actor, val, len, NULL);
+}
+
+static int mv_view(const void *obj, size_t i, view *v)
+{
+    return crdt_mvreg_get(obj, i, NULL, &v->p, &v->n);
+}
+
+/* Every sibling's value, in byte order, one per line (none when the
+ * register holds no sibling). */
+static int mv_value(const void *obj, out *o)
+{
+    return out_views(obj, crdt_mvreg_count(obj), mv_view, false, o);
+}
+
+static int mv_inspect(const void *obj, out *o)
+{
+    size_t i, n = crdt_mvreg_count(obj);
+    const uint8_t *p;
+    crdt_dot dot;
+    size_t len;
+    int rv;
+
+    if ((rv = dotstore_json(crdt_mvreg_type(), obj, false, o)))
+        return rv;
+    out_str(o, ",\"siblings\":[");
+    for (i = 0; i < n; i++) {
+        if ((rv = crdt_mvreg_get(obj, i, &dot, &p, &len)))
+            return rv;
+        out_str(o, i ? ",{\"actor\":" : "{\"actor\":");
+        out_u64(o, dot.actor);
+        out_str(o, ",\"counter\":");
+        out_u64(o, dot.counter);
+        out_str(o, ",\"value\":");
+        out_json_bytes(o, p, len);
+        out_str(o, "}");
+    }
+    out_str(o, "],\"value\":");
+    return out_views(obj, n, mv_view, true, o);
+}
+
+/* --- ewflag, dwflag ----------------------------------------------------
+ * The operation that adds a dot takes the actor: enable for the
+ * enable-wins flag, disable for the disable-wins flag. */
+
+static int ew_enable(void *obj, const crdt_actor *actor)
+{
+    return crdt_ewflag_enable(obj, *actor, NULL);
+}
+
+static int ew_disable(void *obj, const crdt_actor *actor)
+{
+    (void)actor;
+    return crdt_ewflag_disable(obj, NULL);
+}
+
+static int dw_enable(void *obj, const crdt_actor *actor)
+{
+    (void)actor;
+    return crdt_dwflag_enable(obj, NULL);
+}
+
+static int dw_disable(void *obj, const crdt_actor *actor)
+{
+    return crdt_dwflag_disable(obj, *actor, NULL);
+}
+
+static int flag_value(bool v, out *o)
+{
+    out_str(o, v ? "true\n" : "false\n");
+    return o->err;
+}
+
+static int ew_value(const void *obj, out *o)
+{
+    return flag_value(crdt_ewflag_value(obj), o);
+}
+
+static int dw_value(const void *obj, out *o)
+{
+    return flag_value(crdt_dwflag_value(obj), o);
+}
+
+static int ew_inspect(const void *obj, out *o)
+{
+    int rv = dotstore_json(crdt_ewflag_type(), obj, true, o);
+
+    out_str(o, crdt_ewflag_value(obj) ? ",\"value\":true"
+                                      : ",\"value\":false");
+    return rv ? rv : o->err;
+}
+
+static int dw_inspect(const void *obj, out *o)
+{
+    int rv = dotstore_json(crdt_dwflag_type(), obj, true, o);
+
+    out_str(o, crdt_dwflag_value(obj) ? ",\"value\":true"
+                                      : ",\"value\":false");
+    return rv ? rv : o->err;
+}
+
+/* --- ormap ----------------------------------------------------------------
+ * Its value is the present keys in key order, each with its value as
+ * `crdt inspect` prints that value alone:
+ *     [{"key":BYTES,"value":{"type":...,"version":1,...}},...]
+ * Nested maps recurse; o->depth bounds the recursion to the decoders'
+ * default depth limit (a decoded state is never deeper). */
+
+static const type_ops *type_by_tag(uint32_t tag);
+
+static int map_value_json(const void *obj, out *o)
+{
+    size_t i, n = crdt_ormap_size(obj), klen;
+    const type_ops *ops;
+    const crdt_type *t;
+    const uint8_t *key;
+    const void *v;
+    int rv = CRDT_OK;
+
+    if (o->depth >= CRDT_DEFAULT_MAX_DEPTH)
+        return CRDT_ERR_LIMIT;
+    o->depth++;
+    out_str(o, "[");
+    for (i = 0; i < n && !rv; i++) {
+        if ((rv = crdt_ormap_entry(obj, i, &key, &klen, &t, &v)))
+            break;
+        out_str(o, i ? ",{\"key\":" : "{\"key\":");
+        out_json_bytes(o, key, klen);
+        out_str(o, ",\"value\":{\"type\":\"");
+        out_str(o, t->name);
+        out_str(o, "\",\"version\":");
+        out_u64(o, CRDT_FORMAT_VERSION);
+        if ((ops = type_by_tag(t->tag)) && ops->type() == t)
+            rv = ops->inspect(v, o);
+        out_str(o, "}}");
+    }
+    out_str(o, "]");
+    o->depth--;
+    return rv ? rv : o->err;
+}
+
+static int map_value(const void *obj, out *o)
+{
+    int rv = map_value_json(obj, o);
+
+    out_str(o, "\n");
+    return rv ? rv : o->err;
+}
+
+static int map_inspect(const void *obj, out *o)
+{
+    int rv;
+
+    if ((rv = dotstore_json(crdt_ormap_type(), obj, false, o)))
+        return rv;
+    out_str(o, ",\"value\":");
+    return map_value_json(obj, o);
+}
+
 /* --- the table -------------------------------------------------------- */
 
 static const type_ops type_table[] = {
@@ -699,6 +1179,42 @@ static const type_ops type_table[] = {
      .value = lww_value,
      .inspect = lww_inspect},
     {.type = hlc_type, .value = hlc_value, .inspect = hlc_inspect},
+    {.type = crdt_gset_type,
+     .replicated = true,
+     .add = gs_add,
+     .value = gs_value,
+     .inspect = gs_inspect},
+    {.type = crdt_orset_type,
+     .replicated = true,
+     .add = os_add,
+     .remove = os_remove,
+     .actor_ops = ACTOR_OP(OP_ADD),
+     .value = os_value,
+     .inspect = os_inspect},
+    {.type = crdt_mvreg_type,
+     .replicated = true,
+     .set = mv_set,
+     .set_untimed = true,
+     .value = mv_value,
+     .inspect = mv_inspect},
+    {.type = crdt_ewflag_type,
+     .replicated = true,
+     .enable = ew_enable,
+     .disable = ew_disable,
+     .actor_ops = ACTOR_OP(OP_ENABLE),
+     .value = ew_value,
+     .inspect = ew_inspect},
+    {.type = crdt_dwflag_type,
+     .replicated = true,
+     .enable = dw_enable,
+     .disable = dw_disable,
+     .actor_ops = ACTOR_OP(OP_DISABLE),
+     .value = dw_value,
+     .inspect = dw_inspect},
+    {.type = crdt_ormap_type,
+     .replicated = true,
+     .value = map_value,
+     .inspect = map_inspect},
 };
 
 #define N_TYPES (sizeof type_table / sizeof type_table[0])
@@ -728,9 +1244,6 @@ static const type_ops *type_by_tag(uint32_t tag)
     return NULL;
 }
 
-/* The operations a command may need of a type. */
-typedef enum op_kind { OP_ANY, OP_MERGE, OP_INC, OP_DEC, OP_SET } op_kind;
-
 static bool type_has(const type_ops *t, op_kind k)
 {
     switch (k) {
@@ -738,6 +1251,10 @@ static bool type_has(const type_ops *t, op_kind k)
     case OP_INC: return t->inc != NULL;
     case OP_DEC: return t->dec != NULL;
     case OP_SET: return t->set != NULL;
+    case OP_ADD: return t->add != NULL;
+    case OP_REMOVE: return t->remove != NULL;
+    case OP_ENABLE: return t->enable != NULL;
+    case OP_DISABLE: return t->disable != NULL;
     default: return true;
     }
 }
@@ -999,7 +1516,8 @@ enum {
     OPT_OUTPUT = 1 << 0, /* -o FILE, --output FILE */
     OPT_ACTOR = 1 << 1,  /* --actor N, --actor-name NAME */
     OPT_BY = 1 << 2,     /* --by N */
-    OPT_TIME = 1 << 3    /* --time T */
+    OPT_TIME = 1 << 3,   /* --time T */
+    OPT_ACTOR_OPTIONAL = 1 << 4 /* with OPT_ACTOR: the type decides */
 };
 
 typedef struct opts {
@@ -1166,7 +1684,8 @@ static int parse_opts(const command *c, int argc, char **argv, opts *o)
     if (c->max_pos >= 0 && o->npos > c->max_pos)
         return usage_fail(c, "unexpected argument '%s'",
                           o->pos[c->max_pos]);
-    if ((c->optmask & OPT_ACTOR) && !o->have_actor)
+    if ((c->optmask & OPT_ACTOR) && !(c->optmask & OPT_ACTOR_OPTIONAL) &&
+        !o->have_actor)
         return usage_fail(c, "--actor or --actor-name is required");
     if (!o->have_by)
         o->by = 1;
@@ -1252,6 +1771,9 @@ static int cmd_set(const command *c, opts *o)
         return status;
     if (!type_has(st.ops, c->applies))
         status = not_applicable(c, path, &st);
+    else if (o->have_time && st.ops->set_untimed)
+        status = usage_fail(c, "--time does not apply to %s (its writes "
+                            "supersede what they have seen)", st.t->name);
     else if ((rv = st.ops->set(st.obj, o->actor,
                                o->have_time ? &o->time : NULL,
                                (const uint8_t *)value, strlen(value))))
@@ -1263,6 +1785,44 @@ static int cmd_set(const command *c, opts *o)
                           : "");
     else
         status = emit_state(&st, o->output);
+    state_clear(&st);
+    return status;
+}
+
+/* add, remove, enable and disable: ELEM [FILE] or [FILE]. */
+static int cmd_mutate(const command *c, opts *o)
+{
+    bool has_elem = c->applies == OP_ADD || c->applies == OP_REMOVE;
+    const uint8_t *elem = has_elem ? (const uint8_t *)o->pos[0] : NULL;
+    size_t len = has_elem ? strlen(o->pos[0]) : 0;
+    const char *path = pos_file(o, has_elem ? 1 : 0);
+    const crdt_actor *actor = o->have_actor ? &o->actor : NULL;
+    state st;
+    int rv, status;
+
+    if ((status = load_state(o->reg, path, &st)))
+        return status;
+    if (!type_has(st.ops, c->applies)) {
+        status = not_applicable(c, path, &st);
+        goto done;
+    }
+    if (!actor && (st.ops->actor_ops & ACTOR_OP(c->applies))) {
+        status = usage_fail(c, "--actor or --actor-name is required for %s",
+                            st.t->name);
+        goto done;
+    }
+    switch (c->applies) {
+    case OP_ADD: rv = st.ops->add(st.obj, actor, elem, len); break;
+    case OP_REMOVE: rv = st.ops->remove(st.obj, elem, len); break;
+    case OP_ENABLE: rv = st.ops->enable(st.obj, actor); break;
+    default: rv = st.ops->disable(st.obj, actor); break;
+    }
+    if (rv)
+        status = fail(EXIT_INPUT, "%s: %s: %s", label(path), c->name,
+                      crdt_strerror(rv));
+    else
+        status = emit_state(&st, o->output);
+done:
     state_clear(&st);
     return status;
 }
@@ -1465,11 +2025,48 @@ static const command commands[] = {
      "that timestamp is more than 60 s ahead of the system clock).  With\n"
      "--time, a write that orders before the register's current write\n"
      "(by timestamp, then actor, then bytes) leaves it as it is, as any\n"
-     "merge would.  A VALUE starting with '-' goes after '--'.\n\n"
+     "merge would.  An mvreg write takes no --time (a usage error): it\n"
+     "supersedes every sibling the register holds, and writes made\n"
+     "concurrently elsewhere stay beside it as siblings after a merge.\n"
+     "A VALUE starting with '-' goes after '--'.\n\n"
      FILE_HELP "\n" ACTOR_HELP
      "  --time T           the timestamp, a decimal integer (an HLC\n"
-     "                     timestamp is milliseconds << 16 | counter)\n"
+     "                     timestamp is milliseconds << 16 | counter);\n"
+     "                     lww only\n"
      OUTPUT_HELP},
+    {"add", cmd_mutate, OP_ADD,
+     OPT_OUTPUT | OPT_ACTOR | OPT_ACTOR_OPTIONAL, 1, 2,
+     "[--actor N | --actor-name NAME] [-o FILE] ELEM [FILE]",
+     "Adds ELEM (the argument's bytes) to a set and writes the new state.\n"
+     "An orset add is an event of the actor, which is required; a gset\n"
+     "add needs no actor (one given is ignored).  An ELEM starting with\n"
+     "'-' goes after '--'.\n\n"
+     FILE_HELP "\n" ACTOR_HELP OUTPUT_HELP},
+    {"remove", cmd_mutate, OP_REMOVE, OPT_OUTPUT, 1, 2,
+     "[-o FILE] ELEM [FILE]",
+     "Removes ELEM from an orset and writes the new state: removes the\n"
+     "adds this state has observed, so an add made concurrently elsewhere\n"
+     "survives a merge (add wins).  Removing an absent element changes\n"
+     "nothing.  An ELEM starting with '-' goes after '--'.\n\n"
+     FILE_HELP "\n" OUTPUT_HELP},
+    {"enable", cmd_mutate, OP_ENABLE,
+     OPT_OUTPUT | OPT_ACTOR | OPT_ACTOR_OPTIONAL, 0, 1,
+     "[--actor N | --actor-name NAME] [-o FILE] [FILE]",
+     "Enables a flag and writes the new state.  ewflag (enable-wins, new:\n"
+     "false): an event of the actor, which is required; it wins over a\n"
+     "concurrent disable.  dwflag (disable-wins, new: true): removes the\n"
+     "disables this state has observed (no actor needed; one given is\n"
+     "ignored); a concurrent disable wins.\n\n"
+     FILE_HELP "\n" ACTOR_HELP OUTPUT_HELP},
+    {"disable", cmd_mutate, OP_DISABLE,
+     OPT_OUTPUT | OPT_ACTOR | OPT_ACTOR_OPTIONAL, 0, 1,
+     "[--actor N | --actor-name NAME] [-o FILE] [FILE]",
+     "Disables a flag and writes the new state.  dwflag (disable-wins):\n"
+     "an event of the actor, which is required; it wins over a concurrent\n"
+     "enable.  ewflag (enable-wins): removes the enables this state has\n"
+     "observed (no actor needed; one given is ignored); a concurrent\n"
+     "enable wins.\n\n"
+     FILE_HELP "\n" ACTOR_HELP OUTPUT_HELP},
     {"value", cmd_value, OP_ANY, OPT_OUTPUT, 0, 1, "[-o FILE] [FILE]",
      "Prints the state's value:\n"
      "  gcounter, pncounter  the value, a decimal integer (a PN-counter's\n"
@@ -1480,7 +2077,18 @@ static const command commands[] = {
      "          \"cloud\":[{\"actor\":A,\"counter\":C},...]}\n"
      "  lww     the value's bytes as they are (no newline added); an "
      "empty\n          register (never written) is an error, exit 1\n"
-     "  hlc     the last timestamp issued, a decimal integer\n\n"
+     "  hlc     the last timestamp issued, a decimal integer\n"
+     "  gset, orset  the elements in byte order, one per line\n"
+     "  mvreg   every sibling's value in byte order, one per line (two\n"
+     "          siblings holding the same bytes print twice; no sibling\n"
+     "          prints nothing)\n"
+     "  ewflag, dwflag  true or false\n"
+     "  ormap   one line of JSON: the present keys in key order,\n"
+     "          [{\"key\":BYTES,\"value\":V},...], V the key's value as\n"
+     "          'crdt inspect' prints it (BYTES: see 'crdt inspect --help')\n"
+     "Elements and sibling values are printed as they are, each followed\n"
+     "by a newline: one that contains a newline spans several lines (use\n"
+     "'crdt inspect' for exact bytes).\n\n"
      FILE_HELP "\n" OUTPUT_HELP},
     {"merge", cmd_merge, OP_MERGE, OPT_OUTPUT, 1, -1, "[-o FILE] FILE...",
      "Merges (joins) states of one type and writes the canonical encoding\n"
@@ -1491,9 +2099,9 @@ static const command commands[] = {
      "Prints how state A is ordered against state B: before (B has seen\n"
      "all of A and more), after, equal or concurrent.  Both must have one\n"
      "type.  vclock, dotctx: the causal order.  lww: the order of the writes\n"
-     "(never concurrent).  Counters: the order of their lattice (each\n"
-     "count <=), A before B iff merging A into B leaves B as it is and\n"
-     "A != B.\n\n"
+     "(never concurrent).  Counters, sets, mvreg, flags, ormap: the order\n"
+     "of their lattice, A before B iff merging A into B leaves B as it is\n"
+     "and A != B (B has seen all of A: every add, write, remove).\n\n"
      OUTPUT_HELP},
     {"inspect", cmd_inspect, OP_ANY, OPT_OUTPUT, 0, 1, "[-o FILE] [FILE]",
      "Prints any libcrdt encoding as one line of JSON: \"type\", "
@@ -1511,6 +2119,18 @@ static const command commands[] = {
      "  lww     \"timestamp\":T, \"actor\":A, \"value\":BYTES "
      "(empty: \"value\":null)\n"
      "  hlc     \"ms\":M, \"logical\":L, \"value\":T\n"
+     "  gset    \"value\":[BYTES,...] (byte order)\n"
+     "  orset   CONTEXT, \"elements\":[{\"elem\":BYTES,\"dots\":DOTS},...],\n"
+     "          \"value\":[BYTES,...]\n"
+     "  mvreg   CONTEXT, \"siblings\":[{\"actor\":A,\"counter\":C,"
+     "\"value\":BYTES},...]\n"
+     "          (dot order), \"value\":[BYTES,...] (byte order)\n"
+     "  ewflag, dwflag  CONTEXT, \"dots\":DOTS, \"value\":true|false\n"
+     "  ormap   CONTEXT, \"value\":[{\"key\":BYTES,\"value\":V},...] "
+     "(present\n          keys; V as inspect prints the value, nested maps "
+     "too)\n"
+     "CONTEXT is the causal context as dotctx prints it, \"vv\":[...], "
+     "\"cloud\":DOTS;\nDOTS is [{\"actor\":A,\"counter\":C},...].\n"
      "BYTES is {\"hex\":\"6869\",\"text\":\"hi\"}: \"text\" is the bytes "
      "as a JSON\nstring if they are valid UTF-8, else null.  Actor ids, "
      "counters and\ntimestamps are exact decimal JSON numbers that may "
@@ -1547,7 +2167,11 @@ static void print_help(void)
         "  inc --actor N [--by N] [FILE]       increment a counter or "
         "clock\n"
         "  dec --actor N [--by N] [FILE]       decrement a PN-counter\n"
-        "  set --actor N [--time T] VALUE [FILE]  write an LWW register\n"
+        "  set --actor N [--time T] VALUE [FILE]  write a register\n"
+        "  add [--actor N] ELEM [FILE]         add to a set\n"
+        "  remove ELEM [FILE]                  remove from an OR-set\n"
+        "  enable [--actor N] [FILE]           enable a flag\n"
+        "  disable [--actor N] [FILE]          disable a flag\n"
         "  value [FILE]                        print the value\n"
         "  merge FILE...                       merge states of one type\n"
         "  compare A B                         before, after, equal or "
