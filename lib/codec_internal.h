@@ -74,10 +74,12 @@ static inline void cw_begin(cw *w, crdt_buf *buf, uint32_t tag,
 }
 
 /* Reserves room for n more bytes up front (an upper bound), so that the
- * per-item callbacks never grow the buffer. */
+ * per-item callbacks never grow the buffer.  Only for growable buffers: a
+ * fixed buffer need only hold the actual encoding, which may be shorter
+ * than the bound; the write callback checks it byte-exactly. */
 static inline void cw_reserve(cw *w, size_t n)
 {
-    if (!w->err && w->buf->cap - w->buf->len < n) {
+    if (!w->err && !w->buf->fixed && w->buf->cap - w->buf->len < n) {
         int rv = crdt_buf_reserve(w->buf, n);
 
         if (rv)
