@@ -1,0 +1,358 @@
+# SPDX-License-Identifier: MIT
+"""Interop with an independent MessagePack implementation.
+
+Python's msgpack (Debian's python3-msgpack) and the wire format as README.md
+documents it, against libcrdt through tests/interop_helper:
+
+(a) every encoding C makes decodes in Python to exactly the documented
+    structure and the same logical content (the helper's JSON model), and
+    msgpack.packb(..., use_bin_type=True) of that structure gives C's bytes
+    back, byte for byte (both sides are canonical);
+(b) states Python builds from the documented format alone are accepted by C,
+    which re-encodes them to identical bytes with the same content;
+(c) encodings that break a documented rule are rejected by C with the
+    documented error, at the documented byte offset where it is clear;
+(d) crdt_actor_from_name(name) == xxhash.xxh3_64_intdigest(name).
+
+Run by tests/interop.sh (make check) as
+    /usr/bin/python3 -m pytest -q tests/test_interop.py
+with CRDT_INTEROP_HELPER naming the helper.  CRDT_SEED=N reproduces a run;
+CRDT_INTEROP_CASES sets the number of random states per type and check.
+"""
+import json
+import os
+import random
+import subprocess
+
+import msgpack
+import pytest
+import xxhash
+
+HELPER = os.environ.get("CRDT_INTEROP_HELPER", "tests/interop_helper")
+SEED = int(os.environ.get("CRDT_SEED") or random.SystemRandom().getrandbits(32))
+CASES = int(os.environ.get("CRDT_INTEROP_CASES") or 400)
+
+FORMAT_VERSION = 1
+U64 = 2**64 - 1
+
+# enum crdt_error (include/crdt/common.h)
+DECODE, LIMIT, VERSION, TYPE = -3, -4, -6, -7
+ERR_NAMES = {DECODE: "DECODE", LIMIT: "LIMIT", VERSION: "VERSION", TYPE: "TYPE"}
+
+# Every boundary of the MessagePack unsigned forms and its neighbours.
+EDGES = [1, 2, 0x7E, 0x7F, 0x80, 0x81, 0xFE, 0xFF, 0x100, 0x101, 0xFFFE,
+         0xFFFF, 0x10000, 0x10001, 0xFFFFFFFE, 0xFFFFFFFF, 0x100000000,
+         0x100000001, U64 - 1, U64]
+
+
+def rng_for(*what):
+    """A random.Random seeded from SEED and a label, so that each check
+    draws the same numbers for a seed whatever runs before it."""
+    return random.Random("%d/%s" % (SEED, "/".join(map(str, what))))
+
+
+def ctx(what):
+    return "%s (CRDT_SEED=%d reproduces)" % (what, SEED)
+
+
+# ---------------------------------------------------------------------------
+# The helper
+# ---------------------------------------------------------------------------
+
+def helper(*args, stdin=""):
+    res = subprocess.run([HELPER, *map(str, args)], input=stdin,
+                         capture_output=True, text=True, check=False)
+    assert res.returncode == 0, "%s %s: exit %d: %s" % (
+        HELPER, " ".join(map(str, args)), res.returncode, res.stderr)
+    return res.stdout
+
+
+def c_gen(name, n, seed):
+    """N states from C: [(encoding bytes, model)]."""
+    out = []
+    for line in helper("gen", name, seed, n).splitlines():
+        hexenc, model = line.split(" ", 1)
+        out.append((bytes.fromhex(hexenc), json.loads(model)))
+    assert len(out) == n
+    return out
+
+
+def c_canon(name, encodings):
+    """C decodes each encoding: ("ok", re-encoding, model) or
+    ("error", code, offset)."""
+    stdin = "".join(e.hex() + "\n" for e in encodings)
+    out = []
+    for line in helper("canon", name, stdin=stdin).splitlines():
+        if line.startswith("error "):
+            _, code, off = line.split()
+            out.append(("error", int(code), int(off)))
+        else:
+            hexenc, model = line.split(" ", 1)
+            out.append(("ok", bytes.fromhex(hexenc), json.loads(model)))
+    assert len(out) == len(encodings)
+    return out
+
+
+def c_types():
+    return helper("types").split()
+
+
+# ---------------------------------------------------------------------------
+# MessagePack written by hand (for non-canonical forms msgpack never makes)
+# ---------------------------------------------------------------------------
+
+def mp_uint(v, width=None):
+    """v as a MessagePack unsigned int, in the given form (None: shortest,
+    else one of 'fix', 8, 16, 32, 64)."""
+    if width is None:
+        return msgpack.packb(v)
+    if width == "fix":
+        assert v < 0x80
+        return bytes([v])
+    marker = {8: 0xCC, 16: 0xCD, 32: 0xCE, 64: 0xCF}[width]
+    return bytes([marker]) + v.to_bytes(width // 8, "big")
+
+
+def envelope(tag, body):
+    """The canonical bytes of [FORMAT_VERSION, tag, *body]."""
+    return msgpack.packb([FORMAT_VERSION, tag, *body], use_bin_type=True)
+
+
+def unpack(data):
+    return msgpack.unpackb(data, strict_map_key=False, raw=False)
+
+
+def is_uint(v):
+    return type(v) is int and 0 <= v <= U64
+
+
+# ---------------------------------------------------------------------------
+# Per-type knowledge, from README.md "Wire format" only
+# ---------------------------------------------------------------------------
+
+def rand_actor(rng):
+    k = rng.randrange(6)
+    if k == 0:
+        return rng.choice([0] + EDGES)
+    if k == 1:
+        return rng.randrange(300)
+    return rng.getrandbits(rng.choice([8, 16, 24, 32, 48, 64]))
+
+
+def rand_count(rng, big=False):
+    k = rng.randrange(4)
+    if big:
+        return U64 // 8 - rng.randrange(1000)
+    if k == 0:
+        return rng.choice(EDGES)
+    if k == 1:
+        return rng.randrange(1, 128)
+    return rng.randrange(1, 2 ** rng.choice([8, 16, 32, 64]))
+
+
+def rand_actor_map(rng, count=rand_count):
+    """A random {actor: counter} map with sorted keys, no zero counters."""
+    n = rng.choice([0, 1, 2, 3, 5, 8, 15, 16, 17, 40, rng.randrange(300)])
+    actors = sorted({rand_actor(rng) for _ in range(n)})
+    return {a: count(rng) for a in actors}
+
+
+def check_actor_map(m, what):
+    """A documented {actor: counter} map: uints, keys strictly ascending in
+    the bytes, no zero counter.  Returns its entries as [[a, c], ...]."""
+    assert type(m) is dict, "%s is %r, not a map" % (what, type(m))
+    keys = list(m)
+    assert all(is_uint(k) for k in keys), "%s: actor is not a uint" % what
+    assert keys == sorted(set(keys)), "%s: actors not ascending" % what
+    assert all(is_uint(c) and c > 0 for c in m.values()), \
+        "%s: counter is zero or not a uint" % what
+    return [[a, c] for a, c in m.items()]
+
+
+class VClock:
+    """README: tag 1, body {actor: counter, ...}."""
+    name = "vclock"
+    tag = 1
+
+    def model_of_body(self, body):
+        assert len(body) == 1, "vclock body has %d fields" % len(body)
+        return {"entries": check_actor_map(body[0], "vclock map")}
+
+    def body_of_model(self, model):
+        return [{a: c for a, c in model["entries"]}]
+
+    def random_model(self, rng):
+        return {"entries": [[a, c] for a, c in rand_actor_map(rng).items()]}
+
+    def broken(self, rng):
+        """Encodings breaking a body rule: (label, bytes, code, offset)."""
+        pre = bytes([0x93, FORMAT_VERSION, self.tag])
+        a, b = sorted(rng.sample(range(1, 1 << 20), 2))
+        ea, eb = mp_uint(a), mp_uint(b)
+        out = [
+            # b before a: the second key is the first offending byte.
+            ("unsorted", pre + b"\x82" + eb + b"\x01" + ea + b"\x01",
+             DECODE, 4 + len(eb) + 1),
+            ("duplicate", pre + b"\x82" + ea + b"\x01" + ea + b"\x02",
+             DECODE, 4 + len(ea) + 1),
+            ("zero counter", pre + b"\x81" + ea + b"\x00", DECODE,
+             4 + len(ea)),
+            ("negative counter", pre + b"\x81" + ea + b"\xff", DECODE,
+             4 + len(ea)),
+            ("negative actor", pre + b"\x81\xff\x01", DECODE, 4),
+            ("str actor", pre + b"\x81\xa1x\x01", DECODE, 4),
+            ("float counter", pre + b"\x81\x01\xcb" + bytes(8), DECODE, 5),
+            ("array body", pre + b"\x92\x01\x01", DECODE, 3),
+            ("nil body", pre + b"\xc0", DECODE, 3),
+            ("map16 for 1 entry", pre + b"\xde\x00\x01\x01\x01", DECODE, 3),
+            ("map32 for 1 entry", pre + b"\xdf\x00\x00\x00\x01\x01\x01",
+             DECODE, 3),
+            ("map claims more than the bytes", pre + b"\x85\x01\x01",
+             DECODE, 3),
+            ("no body", bytes([0x92, FORMAT_VERSION, self.tag]), DECODE, 0),
+            ("two bodies", bytes([0x94, FORMAT_VERSION, self.tag]) +
+             b"\x80\x80", DECODE, 0),
+        ]
+        # Each non-shortest integer form of an actor and a counter.
+        for v, forms in ((5, [8, 16, 32, 64]), (0x80, [16, 32, 64]),
+                         (0x100, [32, 64]), (0x10000, [64])):
+            for w in forms:
+                out.append(("actor %#x as uint%d" % (v, w),
+                            pre + b"\x81" + mp_uint(v, w) + b"\x01",
+                            DECODE, 4))
+                out.append(("counter %#x as uint%d" % (v, w),
+                            pre + b"\x81\x01" + mp_uint(v, w), DECODE, 5))
+        # More actors than the default limit (2^20): rejected at the map
+        # header, before anything is read or allocated.
+        n = (1 << 20) + 1
+        out.append(("2^20 + 1 actors", pre + b"\xdf" + n.to_bytes(4, "big") +
+                    b"\x01" * (2 * n), LIMIT, 3))
+        return out
+
+
+SPECS = {s.name: s for s in [VClock()]}
+
+
+# ---------------------------------------------------------------------------
+# Tests
+# ---------------------------------------------------------------------------
+
+def test_helper_types_all_known():
+    """Every type the C library encodes has a Python spec here."""
+    missing = [t for t in c_types() if t not in SPECS]
+    assert not missing, "no Python spec for %s" % missing
+
+
+@pytest.fixture(params=sorted(SPECS))
+def spec(request):
+    if request.param not in c_types():
+        pytest.fail("C helper does not know %s" % request.param)
+    return SPECS[request.param]
+
+
+def test_a_c_encodings_read_by_python(spec):
+    """(a) C's encodings are the documented structure, and canonical."""
+    states = c_gen(spec.name, CASES, SEED)
+    for i, (data, model) in enumerate(states):
+        what = ctx("%s state %d (%s)" % (spec.name, i, data.hex()))
+        obj = unpack(data)
+        assert type(obj) is list and len(obj) >= 2, what
+        assert obj[0] == FORMAT_VERSION, what
+        assert obj[1] == spec.tag, what
+        assert spec.model_of_body(obj[2:]) == model, what
+        assert msgpack.packb(obj, use_bin_type=True) == data, \
+            "not canonical: " + what
+        # ... and the documented body, built from the model, too.
+        assert envelope(spec.tag, spec.body_of_model(model)) == data, what
+    print("\n%s: %d C encodings read and re-packed identically by Python"
+          % (spec.name, len(states)))
+
+
+def test_b_python_encodings_read_by_c(spec):
+    """(b) States Python builds from the README are accepted by C, which
+    re-encodes them identically and reads the same content."""
+    rng = rng_for("b", spec.name)
+    models = [spec.random_model(rng) for _ in range(CASES)]
+    encs = [envelope(spec.tag, spec.body_of_model(m)) for m in models]
+    for i, (m, e, r) in enumerate(zip(models, encs, c_canon(spec.name, encs))):
+        what = ctx("%s python state %d (%s)" % (spec.name, i, e.hex()))
+        assert r[0] == "ok", "%s: C says %s at %d" % (
+            what, ERR_NAMES.get(r[1], r[1]), r[2])
+        assert r[1] == e, what + ": C re-encodes " + r[1].hex()
+        assert r[2] == m, what
+    print("\n%s: %d Python encodings accepted and reproduced by C"
+          % (spec.name, len(encs)))
+
+
+def test_c_rejects_broken_encodings(spec):
+    """(c) Rule breakers get the documented error at the right offset."""
+    rng = rng_for("c", spec.name)
+    good = envelope(spec.tag, spec.body_of_model(spec.random_model(rng)))
+    other_tag = next(t for t in range(1, 1 << 20) if t != spec.tag
+                     and t not in (s.tag for s in SPECS.values()))
+    cases = [
+        ("version 0", bytes([good[0], 0]) + good[2:], VERSION, 1),
+        ("version 2", bytes([good[0], 2]) + good[2:], VERSION, 1),
+        ("version 255", bytes([good[0], 0xCC, 0xFF]) + good[2:], VERSION, 1),
+        ("version as uint8", bytes([good[0], 0xCC, 1]) + good[2:], DECODE, 1),
+        ("tag 0", good[:2] + b"\x00" + good[3:], TYPE, 2),
+        ("unknown tag", good[:2] + mp_uint(other_tag) + good[3:], TYPE, 2),
+        ("tag as uint16", good[:2] + mp_uint(spec.tag, 16) + good[3:],
+         DECODE, 2),
+        ("trailing byte", good + b"\x00", DECODE, len(good)),
+        ("trailing nil", good + b"\xc0", DECODE, len(good)),
+        ("two encodings", good + good, DECODE, len(good)),
+        ("array16 envelope", b"\xdc\x00" + bytes([good[0] & 15]) + good[1:],
+         DECODE, 0),
+        ("map envelope", b"\x81" + good[1:3], DECODE, 0),
+        ("empty", b"", DECODE, 0),
+        ("empty array", b"\x90", DECODE, 0),
+    ]
+    for t in SPECS.values():
+        if t.tag != spec.tag:
+            # A valid encoding of another type is the wrong type.
+            enc = envelope(t.tag, t.body_of_model(t.random_model(rng)))
+            cases.append(("a %s" % t.name, enc, TYPE, 2))
+    cases += spec.broken(rng)
+    # Every proper prefix of a valid encoding.
+    for k in range(len(good)):
+        cases.append(("prefix %d of %s" % (k, good.hex()), good[:k],
+                      DECODE, None))
+    results = c_canon(spec.name, [c[1] for c in cases])
+    for (label, data, code, off), r in zip(cases, results):
+        what = ctx("%s: %s (%s)" % (spec.name, label, data[:64].hex()))
+        assert r[0] == "error", what + ": accepted"
+        assert r[1] == code, "%s: %s, expected %s" % (
+            what, ERR_NAMES.get(r[1], r[1]), ERR_NAMES[code])
+        assert 0 <= r[2] <= len(data), what + ": offset %d" % r[2]
+        if off is not None:
+            assert r[2] == off, "%s: offset %d, expected %d" % (what, r[2], off)
+    print("\n%s: %d rule-breaking encodings rejected by C as documented"
+          % (spec.name, len(cases)))
+
+
+def test_readme_example():
+    """The README's example clock {5: 1, 300: 70000}."""
+    data = bytes.fromhex("93 01 01 82 05 01 cd 01 2c ce 00 01 11 70")
+    assert envelope(1, [{5: 1, 300: 70000}]) == data
+    assert c_canon("vclock", [data]) == [
+        ("ok", data, {"entries": [[5, 1], [300, 70000]]})]
+
+
+def test_d_actor_from_name():
+    """(d) Actor ids from names are XXH3-64, seed 0."""
+    rng = rng_for("d")
+    names = [b"", b"alice", b"bob", b"a" * 240, "r\u00e9plica-\u4e00".encode()]
+    names += [bytes(rng.getrandbits(8) for _ in range(rng.choice(
+        [1, 3, 4, 8, 9, 16, 17, 128, 129, 240, 241, rng.randrange(2000)])))
+        for _ in range(CASES)]
+    out = helper("actors", stdin="".join(n.hex() + "\n" for n in names))
+    got = [int(x) for x in out.split()]
+    assert len(got) == len(names)
+    for n, g in zip(names, got):
+        assert g == xxhash.xxh3_64_intdigest(n), ctx("name %s" % n.hex())
+    # The command-line form, for names a shell can pass.
+    for n in ["alice", "bob", "node-17", "x" * 100]:
+        assert int(helper("actor", n)) == xxhash.xxh3_64_intdigest(n.encode())
+    print("\nactor ids: %d names agree with xxhash.xxh3_64_intdigest"
+          % (len(names) + 4))
