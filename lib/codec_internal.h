@@ -33,6 +33,11 @@
 
 /* --- writer ------------------------------------------------------------- */
 
+/* Upper bound of the encoded size of an unsigned integer. */
+#define CW_UINT_MAX 9u
+/* Upper bound of an envelope header with up to 2^32 body fields. */
+#define CW_HEADER_MAX (5u + 5u + 5u)
+
 typedef struct cw {
     msgpack_packer pk;
     crdt_buf *buf;
@@ -74,9 +79,9 @@ static inline void cw_begin(cw *w, crdt_buf *buf, uint32_t tag,
 }
 
 /* Reserves room for n more bytes up front (an upper bound), so that the
- * per-item callbacks never grow the buffer.  Only for growable buffers: a
- * fixed buffer need only hold the actual encoding, which may be shorter
- * than the bound; the write callback checks it byte-exactly. */
+ * per-item callbacks never grow the buffer.  Only a hint: a fixed buffer
+ * is left to the callbacks, since the encoding may fit though the bound
+ * does not. */
 static inline void cw_reserve(cw *w, size_t n)
 {
     if (!w->err && !w->buf->fixed && w->buf->cap - w->buf->len < n) {
@@ -97,9 +102,117 @@ static inline void cw_map(cw *w, size_t n)
     msgpack_pack_map(&w->pk, n);
 }
 
+/* Big-endian loads and stores of 2, 4 and 8 bytes (MessagePack's byte
+ * order), one instruction each where the compiler has byte swaps. */
+static inline void cw_store_be16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static inline void cw_store_be32(uint8_t *p, uint32_t v)
+{
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap32(v);
+    memcpy(p, &v, 4);
+#else
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+#endif
+}
+
+static inline void cw_store_be64(uint8_t *p, uint64_t v)
+{
+    cw_store_be32(p, (uint32_t)(v >> 32));
+    cw_store_be32(p + 4, (uint32_t)v);
+}
+
+static inline uint16_t cr_load_be16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t cr_load_be32(const uint8_t *p)
+{
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint32_t v;
+
+    memcpy(&v, p, 4);
+    return __builtin_bswap32(v);
+#else
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+           (uint32_t)p[2] << 8 | p[3];
+#endif
+}
+
+static inline uint64_t cr_load_be64(const uint8_t *p)
+{
+    return (uint64_t)cr_load_be32(p) << 32 | cr_load_be32(p + 4);
+}
+
+/* Writes v in its shortest MessagePack form at p; returns the end.  The
+ * same bytes as msgpack_pack_uint64 (tests/check_common.c checks it). */
+static inline uint8_t *cw_put_uint(uint8_t *p, uint64_t v)
+{
+    if (v < 0x80) {
+        *p = (uint8_t)v;
+        return p + 1;
+    }
+    if (v <= 0xff) {
+        p[0] = 0xcc, p[1] = (uint8_t)v;
+        return p + 2;
+    }
+    if (v <= 0xffff) {
+        p[0] = 0xcd;
+        cw_store_be16(p + 1, (uint16_t)v);
+        return p + 3;
+    }
+    if (v <= 0xffffffffu) {
+        p[0] = 0xce;
+        cw_store_be32(p + 1, (uint32_t)v);
+        return p + 5;
+    }
+    p[0] = 0xcf;
+    cw_store_be64(p + 1, v);
+    return p + 9;
+}
+
+/* Direct access for hot loops: cw_span returns a pointer to at least n
+ * writable bytes at the end of the output (NULL after an error), and
+ * cw_commit(w, end) marks everything up to end as written.  Writing
+ * through a local pointer keeps the compiler from reloading the buffer's
+ * fields after every byte store. */
+static inline uint8_t *cw_span(cw *w, size_t n)
+{
+    if (w->err)
+        return NULL;
+    if (w->buf->cap - w->buf->len < n) {
+        int rv = crdt_buf_reserve(w->buf, n);
+
+        if (rv) {
+            w->err = rv;
+            return NULL;
+        }
+    }
+    return w->buf->data + w->buf->len;
+}
+
+static inline void cw_commit(cw *w, uint8_t *end)
+{
+    w->buf->len = (size_t)(end - w->buf->data);
+}
+
+/* Integers are the bulk of every encoding: when the buffer already has
+ * room (encoders reserve an upper bound first) they are written in place;
+ * otherwise msgpack-c's packer writes them through the callback. */
 static inline void cw_uint(cw *w, uint64_t v)
 {
-    msgpack_pack_uint64(&w->pk, v);
+    crdt_buf *b = w->buf;
+
+    if (!w->err && b->cap - b->len >= CW_UINT_MAX)
+        b->len = (size_t)(cw_put_uint(b->data + b->len, v) - b->data);
+    else
+        msgpack_pack_uint64(&w->pk, v);
 }
 
 static inline void cw_bool(cw *w, bool v)
@@ -132,10 +245,6 @@ static inline int cw_end(cw *w)
     return CRDT_OK;
 }
 
-/* Upper bound of the encoded size of an unsigned integer. */
-#define CW_UINT_MAX 9u
-/* Upper bound of an envelope header with up to 2^32 body fields. */
-#define CW_HEADER_MAX (5u + 5u + 5u)
 
 /* --- reader ------------------------------------------------------------- */
 
@@ -180,26 +289,58 @@ int crdtp_cr_finish(cr *r);
 /* Copies the error position out (info may be NULL). */
 void crdtp_cr_info(const cr *r, crdt_decode_info *info);
 
-/* Fast inline read of an unsigned integer (the hot loop of counter and
- * clock decoders); falls back to crdtp_cr_uint for the rare forms. */
+/* Fast inline read of an unsigned integer in its shortest form (the hot
+ * loop of counter and clock decoders).  Anything unusual (end of input,
+ * another type, a non-shortest form) goes to crdtp_cr_uint, which records
+ * the error. */
+/* The fast path on a local cursor: needs 9 readable bytes at p; returns
+ * the position after the integer, or NULL when the bytes are not a
+ * shortest-form unsigned integer (the caller then lets crdtp_cr_uint
+ * diagnose them). */
+static inline const uint8_t *cr_fast_uint(const uint8_t *p, uint64_t *v)
+{
+    uint64_t x;
+
+    switch (*p) {
+    case 0xcc:
+        x = p[1];
+        if (x < 0x80)
+            return NULL;
+        *v = x;
+        return p + 2;
+    case 0xcd:
+        x = cr_load_be16(p + 1);
+        if (x <= 0xff)
+            return NULL;
+        *v = x;
+        return p + 3;
+    case 0xce:
+        x = cr_load_be32(p + 1);
+        if (x <= 0xffff)
+            return NULL;
+        *v = x;
+        return p + 5;
+    case 0xcf:
+        x = cr_load_be64(p + 1);
+        if (x <= 0xffffffffu)
+            return NULL;
+        *v = x;
+        return p + 9;
+    default:
+        if (*p >= 0x80)
+            return NULL;
+        *v = *p;
+        return p + 1;
+    }
+}
+
 static inline int cr_uint(cr *r, uint64_t *v)
 {
-    if (r->p < r->end && *r->p < 0x80) {
-        *v = *r->p++;
-        return CRDT_OK;
-    }
-    if (r->end - r->p >= 9 && *r->p == 0xcf) {
-        const uint8_t *q = r->p + 1;
-        uint64_t x = ((uint64_t)q[0] << 56) | ((uint64_t)q[1] << 48) |
-                     ((uint64_t)q[2] << 40) | ((uint64_t)q[3] << 32) |
-                     ((uint64_t)q[4] << 24) | ((uint64_t)q[5] << 16) |
-                     ((uint64_t)q[6] << 8) | (uint64_t)q[7];
+    const uint8_t *q;
 
-        if (x > 0xffffffffu) {
-            *v = x;
-            r->p += 9;
-            return CRDT_OK;
-        }
+    if (r->end - r->p >= 9 && (q = cr_fast_uint(r->p, v)) != NULL) {
+        r->p = q;
+        return CRDT_OK;
     }
     return crdtp_cr_uint(r, v);
 }

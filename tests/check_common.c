@@ -10,6 +10,7 @@
 #include <crdt/codec.h>
 #include <crdt/common.h>
 
+#include "codec_internal.h" /* cw_put_uint vs msgpack-c */
 #include "testutil.h"
 
 START_TEST(test_common_errors_strerror)
@@ -150,6 +151,41 @@ START_TEST(test_common_decode_header)
 }
 END_TEST
 
+static int sbuf_write(void *data, const char *p, size_t n)
+{
+    return crdt_buf_append(data, p, n);
+}
+
+/* The writer's in-place integer path must produce exactly the bytes of
+ * msgpack-c's msgpack_pack_uint64 (the canonical shortest form). */
+START_TEST(test_common_codec_uint_matches_msgpack)
+{
+    static const uint64_t edge[] = {
+        0, 1, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0xffffffffu,
+        0x100000000u, 0xffffffffffffffffu, 0x8000000000000000u};
+    tu_rng rng;
+    long k, n = tu_cases(10000);
+
+    tu_rng_init(&rng, tu_seed("common"));
+    for (k = 0; k < n; k++) {
+        uint64_t v = (size_t)k < sizeof edge / sizeof edge[0]
+                         ? edge[k]
+                         : tu_rand(&rng) >> tu_below(&rng, 64);
+        uint8_t mine[CW_UINT_MAX];
+        size_t len = (size_t)(cw_put_uint(mine, v) - mine);
+        crdt_buf ref;
+        msgpack_packer pk;
+
+        crdt_buf_init(&ref, NULL);
+        msgpack_packer_init(&pk, &ref, sbuf_write);
+        ck_assert_int_eq(msgpack_pack_uint64(&pk, v), 0);
+        ck_assert_uint_eq(len, ref.len);
+        ck_assert_mem_eq(mine, ref.data, len);
+        crdt_buf_clear(&ref);
+    }
+}
+END_TEST
+
 static Suite *common_suite(void)
 {
     Suite *s = suite_create("common");
@@ -171,6 +207,9 @@ static Suite *common_suite(void)
     tcase_add_test(tc, test_common_buf_fixed);
     tcase_add_test(tc, test_common_decode_header);
     suite_add_tcase(s, tc);
+    tc = tcase_create("codec");
+    tcase_add_test(tc, test_common_codec_uint_matches_msgpack);
+    suite_add_tcase(s, tc);
     return s;
 }
 
@@ -179,6 +218,7 @@ int main(void)
     SRunner *sr = srunner_create(common_suite());
     int failed;
 
+    tu_seed("common");
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -10,5 +10,7 @@
 #include <crdt/common.h>
 #include <crdt/codec.h>
 #include <crdt/vclock.h>
+#include <crdt/hlc.h>
+#include <crdt/lww.h>
 
 #endif /* CRDT_CRDT_H */
