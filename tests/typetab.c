@@ -5,8 +5,11 @@
  * targets, the replay driver and the interop helper need.
  */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <crdt/hlc.h>
+#include <crdt/lww.h>
 #include <crdt/vclock.h>
 
 #include "typetab.h"
@@ -100,6 +103,17 @@ static void json_u64(FILE *out, uint64_t v)
     fprintf(out, "%" PRIu64, v);
 }
 
+/* Bytes as a JSON string of lower-case hex digits. */
+static void json_hex(FILE *out, const uint8_t *p, size_t n)
+{
+    size_t i;
+
+    fputc('"', out);
+    for (i = 0; i < n; i++)
+        fprintf(out, "%02x", p[i]);
+    fputc('"', out);
+}
+
 /* ======================================================================
  * vclock
  * ====================================================================== */
@@ -172,11 +186,205 @@ static const tt_type tt_vclock = {
 };
 
 /* ======================================================================
+ * lww: body [] (empty) or [timestamp, actor, value]
+ * ====================================================================== */
+
+static void *lww_new(const crdt_mem *mem)
+{
+    return crdt_lww_new(mem);
+}
+
+static void lww_free(void *obj)
+{
+    crdt_lww_free(obj);
+}
+
+static bool lww_equal(const void *a, const void *b)
+{
+    return crdt_lww_equal(a, b);
+}
+
+static int lww_encode(const void *obj, crdt_buf *out)
+{
+    return crdt_lww_encode(obj, out);
+}
+
+static int lww_decode(void *dst, const uint8_t *data, size_t len,
+                      const crdt_limits *lim, crdt_decode_info *info)
+{
+    return crdt_lww_decode(dst, data, len, lim, info);
+}
+
+/* Value lengths around the inline size and the bin 8/16/32 boundaries. */
+static const size_t lww_edge_lens[] = {0,   1,   15,  16,    17,
+                                       255, 256, 257, 65535, 65536};
+
+static int lww_gen(void *obj, tu_rng *rng, tt_shape shape)
+{
+    uint8_t *val;
+    size_t writes, w, n, i;
+    int rv = CRDT_OK;
+
+    shape = tt_pick_shape(rng, shape);
+    if (shape == TT_EMPTY)
+        return CRDT_OK;
+    writes = 1 + (size_t)tu_below(rng, 3);
+    for (w = 0; w < writes && rv == CRDT_OK; w++) {
+        switch (shape) {
+        case TT_EDGE:
+            n = lww_edge_lens[tu_below(rng, 8 + 2 * (tu_below(rng, 8) == 0))];
+            break;
+        case TT_MANY:
+            n = 17 + (size_t)tu_below(rng, 2000);
+            break;
+        case TT_BIG:
+            n = (size_t)tu_below(rng, 300);
+            break;
+        default:
+            n = (size_t)tu_below(rng, 20);
+            break;
+        }
+        val = malloc(n ? n : 1);
+        if (!val)
+            return CRDT_ERR_NOMEM;
+        for (i = 0; i < n; i++)
+            val[i] = (uint8_t)(shape == TT_SMALL ? 'a' + tu_below(rng, 26)
+                                                 : tu_rand(rng));
+        rv = crdt_lww_set(obj,
+                          shape == TT_SMALL ? tu_below(rng, 1000)
+                          : shape == TT_EDGE && tu_below(rng, 8) == 0
+                              ? 0
+                              : tt_rand_count(rng, shape),
+                          tt_rand_actor(rng, shape), val, n, NULL);
+        free(val);
+    }
+    return rv;
+}
+
+/* {"value": null} when empty, else {"timestamp": T, "actor": A,
+ * "value": "<hex bytes>"}. */
+static void lww_model(const void *obj, FILE *out)
+{
+    const uint8_t *p;
+    size_t n;
+
+    if (crdt_lww_value(obj, &p, &n) != CRDT_OK) {
+        fputs("{\"value\":null}", out);
+        return;
+    }
+    fputs("{\"timestamp\":", out);
+    json_u64(out, crdt_lww_timestamp(obj));
+    fputs(",\"actor\":", out);
+    json_u64(out, crdt_lww_actor(obj));
+    fputs(",\"value\":", out);
+    json_hex(out, p, n);
+    fputc('}', out);
+}
+
+static const tt_type tt_lww = {
+    "lww",      CRDT_TAG_LWW, lww_new, lww_free,  lww_equal,
+    lww_encode, lww_decode,   lww_gen, lww_model,
+};
+
+/* ======================================================================
+ * hlc: body [last_ts].  The table's clocks read a wall clock stuck at 0
+ * and have no drift bound, so crdt_hlc_update(remote) sets last to
+ * remote + 1 and any timestamp can be generated.
+ * ====================================================================== */
+
+static uint64_t hlc_wall_zero(void *user_data)
+{
+    (void)user_data;
+    return 0;
+}
+
+static void *hlc_new(const crdt_mem *mem)
+{
+    crdt_hlc_settings s;
+
+    crdt_hlc_settings_default(&s);
+    s.wall_ms = hlc_wall_zero;
+    s.max_drift_ms = 0;
+    return crdt_hlc_new(&s, mem);
+}
+
+static void hlc_free(void *obj)
+{
+    crdt_hlc_free(obj);
+}
+
+static bool hlc_equal(const void *a, const void *b)
+{
+    return crdt_hlc_last(a) == crdt_hlc_last(b);
+}
+
+static int hlc_encode(const void *obj, crdt_buf *out)
+{
+    return crdt_hlc_encode(obj, out);
+}
+
+static int hlc_decode(void *dst, const uint8_t *data, size_t len,
+                      const crdt_limits *lim, crdt_decode_info *info)
+{
+    return crdt_hlc_decode(dst, data, len, lim, info);
+}
+
+static int hlc_gen(void *obj, tu_rng *rng, tt_shape shape)
+{
+    uint64_t ts, target;
+    size_t i, n;
+    int rv;
+
+    shape = tt_pick_shape(rng, shape);
+    switch (shape) {
+    case TT_EMPTY:
+        return CRDT_OK;
+    case TT_SMALL:
+        /* A few local events. */
+        n = 1 + (size_t)tu_below(rng, 5);
+        for (i = 0; i < n; i++)
+            if ((rv = crdt_hlc_now(obj, &ts)))
+                return rv;
+        return CRDT_OK;
+    case TT_EDGE:
+        target = tt_rand_count(rng, shape);
+        break;
+    case TT_BIG:
+        target = UINT64_MAX - tu_below(rng, 1000);
+        break;
+    default:
+        /* A realistic timestamp: milliseconds since the epoch, logical. */
+        target = crdt_hlc_pack(1700000000000u + tu_below(rng, 1u << 30),
+                               (uint16_t)tu_below(rng, 4));
+        if (target == 0)
+            target = 1;
+        break;
+    }
+    /* A receive event of remote target - 1 issues exactly target. */
+    return crdt_hlc_update(obj, target - 1, &ts);
+}
+
+/* {"value": last_ts} */
+static void hlc_model(const void *obj, FILE *out)
+{
+    fputs("{\"value\":", out);
+    json_u64(out, crdt_hlc_last(obj));
+    fputc('}', out);
+}
+
+static const tt_type tt_hlc = {
+    "hlc",      CRDT_TAG_HLC, hlc_new, hlc_free,  hlc_equal,
+    hlc_encode, hlc_decode,   hlc_gen, hlc_model,
+};
+
+/* ======================================================================
  * The table
  * ====================================================================== */
 
 const tt_type *const tt_types[] = {
     &tt_vclock,
+    &tt_lww,
+    &tt_hlc,
     NULL,
 };
 
