@@ -404,19 +404,14 @@ void crdtp_avec_encode(cw *w, const avec *v)
     uint8_t *p;
 
     cw_map(w, n);
-    if (w->buf->fixed && w->buf->cap - w->buf->len < n * (2 * CW_UINT_MAX)) {
-        /* A fixed buffer may hold the encoding though not the bound:
-         * write each integer with an exact check (CRDT_ERR_BUFFER only if
-         * the encoding itself does not fit). */
-        for (i = 0; i < n; i++) {
+    p = cw_span(w, n * (2 * CW_UINT_MAX));
+    if (!p) {
+        for (i = 0; i < n && !w->err; i++) { /* fixed buffer near full */
             cw_uint(w, a[i]);
             cw_uint(w, c[i]);
         }
         return;
     }
-    p = cw_span(w, n * (2 * CW_UINT_MAX));
-    if (!p)
-        return;
     for (i = 0; i < n; i++) {
         p = cw_put_uint(p, a[i]);
         p = cw_put_uint(p, c[i]);

@@ -178,17 +178,23 @@ static inline uint8_t *cw_put_uint(uint8_t *p, uint64_t v)
 }
 
 /* Direct access for hot loops: cw_span returns a pointer to at least n
- * writable bytes at the end of the output (NULL after an error), and
- * cw_commit(w, end) marks everything up to end as written.  Writing
- * through a local pointer keeps the compiler from reloading the buffer's
- * fields after every byte store. */
+ * writable bytes at the end of the output, and cw_commit(w, end) marks
+ * everything up to end as written.  Writing through a local pointer keeps
+ * the compiler from reloading the buffer's fields after every byte store.
+ * n is an upper bound, so a fixed buffer that lacks room for it may still
+ * hold the real encoding: cw_span then returns NULL without an error, and
+ * the caller writes item by item (cw_uint, which checks every write).
+ * NULL with w->err set means the output failed. */
 static inline uint8_t *cw_span(cw *w, size_t n)
 {
     if (w->err)
         return NULL;
     if (w->buf->cap - w->buf->len < n) {
-        int rv = crdt_buf_reserve(w->buf, n);
+        int rv;
 
+        if (w->buf->fixed)
+            return NULL;
+        rv = crdt_buf_reserve(w->buf, n);
         if (rv) {
             w->err = rv;
             return NULL;
