@@ -60,7 +60,7 @@ uint64_t tt_rand_count(tu_rng *rng, tt_shape shape)
     case TT_EDGE:
         return edges[tu_below(rng, N_EDGES)];
     case TT_MANY:
-        return 1 + tu_below(rng, 1u << (tu_below(rng, 5) * 8));
+        return 1 + tu_below(rng, (uint64_t)1 << (tu_below(rng, 5) * 8));
     default:
         return 1 + tu_below(rng, 200);
     }
