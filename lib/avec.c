@@ -158,6 +158,32 @@ static MULTIVERSION void max_into(uint64_t *restrict d,
         d[i] = d[i] > s[i] ? d[i] : s[i];
 }
 
+/* d[i] = max(d[i], s[i]) for i < n; returns the sum of the new d, which
+ * the caller has established cannot exceed UINT64_MAX. */
+static MULTIVERSION uint64_t max_sum_into(uint64_t *restrict d,
+                                          const uint64_t *restrict s,
+                                          size_t n)
+{
+    uint64_t t = 0;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        d[i] = d[i] > s[i] ? d[i] : s[i];
+        t += d[i];
+    }
+    return t;
+}
+
+static MULTIVERSION uint64_t sum_counts(const uint64_t *c, size_t n)
+{
+    uint64_t t = 0;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        t += c[i];
+    return t;
+}
+
 /* AVEC_GT if some a[i] > b[i], | AVEC_LT if some a[i] < b[i]. */
 static MULTIVERSION int cmp_block(const uint64_t *restrict a,
                                   const uint64_t *restrict b, size_t n)
@@ -257,34 +283,17 @@ static void merge_into(avec *d, const avec *s, size_t u)
     d->len = u;
 }
 
-static int merge(avec *d, const crdt_mem *mem, const avec *s, uint64_t *sum)
+int crdtp_avec_merge(avec *d, const crdt_mem *mem, const avec *s)
 {
-    size_t u, i;
+    size_t u;
     int rv;
 
     if (d == s || s->len == 0)
-        return sum ? crdtp_avec_sum(d, sum) : CRDT_OK;
+        return CRDT_OK;
     if (same_actors(d, s)) {
-        uint64_t *dc = d->counts;
-        const uint64_t *sc = s->counts;
-        size_t n = d->len;
-
-        if (sum) {
-            uint64_t t = 0, c;
-
-            for (i = 0; i < n; i++) {
-                c = max64(dc[i], sc[i]);
-                if (c > UINT64_MAX - t)
-                    return CRDT_ERR_OVERFLOW;
-                t += c;
-            }
-            *sum = t;
-        }
-        max_into(dc, sc, n);
+        max_into(d->counts, s->counts, d->len);
         return CRDT_OK;
     }
-    if (sum && (rv = merged_sum(d, s, sum)))
-        return rv;
     u = union_size(d, s);
     if ((rv = crdtp_avec_reserve(d, mem, u)))
         return rv;
@@ -292,15 +301,41 @@ static int merge(avec *d, const crdt_mem *mem, const avec *s, uint64_t *sum)
     return CRDT_OK;
 }
 
-int crdtp_avec_merge(avec *dst, const crdt_mem *mem, const avec *src)
+int crdtp_avec_merge_prepare(avec *d, const crdt_mem *mem, const avec *s,
+                             bool check_sum)
 {
-    return merge(dst, mem, src, NULL);
+    uint64_t sum;
+    int rv;
+
+    if (d == s || s->len == 0)
+        return CRDT_OK;
+    if (same_actors(d, s)) {
+        const uint64_t *dc = d->counts, *sc = s->counts;
+        uint64_t t = 0, c;
+        size_t i;
+
+        for (i = 0; check_sum && i < d->len; i++) {
+            c = max64(dc[i], sc[i]);
+            if (c > UINT64_MAX - t)
+                return CRDT_ERR_OVERFLOW;
+            t += c;
+        }
+        return CRDT_OK; /* the merge writes in place */
+    }
+    if (check_sum && (rv = merged_sum(d, s, &sum)))
+        return rv;
+    return crdtp_avec_reserve(d, mem, union_size(d, s));
 }
 
-int crdtp_avec_merge_sum(avec *dst, const crdt_mem *mem, const avec *src,
-                         uint64_t *sum)
+uint64_t crdtp_avec_merge_commit_sum(avec *d, const crdt_mem *mem,
+                                     const avec *s)
 {
-    return merge(dst, mem, src, sum);
+    if (d != s && s->len != 0) {
+        if (same_actors(d, s))
+            return max_sum_into(d->counts, s->counts, d->len);
+        (void)crdtp_avec_merge(d, mem, s); /* prepared: cannot fail */
+    }
+    return sum_counts(d->counts, d->len);
 }
 
 int crdtp_avec_compare(const avec *a, const avec *b)

@@ -43,10 +43,18 @@ uint64_t crdtp_avec_get(const avec *v, crdt_actor a);
 int crdtp_avec_set(avec *v, const crdt_mem *mem, crdt_actor a, uint64_t c);
 /* Pointwise max; dst unchanged on error.  src == dst is fine. */
 int crdtp_avec_merge(avec *dst, const crdt_mem *mem, const avec *src);
-/* As merge, but also sums the result into *sum, failing with
- * CRDT_ERR_OVERFLOW (dst unchanged) if the sum exceeds UINT64_MAX. */
-int crdtp_avec_merge_sum(avec *dst, const crdt_mem *mem, const avec *src,
-                         uint64_t *sum);
+/* Merge in two steps for counters, which keep an exact total and merge
+ * several vectors atomically.  prepare does everything that can fail and
+ * changes no entry of dst: with check_sum, it fails CRDT_ERR_OVERFLOW if
+ * the merged counts would sum past UINT64_MAX (callers whose totals
+ * already bound the sum skip that pass); it reserves room for the union.
+ * commit_sum then merges (it cannot fail; nothing may change dst or src in
+ * between) and returns the merged sum, in one vectorized pass when both
+ * have the same actors. */
+int crdtp_avec_merge_prepare(avec *dst, const crdt_mem *mem, const avec *src,
+                             bool check_sum);
+uint64_t crdtp_avec_merge_commit_sum(avec *dst, const crdt_mem *mem,
+                                     const avec *src);
 int crdtp_avec_compare(const avec *a, const avec *b);
 bool crdtp_avec_equal(const avec *a, const avec *b);
 /* dst becomes a copy of src; dst unchanged on error. */

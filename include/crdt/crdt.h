@@ -10,6 +10,8 @@
 #include <crdt/common.h>
 #include <crdt/codec.h>
 #include <crdt/vclock.h>
+#include <crdt/gcounter.h>
+#include <crdt/pncounter.h>
 #include <crdt/hlc.h>
 #include <crdt/lww.h>
 
