@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <crdt/gcounter.h>
 #include <crdt/hlc.h>
 #include <crdt/lww.h>
+#include <crdt/pncounter.h>
 #include <crdt/vclock.h>
 
 #include "typetab.h"
@@ -93,6 +95,18 @@ size_t tt_rand_size(tu_rng *rng, tt_shape shape)
         return 1 + (size_t)tu_below(rng, 6);
     }
 }
+
+/* ======================================================================
+ * Documented decode errors
+ * ====================================================================== */
+
+static const int errs_basic[] = {CRDT_ERR_DECODE, CRDT_ERR_VERSION,
+                                 CRDT_ERR_TYPE, 0};
+static const int errs_limit[] = {CRDT_ERR_DECODE, CRDT_ERR_VERSION,
+                                 CRDT_ERR_TYPE, CRDT_ERR_LIMIT, 0};
+static const int errs_counter[] = {CRDT_ERR_DECODE, CRDT_ERR_VERSION,
+                                   CRDT_ERR_TYPE,   CRDT_ERR_LIMIT,
+                                   CRDT_ERR_OVERFLOW, 0};
 
 /* ======================================================================
  * JSON helpers
@@ -181,8 +195,237 @@ static void vclock_model(const void *obj, FILE *out)
 }
 
 static const tt_type tt_vclock = {
-    "vclock",      CRDT_TAG_VCLOCK, vclock_new,  vclock_free,  vclock_equal,
-    vclock_encode, vclock_decode,   vclock_gen,  vclock_model,
+    .name = "vclock",
+    .tag = CRDT_TAG_VCLOCK,
+    .new_ = vclock_new,
+    .free_ = vclock_free,
+    .equal = vclock_equal,
+    .encode = vclock_encode,
+    .decode = vclock_decode,
+    .decode_errors = errs_limit,
+    .gen = vclock_gen,
+    .model = vclock_model,
+};
+
+/* ======================================================================
+ * Actor maps, shared by the counters' generators and models
+ * ====================================================================== */
+
+typedef int (*add_fn)(void *obj, crdt_actor a, uint64_t by);
+
+/* Adds random (actor, amount) pairs through add; amounts that would
+ * overflow a sum are skipped (the state stays valid). */
+static int gen_adds(void *obj, tu_rng *rng, tt_shape shape, add_fn add)
+{
+    size_t n, i;
+    int rv;
+
+    n = tt_rand_size(rng, shape);
+    for (i = 0; i < n; i++) {
+        rv = add(obj, tt_rand_actor(rng, shape), tt_rand_count(rng, shape));
+        if (rv && rv != CRDT_ERR_OVERFLOW)
+            return rv;
+    }
+    return CRDT_OK;
+}
+
+typedef int (*entry_fn)(const void *obj, size_t i, crdt_actor *a,
+                        uint64_t *c);
+
+/* [[actor, count], ...] through entry(obj, i) until it fails. */
+static void json_entries(FILE *out, const void *obj, entry_fn entry)
+{
+    crdt_actor a;
+    uint64_t c;
+    size_t i;
+
+    fputc('[', out);
+    for (i = 0; entry(obj, i, &a, &c) == CRDT_OK; i++) {
+        fputs(i ? ",[" : "[", out);
+        json_u64(out, a);
+        fputc(',', out);
+        json_u64(out, c);
+        fputc(']', out);
+    }
+    fputc(']', out);
+}
+
+/* ======================================================================
+ * gcounter: body {actor: count}
+ * ====================================================================== */
+
+static void *gcounter_new(const crdt_mem *mem)
+{
+    return crdt_gcounter_new(mem);
+}
+
+static void gcounter_free(void *obj)
+{
+    crdt_gcounter_free(obj);
+}
+
+static bool gcounter_equal(const void *a, const void *b)
+{
+    return crdt_gcounter_equal(a, b);
+}
+
+static int gcounter_encode(const void *obj, crdt_buf *out)
+{
+    return crdt_gcounter_encode(obj, out);
+}
+
+static int gcounter_decode(void *dst, const uint8_t *data, size_t len,
+                           const crdt_limits *lim, crdt_decode_info *info)
+{
+    return crdt_gcounter_decode(dst, data, len, lim, info);
+}
+
+static int gcounter_add(void *obj, crdt_actor a, uint64_t by)
+{
+    return crdt_gcounter_increment(obj, a, by, NULL);
+}
+
+static int gcounter_gen(void *obj, tu_rng *rng, tt_shape shape)
+{
+    return gen_adds(obj, rng, tt_pick_shape(rng, shape), gcounter_add);
+}
+
+static int gcounter_entry(const void *obj, size_t i, crdt_actor *a,
+                          uint64_t *c)
+{
+    return crdt_gcounter_entry(obj, i, a, c);
+}
+
+/* {"entries": [[actor, count], ...], "value": sum} */
+static void gcounter_model(const void *obj, FILE *out)
+{
+    fputs("{\"entries\":", out);
+    json_entries(out, obj, gcounter_entry);
+    fputs(",\"value\":", out);
+    json_u64(out, crdt_gcounter_value(obj));
+    fputc('}', out);
+}
+
+static const tt_type tt_gcounter = {
+    .name = "gcounter",
+    .tag = CRDT_TAG_GCOUNTER,
+    .new_ = gcounter_new,
+    .free_ = gcounter_free,
+    .equal = gcounter_equal,
+    .encode = gcounter_encode,
+    .decode = gcounter_decode,
+    .decode_errors = errs_counter,
+    .gen = gcounter_gen,
+    .model = gcounter_model,
+};
+
+/* ======================================================================
+ * pncounter: body {P actor: count}, {N actor: count}
+ * ====================================================================== */
+
+static void *pncounter_new(const crdt_mem *mem)
+{
+    return crdt_pncounter_new(mem);
+}
+
+static void pncounter_free(void *obj)
+{
+    crdt_pncounter_free(obj);
+}
+
+static bool pncounter_equal(const void *a, const void *b)
+{
+    return crdt_pncounter_equal(a, b);
+}
+
+static int pncounter_encode(const void *obj, crdt_buf *out)
+{
+    return crdt_pncounter_encode(obj, out);
+}
+
+static int pncounter_decode(void *dst, const uint8_t *data, size_t len,
+                            const crdt_limits *lim, crdt_decode_info *info)
+{
+    return crdt_pncounter_decode(dst, data, len, lim, info);
+}
+
+static int pncounter_inc(void *obj, crdt_actor a, uint64_t by)
+{
+    return crdt_pncounter_increment(obj, a, by, NULL);
+}
+
+static int pncounter_dec(void *obj, crdt_actor a, uint64_t by)
+{
+    return crdt_pncounter_decrement(obj, a, by, NULL);
+}
+
+static int pncounter_gen(void *obj, tu_rng *rng, tt_shape shape)
+{
+    int rv;
+
+    shape = tt_pick_shape(rng, shape);
+    if ((rv = gen_adds(obj, rng, shape, pncounter_inc)))
+        return rv;
+    /* Some states have no decrements, some no increments. */
+    if (shape == TT_EMPTY || tu_below(rng, 4) == 0)
+        return CRDT_OK;
+    if (tu_below(rng, 8) == 0) {
+        crdt_pncounter *fresh = crdt_pncounter_new(NULL);
+
+        if (!fresh)
+            return CRDT_ERR_NOMEM;
+        rv = crdt_pncounter_copy(obj, fresh);
+        crdt_pncounter_free(fresh);
+        if (rv)
+            return rv;
+    }
+    return gen_adds(obj, rng, shape, pncounter_dec);
+}
+
+static int pncounter_entry_p(const void *obj, size_t i, crdt_actor *a,
+                             uint64_t *c)
+{
+    return crdt_pncounter_entry(obj, CRDT_PNCOUNTER_POS, i, a, c);
+}
+
+static int pncounter_entry_n(const void *obj, size_t i, crdt_actor *a,
+                             uint64_t *c)
+{
+    return crdt_pncounter_entry(obj, CRDT_PNCOUNTER_NEG, i, a, c);
+}
+
+/* {"p": [[actor, count], ...], "n": [...], "value": sum(P) - sum(N)},
+ * the value exact (it may not fit int64). */
+static void pncounter_model(const void *obj, FILE *out)
+{
+    uint64_t pos, neg;
+
+    crdt_pncounter_totals(obj, &pos, &neg);
+    fputs("{\"p\":", out);
+    json_entries(out, obj, pncounter_entry_p);
+    fputs(",\"n\":", out);
+    json_entries(out, obj, pncounter_entry_n);
+    fputs(",\"value\":", out);
+    if (pos >= neg) {
+        json_u64(out, pos - neg);
+    } else {
+        fputc('-', out);
+        json_u64(out, neg - pos);
+    }
+    fputc('}', out);
+}
+
+static const tt_type tt_pncounter = {
+    .name = "pncounter",
+    .tag = CRDT_TAG_PNCOUNTER,
+    .new_ = pncounter_new,
+    .free_ = pncounter_free,
+    .equal = pncounter_equal,
+    .encode = pncounter_encode,
+    .decode = pncounter_decode,
+    .decode_errors = errs_counter,
+    .gen = pncounter_gen,
+    .model = pncounter_model,
 };
 
 /* ======================================================================
@@ -282,8 +525,16 @@ static void lww_model(const void *obj, FILE *out)
 }
 
 static const tt_type tt_lww = {
-    "lww",      CRDT_TAG_LWW, lww_new, lww_free,  lww_equal,
-    lww_encode, lww_decode,   lww_gen, lww_model,
+    .name = "lww",
+    .tag = CRDT_TAG_LWW,
+    .new_ = lww_new,
+    .free_ = lww_free,
+    .equal = lww_equal,
+    .encode = lww_encode,
+    .decode = lww_decode,
+    .decode_errors = errs_limit,
+    .gen = lww_gen,
+    .model = lww_model,
 };
 
 /* ======================================================================
@@ -373,8 +624,16 @@ static void hlc_model(const void *obj, FILE *out)
 }
 
 static const tt_type tt_hlc = {
-    "hlc",      CRDT_TAG_HLC, hlc_new, hlc_free,  hlc_equal,
-    hlc_encode, hlc_decode,   hlc_gen, hlc_model,
+    .name = "hlc",
+    .tag = CRDT_TAG_HLC,
+    .new_ = hlc_new,
+    .free_ = hlc_free,
+    .equal = hlc_equal,
+    .encode = hlc_encode,
+    .decode = hlc_decode,
+    .decode_errors = errs_basic,
+    .gen = hlc_gen,
+    .model = hlc_model,
 };
 
 /* ======================================================================
@@ -383,6 +642,8 @@ static const tt_type tt_hlc = {
 
 const tt_type *const tt_types[] = {
     &tt_vclock,
+    &tt_gcounter,
+    &tt_pncounter,
     &tt_lww,
     &tt_hlc,
     NULL,

@@ -45,6 +45,9 @@ typedef struct tt_type {
     int (*encode)(const void *obj, crdt_buf *out);
     int (*decode)(void *dst, const uint8_t *data, size_t len,
                   const crdt_limits *lim, crdt_decode_info *info);
+    /* The errors the decoder's header documents for bad input (not
+     * INVALID_ARG or NOMEM), 0-terminated. */
+    const int *decode_errors;
     /* Fills the empty @p obj with a random state of @p shape.  Returns
      * CRDT_OK or the error of the mutator that failed. */
     int (*gen)(void *obj, tu_rng *rng, tt_shape shape);

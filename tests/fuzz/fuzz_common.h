@@ -12,8 +12,9 @@
  *     decoders accept only canonical encodings), the encoding must fit a
  *     fixed buffer of exactly that size and fail with CRDT_ERR_BUFFER in
  *     one byte less, leaving it empty;
- *   - on failure, the code must be a documented decode error
- *     (CRDT_ERR_DECODE, _VERSION, _TYPE or _LIMIT), crdt_decode_info must
+ *   - on failure, the code must be one the type's header documents for
+ *     bad input (tt_type.decode_errors: CRDT_ERR_DECODE, _VERSION, _TYPE,
+ *     and where documented _LIMIT, _OVERFLOW), crdt_decode_info must
  *     carry the same code and an offset <= len, and the destination must
  *     still hold the prefilled state (equal, and encoding to the same
  *     bytes);
@@ -179,10 +180,15 @@ static void fz_setup(const char *type)
     fz.tight.max_depth = 1;
 }
 
+/* rv is one of the errors the type's decoder documents for bad input. */
 static bool fz_documented(int rv)
 {
-    return rv == CRDT_ERR_DECODE || rv == CRDT_ERR_VERSION ||
-           rv == CRDT_ERR_TYPE || rv == CRDT_ERR_LIMIT;
+    const int *e;
+
+    for (e = fz.t->decode_errors; *e; e++)
+        if (*e == rv)
+            return true;
+    return false;
 }
 
 /* Encodes obj into fz.out (reset first). */
