@@ -36,8 +36,9 @@ FORMAT_VERSION = 1
 U64 = 2**64 - 1
 
 # enum crdt_error (include/crdt/common.h)
-DECODE, LIMIT, VERSION, TYPE = -3, -4, -6, -7
-ERR_NAMES = {DECODE: "DECODE", LIMIT: "LIMIT", VERSION: "VERSION", TYPE: "TYPE"}
+DECODE, LIMIT, OVERFLOW, VERSION, TYPE = -3, -4, -5, -6, -7
+ERR_NAMES = {DECODE: "DECODE", LIMIT: "LIMIT", OVERFLOW: "OVERFLOW",
+             VERSION: "VERSION", TYPE: "TYPE"}
 
 # Every boundary of the MessagePack unsigned forms and its neighbours.
 EDGES = [1, 2, 0x7E, 0x7F, 0x80, 0x81, 0xFE, 0xFF, 0x100, 0x101, 0xFFFE,
@@ -169,6 +170,85 @@ def check_actor_map(m, what):
     return [[a, c] for a, c in m.items()]
 
 
+def capped_map(rng):
+    """A random actor map whose counts sum to at most 2^64 - 1 (sometimes
+    exactly)."""
+    m = rand_actor_map(rng)
+    while sum(m.values()) > U64:
+        del m[rng.choice(list(m))]
+    if m and rng.randrange(10) == 0:
+        last = max(m)
+        m[last] += U64 - sum(m.values())
+    return m
+
+
+def map_breakers(rng, pre, post=b""):
+    """Encodings whose {actor: counter} map, right after the bytes pre
+    and followed by post, breaks a rule: (label, bytes, code, offset)."""
+    m = len(pre)
+    a, b = sorted(rng.sample(range(1, 1 << 20), 2))
+    ea, eb = mp_uint(a), mp_uint(b)
+    out = [
+        # b before a: the second key is the first offending byte.
+        ("unsorted", b"\x82" + eb + b"\x01" + ea + b"\x01",
+         DECODE, m + 1 + len(eb) + 1),
+        ("duplicate", b"\x82" + ea + b"\x01" + ea + b"\x02",
+         DECODE, m + 1 + len(ea) + 1),
+        ("zero counter", b"\x81" + ea + b"\x00", DECODE, m + 1 + len(ea)),
+        ("negative counter", b"\x81" + ea + b"\xff", DECODE,
+         m + 1 + len(ea)),
+        ("negative actor", b"\x81\xff\x01", DECODE, m + 1),
+        ("str actor", b"\x81\xa1x\x01", DECODE, m + 1),
+        ("float counter", b"\x81\x01\xcb" + bytes(8), DECODE, m + 2),
+        ("array instead of map", b"\x92\x01\x01", DECODE, m),
+        ("nil instead of map", b"\xc0", DECODE, m),
+        ("map16 for 1 entry", b"\xde\x00\x01\x01\x01", DECODE, m),
+        ("map32 for 1 entry", b"\xdf\x00\x00\x00\x01\x01\x01", DECODE, m),
+        ("map claims more than the bytes", b"\x85\x01\x01", DECODE, m),
+    ]
+    # Each non-shortest integer form of an actor and a counter.
+    for v, forms in ((5, [8, 16, 32, 64]), (0x80, [16, 32, 64]),
+                     (0x100, [32, 64]), (0x10000, [64])):
+        for w in forms:
+            out.append(("actor %#x as uint%d" % (v, w),
+                        b"\x81" + mp_uint(v, w) + b"\x01", DECODE, m + 1))
+            out.append(("counter %#x as uint%d" % (v, w),
+                        b"\x81\x01" + mp_uint(v, w), DECODE, m + 2))
+    return [(label + " at %d" % m, pre + body + post, code, off)
+            for label, body, code, off in out]
+
+
+def sum_breakers(pre, post=b""):
+    """Counter maps whose counts sum past 2^64 - 1: CRDT_ERR_OVERFLOW at
+    the count that takes the sum past it."""
+    m = len(pre)
+    cases = [
+        ("U64 + 1", [(1, U64), (2, 1)]),
+        ("2 * 2^63", [(7, 1 << 63), (9, 1 << 63)]),
+        ("third count", [(1, U64 // 2), (2, U64 // 2), (3, 2)]),
+    ]
+    out = []
+    for label, entries in cases:
+        body = bytes([0x80 | len(entries)])
+        off = None
+        total = 0
+        for a, c in entries:
+            body += mp_uint(a)
+            total += c
+            if total > U64 and off is None:
+                off = m + len(body)
+            body += mp_uint(c)
+        out.append(("sum " + label + " at %d" % m, pre + body + post,
+                    OVERFLOW, off))
+    # Exactly 2^64 - 1 is fine: not a breaker, checked in (b) instead.
+    return out
+
+
+def over_limit_map():
+    n = (1 << 20) + 1
+    return b"\xdf" + n.to_bytes(4, "big") + b"\x01" * (2 * n)
+
+
 class VClock:
     """README: tag 1, body {actor: counter, ...}."""
     name = "vclock"
@@ -187,47 +267,78 @@ class VClock:
     def broken(self, rng):
         """Encodings breaking a body rule: (label, bytes, code, offset)."""
         pre = bytes([0x93, FORMAT_VERSION, self.tag])
-        a, b = sorted(rng.sample(range(1, 1 << 20), 2))
-        ea, eb = mp_uint(a), mp_uint(b)
-        out = [
-            # b before a: the second key is the first offending byte.
-            ("unsorted", pre + b"\x82" + eb + b"\x01" + ea + b"\x01",
-             DECODE, 4 + len(eb) + 1),
-            ("duplicate", pre + b"\x82" + ea + b"\x01" + ea + b"\x02",
-             DECODE, 4 + len(ea) + 1),
-            ("zero counter", pre + b"\x81" + ea + b"\x00", DECODE,
-             4 + len(ea)),
-            ("negative counter", pre + b"\x81" + ea + b"\xff", DECODE,
-             4 + len(ea)),
-            ("negative actor", pre + b"\x81\xff\x01", DECODE, 4),
-            ("str actor", pre + b"\x81\xa1x\x01", DECODE, 4),
-            ("float counter", pre + b"\x81\x01\xcb" + bytes(8), DECODE, 5),
-            ("array body", pre + b"\x92\x01\x01", DECODE, 3),
-            ("nil body", pre + b"\xc0", DECODE, 3),
-            ("map16 for 1 entry", pre + b"\xde\x00\x01\x01\x01", DECODE, 3),
-            ("map32 for 1 entry", pre + b"\xdf\x00\x00\x00\x01\x01\x01",
-             DECODE, 3),
-            ("map claims more than the bytes", pre + b"\x85\x01\x01",
-             DECODE, 3),
+        return map_breakers(rng, pre) + [
             ("no body", bytes([0x92, FORMAT_VERSION, self.tag]), DECODE, 0),
             ("two bodies", bytes([0x94, FORMAT_VERSION, self.tag]) +
              b"\x80\x80", DECODE, 0),
+            # More actors than the default limit (2^20): rejected at the
+            # map header, before anything is read or allocated.
+            ("2^20 + 1 actors", pre + over_limit_map(), LIMIT, 3),
         ]
-        # Each non-shortest integer form of an actor and a counter.
-        for v, forms in ((5, [8, 16, 32, 64]), (0x80, [16, 32, 64]),
-                         (0x100, [32, 64]), (0x10000, [64])):
-            for w in forms:
-                out.append(("actor %#x as uint%d" % (v, w),
-                            pre + b"\x81" + mp_uint(v, w) + b"\x01",
-                            DECODE, 4))
-                out.append(("counter %#x as uint%d" % (v, w),
-                            pre + b"\x81\x01" + mp_uint(v, w), DECODE, 5))
-        # More actors than the default limit (2^20): rejected at the map
-        # header, before anything is read or allocated.
-        n = (1 << 20) + 1
-        out.append(("2^20 + 1 actors", pre + b"\xdf" + n.to_bytes(4, "big") +
-                    b"\x01" * (2 * n), LIMIT, 3))
-        return out
+
+
+class GCounter(VClock):
+    """README: tag 3, body {actor: count, ...} as a vclock's, and the
+    counts sum to at most 2^64 - 1 (else CRDT_ERR_OVERFLOW, at the count
+    that takes the sum past it)."""
+    name = "gcounter"
+    tag = 3
+
+    def model_of_body(self, body):
+        assert len(body) == 1, "gcounter body has %d fields" % len(body)
+        entries = check_actor_map(body[0], "gcounter map")
+        value = sum(c for _, c in entries)
+        assert value <= U64, "gcounter: counts sum past 2^64 - 1"
+        return {"entries": entries, "value": value}
+
+    def random_model(self, rng):
+        entries = [[a, c] for a, c in capped_map(rng).items()]
+        return {"entries": entries, "value": sum(c for _, c in entries)}
+
+    def broken(self, rng):
+        pre = bytes([0x93, FORMAT_VERSION, self.tag])
+        return VClock.broken(self, rng) + sum_breakers(pre)
+
+
+class PNCounter:
+    """README: tag 4, body P {actor: count}, N {actor: count}, each as a
+    gcounter's; value sum(P) - sum(N)."""
+    name = "pncounter"
+    tag = 4
+
+    def model_of_body(self, body):
+        assert len(body) == 2, "pncounter body has %d fields" % len(body)
+        p = check_actor_map(body[0], "pncounter P")
+        n = check_actor_map(body[1], "pncounter N")
+        sp, sn = sum(c for _, c in p), sum(c for _, c in n)
+        assert sp <= U64 and sn <= U64, "pncounter: a sum past 2^64 - 1"
+        return {"p": p, "n": n, "value": sp - sn}
+
+    def body_of_model(self, model):
+        return [{a: c for a, c in model["p"]}, {a: c for a, c in model["n"]}]
+
+    def random_model(self, rng):
+        p = [[a, c] for a, c in capped_map(rng).items()]
+        n = [[a, c] for a, c in capped_map(rng).items()]
+        if rng.randrange(4) == 0:
+            n = []
+        return {"p": p, "n": n,
+                "value": sum(c for _, c in p) - sum(c for _, c in n)}
+
+    def broken(self, rng):
+        pre = bytes([0x94, FORMAT_VERSION, self.tag])
+        return (map_breakers(rng, pre, post=b"\x80") +
+                map_breakers(rng, pre + b"\x80") +
+                sum_breakers(pre, post=b"\x80") +
+                sum_breakers(pre + b"\x81\x01\x01") + [
+                    ("P only", bytes([0x93, FORMAT_VERSION, self.tag]) +
+                     b"\x80", DECODE, 0),
+                    ("three maps", bytes([0x95, FORMAT_VERSION, self.tag]) +
+                     b"\x80\x80\x80", DECODE, 0),
+                    ("N not a map", pre + b"\x80\x90", DECODE, 4),
+                    ("2^20 + 1 actors in N", pre + b"\x80" +
+                     over_limit_map(), LIMIT, 4),
+                ])
 
 
 class LWW:
@@ -347,7 +458,8 @@ class HLC:
         return out
 
 
-SPECS = {s.name: s for s in [VClock(), LWW(), HLC()]}
+SPECS = {s.name: s for s in [VClock(), GCounter(), PNCounter(), LWW(),
+                              HLC()]}
 
 
 # ---------------------------------------------------------------------------
@@ -449,9 +561,15 @@ def test_c_rejects_broken_encodings(spec):
 
 
 DOC_EXAMPLES = [
-    # README.md "Wire format": the clock {5: 1, 300: 70000}
+    # README.md "Wire format" examples
+    # the clock {5: 1, 300: 70000}
     ("vclock", "93 01 01 82 05 01 cd 01 2c ce 00 01 11 70",
      [{5: 1, 300: 70000}], {"entries": [[5, 1], [300, 70000]]}),
+    ("gcounter", "93 01 03 82 05 01 cd 01 2c ce 00 01 11 70",
+     [{5: 1, 300: 70000}], {"entries": [[5, 1], [300, 70000]],
+                            "value": 70001}),
+    ("pncounter", "94 01 04 81 05 03 81 07 01", [{5: 3}, {7: 1}],
+     {"p": [[5, 3]], "n": [[7, 1]], "value": 2}),
     # include/crdt/lww.h: timestamp 1, actor 2, value "hi"
     ("lww", "95 01 05 01 02 c4 02 68 69", [1, 2, b"hi"],
      {"timestamp": 1, "actor": 2, "value": "6869"}),
