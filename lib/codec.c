@@ -381,28 +381,53 @@ int crdtp_cr_finish(cr *r)
     return CRDT_OK;
 }
 
-int crdt_decode_header(const uint8_t *data, size_t len, uint32_t *tag)
+int crdtp_decode_header(const uint8_t *data, size_t len, uint32_t *tag,
+                        crdt_decode_info *info)
 {
+    const uint8_t *at;
     cr r;
     uint32_t n;
     uint64_t v;
     int rv;
 
-    if (!data || !tag)
-        return CRDT_ERR_INVALID_ARG;
     crdtp_cr_init(&r, data, len, NULL);
     if ((rv = crdtp_cr_array(&r, &n)))
-        return rv;
-    if (n < 2)
-        return CRDT_ERR_DECODE;
+        goto out;
+    if (n < 2) {
+        rv = crdtp_cr_fail_at(&r, data, CRDT_ERR_DECODE);
+        goto out;
+    }
+    at = r.p;
     if ((rv = crdtp_cr_uint(&r, &v)))
-        return rv;
-    if (v != CRDT_FORMAT_VERSION)
-        return CRDT_ERR_VERSION;
+        goto out;
+    if (v != CRDT_FORMAT_VERSION) {
+        rv = crdtp_cr_fail_at(&r, at, CRDT_ERR_VERSION);
+        goto out;
+    }
+    at = r.p;
     if ((rv = crdtp_cr_uint(&r, &v)))
-        return rv;
-    if (v > UINT32_MAX)
-        return CRDT_ERR_TYPE;
+        goto out;
+    if (v > UINT32_MAX) {
+        rv = crdtp_cr_fail_at(&r, at, CRDT_ERR_TYPE);
+        goto out;
+    }
     *tag = (uint32_t)v;
-    return CRDT_OK;
+out:
+    crdtp_cr_info(&r, info);
+    return rv;
+}
+
+size_t crdtp_tag_offset(const uint8_t *data)
+{
+    /* array header (1-5 bytes) then the version, a fixint: the tag follows */
+    size_t hdr = (*data & 0xf0) == 0x90 ? 1 : *data == 0xdc ? 3 : 5;
+
+    return hdr + 1;
+}
+
+int crdt_decode_header(const uint8_t *data, size_t len, uint32_t *tag)
+{
+    if (!data || !tag)
+        return CRDT_ERR_INVALID_ARG;
+    return crdtp_decode_header(data, len, tag, NULL);
 }

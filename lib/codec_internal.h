@@ -292,6 +292,11 @@ int crdtp_cr_nil(cr *r);
 int crdtp_cr_envelope(cr *r, uint32_t tag, uint32_t *nbody);
 /* Fails with CRDT_ERR_DECODE unless every byte was consumed. */
 int crdtp_cr_finish(cr *r);
+/* crdt_decode_header with the error position in info (may be NULL). */
+int crdtp_decode_header(const uint8_t *data, size_t len, uint32_t *tag,
+                        crdt_decode_info *info);
+/* Offset of the type tag in an encoding whose header decoded. */
+size_t crdtp_tag_offset(const uint8_t *data);
 /* Copies the error position out (info may be NULL). */
 void crdtp_cr_info(const cr *r, crdt_decode_info *info);
 

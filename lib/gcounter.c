@@ -346,3 +346,53 @@ out:
     crdtp_cr_info(&r, info);
     return rv;
 }
+
+/* ======================================================================
+ * Type descriptor
+ * ====================================================================== */
+
+static void *vt_create(const crdt_mem *mem)
+{
+    return crdt_gcounter_new(mem);
+}
+
+static void vt_destroy(void *obj)
+{
+    crdt_gcounter_free(obj);
+}
+
+static int vt_copy(void *dst, const void *src)
+{
+    return crdt_gcounter_copy(dst, src);
+}
+
+static bool vt_equal(const void *a, const void *b)
+{
+    return crdt_gcounter_equal(a, b);
+}
+
+static int vt_merge(void *dst, const void *src)
+{
+    return crdt_gcounter_merge(dst, src);
+}
+
+static int vt_encode(const void *obj, crdt_buf *out)
+{
+    return crdt_gcounter_encode(obj, out);
+}
+
+static int vt_decode(void *dst, const uint8_t *data, size_t len,
+                     const crdt_limits *lim, crdt_decode_info *info)
+{
+    return crdt_gcounter_decode(dst, data, len, lim, info);
+}
+
+static const crdt_type gcounter_type = {
+    CRDT_TYPE_VERSION, CRDT_TAG_GCOUNTER, "gcounter", vt_create, vt_destroy,
+    vt_copy, vt_equal, vt_merge, vt_encode, vt_decode,
+};
+
+const crdt_type *crdt_gcounter_type(void)
+{
+    return &gcounter_type;
+}

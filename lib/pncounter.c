@@ -283,3 +283,53 @@ out:
     crdtp_cr_info(&r, info);
     return rv;
 }
+
+/* ======================================================================
+ * Type descriptor
+ * ====================================================================== */
+
+static void *vt_create(const crdt_mem *mem)
+{
+    return crdt_pncounter_new(mem);
+}
+
+static void vt_destroy(void *obj)
+{
+    crdt_pncounter_free(obj);
+}
+
+static int vt_copy(void *dst, const void *src)
+{
+    return crdt_pncounter_copy(dst, src);
+}
+
+static bool vt_equal(const void *a, const void *b)
+{
+    return crdt_pncounter_equal(a, b);
+}
+
+static int vt_merge(void *dst, const void *src)
+{
+    return crdt_pncounter_merge(dst, src);
+}
+
+static int vt_encode(const void *obj, crdt_buf *out)
+{
+    return crdt_pncounter_encode(obj, out);
+}
+
+static int vt_decode(void *dst, const uint8_t *data, size_t len,
+                     const crdt_limits *lim, crdt_decode_info *info)
+{
+    return crdt_pncounter_decode(dst, data, len, lim, info);
+}
+
+static const crdt_type pncounter_type = {
+    CRDT_TYPE_VERSION, CRDT_TAG_PNCOUNTER, "pncounter", vt_create, vt_destroy,
+    vt_copy, vt_equal, vt_merge, vt_encode, vt_decode,
+};
+
+const crdt_type *crdt_pncounter_type(void)
+{
+    return &pncounter_type;
+}

@@ -244,3 +244,53 @@ out:
     crdtp_cr_info(&r, info);
     return rv;
 }
+
+/* ======================================================================
+ * Type descriptor
+ * ====================================================================== */
+
+static void *vt_create(const crdt_mem *mem)
+{
+    return crdt_vclock_new(mem);
+}
+
+static void vt_destroy(void *obj)
+{
+    crdt_vclock_free(obj);
+}
+
+static int vt_copy(void *dst, const void *src)
+{
+    return crdt_vclock_copy(dst, src);
+}
+
+static bool vt_equal(const void *a, const void *b)
+{
+    return crdt_vclock_equal(a, b);
+}
+
+static int vt_merge(void *dst, const void *src)
+{
+    return crdt_vclock_merge(dst, src);
+}
+
+static int vt_encode(const void *obj, crdt_buf *out)
+{
+    return crdt_vclock_encode(obj, out);
+}
+
+static int vt_decode(void *dst, const uint8_t *data, size_t len,
+                     const crdt_limits *lim, crdt_decode_info *info)
+{
+    return crdt_vclock_decode(dst, data, len, lim, info);
+}
+
+static const crdt_type vclock_type = {
+    CRDT_TYPE_VERSION, CRDT_TAG_VCLOCK, "vclock", vt_create, vt_destroy,
+    vt_copy, vt_equal, vt_merge, vt_encode, vt_decode,
+};
+
+const crdt_type *crdt_vclock_type(void)
+{
+    return &vclock_type;
+}

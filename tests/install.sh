@@ -28,3 +28,31 @@ cc -std=c11 -Wall -Wextra -Werror -o "$tmp/quickstart-static" \
 "$tmp/quickstart-static" >"$tmp/out-static"
 cmp "$tmp/out" "$tmp/out-static"
 echo "install: pkg-config build of examples/quickstart.c ran (shared and static)"
+
+# A program that uses one type links only that type: a static link of a
+# PN-counter user pulls in no other type and no registry.
+cat >"$tmp/one.c" <<'PROG'
+#include <crdt/pncounter.h>
+int main(void)
+{
+    crdt_pncounter *pn = crdt_pncounter_new(0);
+    int64_t v = 0;
+    int rv = crdt_pncounter_increment(pn, 1, 2, 0);
+
+    if (rv == 0)
+        rv = crdt_pncounter_value(pn, &v);
+    crdt_pncounter_free(pn);
+    return rv || v != 2;
+}
+PROG
+cc -std=c11 -o "$tmp/one" "$tmp/one.c" $(pkg-config --cflags libcrdt) \
+    "$tmp$libdir/libcrdt.a" \
+    $(pkg-config --static --libs-only-l libcrdt | sed 's/-lcrdt//')
+"$tmp/one"
+other="$(nm "$tmp/one" | awk '$3 ~ /^crdt_(vclock|lww|hlc|dotctx|registry)_/ { print $3 }')"
+if [ -n "$other" ]; then
+    echo "install.sh: a PN-counter-only program linked other modules:" >&2
+    echo "$other" >&2
+    exit 1
+fi
+echo "install: a PN-counter-only static link pulls in no other type"

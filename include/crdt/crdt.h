@@ -9,6 +9,7 @@
 
 #include <crdt/common.h>
 #include <crdt/codec.h>
+#include <crdt/type.h>
 #include <crdt/vclock.h>
 #include <crdt/gcounter.h>
 #include <crdt/pncounter.h>

@@ -37,6 +37,7 @@
 
 #include <crdt/codec.h>
 #include <crdt/common.h>
+#include <crdt/type.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -199,6 +200,13 @@ CRDT_API int crdt_gcounter_encode(const crdt_gcounter *g,
 CRDT_API int crdt_gcounter_decode(crdt_gcounter *dst, const uint8_t *data,
                                   size_t len, const crdt_limits *lim,
                                   crdt_decode_info *info) CRDT_WARN_UNUSED;
+
+/**
+ * crdt_gcounter_type returns the type descriptor of G-counters (tag CRDT_TAG_GCOUNTER), through
+ * which generic code creates, merges, encodes and decodes them
+ * (<crdt/type.h>).  Ownership: a static constant.
+ */
+CRDT_API const crdt_type *crdt_gcounter_type(void);
 
 #ifdef __cplusplus
 }

@@ -52,6 +52,7 @@
 
 #include <crdt/codec.h>
 #include <crdt/common.h>
+#include <crdt/type.h>
 #include <crdt/hlc.h>
 
 #ifdef __cplusplus
@@ -252,6 +253,13 @@ CRDT_API int crdt_lww_encode(const crdt_lww *reg,
 CRDT_API int crdt_lww_decode(crdt_lww *dst, const uint8_t *data, size_t len,
                              const crdt_limits *lim,
                              crdt_decode_info *info) CRDT_WARN_UNUSED;
+
+/**
+ * crdt_lww_type returns the type descriptor of LWW registers (tag CRDT_TAG_LWW), through
+ * which generic code creates, merges, encodes and decodes them
+ * (<crdt/type.h>).  Ownership: a static constant.
+ */
+CRDT_API const crdt_type *crdt_lww_type(void);
 
 #ifdef __cplusplus
 }

@@ -42,6 +42,7 @@
 
 #include <crdt/codec.h>
 #include <crdt/common.h>
+#include <crdt/type.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -242,6 +243,13 @@ CRDT_API int crdt_pncounter_encode(const crdt_pncounter *pn,
 CRDT_API int crdt_pncounter_decode(crdt_pncounter *dst, const uint8_t *data,
                                    size_t len, const crdt_limits *lim,
                                    crdt_decode_info *info) CRDT_WARN_UNUSED;
+
+/**
+ * crdt_pncounter_type returns the type descriptor of PN-counters (tag CRDT_TAG_PNCOUNTER), through
+ * which generic code creates, merges, encodes and decodes them
+ * (<crdt/type.h>).  Ownership: a static constant.
+ */
+CRDT_API const crdt_type *crdt_pncounter_type(void);
 
 #ifdef __cplusplus
 }

@@ -21,6 +21,7 @@
 
 #include <crdt/codec.h>
 #include <crdt/common.h>
+#include <crdt/type.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -193,6 +194,13 @@ CRDT_API int crdt_vclock_encode(const crdt_vclock *vc,
 CRDT_API int crdt_vclock_decode(crdt_vclock *dst, const uint8_t *data,
                                 size_t len, const crdt_limits *lim,
                                 crdt_decode_info *info) CRDT_WARN_UNUSED;
+
+/**
+ * crdt_vclock_type returns the type descriptor of version vectors (tag CRDT_TAG_VCLOCK), through
+ * which generic code creates, merges, encodes and decodes them
+ * (<crdt/type.h>).  Ownership: a static constant.
+ */
+CRDT_API const crdt_type *crdt_vclock_type(void);
 
 #ifdef __cplusplus
 }

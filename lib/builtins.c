@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The registry of built-in types.  A file of its own, so that only a
+ * program that asks for every built-in type links every built-in type.
+ */
+#include "config.h"
+
+#include <crdt/gcounter.h>
+#include <crdt/lww.h>
+#include <crdt/pncounter.h>
+#include <crdt/type.h>
+#include <crdt/vclock.h>
+
+#include "type_internal.h"
+
+int crdt_registry_add_builtins(crdt_registry *reg)
+{
+    const crdt_type *ts[] = {
+        crdt_vclock_type(),   crdt_gcounter_type(), crdt_pncounter_type(),
+        crdt_lww_type(),
+    };
+
+    return crdtp_registry_add_all(reg, ts, sizeof ts / sizeof ts[0]);
+}
