@@ -28,6 +28,11 @@
 
 #include "typetab.h"
 
+static const crdt_type *tt_ops(const tt_type *t)
+{
+    return t->ops();
+}
+
 static int usage(void)
 {
     fputs("usage: interop_helper gen TYPE SEED N | canon TYPE | actor NAME"
@@ -90,7 +95,7 @@ static int print_state(const tt_type *t, const void *obj, crdt_buf *b)
     int rv;
 
     crdt_buf_reset(b);
-    if ((rv = t->encode(obj, b))) {
+    if ((rv = tt_ops(t)->encode(obj, b))) {
         fprintf(stderr, "interop_helper: encode: %s\n", crdt_strerror(rv));
         return 1;
     }
@@ -105,7 +110,7 @@ static int print_state(const tt_type *t, const void *obj, crdt_buf *b)
  * that every run covers all of them. */
 static void *make_state(const tt_type *t, tu_rng *rng, tt_shape shape)
 {
-    void *obj = t->new_(NULL);
+    void *obj = tt_ops(t)->create(NULL);
     int rv;
 
     if (!obj) {
@@ -113,9 +118,9 @@ static void *make_state(const tt_type *t, tu_rng *rng, tt_shape shape)
         return NULL;
     }
     if ((rv = t->gen(obj, rng, shape))) {
-        fprintf(stderr, "interop_helper: gen %s: %s\n", t->name,
+        fprintf(stderr, "interop_helper: gen %s: %s\n", tt_ops(t)->name,
                 crdt_strerror(rv));
-        t->free_(obj);
+        tt_ops(t)->destroy(obj);
         return NULL;
     }
     return obj;
@@ -138,7 +143,7 @@ static int cmd_gen(const tt_type *t, uint64_t seed, long n)
             break;
         }
         rv = print_state(t, obj, &b);
-        t->free_(obj);
+        tt_ops(t)->destroy(obj);
     }
     crdt_buf_clear(&b);
     return rv;
@@ -199,17 +204,17 @@ static int cmd_canon(const tt_type *t)
             rv = 2;
             break;
         }
-        obj = t->new_(NULL);
+        obj = tt_ops(t)->create(NULL);
         if (!obj) {
             rv = 1;
             break;
         }
-        drv = t->decode(obj, bytes, n, NULL, &info);
+        drv = tt_ops(t)->decode(obj, bytes, n, NULL, &info);
         if (drv == CRDT_OK)
             rv = print_state(t, obj, &b);
         else
             printf("error %d %zu\n", drv, info.offset);
-        t->free_(obj);
+        tt_ops(t)->destroy(obj);
         if (rv)
             break;
         fflush(stdout);
@@ -249,8 +254,8 @@ static int cmd_corpus(const tt_type *t, const char *dir)
                 if (!obj)
                     return 1;
                 crdt_buf_reset(&b);
-                rv = t->encode(obj, &b);
-                t->free_(obj);
+                rv = tt_ops(t)->encode(obj, &b);
+                tt_ops(t)->destroy(obj);
                 if (rv) {
                     fprintf(stderr, "interop_helper: encode: %s\n",
                             crdt_strerror(rv));
@@ -307,38 +312,38 @@ static int self_check(void)
         crdt_buf_init(&b2, NULL);
         for (k = 0; k < cases && !bad; k++) {
             void *a = make_state(t, &rng, k < TT_NSHAPES ? (tt_shape)k : TT_ANY);
-            void *d = t->new_(NULL);
+            void *d = tt_ops(t)->create(NULL);
             char *ma, *md;
 
             if (!a || !d)
                 return 1;
             crdt_buf_reset(&b1);
             crdt_buf_reset(&b2);
-            if (t->encode(a, &b1) ||
-                t->decode(d, b1.data, b1.len, NULL, NULL) ||
-                t->encode(d, &b2) || !t->equal(a, d) || b1.len != b2.len ||
+            if (tt_ops(t)->encode(a, &b1) ||
+                tt_ops(t)->decode(d, b1.data, b1.len, NULL, NULL) ||
+                tt_ops(t)->encode(d, &b2) || !tt_ops(t)->equal(a, d) || b1.len != b2.len ||
                 memcmp(b1.data, b2.data, b1.len) != 0) {
                 fprintf(stderr, "self-check %s: case %ld does not round-trip\n",
-                        t->name, k);
+                        tt_ops(t)->name, k);
                 bad = 1;
             }
             ma = model_string(t, a);
             md = model_string(t, d);
             if (!ma || !md || strcmp(ma, md) != 0) {
                 fprintf(stderr, "self-check %s: case %ld: model differs\n",
-                        t->name, k);
+                        tt_ops(t)->name, k);
                 bad = 1;
             }
             free(ma);
             free(md);
-            t->free_(a);
-            t->free_(d);
+            tt_ops(t)->destroy(a);
+            tt_ops(t)->destroy(d);
         }
         crdt_buf_clear(&b1);
         crdt_buf_clear(&b2);
         if (!bad)
             printf("interop_helper self-check %s: %ld states round-trip\n",
-                   t->name, cases);
+                   tt_ops(t)->name, cases);
     }
     return bad;
 }
@@ -376,7 +381,7 @@ int main(int argc, char **argv)
         size_t i;
 
         for (i = 0; tt_types[i]; i++)
-            printf("%s\n", tt_types[i]->name);
+            printf("%s\n", tt_types[i]->ops()->name);
         return 0;
     }
     if (strcmp(argv[1], "corpus") == 0 && argc == 4) {

@@ -2,8 +2,9 @@
 /*
  * A table of every type that has a codec, so that the fuzz targets, their
  * replay driver and the interop helper are written once and serve every
- * type: a row holds the type's name and wire tag, its lifecycle, equality
- * and codec functions behind void pointers, and two test-side functions:
+ * type: a row holds the type's descriptor (<crdt/type.h>: name, tag,
+ * lifecycle, equality, codec behind void pointers), the decode errors its
+ * header documents, and two test-side functions:
  * a generator of random states in a few shapes (the seed corpus and the
  * interop states come from it) and a printer of the state's logical
  * content as JSON (the "model" the Python interop test compares with).
@@ -20,6 +21,7 @@
 
 #include <crdt/codec.h>
 #include <crdt/common.h>
+#include <crdt/type.h>
 
 #include "testutil.h"
 
@@ -36,15 +38,12 @@ typedef enum tt_shape {
 } tt_shape;
 
 typedef struct tt_type {
-    const char *name; /* crdt_type_name(tag) */
-    uint32_t tag;     /* enum crdt_type_tag */
-    /* An empty object with allocator @p mem (NULL = malloc). */
-    void *(*new_)(const crdt_mem *mem);
-    void (*free_)(void *obj);
-    bool (*equal)(const void *a, const void *b);
-    int (*encode)(const void *obj, crdt_buf *out);
-    int (*decode)(void *dst, const uint8_t *data, size_t len,
-                  const crdt_limits *lim, crdt_decode_info *info);
+    /* The type's descriptor (name, tag, create, destroy, equal, encode,
+     * decode, ...): the library's own, crdt_<type>_type(), for the
+     * replicated types; a test-local one for hlc, which has none. */
+    const crdt_type *(*ops)(void);
+    /* True iff crdt_registry_add_builtins registers the type. */
+    bool registered;
     /* The errors the decoder's header documents for bad input (not
      * INVALID_ARG or NOMEM), 0-terminated. */
     const int *decode_errors;

@@ -23,6 +23,10 @@
  *   - the result must not depend on what the destination held (a fresh
  *     empty object gives the same code and offset);
  *   - crdt_decode_header must agree with the decoder about the envelope;
+ *   - for the built-in replicated types, crdt_registry_decode must give
+ *     the same code, offset and bytes for an encoding of the type's tag
+ *     (and whatever another type's decoder accepts must re-encode to the
+ *     input too);
  *   - whatever decodes under the tight limits decodes under the defaults.
  * Any violation prints what went wrong and aborts, which libFuzzer (and
  * the replay driver's exit status) report as a crash.
@@ -122,6 +126,8 @@ static void *fz_realloc(void *ptr, size_t size, void *ud)
 
 typedef struct fz_state {
     const tt_type *t;
+    const crdt_type *ops; /* t's descriptor */
+    crdt_registry *reg;   /* the built-in types, when t is one of them */
     fz_mem mem;        /* the destination's allocator */
     void *dst;         /* decoded into; holds the prefilled state between */
     void *ref;         /* the prefilled state, never decoded into */
@@ -136,7 +142,7 @@ static void fz_fail(const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(stderr, "fuzz %s: ORACLE FAILURE: ", fz.t ? fz.t->name : "?");
+    fprintf(stderr, "fuzz %s: ORACLE FAILURE: ", fz.ops ? fz.ops->name : "?");
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
@@ -152,12 +158,18 @@ static void fz_setup(const char *type)
     fz.t = tt_find(type);
     if (!fz.t)
         fz_fail("no type %s in the type table", type);
+    fz.ops = fz.t->ops();
+    if (fz.t->registered) {
+        fz.reg = crdt_registry_new(NULL);
+        if (!fz.reg || crdt_registry_add_builtins(fz.reg))
+            fz_fail("cannot make the registry of built-in types");
+    }
     fz.mem.mem.malloc = fz_malloc;
     fz.mem.mem.realloc = fz_realloc;
     fz.mem.mem.free = fz_free;
     fz.mem.mem.user_data = &fz.mem;
-    fz.dst = fz.t->new_(&fz.mem.mem);
-    fz.ref = fz.t->new_(NULL);
+    fz.dst = fz.ops->create(&fz.mem.mem);
+    fz.ref = fz.ops->create(NULL);
     if (!fz.dst || !fz.ref)
         fz_fail("new failed");
     tu_rng_init(&rng, 20240601);
@@ -165,12 +177,12 @@ static void fz_setup(const char *type)
         fz_fail("gen: %s", crdt_strerror(rv));
     crdt_buf_init(&fz.ref_enc, NULL);
     crdt_buf_init(&fz.out, NULL);
-    if ((rv = fz.t->encode(fz.dst, &fz.ref_enc)))
+    if ((rv = fz.ops->encode(fz.dst, &fz.ref_enc)))
         fz_fail("encode of the prefilled state: %s", crdt_strerror(rv));
-    if ((rv = fz.t->decode(fz.ref, fz.ref_enc.data, fz.ref_enc.len, NULL,
+    if ((rv = fz.ops->decode(fz.ref, fz.ref_enc.data, fz.ref_enc.len, NULL,
                            NULL)))
         fz_fail("decode of the prefilled state: %s", crdt_strerror(rv));
-    if (!fz.t->equal(fz.dst, fz.ref))
+    if (!fz.ops->equal(fz.dst, fz.ref))
         fz_fail("prefilled state does not survive encode/decode");
 
     crdt_limits_default(&fz.tight);
@@ -191,14 +203,25 @@ static bool fz_documented(int rv)
     return false;
 }
 
-/* Encodes obj into fz.out (reset first). */
-static void fz_encode(const void *obj, const char *what)
+/* Encodes obj of type into fz.out (reset first). */
+static void fz_encode_as(const crdt_type *type, const void *obj,
+                         const char *what)
 {
     int rv;
 
     crdt_buf_reset(&fz.out);
-    if ((rv = fz.t->encode(obj, &fz.out)))
+    if ((rv = type->encode(obj, &fz.out)))
         fz_fail("encode of %s: %s", what, crdt_strerror(rv));
+}
+
+static void fz_encode(const void *obj, const char *what)
+{
+    fz_encode_as(fz.ops, obj, what);
+}
+
+static void fz_encode_with(const crdt_type *type, const void *obj)
+{
+    fz_encode_as(type, obj, "a registry-decoded object");
 }
 
 static bool fz_out_is(const uint8_t *data, size_t len)
@@ -209,7 +232,7 @@ static bool fz_out_is(const uint8_t *data, size_t len)
 /* The destination holds the prefilled state again. */
 static void fz_check_prefilled(const char *when)
 {
-    if (!fz.t->equal(fz.dst, fz.ref))
+    if (!fz.ops->equal(fz.dst, fz.ref))
         fz_fail("%s: destination changed", when);
     fz_encode(fz.dst, "the destination");
     if (!fz_out_is(fz.ref_enc.data, fz.ref_enc.len))
@@ -232,12 +255,12 @@ static void fz_check_canonical(const uint8_t *data, size_t len)
     if (!tmp)
         fz_fail("out of memory");
     crdt_buf_init_fixed(&fixed, tmp, len);
-    if ((rv = fz.t->encode(fz.dst, &fixed)) || fixed.len != len)
+    if ((rv = fz.ops->encode(fz.dst, &fixed)) || fixed.len != len)
         fz_fail("encode into a fixed buffer of exactly %zu bytes: %s", len,
                 crdt_strerror(rv));
     if (len > 0) {
         crdt_buf_init_fixed(&fixed, tmp, len - 1);
-        rv = fz.t->encode(fz.dst, &fixed);
+        rv = fz.ops->encode(fz.dst, &fixed);
         if (rv != CRDT_ERR_BUFFER || fixed.len != 0)
             fz_fail("encode into a fixed buffer one byte short: %d, len %zu",
                     rv, fixed.len);
@@ -256,14 +279,14 @@ static int fz_decode(const uint8_t *data, size_t len, const crdt_limits *lim,
     info->offset = SIZE_MAX;
     info->code = 1;
     fz.mem.peak = base;
-    rv = fz.t->decode(fz.dst, data, len, lim, info);
+    rv = fz.ops->decode(fz.dst, data, len, lim, info);
     if (fz.mem.peak - base > FZ_ALLOC_PER_BYTE * len + FZ_ALLOC_SLACK)
         fz_fail("%s limits: decoding %zu bytes allocated %zu bytes", lname,
                 len, fz.mem.peak - base);
     if (rv == CRDT_OK) {
         fz_check_canonical(data, len);
         /* Put the prefilled state back for the next decode. */
-        if (fz.t->decode(fz.dst, fz.ref_enc.data, fz.ref_enc.len, NULL,
+        if (fz.ops->decode(fz.dst, fz.ref_enc.data, fz.ref_enc.len, NULL,
                          NULL))
             fz_fail("cannot restore the prefilled state");
         fz_check_prefilled("after restoring");
@@ -283,6 +306,41 @@ static int fz_decode(const uint8_t *data, size_t len, const crdt_limits *lim,
     return rv;
 }
 
+/* The registry decodes an encoding of our tag exactly as our decoder
+ * does (code, offset, state); other tags go to other decoders, which must
+ * still return only errors and re-encode what they accept. */
+static void fz_check_registry(const uint8_t *data, size_t len, int rv,
+                              const crdt_decode_info *info)
+{
+    const crdt_type *type = NULL;
+    crdt_decode_info rinfo = {0, 0};
+    void *obj = NULL;
+    uint32_t tag;
+    int rrv;
+
+    rrv = crdt_registry_decode(fz.reg, data, len, NULL, NULL, &type, &obj,
+                               &rinfo);
+    if (rrv == CRDT_OK) {
+        if (!type || !obj)
+            fz_fail("registry decode succeeded without type or object");
+        fz_encode_with(type, obj);
+        if (!fz_out_is(data, len))
+            fz_fail("registry decoded a %s that re-encodes differently",
+                    type->name);
+        type->destroy(obj);
+    } else if (rrv > 0 || type || obj) {
+        fz_fail("registry decode failed (%d) but wrote its out-parameters",
+                rrv);
+    }
+    if (crdt_decode_header(data, len, &tag) != CRDT_OK || tag != fz.ops->tag)
+        return;
+    if (rrv != rv || (rv && rinfo.offset != info->offset))
+        fz_fail("registry decode: %d at %zu, %s decode: %d at %zu", rrv,
+                rinfo.offset, fz.ops->name, rv, info->offset);
+    if (rrv == CRDT_OK && type != fz.ops)
+        fz_fail("registry decoded tag %u as %s", (unsigned)tag, type->name);
+}
+
 static int fuzz_one(const char *type, const uint8_t *data, size_t len)
 {
     crdt_decode_info info, tinfo, finfo;
@@ -299,23 +357,27 @@ static int fuzz_one(const char *type, const uint8_t *data, size_t len)
         fz_fail("accepted under tight limits but not the defaults (%d)", rv);
 
     /* The outcome does not depend on what the destination held. */
-    fresh = fz.t->new_(NULL);
+    fresh = fz.ops->create(NULL);
     if (!fresh)
         fz_fail("out of memory");
-    frv = fz.t->decode(fresh, data, len, NULL, &finfo);
+    frv = fz.ops->decode(fresh, data, len, NULL, &finfo);
     if (frv != rv || (rv && finfo.offset != info.offset))
         fz_fail("empty destination: %d at %zu, prefilled: %d at %zu", frv,
                 finfo.offset, rv, info.offset);
-    fz.t->free_(fresh);
+    fz.ops->destroy(fresh);
+
+    /* crdt_registry_decode dispatches on the tag to the same decoder. */
+    if (fz.reg)
+        fz_check_registry(data, len, rv, &info);
 
     /* crdt_decode_header reads the same envelope. */
     hrv = crdt_decode_header(data, len, &tag);
-    if (rv == CRDT_OK && (hrv != CRDT_OK || tag != fz.t->tag))
+    if (rv == CRDT_OK && (hrv != CRDT_OK || tag != fz.ops->tag))
         fz_fail("decoded, but crdt_decode_header gives %d, tag %u", hrv,
                 (unsigned)tag);
     if (hrv != CRDT_OK && hrv != rv)
         fz_fail("crdt_decode_header gives %d, the decoder %d", hrv, rv);
-    if (hrv == CRDT_OK && tag != fz.t->tag && rv != CRDT_ERR_TYPE)
+    if (hrv == CRDT_OK && tag != fz.ops->tag && rv != CRDT_ERR_TYPE)
         fz_fail("envelope has tag %u, but the decoder gives %d", (unsigned)tag,
                 rv);
     return 0;
