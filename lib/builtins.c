@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <crdt/dotctx.h>
 #include <crdt/gcounter.h>
 #include <crdt/lww.h>
 #include <crdt/pncounter.h>
@@ -16,8 +17,8 @@
 int crdt_registry_add_builtins(crdt_registry *reg)
 {
     const crdt_type *ts[] = {
-        crdt_vclock_type(),   crdt_gcounter_type(), crdt_pncounter_type(),
-        crdt_lww_type(),
+        crdt_vclock_type(), crdt_dotctx_type(), crdt_gcounter_type(),
+        crdt_pncounter_type(), crdt_lww_type(),
     };
 
     return crdtp_registry_add_all(reg, ts, sizeof ts / sizeof ts[0]);

@@ -100,6 +100,9 @@ static const char *const type_names[] = {
     [CRDT_TAG_VCLOCK] = "vclock",       [CRDT_TAG_DOTCTX] = "dotctx",
     [CRDT_TAG_GCOUNTER] = "gcounter",   [CRDT_TAG_PNCOUNTER] = "pncounter",
     [CRDT_TAG_LWW] = "lww",             [CRDT_TAG_HLC] = "hlc",
+    [CRDT_TAG_MVREG] = "mvreg",         [CRDT_TAG_ORSET] = "orset",
+    [CRDT_TAG_EWFLAG] = "ewflag",       [CRDT_TAG_DWFLAG] = "dwflag",
+    [CRDT_TAG_GSET] = "gset",           [CRDT_TAG_ORMAP] = "ormap",
 };
 
 #define N_TYPE_NAMES (sizeof type_names / sizeof type_names[0])

@@ -18,7 +18,8 @@ void crdtp_free(const crdt_mem *mem, void *ptr);
 void *crdtp_malloc_array(const crdt_mem *mem, size_t n, size_t size);
 void *crdtp_realloc_array(const crdt_mem *mem, void *ptr, size_t n,
                           size_t size);
-/* Next capacity >= need when growing from cur: doubles, min 4. 0 on overflow. */
+/* Next capacity >= need when growing from cur: doubles from max(cur, 4);
+ * returns need itself when doubling would overflow. */
 size_t crdtp_grow_cap(size_t cur, size_t need);
 
 #endif

@@ -31,7 +31,13 @@ typedef enum crdt_type_tag {
     CRDT_TAG_GCOUNTER = 3,  /**< grow-only counter */
     CRDT_TAG_PNCOUNTER = 4, /**< positive-negative counter */
     CRDT_TAG_LWW = 5,       /**< last-writer-wins register */
-    CRDT_TAG_HLC = 6        /**< hybrid logical clock state */
+    CRDT_TAG_HLC = 6,       /**< hybrid logical clock state */
+    CRDT_TAG_MVREG = 7,     /**< multi-value register */
+    CRDT_TAG_ORSET = 8,     /**< add-wins observed-remove set */
+    CRDT_TAG_EWFLAG = 9,    /**< enable-wins flag */
+    CRDT_TAG_DWFLAG = 10,   /**< disable-wins flag */
+    CRDT_TAG_GSET = 11,     /**< grow-only set */
+    CRDT_TAG_ORMAP = 12     /**< observed-remove map of embedded CRDTs */
 } crdt_type_tag;
 
 /**

@@ -11,6 +11,7 @@
 #include <crdt/codec.h>
 #include <crdt/type.h>
 #include <crdt/vclock.h>
+#include <crdt/dotctx.h>
 #include <crdt/gcounter.h>
 #include <crdt/pncounter.h>
 #include <crdt/hlc.h>
