@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <crdt/dotctx.h>
 #include <crdt/gcounter.h>
 #include <crdt/hlc.h>
 #include <crdt/lww.h>
@@ -337,6 +338,95 @@ static const tt_type tt_pncounter = {
 };
 
 /* ======================================================================
+ * dotctx: body {actor: n}, [[actor, counter], ...]
+ * ====================================================================== */
+
+/* Vector entries around the MessagePack width boundaries that a loop of
+ * crdt_dotctx_next_dot reaches quickly. */
+static const uint64_t dotctx_edge_vv[] = {0, 1, 2, 0x7f, 0x80, 0xff, 0x100};
+
+static int dotctx_gen(void *obj, tu_rng *rng, tt_shape shape)
+{
+    size_t n, i, k, dots;
+    uint64_t vv, j;
+    crdt_actor a;
+    int rv;
+
+    shape = tt_pick_shape(rng, shape);
+    n = tt_rand_size(rng, shape);
+    for (i = 0; i < n; i++) {
+        a = tt_rand_actor(rng, shape);
+        /* The vector entry: that many next_dot calls. */
+        if (shape == TT_EDGE)
+            vv = dotctx_edge_vv[tu_below(rng, 7)];
+        else
+            vv = tu_below(rng, shape == TT_SMALL ? 6 : 4);
+        if (shape == TT_EDGE && tu_below(rng, 64) == 0)
+            vv = 0x10000; /* crosses 0xffff */
+        for (j = 0; j < vv; j++) {
+            rv = crdt_dotctx_next_dot(obj, a, NULL);
+            if (rv == CRDT_ERR_OVERFLOW) /* a repeated actor at 2^64 - 1 */
+                break;
+            if (rv)
+                return rv;
+        }
+        /* Cloud dots beyond the vector (add folds any that extend it). */
+        dots = (size_t)tu_below(rng, shape == TT_MANY ? 3 : 5);
+        for (k = 0; k < dots; k++) {
+            crdt_dot d;
+
+            d.actor = a;
+            if (shape == TT_SMALL)
+                d.counter = vv + 2 + tu_below(rng, 20);
+            else
+                d.counter = tt_rand_count(rng, shape);
+            if (d.counter == 0)
+                continue;
+            if ((rv = crdt_dotctx_add(obj, d)))
+                return rv;
+        }
+    }
+    return CRDT_OK;
+}
+
+static int dotctx_vv_entry(const void *obj, size_t i, crdt_actor *a,
+                           uint64_t *c)
+{
+    return crdt_dotctx_vv_entry(obj, i, a, c);
+}
+
+static int dotctx_cloud_entry(const void *obj, size_t i, crdt_actor *a,
+                              uint64_t *c)
+{
+    crdt_dot d;
+    int rv = crdt_dotctx_cloud_dot(obj, i, &d);
+
+    if (rv == CRDT_OK) {
+        *a = d.actor;
+        *c = d.counter;
+    }
+    return rv;
+}
+
+/* {"vv": [[actor, n], ...], "cloud": [[actor, counter], ...]} */
+static void dotctx_model(const void *obj, FILE *out)
+{
+    fputs("{\"vv\":", out);
+    json_entries(out, obj, dotctx_vv_entry);
+    fputs(",\"cloud\":", out);
+    json_entries(out, obj, dotctx_cloud_entry);
+    fputc('}', out);
+}
+
+static const tt_type tt_dotctx = {
+    .ops = crdt_dotctx_type,
+    .registered = true,
+    .decode_errors = errs_limit,
+    .gen = dotctx_gen,
+    .model = dotctx_model,
+};
+
+/* ======================================================================
  * lww: body [] (empty) or [timestamp, actor, value]
  * ====================================================================== */
 
@@ -548,6 +638,7 @@ static const tt_type tt_hlc = {
 
 const tt_type *const tt_types[] = {
     &tt_vclock,
+    &tt_dotctx,
     &tt_gcounter,
     &tt_pncounter,
     &tt_lww,
