@@ -277,6 +277,96 @@ class VClock:
         ]
 
 
+class DotCtx:
+    """README: tag 2, body: the compact version vector (a vclock's map),
+    then the dot cloud as [actor, counter] pairs sorted by actor then
+    counter, each with counter > vv[actor] + 1."""
+    name = "dotctx"
+    tag = 2
+
+    def model_of_body(self, body):
+        assert len(body) == 2, "dotctx body has %d fields" % len(body)
+        vv = check_actor_map(body[0], "dotctx vector")
+        cloud = body[1]
+        assert type(cloud) is list, "dotctx cloud is not an array"
+        vmap = dict((a, c) for a, c in vv)
+        for d in cloud:
+            assert type(d) is list and len(d) == 2, "dot is not a pair"
+            assert is_uint(d[0]) and is_uint(d[1]), "dot is not uints"
+            assert d[1] > vmap.get(d[0], 0) + 1, "cloud dot %r not compact" % d
+        keys = [tuple(d) for d in cloud]
+        assert keys == sorted(set(keys)), "cloud not strictly ascending"
+        return {"vv": vv, "cloud": [list(d) for d in cloud]}
+
+    def body_of_model(self, model):
+        return [{a: c for a, c in model["vv"]}, [list(d) for d in model["cloud"]]]
+
+    def random_model(self, rng):
+        vv = rand_actor_map(rng)
+        if rng.randrange(3) == 0:
+            vv = {a: rng.randrange(1, 300) for a in vv}
+        cloud = set()
+        actors = list(vv) + [rand_actor(rng) for _ in range(rng.randrange(4))]
+        for a in actors:
+            if rng.randrange(2):
+                continue
+            low = vv.get(a, 0) + 2
+            if low > U64:
+                continue
+            for _ in range(rng.randrange(1, 5)):
+                hi = rng.choice([low + 20, low + 300, U64])
+                cloud.add((a, rng.randint(low, min(hi, U64))))
+        return {"vv": [[a, c] for a, c in vv.items()],
+                "cloud": [list(d) for d in sorted(cloud)]}
+
+    def broken(self, rng):
+        pre = bytes([0x94, FORMAT_VERSION, self.tag])
+        v = pre + b"\x81\x05\x03"  # vv {5: 3}; the cloud starts at 6
+        m = len(v)
+        out = map_breakers(rng, pre, post=b"\x90") + [
+            ("vector only", bytes([0x93, FORMAT_VERSION, self.tag]) +
+             b"\x80", DECODE, 0),
+            ("three fields", bytes([0x95, FORMAT_VERSION, self.tag]) +
+             b"\x80\x90\x90", DECODE, 0),
+            ("cloud is a map", v + b"\x81\x09\x02", DECODE, m),
+            ("cloud is nil", v + b"\xc0", DECODE, m),
+            ("array16 for 1 dot", v + b"\xdc\x00\x01\x92\x09\x02", DECODE, m),
+            ("cloud claims more than the bytes", v + b"\x95\x92\x09\x02",
+             DECODE, m),
+            # Out of order: the second dot's first byte.
+            ("unsorted actors", v + b"\x92\x92\x09\x02\x92\x07\x02",
+             DECODE, m + 4),
+            ("unsorted counters", v + b"\x92\x92\x09\x05\x92\x09\x03",
+             DECODE, m + 4),
+            ("duplicate dot", v + b"\x92\x92\x09\x05\x92\x09\x05",
+             DECODE, m + 4),
+            # Invalid counter: the counter.
+            ("dot the vector covers", v + b"\x91\x92\x05\x02", DECODE, m + 3),
+            ("dot equal to the vector", v + b"\x91\x92\x05\x03", DECODE,
+             m + 3),
+            ("dot extending the vector", v + b"\x91\x92\x05\x04", DECODE,
+             m + 3),
+            ("dot 1 of a new actor", v + b"\x91\x92\x09\x01", DECODE, m + 3),
+            ("zero counter", v + b"\x91\x92\x09\x00", DECODE, m + 3),
+            ("negative counter", v + b"\x91\x92\x09\xff", DECODE, m + 3),
+            ("counter 0x80 as uint16", v + b"\x91\x92\x09\xcd\x00\x80",
+             DECODE, m + 3),
+            ("actor 9 as uint8", v + b"\x91\x92\xcc\x09\x02", DECODE, m + 2),
+            ("negative actor", v + b"\x91\x92\xff\x02", DECODE, m + 2),
+            ("dot of three", v + b"\x91\x93\x09\x02\x02", DECODE, None),
+            ("dot of one", v + b"\x91\x91\x09", DECODE, None),
+            ("dot as a map", v + b"\x91\x81\x09\x02", DECODE, m + 1),
+            ("dot as an int", v + b"\x91\x09\x02\x02", DECODE, m + 1),
+            # A dot takes at least 3 bytes: a cloud header that claims more
+            # dots than the bytes left can hold is itself the offence.
+            ("one dot in one byte", v + b"\x91\x09", DECODE, m),
+            ("trailing after the cloud", v + b"\x90\x00", DECODE, m + 1),
+            ("2^20 + 1 vector actors", pre + over_limit_map() + b"\x90",
+             LIMIT, 3),
+        ]
+        return out
+
+
 class GCounter(VClock):
     """README: tag 3, body {actor: count, ...} as a vclock's, and the
     counts sum to at most 2^64 - 1 (else CRDT_ERR_OVERFLOW, at the count
@@ -458,8 +548,8 @@ class HLC:
         return out
 
 
-SPECS = {s.name: s for s in [VClock(), GCounter(), PNCounter(), LWW(),
-                              HLC()]}
+SPECS = {s.name: s for s in [VClock(), DotCtx(), GCounter(), PNCounter(),
+                              LWW(), HLC()]}
 
 
 # ---------------------------------------------------------------------------
@@ -565,6 +655,9 @@ DOC_EXAMPLES = [
     # the clock {5: 1, 300: 70000}
     ("vclock", "93 01 01 82 05 01 cd 01 2c ce 00 01 11 70",
      [{5: 1, 300: 70000}], {"entries": [[5, 1], [300, 70000]]}),
+    # include/crdt/dotctx.h: vv {5: 3}, cloud {(5, 7), (9, 2)}
+    ("dotctx", "94 01 02 81 05 03 92 92 05 07 92 09 02",
+     [{5: 3}, [[5, 7], [9, 2]]], {"vv": [[5, 3]], "cloud": [[5, 7], [9, 2]]}),
     ("gcounter", "93 01 03 82 05 01 cd 01 2c ce 00 01 11 70",
      [{5: 1, 300: 70000}], {"entries": [[5, 1], [300, 70000]],
                             "value": 70001}),
