@@ -684,6 +684,312 @@ static void memcpy_teardown(void *ctx)
     free(mc);
 }
 
+
+/* ======================================================================
+ * orswot: add-wins OR-set of 8-byte little-endian elem(i)
+ * ====================================================================== */
+
+static void elem_bytes(uint64_t i, uint8_t out[8])
+{
+    uint64_t v = splitmix64(((uint64_t)1 << 32) + i);
+    int k;
+
+    for (k = 0; k < 8; k++)
+        out[k] = (uint8_t)(v >> (8 * k));
+}
+
+static int orset_add_elem(crdt_orset *s, crdt_actor a, uint64_t i)
+{
+    uint8_t e[8];
+
+    elem_bytes(i, e);
+    return crdt_orset_add(s, a, e, 8, NULL);
+}
+
+static int orset_rm_elem(crdt_orset *s, uint64_t i)
+{
+    uint8_t e[8];
+
+    elem_bytes(i, e);
+    return crdt_orset_remove(s, e, 8, NULL);
+}
+
+/* The peer's base: elem(i), i < n, added by actor(i mod 8). */
+static int orset_base(size_t n, crdt_orset **out)
+{
+    crdt_orset *s = crdt_orset_new(NULL);
+    size_t i;
+    int rv = CRDT_OK;
+
+    *out = s;
+    if (!s)
+        return CRDT_ERR_NOMEM;
+    for (i = 0; i < n && rv == CRDT_OK; i++)
+        rv = orset_add_elem(s, actor(i % 8), i);
+    return rv;
+}
+
+static int orset_make_pair(size_t n, void **pa, void **pb)
+{
+    crdt_orset *a, *b;
+    size_t j;
+    int rv = orset_base(n, &a);
+
+    *pa = a;
+    *pb = b = a ? crdt_orset_clone(a) : NULL;
+    if (rv || !b)
+        return rv ? rv : CRDT_ERR_NOMEM;
+    for (j = 0; j < n / 100 && rv == CRDT_OK; j++) {
+        rv = orset_add_elem(a, actor(j % 4), n + j);
+        if (!rv)
+            rv = orset_rm_elem(a, 100 * j);
+        if (!rv)
+            rv = orset_add_elem(b, actor(4 + j % 4), 2 * n + j);
+        if (!rv)
+            rv = orset_rm_elem(b, 100 * j + 50);
+    }
+    return rv;
+}
+
+static int orset_check_merged(const void *m, size_t n)
+{
+    uint8_t e[8];
+
+    elem_bytes(2 * n, e);
+    if (crdt_orset_size(m) != n || !crdt_orset_contains(m, e, 8))
+        return BENCH_WRONG;
+    elem_bytes(50, e);
+    return crdt_orset_contains(m, e, 8) ? BENCH_WRONG : CRDT_OK;
+}
+
+static void *orset_create(void)
+{
+    return crdt_orset_new(NULL);
+}
+
+static int orset_copy(void *dst, const void *src)
+{
+    return crdt_orset_copy(dst, src);
+}
+
+static bool orset_equal(const void *x, const void *y)
+{
+    return crdt_orset_equal(x, y);
+}
+
+static void orset_destroy(void *obj)
+{
+    crdt_orset_free(obj);
+}
+
+static int orset_merge_all(void *const *dst, size_t n, const void *src)
+{
+    size_t i;
+    int rv;
+
+    for (i = 0; i < n; i++) {
+        if ((rv = crdt_orset_merge(dst[i], src)))
+            return rv;
+    }
+    return CRDT_OK;
+}
+
+static const merge_type orset_type = {
+    orset_make_pair, orset_check_merged, orset_create, orset_copy,
+    orset_equal,     orset_destroy,      orset_merge_all,
+};
+
+/* --- orswot_add / orswot_rm: one add or observed remove on a set of n -- */
+
+typedef struct oadd_ctx {
+    crdt_orset *s;
+    uint64_t next; /* next fresh element index */
+    size_t n;
+} oadd_ctx;
+
+static int orset_loop_setup(void **ctx, const bench_case *bc,
+                            case_info *info)
+{
+    oadd_ctx *oc;
+    int rv;
+
+    (void)info;
+    if (!(oc = calloc(1, sizeof *oc)))
+        return CRDT_ERR_NOMEM;
+    *ctx = oc;
+    oc->n = bc->arg;
+    oc->next = 4 * (uint64_t)bc->arg;
+    rv = orset_base(bc->arg, &oc->s);
+    return rv ? rv : (crdt_orset_size(oc->s) == bc->arg ? 0 : BENCH_WRONG);
+}
+
+static int orswot_add_run(void *ctx, size_t n, uint64_t *ns)
+{
+    oadd_ctx *oc = ctx;
+    uint64_t base = oc->next, t0;
+    size_t i;
+    int rv = 0;
+
+    t0 = now_ns();
+    for (i = 0; i < n; i++)
+        rv |= orset_add_elem((crdt_orset *)opaque(oc->s), actor(i % 8),
+                             base + i);
+    *ns = now_ns() - t0;
+    if (rv || crdt_orset_size(oc->s) != oc->n + n)
+        return rv ? rv : BENCH_WRONG;
+    for (i = 0; i < n; i++)
+        if ((rv = orset_rm_elem(oc->s, base + i)))
+            return rv;
+    oc->next += n;
+    return CRDT_OK;
+}
+
+static int orswot_rm_run(void *ctx, size_t n, uint64_t *ns)
+{
+    oadd_ctx *oc = ctx;
+    uint64_t base = oc->next, t0;
+    size_t i;
+    int rv = 0;
+
+    for (i = 0; i < n; i++)
+        if ((rv = orset_add_elem(oc->s, actor(i % 8), base + i)))
+            return rv;
+    t0 = now_ns();
+    for (i = 0; i < n; i++)
+        rv |= orset_rm_elem((crdt_orset *)opaque(oc->s), base + i);
+    *ns = now_ns() - t0;
+    oc->next += n;
+    if (rv || crdt_orset_size(oc->s) != oc->n)
+        return rv ? rv : BENCH_WRONG;
+    return CRDT_OK;
+}
+
+static void orset_loop_teardown(void *ctx)
+{
+    oadd_ctx *oc = ctx;
+
+    crdt_orset_free(oc->s);
+    free(oc);
+}
+
+/* --- msgpack_orswot ------------------------------------------------------ */
+
+typedef struct ocodec_ctx {
+    crdt_orset *a, *out;
+    crdt_buf buf;
+    uint8_t *enc;
+    size_t len;
+} ocodec_ctx;
+
+static int msgpack_orswot_setup(void **ctx, const bench_case *bc,
+                                case_info *info)
+{
+    ocodec_ctx *cc;
+    int rv;
+
+    if (!(cc = calloc(1, sizeof *cc)))
+        return CRDT_ERR_NOMEM;
+    *ctx = cc;
+    crdt_buf_init(&cc->buf, NULL);
+    if ((rv = orset_base(bc->arg, &cc->a)))
+        return rv;
+    if (!(cc->out = crdt_orset_new(NULL)))
+        return CRDT_ERR_NOMEM;
+    if ((rv = crdt_orset_encode(cc->a, &cc->buf)))
+        return rv;
+    cc->len = cc->buf.len;
+    if (!(cc->enc = malloc(cc->len)))
+        return CRDT_ERR_NOMEM;
+    memcpy(cc->enc, cc->buf.data, cc->len);
+    if ((rv = crdt_orset_decode(cc->out, cc->enc, cc->len, NULL, NULL)))
+        return rv;
+    info->bytes = (long long)cc->len;
+    return crdt_orset_equal(cc->a, cc->out) ? CRDT_OK : BENCH_WRONG;
+}
+
+static int msgpack_orswot_enc(void *ctx, size_t n, uint64_t *ns)
+{
+    ocodec_ctx *cc = ctx;
+    uint64_t t0 = now_ns();
+    size_t i;
+    int rv = 0;
+
+    for (i = 0; i < n; i++) {
+        crdt_buf_reset(&cc->buf);
+        rv |= crdt_orset_encode(opaque(cc->a), &cc->buf);
+        consume(cc->buf.len);
+    }
+    *ns = now_ns() - t0;
+    return rv ? rv : (cc->buf.len == cc->len ? CRDT_OK : BENCH_WRONG);
+}
+
+static int msgpack_orswot_dec(void *ctx, size_t n, uint64_t *ns)
+{
+    ocodec_ctx *cc = ctx;
+    uint64_t t0 = now_ns();
+    size_t i;
+    int rv = 0;
+
+    for (i = 0; i < n; i++) {
+        rv |= crdt_orset_decode((crdt_orset *)opaque(cc->out), cc->enc, cc->len, NULL,
+                                NULL);
+        consume(crdt_orset_size(cc->out));
+    }
+    *ns = now_ns() - t0;
+    return rv;
+}
+
+static void msgpack_orswot_teardown(void *ctx)
+{
+    ocodec_ctx *cc = ctx;
+
+    crdt_orset_free(cc->a);
+    crdt_orset_free(cc->out);
+    crdt_buf_clear(&cc->buf);
+    free(cc->enc);
+    free(cc);
+}
+
+/* --mem N: live heap bytes per element of the peer's base set of N
+ * elements (mallinfo2), and VmRSS growth per element, like the peer's
+ * orswot_mem line. */
+static long vmrss_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
+static int mem_case(size_t n)
+{
+    size_t h0 = 0, h1 = 0;
+    long r0 = vmrss_kb(), r1;
+    crdt_orset *s;
+    uint64_t t0 = now_ns();
+    int rv;
+
+    (void)heap_in_use(&h0);
+    if ((rv = orset_base(n, &s)))
+        die("orswot_mem: %s", crdt_strerror(rv));
+    r1 = vmrss_kb();
+    (void)heap_in_use(&h1);
+    printf("case=orswot_mem elems=%zu actors=8 live_heap_bytes_per_elem=%.1f "
+           "live_bytes_per_elem=%.1f build_ms=%.0f\n",
+           n, n ? (double)(h1 - h0) / (double)n : 0.0,
+           n ? (double)(r1 - r0) * 1024.0 / (double)n : 0.0,
+           (double)(now_ns() - t0) / 1e6);
+    crdt_orset_free(s);
+    return 0;
+}
+
 /* ======================================================================
  * The case table (output order; names and params as the peer's)
  * ====================================================================== */
@@ -714,6 +1020,17 @@ static const bench_case cases[] = {
     {"msgpack_vclock", "actors=1024", 1024, NULL, msgpack_vclock_setup,
      {msgpack_vclock_enc, msgpack_vclock_dec}, {"enc_ns", "dec_ns"},
      msgpack_vclock_teardown},
+    {"orswot_merge", "elems=1000 actors=8", 1000, &orset_type, merge_setup,
+     {merge_run}, {NULL}, merge_teardown},
+    {"orswot_merge", "elems=100000 actors=8", 100000, &orset_type,
+     merge_setup, {merge_run}, {NULL}, merge_teardown},
+    {"orswot_add", "elems=100000 actors=8", 100000, NULL, orset_loop_setup,
+     {orswot_add_run}, {NULL}, orset_loop_teardown},
+    {"orswot_rm", "elems=100000 actors=8", 100000, NULL, orset_loop_setup,
+     {orswot_rm_run}, {NULL}, orset_loop_teardown},
+    {"msgpack_orswot", "elems=10000 actors=8", 10000, NULL,
+     msgpack_orswot_setup, {msgpack_orswot_enc, msgpack_orswot_dec},
+     {"enc_ns", "dec_ns"}, msgpack_orswot_teardown},
 };
 
 #define NCASES (sizeof cases / sizeof cases[0])
@@ -1127,7 +1444,9 @@ int main(int argc, char **argv)
     int a;
 
     for (a = 1; a < argc; a++) {
-        if (strcmp(argv[a], "--json") == 0) {
+        if (strcmp(argv[a], "--mem") == 0 && a + 1 < argc) {
+            return mem_case((size_t)strtoull(argv[a + 1], NULL, 10));
+        } else if (strcmp(argv[a], "--json") == 0) {
             fmt = FMT_JSON;
         } else if (strcmp(argv[a], "--lines") == 0) {
             fmt = FMT_LINES;

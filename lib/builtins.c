@@ -7,7 +7,9 @@
 
 #include <crdt/dotctx.h>
 #include <crdt/gcounter.h>
+#include <crdt/gset.h>
 #include <crdt/lww.h>
+#include <crdt/orset.h>
 #include <crdt/pncounter.h>
 #include <crdt/type.h>
 #include <crdt/vclock.h>
@@ -19,6 +21,7 @@ int crdt_registry_add_builtins(crdt_registry *reg)
     const crdt_type *ts[] = {
         crdt_vclock_type(), crdt_dotctx_type(), crdt_gcounter_type(),
         crdt_pncounter_type(), crdt_lww_type(),
+        crdt_orset_type(), crdt_gset_type(),
     };
 
     return crdtp_registry_add_all(reg, ts, sizeof ts / sizeof ts[0]);

@@ -19,7 +19,7 @@ log() { printf '== %s\n' "$*" >&2; }
 
 # Debian packages the build and the tests need (by dpkg name).
 deps=(autoconf automake libtool pkg-config make gcc libc6-dev
-      libmsgpack-dev libxxhash-dev check python3 python3-msgpack
+      libmsgpack-dev libxxhash-dev libsodium-dev check python3 python3-msgpack
       python3-xxhash python3-pytest valgrind)
 
 install_missing() {
@@ -64,8 +64,9 @@ test)
     cd "$root/build/release"
     log "make check"
     make -s -j"$jobs" check || { cat tests/*.log >&2 || true; exit 1; }
-    # Check's own summary lines for every suite.
+    # Check's own summary lines for every suite, then the other suites'.
     grep -h '^[0-9]*%: Checks' tests/*.log
+    grep -hE '^[a-z0-9_-]+: [0-9]+ passed, [0-9]+ failed' tests/*.log || true
     log "exported symbols and writable data"
     bash "$root/tests/exports.sh" "$root" "$root/build/release"
     log "install into a temporary prefix, build a program with pkg-config"
@@ -73,8 +74,12 @@ test)
     log "make distcheck"
     make -s -j"$jobs" distcheck >distcheck.log 2>&1 ||
         { tail -50 distcheck.log >&2; exit 1; }
-    summary="$(grep -h '^[0-9]*%: Checks' tests/*.log |
-        awk '{c += $3; f += $5; e += $7} END {print c - f - e, f + e}')"
+    # One total: Check's checks plus every "suite: N passed, M failed" line.
+    summary="$(grep -hE '^[0-9]*%: Checks|^[a-z0-9_-]+: [0-9]+ passed, [0-9]+ failed' \
+        tests/*.log | tr -d ',' | awk '
+        /Checks:/ { p += $3 - $5 - $7; f += $5 + $7; next }
+        { p += $2; f += $4 }
+        END { print p + 0, f + 0 }')"
     set -- $summary
     echo "all tests: $1 passed, $2 failed"
     ;;

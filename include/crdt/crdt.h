@@ -16,5 +16,7 @@
 #include <crdt/pncounter.h>
 #include <crdt/hlc.h>
 #include <crdt/lww.h>
+#include <crdt/gset.h>
+#include <crdt/orset.h>
 
 #endif /* CRDT_CRDT_H */

@@ -1,0 +1,520 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Element store of the sets (see elemset_internal.h for the
+ * representation, invariants and costs).
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include <sodium.h>
+
+#include "elemset_internal.h"
+#include "mem_internal.h"
+
+#define MIN_SLOTS 8u
+
+/* ======================================================================
+ * Lifecycle
+ * ====================================================================== */
+
+int crdtp_es_init(elemset *s, bool with_dots)
+{
+    memset(s, 0, sizeof *s);
+    s->with_dots = with_dots;
+    if (sodium_init() < 0)
+        return CRDT_ERR_RANDOM;
+    randombytes_buf(s->key, sizeof s->key);
+    return CRDT_OK;
+}
+
+static void free_lists(elemset *s, const crdt_mem *mem)
+{
+    size_t i;
+
+    if (!s->dots)
+        return;
+    for (i = 0; i < s->n; i++)
+        if (s->dots[i].counter == 0 && s->dots[i].actor != 0)
+            crdtp_free(mem, (void *)(uintptr_t)s->dots[i].actor);
+}
+
+void crdtp_es_clear(elemset *s, const crdt_mem *mem)
+{
+    free_lists(s, mem);
+    crdtp_free(mem, s->arena);
+    crdtp_free(mem, s->ents);
+    crdtp_free(mem, s->dots);
+    crdtp_free(mem, s->slots);
+    s->arena = NULL;
+    s->ents = NULL;
+    s->dots = NULL;
+    s->slots = NULL;
+    s->alen = s->acap = s->garbage = s->n = s->cap = s->nslots = 0;
+}
+
+void crdtp_es_swap(elemset *a, elemset *b)
+{
+    elemset t = *a;
+
+    *a = *b;
+    *b = t;
+}
+
+es_dotlist *crdtp_es_dotlist_new(const crdt_mem *mem, size_t n)
+{
+    if (n > (SIZE_MAX - sizeof(es_dotlist)) / sizeof(crdt_dot))
+        return NULL;
+    return crdtp_malloc(mem, sizeof(es_dotlist) + n * sizeof(crdt_dot));
+}
+
+int crdtp_es_copy(elemset *dst, const crdt_mem *mem, const elemset *src)
+{
+    elemset t;
+    size_t i, k;
+
+    if (dst == src)
+        return CRDT_OK;
+    t = *src;
+    t.arena = NULL;
+    t.ents = NULL;
+    t.dots = NULL;
+    t.slots = NULL;
+    t.acap = src->alen;
+    t.cap = src->n;
+    t.garbage = 0;
+    /* the copy keeps garbage out: it is rebuilt compactly when src has
+     * garbage, else copied with memcpy */
+    if ((src->alen && !(t.arena = crdtp_malloc(mem, src->alen))) ||
+        (src->n && !(t.ents = crdtp_malloc_array(mem, src->n,
+                                                 sizeof *t.ents))) ||
+        (src->n && src->dots &&
+         !(t.dots = crdtp_malloc_array(mem, src->n, sizeof *t.dots))) ||
+        (src->nslots && !(t.slots = crdtp_malloc_array(
+                              mem, src->nslots, sizeof *t.slots))))
+        goto fail;
+    if (src->n)
+        memcpy(t.ents, src->ents, src->n * sizeof *t.ents);
+    if (src->nslots)
+        memcpy(t.slots, src->slots, src->nslots * sizeof *t.slots);
+    if (src->garbage == 0) {
+        if (src->alen)
+            memcpy(t.arena, src->arena, src->alen);
+    } else {
+        size_t off = 0;
+
+        for (i = 0; i < src->n; i++) {
+            size_t len = crdtp_es_len(src, i);
+
+            memcpy(t.arena + off, crdtp_es_bytes(src, i), len);
+            t.ents[i].off = off;
+            off += len;
+        }
+        t.alen = off;
+    }
+    if (src->dots && src->n) {
+        memcpy(t.dots, src->dots, src->n * sizeof *t.dots);
+        for (i = 0; i < src->n; i++) {
+            const es_dotlist *l;
+            es_dotlist *c;
+
+            if (t.dots[i].counter || !t.dots[i].actor)
+                continue;
+            l = (const es_dotlist *)(uintptr_t)src->dots[i].actor;
+            if (!(c = crdtp_es_dotlist_new(mem, l->n))) {
+                for (k = 0; k < i; k++) /* undo the lists copied so far */
+                    if (!t.dots[k].counter && t.dots[k].actor)
+                        crdtp_free(mem, (void *)(uintptr_t)t.dots[k].actor);
+                t.n = 0;
+                goto fail;
+            }
+            memcpy(c, l, sizeof *l + l->n * sizeof(crdt_dot));
+            t.dots[i].actor = (uint64_t)(uintptr_t)c;
+        }
+    }
+    crdtp_es_clear(dst, mem);
+    *dst = t;
+    return CRDT_OK;
+fail:
+    crdtp_free(mem, t.arena);
+    crdtp_free(mem, t.ents);
+    crdtp_free(mem, t.dots);
+    crdtp_free(mem, t.slots);
+    return CRDT_ERR_NOMEM;
+}
+
+/* ======================================================================
+ * Hashing and lookup
+ * ====================================================================== */
+
+uint32_t crdtp_shorthash(const elemset *s, const void *p, size_t n)
+{
+    unsigned char out[crypto_shorthash_BYTES];
+    uint32_t h;
+
+    crypto_shorthash(out, p, n, s->key);
+    memcpy(&h, out, sizeof h);
+    return h;
+}
+
+size_t crdtp_es_find(const elemset *s, const void *p, size_t n, uint32_t h)
+{
+    size_t mask, i;
+    uint64_t v;
+
+    if (s->n == 0)
+        return ES_NONE;
+    mask = s->nslots - 1;
+    for (i = h & mask; (v = s->slots[i]) != 0; i = (i + 1) & mask) {
+        if ((uint32_t)(v >> 32) == h) {
+            size_t k = (size_t)(uint32_t)v - 1;
+            const es_ent *e = &s->ents[k];
+
+            if ((e->len & ~ES_MARK) == n &&
+                (n == 0 || memcmp(s->arena + e->off, p, n) == 0))
+                return k;
+        }
+    }
+    return ES_NONE;
+}
+
+static void slot_insert(uint64_t *slots, size_t mask, uint32_t h, size_t k)
+{
+    size_t i = h & mask;
+
+    while (slots[i])
+        i = (i + 1) & mask;
+    slots[i] = (uint64_t)h << 32 | (uint64_t)(k + 1);
+}
+
+/* Position of the slot that holds entry k. */
+static size_t slot_of(const elemset *s, size_t k)
+{
+    size_t mask = s->nslots - 1, i = s->ents[k].hash & mask;
+
+    while ((uint32_t)s->slots[i] != (uint32_t)(k + 1))
+        i = (i + 1) & mask;
+    return i;
+}
+
+/* Backward-shift deletion of slot i. */
+static void slot_delete(elemset *s, size_t i)
+{
+    size_t mask = s->nslots - 1, j = i, home;
+
+    for (;;) {
+        j = (j + 1) & mask;
+        if (!s->slots[j])
+            break;
+        home = (uint32_t)(s->slots[j] >> 32) & mask;
+        /* move j back to i unless its home lies cyclically in (i, j] */
+        if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
+            continue;
+        s->slots[i] = s->slots[j];
+        i = j;
+    }
+    s->slots[i] = 0;
+}
+
+/* ======================================================================
+ * Growth
+ * ====================================================================== */
+
+int crdtp_es_reserve(elemset *s, const crdt_mem *mem, size_t k,
+                     size_t bytes)
+{
+    size_t need, ns;
+
+    if (k > SIZE_MAX - s->n || bytes > SIZE_MAX - s->alen)
+        return CRDT_ERR_NOMEM;
+    need = s->n + k;
+    if (need > UINT32_MAX - 1)
+        return CRDT_ERR_NOMEM; /* indices are 32-bit in the slots */
+    if (need > s->cap) {
+        size_t cap = crdtp_grow_cap(s->cap, need);
+        es_ent *e;
+
+        if (cap > UINT32_MAX - 1)
+            cap = need;
+        e = crdtp_realloc_array(mem, s->ents, cap, sizeof *e);
+        if (!e)
+            return CRDT_ERR_NOMEM;
+        s->ents = e;
+        if (s->with_dots) {
+            crdt_dot *d = crdtp_realloc_array(mem, s->dots, cap, sizeof *d);
+
+            if (!d)
+                return CRDT_ERR_NOMEM; /* ents grew: capacity only */
+            s->dots = d;
+        }
+        s->cap = cap;
+    }
+    if (s->alen + bytes > s->acap) {
+        size_t cap = crdtp_grow_cap(s->acap < 64 ? 64 : s->acap,
+                                    s->alen + bytes);
+        uint8_t *a = crdtp_realloc_array(mem, s->arena, cap, 1);
+
+        if (!a)
+            return CRDT_ERR_NOMEM;
+        s->arena = a;
+        s->acap = cap;
+    }
+    /* load factor <= 3/4 */
+    ns = s->nslots ? s->nslots : MIN_SLOTS;
+    while (need > ns / 4 * 3) {
+        if (ns > SIZE_MAX / 2 / sizeof(uint64_t))
+            return CRDT_ERR_NOMEM;
+        ns *= 2;
+    }
+    if (ns != s->nslots) {
+        uint64_t *t = crdtp_malloc_array(mem, ns, sizeof *t);
+        size_t i;
+
+        if (!t)
+            return CRDT_ERR_NOMEM;
+        memset(t, 0, ns * sizeof *t);
+        for (i = 0; i < s->n; i++)
+            slot_insert(t, ns - 1, s->ents[i].hash, i);
+        crdtp_free(mem, s->slots);
+        s->slots = t;
+        s->nslots = ns;
+    }
+    return CRDT_OK;
+}
+
+size_t crdtp_es_push(elemset *s, const void *p, size_t n, uint32_t h)
+{
+    size_t k = s->n++;
+
+    s->ents[k].off = s->alen;
+    s->ents[k].len = (uint32_t)n;
+    s->ents[k].hash = h;
+    if (n)
+        memcpy(s->arena + s->alen, p, n);
+    s->alen += n;
+    if (s->dots) {
+        s->dots[k].actor = 0;
+        s->dots[k].counter = 0;
+    }
+    slot_insert(s->slots, s->nslots - 1, h, k);
+    return k;
+}
+
+void crdtp_es_set_dots(elemset *s, const crdt_mem *mem, size_t i,
+                       const crdt_dot *one, es_dotlist *l, size_t n)
+{
+    crdt_dot *d = &s->dots[i];
+    crdt_dot o = {0, 0};
+
+    if (n == 1)
+        o = *one; /* one may point into the list freed below */
+    if (d->counter == 0 && d->actor != 0 &&
+        (void *)(uintptr_t)d->actor != (void *)l)
+        crdtp_free(mem, (void *)(uintptr_t)d->actor);
+    if (n == 0) {
+        d->actor = 0;
+        d->counter = 0;
+    } else if (n == 1) {
+        *d = o;
+    } else {
+        l->n = n;
+        d->actor = (uint64_t)(uintptr_t)l;
+        d->counter = 0;
+    }
+}
+
+/* Rewrites the arena without garbage, in entry order; best effort (an
+ * allocation failure leaves the garbage where it is). */
+static void compact_arena(elemset *s, const crdt_mem *mem)
+{
+    size_t live = s->alen - s->garbage, off = 0, i, cap;
+    uint8_t *a;
+
+    cap = live < 64 ? 64 : live + live / 4;
+    a = crdtp_malloc(mem, cap);
+    if (!a)
+        return;
+    for (i = 0; i < s->n; i++) {
+        size_t len = crdtp_es_len(s, i);
+
+        memcpy(a + off, crdtp_es_bytes(s, i), len);
+        s->ents[i].off = off;
+        off += len;
+    }
+    crdtp_free(mem, s->arena);
+    s->arena = a;
+    s->acap = cap;
+    s->alen = off;
+    s->garbage = 0;
+}
+
+/* Moves entry j (the last) to hole i, fixing its slot. */
+static void move_entry(elemset *s, size_t j, size_t i)
+{
+    size_t sl = slot_of(s, j);
+
+    s->slots[sl] = (uint64_t)s->ents[j].hash << 32 | (uint64_t)(i + 1);
+    s->ents[i] = s->ents[j];
+    if (s->dots)
+        s->dots[i] = s->dots[j];
+}
+
+static void drop_bytes(elemset *s, size_t i)
+{
+    size_t len = crdtp_es_len(s, i);
+
+    if (s->ents[i].off + len == s->alen)
+        s->alen -= len;
+    else
+        s->garbage += len;
+}
+
+void crdtp_es_remove_at(elemset *s, const crdt_mem *mem, size_t i)
+{
+    size_t last = s->n - 1;
+
+    if (s->dots)
+        crdtp_es_set_dots(s, mem, i, NULL, NULL, 0);
+    slot_delete(s, slot_of(s, i));
+    drop_bytes(s, i);
+    if (i != last)
+        move_entry(s, last, i);
+    s->n--;
+    if (s->n == 0) {
+        s->alen = s->garbage = 0;
+    } else if (s->garbage > 4096 && s->garbage > s->alen / 2) {
+        compact_arena(s, mem);
+    }
+}
+
+void crdtp_es_remove_dead(elemset *s, const crdt_mem *mem)
+{
+    size_t i, j;
+
+#define DEAD(k) (s->dots[k].counter == 0 && s->dots[k].actor == 0)
+    /* unindex every dead entry first, then fill holes from the end */
+    for (i = 0; i < s->n; i++)
+        if (DEAD(i)) {
+            slot_delete(s, slot_of(s, i));
+            drop_bytes(s, i);
+        }
+    i = 0;
+    j = s->n;
+    for (;;) {
+        while (i < j && !DEAD(i))
+            i++;
+        while (j > i && DEAD(j - 1))
+            j--;
+        if (i >= j)
+            break;
+        move_entry(s, j - 1, i);
+        s->dots[j - 1].actor = 0;
+        s->dots[j - 1].counter = 0;
+        j--;
+        i++;
+    }
+#undef DEAD
+    s->n = j;
+    if (s->n == 0)
+        s->alen = s->garbage = 0;
+    else if (s->garbage > 4096 && s->garbage > s->alen / 2)
+        compact_arena(s, mem);
+}
+
+/* ======================================================================
+ * Canonical order
+ * ====================================================================== */
+
+int crdtp_es_cmp(const uint8_t *a, size_t na, const uint8_t *b, size_t nb)
+{
+    size_t m = na < nb ? na : nb;
+    int c = m ? memcmp(a, b, m) : 0;
+
+    if (c)
+        return c;
+    return na < nb ? -1 : na > nb;
+}
+
+/* Sort key: the first 8 bytes big-endian, zero-padded. */
+static uint64_t prefix(const elemset *s, size_t i)
+{
+    const uint8_t *p = crdtp_es_bytes(s, i);
+    size_t n = crdtp_es_len(s, i), k;
+    uint64_t v = 0;
+
+    for (k = 0; k < 8; k++)
+        v = v << 8 | (k < n ? p[k] : 0);
+    return v;
+}
+
+typedef struct srec {
+    uint64_t key;
+    uint64_t idx;
+} srec;
+
+/* Sorts entry indices into canonical order: an LSD radix sort of
+ * (8-byte prefix, index) records (byte passes whose digit is the same in
+ * every key are skipped), then an insertion sort of each run of equal
+ * prefixes by the full comparison.  On success *perm (n uint32, from
+ * mem) is the caller's. */
+int crdtp_es_sorted(const elemset *s, const crdt_mem *mem, uint32_t **perm)
+{
+    size_t n = s->n, i, pass;
+    srec *a, *b, *t;
+    uint32_t *p;
+
+    *perm = NULL;
+    if (n == 0)
+        return CRDT_OK;
+    a = crdtp_malloc_array(mem, n, 2 * sizeof *a);
+    p = crdtp_malloc_array(mem, n, sizeof *p);
+    if (!a || !p) {
+        crdtp_free(mem, a);
+        crdtp_free(mem, p);
+        return CRDT_ERR_NOMEM;
+    }
+    b = a + n;
+    for (i = 0; i < n; i++) {
+        a[i].key = prefix(s, i);
+        a[i].idx = i;
+    }
+    for (pass = 0; pass < 8; pass++) {
+        size_t cnt[256] = {0}, sum = 0, d;
+        unsigned sh = (unsigned)pass * 8;
+
+        for (i = 0; i < n; i++)
+            cnt[(a[i].key >> sh) & 0xff]++;
+        if (cnt[(a[0].key >> sh) & 0xff] == n)
+            continue;
+        for (d = 0; d < 256; d++) {
+            size_t c = cnt[d];
+
+            cnt[d] = sum;
+            sum += c;
+        }
+        for (i = 0; i < n; i++)
+            b[cnt[(a[i].key >> sh) & 0xff]++] = a[i];
+        t = a, a = b, b = t;
+    }
+    for (i = 0; i < n; i++)
+        p[i] = (uint32_t)a[i].idx;
+    /* equal prefixes: full comparison (elements longer than 8 bytes or
+     * with trailing zero bytes) */
+    for (i = 1; i < n; i++) {
+        size_t j = i;
+
+        while (j > 0 && a[j - 1].key == a[i].key) {
+            uint32_t x = p[j - 1], y = p[j];
+
+            if (crdtp_es_cmp(crdtp_es_bytes(s, x), crdtp_es_len(s, x),
+                             crdtp_es_bytes(s, y), crdtp_es_len(s, y)) <= 0)
+                break;
+            p[j - 1] = y;
+            p[j] = x;
+            j--;
+        }
+    }
+    crdtp_free(mem, a < b ? a : b);
+    *perm = p;
+    return CRDT_OK;
+}

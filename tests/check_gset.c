@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * G-set suite: add/contains/iteration, deltas, merge, codec (canonical
+ * bytes, hostile input), join-law and delta properties against a
+ * reference model (a bitmap over a small universe), allocation failures.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <crdt/gset.h>
+
+#include "testutil.h"
+
+static void must(int rv, const char *what)
+{
+    if (rv != CRDT_OK)
+        ck_abort_msg("%s: %s", what, crdt_strerror(rv));
+}
+
+static void expect(bool ok, const char *what)
+{
+    if (!ok)
+        ck_abort_msg("%s", what);
+}
+
+static crdt_gset *mk(const crdt_mem *mem)
+{
+    crdt_gset *s = crdt_gset_new(mem);
+
+    ck_assert_ptr_nonnull(s);
+    return s;
+}
+
+/* Universe element k: k+1 bytes of 'a' + k % 4, so prefixes collide. */
+static size_t elem(unsigned k, uint8_t *e)
+{
+    memset(e, 'a' + (int)(k % 4), k / 4 + 1);
+    return k / 4 + 1;
+}
+
+START_TEST(test_gset_basic_ops)
+{
+    crdt_gset *s = mk(NULL), *d = mk(NULL);
+    const uint8_t *p;
+    size_t len;
+
+    ck_assert_uint_eq(crdt_gset_size(s), 0);
+    must(crdt_gset_add(s, "b", 1, NULL), "add");
+    must(crdt_gset_add(s, "a", 1, d), "add");
+    must(crdt_gset_add(s, "", 0, d), "add");
+    must(crdt_gset_add(s, "a", 1, d), "add");
+    ck_assert_uint_eq(crdt_gset_size(s), 3);
+    ck_assert_uint_eq(crdt_gset_size(d), 2);
+    ck_assert(crdt_gset_contains(s, "", 0));
+    ck_assert(!crdt_gset_contains(s, "c", 1));
+    ck_assert_int_eq(crdt_gset_elem(s, 0, &p, &len), CRDT_OK);
+    ck_assert_uint_eq(len, 1);
+    ck_assert_int_eq(p[0], 'b'); /* insertion order */
+    ck_assert_int_eq(crdt_gset_elem(s, 3, &p, &len), CRDT_ERR_NOT_FOUND);
+    ck_assert_int_eq(crdt_gset_add(s, "a", 1, s), CRDT_ERR_INVALID_ARG);
+    ck_assert_int_eq(crdt_gset_add(NULL, "a", 1, NULL),
+                     CRDT_ERR_INVALID_ARG);
+    ck_assert(!crdt_gset_contains(NULL, "a", 1));
+    crdt_gset_free(s);
+    crdt_gset_free(d);
+    crdt_gset_free(NULL);
+}
+END_TEST
+
+START_TEST(test_gset_codec_bytes)
+{
+    const uint8_t want[] = {0x93, 0x01, 0x0b, 0x93, 0xc4, 0x00,
+                            0xc4, 0x01, 0x61, 0xc4, 0x01, 0x62};
+    const uint8_t unsorted[] = {0x93, 0x01, 0x0b, 0x92, 0xc4, 0x01,
+                                0x62, 0xc4, 0x01, 0x61};
+    const uint8_t dup[] = {0x93, 0x01, 0x0b, 0x92, 0xc4, 0x01,
+                           0x61, 0xc4, 0x01, 0x61};
+    crdt_gset *s = mk(NULL), *t = mk(NULL);
+    crdt_decode_info info;
+    crdt_limits lim;
+    crdt_buf b;
+    size_t n;
+
+    must(crdt_gset_add(s, "b", 1, NULL), "add");
+    must(crdt_gset_add(s, "a", 1, NULL), "add");
+    must(crdt_gset_add(s, "", 0, NULL), "add");
+    crdt_buf_init(&b, NULL);
+    must(crdt_gset_encode(s, &b), "encode");
+    ck_assert_uint_eq(b.len, sizeof want);
+    ck_assert_mem_eq(b.data, want, sizeof want);
+    must(crdt_gset_decode(t, b.data, b.len, NULL, NULL), "decode");
+    ck_assert(crdt_gset_equal(s, t));
+    ck_assert_int_eq(crdt_gset_decode(t, unsorted, sizeof unsorted, NULL,
+                                      &info), CRDT_ERR_DECODE);
+    ck_assert_uint_eq(info.offset, 7);
+    ck_assert_int_eq(crdt_gset_decode(t, dup, sizeof dup, NULL, NULL),
+                     CRDT_ERR_DECODE);
+    for (n = 0; n < b.len; n++)
+        ck_assert_int_eq(crdt_gset_decode(t, b.data, n, NULL, NULL),
+                         CRDT_ERR_DECODE);
+    crdt_limits_default(&lim);
+    lim.max_elements = 2;
+    ck_assert_int_eq(crdt_gset_decode(t, b.data, b.len, &lim, NULL),
+                     CRDT_ERR_LIMIT);
+    crdt_limits_default(&lim);
+    lim.max_value_bytes = 0;
+    ck_assert_int_eq(crdt_gset_decode(t, b.data, b.len, &lim, NULL),
+                     CRDT_ERR_LIMIT);
+    ck_assert(crdt_gset_equal(s, t)); /* untouched */
+    crdt_buf_clear(&b);
+    crdt_gset_free(s);
+    crdt_gset_free(t);
+}
+END_TEST
+
+/* A random set over the universe 0..63 and its bitmap. */
+static crdt_gset *rand_set(tu_rng *r, uint64_t *bits)
+{
+    crdt_gset *s = mk(NULL);
+    uint64_t n = tu_below(r, 12), i;
+    uint8_t e[32];
+
+    *bits = 0;
+    for (i = 0; i < n; i++) {
+        unsigned k = (unsigned)tu_below(r, 64);
+
+        must(crdt_gset_add(s, e, elem(k, e), NULL), "add");
+        *bits |= (uint64_t)1 << k;
+    }
+    return s;
+}
+
+static void check_model(const crdt_gset *s, uint64_t bits)
+{
+    unsigned k;
+    uint8_t e[32];
+
+    expect(crdt_gset_size(s) == (size_t)__builtin_popcountll(bits), "size");
+    for (k = 0; k < 64; k++)
+        expect(crdt_gset_contains(s, e, elem(k, e)) == (bits >> k & 1),
+               "model");
+}
+
+START_TEST(test_gset_property_laws)
+{
+    tu_rng r;
+    long i, n = tu_cases(10000);
+
+    tu_rng_init(&r, tu_seed("gset"));
+    for (i = 0; i < n; i++) {
+        uint64_t ba, bb, bc;
+        crdt_gset *a = rand_set(&r, &ba), *b = rand_set(&r, &bb);
+        crdt_gset *c = rand_set(&r, &bc), *x = crdt_gset_clone(a);
+        crdt_gset *y = crdt_gset_clone(b), *pre = crdt_gset_clone(c);
+        crdt_gset *d = mk(NULL), *t = mk(NULL);
+        crdt_buf e1, e2;
+        uint8_t e[32];
+        unsigned k = (unsigned)tu_below(&r, 64);
+
+        must(crdt_gset_merge(x, b), "merge");
+        must(crdt_gset_merge(y, a), "merge");
+        must(crdt_gset_merge(x, c), "merge");
+        must(crdt_gset_merge(y, c), "merge");
+        must(crdt_gset_merge(x, x), "merge");
+        expect(crdt_gset_equal(x, y), "commutative/associative");
+        check_model(x, ba | bb | bc);
+        crdt_buf_init(&e1, NULL);
+        crdt_buf_init(&e2, NULL);
+        must(crdt_gset_encode(x, &e1), "enc");
+        must(crdt_gset_encode(y, &e2), "enc");
+        expect(e1.len == e2.len && !memcmp(e1.data, e2.data, e1.len),
+               "canonical");
+        must(crdt_gset_decode(t, e1.data, e1.len, NULL, NULL), "dec");
+        expect(crdt_gset_equal(t, x), "roundtrip");
+        /* delta == mutation */
+        must(crdt_gset_add(c, e, elem(k, e), d), "add");
+        must(crdt_gset_merge(pre, d), "merge");
+        expect(crdt_gset_equal(pre, c), "delta");
+        crdt_buf_clear(&e1);
+        crdt_buf_clear(&e2);
+        crdt_gset_free(a);
+        crdt_gset_free(b);
+        crdt_gset_free(c);
+        crdt_gset_free(x);
+        crdt_gset_free(y);
+        crdt_gset_free(pre);
+        crdt_gset_free(d);
+        crdt_gset_free(t);
+    }
+}
+END_TEST
+
+START_TEST(test_gset_nomem_all)
+{
+    tu_mem tm;
+    long n;
+    int op;
+
+    tu_mem_init(&tm);
+    for (op = 0; op < 6; op++) {
+        for (n = 0;; n++) {
+            crdt_gset *a = mk(&tm.mem), *d = mk(&tm.mem), *src = mk(NULL);
+            crdt_gset *a0, *d0, *cl = NULL;
+            crdt_buf b, e;
+            uint8_t x[32];
+            unsigned k;
+            int rv = CRDT_OK;
+
+            for (k = 0; k < 20; k++) {
+                must(crdt_gset_add(a, x, elem(k, x), NULL), "add");
+                must(crdt_gset_add(src, x, elem(k + 10, x), NULL), "add");
+            }
+            a0 = crdt_gset_clone(a);
+            d0 = crdt_gset_clone(d);
+            crdt_buf_init(&b, &tm.mem);
+            crdt_buf_init(&e, NULL);
+            must(crdt_gset_encode(a, &e), "enc");
+            tu_mem_fail_at(&tm, n);
+            switch (op) {
+            case 0:
+                rv = crdt_gset_add(a, x, elem(40, x), d);
+                break;
+            case 1:
+                rv = crdt_gset_merge(a, src);
+                break;
+            case 2:
+                rv = crdt_gset_copy(d, src);
+                break;
+            case 3:
+                cl = crdt_gset_clone(a);
+                rv = cl ? CRDT_OK : CRDT_ERR_NOMEM;
+                break;
+            case 4:
+                rv = crdt_gset_encode(a, &b);
+                break;
+            case 5:
+                rv = crdt_gset_decode(d, e.data, e.len, NULL, NULL);
+                break;
+            }
+            tu_mem_off(&tm);
+            if (rv != CRDT_OK) {
+                ck_assert_int_eq(rv, CRDT_ERR_NOMEM);
+                ck_assert(crdt_gset_equal(a, a0));
+                ck_assert(crdt_gset_equal(d, d0));
+                ck_assert_uint_eq(b.len, 0);
+            }
+            crdt_gset_free(a);
+            crdt_gset_free(d);
+            crdt_gset_free(a0);
+            crdt_gset_free(d0);
+            crdt_gset_free(cl);
+            crdt_gset_free(src);
+            crdt_buf_clear(&b);
+            crdt_buf_clear(&e);
+            ck_assert_int_eq(tm.live, 0);
+            if (rv == CRDT_OK)
+                break;
+        }
+    }
+}
+END_TEST
+
+static Suite *gset_suite(void)
+{
+    Suite *s = suite_create("gset");
+    TCase *tc;
+
+    tc = tcase_create("basic");
+    tcase_add_test(tc, test_gset_basic_ops);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("codec");
+    tcase_add_test(tc, test_gset_codec_bytes);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("property");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_gset_property_laws);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("nomem");
+    tcase_add_test(tc, test_gset_nomem_all);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(gset_suite());
+    int failed;
+
+    tu_seed("gset");
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,806 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * OR-set suite: add-wins semantics, deltas, merge, codec (canonical
+ * bytes, hostile input), join-law and delta properties, a randomized
+ * replica test against a reference model of causal coverage, and
+ * allocation-failure injection.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <crdt/orset.h>
+#include <crdt/type.h>
+
+#include "testutil.h"
+
+/* Quiet assertions for hot loops (see check_dotctx.c). */
+static void must(int rv, const char *what)
+{
+    if (rv != CRDT_OK)
+        ck_abort_msg("%s: %s", what, crdt_strerror(rv));
+}
+
+static void expect(bool ok, const char *what)
+{
+    if (!ok)
+        ck_abort_msg("%s", what);
+}
+
+static crdt_orset *mk(const crdt_mem *mem)
+{
+    crdt_orset *s = crdt_orset_new(mem);
+
+    ck_assert_ptr_nonnull(s);
+    return s;
+}
+
+static crdt_orset *clone(const crdt_orset *s)
+{
+    crdt_orset *c = crdt_orset_clone(s);
+
+    expect(c != NULL, "clone");
+    return c;
+}
+
+static bool has(const crdt_orset *s, const char *e)
+{
+    return crdt_orset_contains(s, e, strlen(e));
+}
+
+static void add(crdt_orset *s, crdt_actor a, const char *e, crdt_orset *d)
+{
+    must(crdt_orset_add(s, a, e, strlen(e), d), "add");
+}
+
+static void rm(crdt_orset *s, const char *e, crdt_orset *d)
+{
+    must(crdt_orset_remove(s, e, strlen(e), d), "remove");
+}
+
+static void enc(const crdt_orset *s, crdt_buf *b)
+{
+    crdt_buf_init(b, NULL);
+    must(crdt_orset_encode(s, b), "encode");
+}
+
+/* ---------------------------------------------------------------- basic */
+
+START_TEST(test_orset_basic_ops)
+{
+    crdt_orset *s = mk(NULL);
+    const uint8_t *p;
+    size_t len, nd;
+    crdt_dot d;
+
+    ck_assert_uint_eq(crdt_orset_size(s), 0);
+    ck_assert(!has(s, "a"));
+    add(s, 1, "a", NULL);
+    add(s, 1, "b", NULL);
+    add(s, 2, "", NULL);
+    ck_assert_uint_eq(crdt_orset_size(s), 3);
+    ck_assert(has(s, "a") && has(s, "b") && has(s, ""));
+    add(s, 1, "a", NULL); /* re-add supersedes: still one dot */
+    ck_assert_uint_eq(crdt_orset_size(s), 3);
+    ck_assert_int_eq(crdt_orset_elem(s, 0, &p, &len, &nd), CRDT_OK);
+    ck_assert_uint_eq(len, 1);
+    ck_assert_int_eq(p[0], 'a');
+    ck_assert_uint_eq(nd, 1);
+    ck_assert_int_eq(crdt_orset_elem_dot(s, 0, 0, &d), CRDT_OK);
+    ck_assert_uint_eq(d.actor, 1);
+    ck_assert_uint_eq(d.counter, 3);
+    ck_assert_int_eq(crdt_orset_elem_dot(s, 0, 1, &d), CRDT_ERR_NOT_FOUND);
+    ck_assert_int_eq(crdt_orset_elem(s, 3, &p, &len, &nd),
+                     CRDT_ERR_NOT_FOUND);
+    ck_assert(crdt_orset_context_contains(s, (crdt_dot){1, 1}));
+    rm(s, "a", NULL);
+    ck_assert(!has(s, "a"));
+    ck_assert(crdt_orset_context_contains(s, (crdt_dot){1, 3}));
+    rm(s, "zz", NULL); /* absent: no-op */
+    ck_assert_uint_eq(crdt_orset_size(s), 2);
+    add(s, 3, "a", NULL); /* remove then re-add */
+    ck_assert(has(s, "a"));
+    ck_assert_int_eq(crdt_orset_clear(s, NULL), CRDT_OK);
+    ck_assert_uint_eq(crdt_orset_size(s), 0);
+    ck_assert(crdt_orset_context_contains(s, (crdt_dot){3, 1}));
+    ck_assert_int_eq(crdt_orset_add(NULL, 1, "a", 1, NULL),
+                     CRDT_ERR_INVALID_ARG);
+    ck_assert_int_eq(crdt_orset_add(s, 1, NULL, 1, NULL),
+                     CRDT_ERR_INVALID_ARG);
+    ck_assert_int_eq(crdt_orset_add(s, 1, "a", 1, s), CRDT_ERR_INVALID_ARG);
+    ck_assert_int_eq(crdt_orset_remove(s, "a", 1, s), CRDT_ERR_INVALID_ARG);
+    ck_assert_uint_eq(crdt_orset_size(NULL), 0);
+    ck_assert(!crdt_orset_contains(NULL, "a", 1));
+    crdt_orset_free(s);
+    crdt_orset_free(NULL);
+}
+END_TEST
+
+START_TEST(test_orset_basic_add_wins)
+{
+    crdt_orset *a = mk(NULL), *b, *c;
+
+    add(a, 1, "x", NULL);
+    b = clone(a);
+    /* concurrent: a removes x, b re-adds x */
+    rm(a, "x", NULL);
+    add(b, 2, "x", NULL);
+    c = clone(a);
+    must(crdt_orset_merge(a, b), "merge");
+    must(crdt_orset_merge(b, c), "merge");
+    ck_assert(has(a, "x") && has(b, "x"));
+    ck_assert(crdt_orset_equal(a, b));
+    /* remove of unobserved adds: a removes without having seen c's add */
+    crdt_orset_free(c);
+    c = mk(NULL);
+    add(c, 3, "y", NULL);
+    rm(a, "y", NULL); /* a has no y: nothing observed */
+    must(crdt_orset_merge(a, c), "merge");
+    ck_assert(has(a, "y"));
+    /* a remove that observed the add wins over the state that had it */
+    rm(a, "y", NULL);
+    must(crdt_orset_merge(c, a), "merge");
+    ck_assert(!has(c, "y"));
+    /* two concurrent adds keep both dots */
+    crdt_orset_free(b);
+    b = mk(NULL);
+    add(b, 7, "z", NULL);
+    add(c, 8, "z", NULL);
+    must(crdt_orset_merge(b, c), "merge");
+    {
+        size_t i, len, nd = 0;
+        const uint8_t *p;
+
+        for (i = 0; i < crdt_orset_size(b); i++) {
+            must(crdt_orset_elem(b, i, &p, &len, &nd), "elem");
+            if (len == 1 && p[0] == 'z')
+                break;
+        }
+        ck_assert_uint_eq(nd, 2);
+    }
+    crdt_orset_free(a);
+    crdt_orset_free(b);
+    crdt_orset_free(c);
+}
+END_TEST
+
+START_TEST(test_orset_basic_delta)
+{
+    crdt_orset *s = mk(NULL), *pre, *d = mk(NULL), *g = mk(NULL), *x;
+
+    add(s, 1, "a", NULL);
+    add(s, 1, "b", NULL);
+    pre = clone(s);
+    add(s, 2, "a", d);
+    ck_assert_uint_eq(crdt_orset_size(d), 1);
+    ck_assert(crdt_orset_context_contains(d, (crdt_dot){1, 1}));
+    ck_assert(crdt_orset_context_contains(d, (crdt_dot){2, 1}));
+    ck_assert(!crdt_orset_context_contains(d, (crdt_dot){1, 2}));
+    x = clone(pre);
+    must(crdt_orset_merge(x, d), "merge");
+    ck_assert(crdt_orset_equal(x, s));
+    crdt_orset_free(x);
+    /* a delta group of add, remove, add */
+    add(s, 1, "c", g);
+    rm(s, "b", g);
+    add(s, 3, "d", g);
+    rm(s, "c", g);
+    x = clone(pre);
+    must(crdt_orset_merge(x, d), "merge");
+    must(crdt_orset_merge(x, g), "merge");
+    ck_assert(crdt_orset_equal(x, s));
+    crdt_orset_free(x);
+    crdt_orset_free(g);
+    g = mk(NULL);
+    ck_assert_int_eq(crdt_orset_clear(s, g), CRDT_OK);
+    x = clone(pre);
+    must(crdt_orset_merge(x, d), "merge");
+    must(crdt_orset_merge(x, g), "merge");
+    ck_assert_uint_eq(crdt_orset_size(x), 1); /* "d" was not observed */
+    crdt_orset_free(x);
+    crdt_orset_free(s);
+    crdt_orset_free(pre);
+    crdt_orset_free(d);
+    crdt_orset_free(g);
+}
+END_TEST
+
+START_TEST(test_orset_basic_copy_big)
+{
+    crdt_orset *a = mk(NULL), *b = mk(NULL), *c;
+    uint64_t i, e;
+
+    for (i = 0; i < 5000; i++) {
+        e = tu_splitmix(i);
+        must(crdt_orset_add(a, i % 8, &e, 8, NULL), "add");
+    }
+    for (i = 0; i < 5000; i += 2) {
+        e = tu_splitmix(i);
+        must(crdt_orset_remove(a, &e, 8, NULL), "rm");
+    }
+    ck_assert_uint_eq(crdt_orset_size(a), 2500);
+    for (i = 0; i < 5000; i++) {
+        e = tu_splitmix(i);
+        expect(crdt_orset_contains(a, &e, 8) == (i % 2 == 1), "contains");
+    }
+    ck_assert_int_eq(crdt_orset_copy(b, a), CRDT_OK);
+    ck_assert(crdt_orset_equal(a, b));
+    c = clone(a);
+    ck_assert(crdt_orset_equal(c, b));
+    ck_assert_int_eq(crdt_orset_copy(a, a), CRDT_OK);
+    ck_assert_int_eq(crdt_orset_copy(a, NULL), CRDT_ERR_INVALID_ARG);
+    crdt_orset_free(a);
+    crdt_orset_free(b);
+    crdt_orset_free(c);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- merge */
+
+START_TEST(test_orset_merge_cases)
+{
+    crdt_orset *a = mk(NULL), *b = mk(NULL), *e = mk(NULL);
+
+    add(a, 1, "a", NULL);
+    add(a, 1, "b", NULL);
+    add(b, 2, "c", NULL);
+    must(crdt_orset_merge(b, a), "merge");
+    rm(b, "a", NULL);
+    add(a, 1, "d", NULL);
+    must(crdt_orset_merge(a, b), "merge");
+    ck_assert(!has(a, "a") && has(a, "b") && has(a, "c") && has(a, "d"));
+    must(crdt_orset_merge(a, a), "self");
+    must(crdt_orset_merge(a, e), "empty");
+    must(crdt_orset_merge(e, a), "into empty");
+    ck_assert(crdt_orset_equal(a, e));
+    ck_assert(!crdt_orset_equal(a, b));
+    ck_assert(crdt_orset_equal(NULL, NULL));
+    ck_assert_int_eq(crdt_orset_merge(a, NULL), CRDT_ERR_INVALID_ARG);
+    crdt_orset_free(a);
+    crdt_orset_free(b);
+    crdt_orset_free(e);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- codec */
+
+START_TEST(test_orset_codec_bytes)
+{
+    const uint8_t want[] = {0x95, 0x01, 0x08, 0x81, 0x05, 0x02, 0x90, 0x92,
+                            0x92, 0xc4, 0x01, 0x61, 0x91, 0x92, 0x05, 0x01,
+                            0x92, 0xc4, 0x01, 0x62, 0x91, 0x92, 0x05, 0x02};
+    crdt_orset *s = mk(NULL), *t = mk(NULL), *u = mk(NULL);
+    crdt_buf b, b2;
+
+    add(t, 5, "b", NULL); /* different storage order, same state */
+    add(s, 5, "a", NULL);
+    add(s, 5, "b", NULL);
+    enc(s, &b);
+    ck_assert_uint_eq(b.len, sizeof want);
+    ck_assert_mem_eq(b.data, want, sizeof want);
+    must(crdt_orset_decode(t, b.data, b.len, NULL, NULL), "decode");
+    ck_assert(crdt_orset_equal(s, t));
+    enc(t, &b2);
+    ck_assert_mem_eq(b2.data, want, sizeof want);
+    crdt_buf_clear(&b2);
+    /* generic decode through the registry */
+    {
+        crdt_registry *reg = crdt_registry_new(NULL);
+        const crdt_type *ty;
+        void *obj;
+
+        must(crdt_registry_add_builtins(reg), "builtins");
+        must(crdt_registry_decode(reg, b.data, b.len, NULL, NULL, &ty, &obj,
+                                  NULL), "registry");
+        ck_assert_ptr_eq(ty, crdt_orset_type());
+        ck_assert(crdt_orset_equal(obj, s));
+        ty->destroy(obj);
+        crdt_registry_free(reg);
+    }
+    crdt_buf_clear(&b);
+    crdt_orset_free(s);
+    crdt_orset_free(t);
+    crdt_orset_free(u);
+}
+END_TEST
+
+static void expect_reject(const uint8_t *in, size_t len, int code,
+                          const crdt_limits *lim)
+{
+    crdt_orset *d = mk(NULL), *d0;
+    crdt_decode_info info = {0, 0};
+
+    add(d, 9, "keep", NULL);
+    d0 = clone(d);
+    ck_assert_int_eq(crdt_orset_decode(d, in, len, lim, &info), code);
+    ck_assert_int_eq(info.code, code);
+    ck_assert_uint_le(info.offset, len);
+    ck_assert(crdt_orset_equal(d, d0));
+    crdt_orset_free(d);
+    crdt_orset_free(d0);
+}
+
+START_TEST(test_orset_codec_reject)
+{
+    /* [1, 8, {5: 2}, [], [["b", [[5,1]]], ["a", [[5,2]]]]]: unsorted */
+    const uint8_t unsorted[] = {0x95, 0x01, 0x08, 0x81, 0x05, 0x02, 0x90,
+                                0x92, 0x92, 0xc4, 0x01, 0x62, 0x91, 0x92,
+                                0x05, 0x01, 0x92, 0xc4, 0x01, 0x61, 0x91,
+                                0x92, 0x05, 0x02};
+    const uint8_t dup[] = {0x95, 0x01, 0x08, 0x81, 0x05, 0x02, 0x90,
+                           0x92, 0x92, 0xc4, 0x01, 0x61, 0x91, 0x92,
+                           0x05, 0x01, 0x92, 0xc4, 0x01, 0x61, 0x91,
+                           0x92, 0x05, 0x02};
+    /* dot (5, 3) not in the context */
+    const uint8_t notctx[] = {0x95, 0x01, 0x08, 0x81, 0x05, 0x02, 0x90,
+                              0x91, 0x92, 0xc4, 0x01, 0x61, 0x91, 0x92,
+                              0x05, 0x03};
+    /* no dots */
+    const uint8_t nodots[] = {0x95, 0x01, 0x08, 0x81, 0x05, 0x02, 0x90,
+                              0x91, 0x92, 0xc4, 0x01, 0x61, 0x90};
+    /* dots unsorted: [[5,2],[5,1]] */
+    const uint8_t dotsort[] = {0x95, 0x01, 0x08, 0x81, 0x05, 0x02, 0x90,
+                               0x91, 0x92, 0xc4, 0x01, 0x61, 0x92, 0x92,
+                               0x05, 0x02, 0x92, 0x05, 0x01};
+    const uint8_t gset[] = {0x93, 0x01, 0x0b, 0x90};
+    const uint8_t fewbody[] = {0x94, 0x01, 0x08, 0x80, 0x90};
+    const uint8_t ok2[] = {0x95, 0x01, 0x08, 0x81, 0x05, 0x02, 0x90,
+                           0x91, 0x92, 0xc4, 0x01, 0x61, 0x92, 0x92,
+                           0x05, 0x01, 0x92, 0x05, 0x02};
+    crdt_limits lim;
+    crdt_orset *s = mk(NULL);
+    crdt_buf b;
+    size_t n;
+
+    expect_reject(unsorted, sizeof unsorted, CRDT_ERR_DECODE, NULL);
+    expect_reject(dup, sizeof dup, CRDT_ERR_DECODE, NULL);
+    expect_reject(notctx, sizeof notctx, CRDT_ERR_DECODE, NULL);
+    expect_reject(nodots, sizeof nodots, CRDT_ERR_DECODE, NULL);
+    expect_reject(dotsort, sizeof dotsort, CRDT_ERR_DECODE, NULL);
+    expect_reject(gset, sizeof gset, CRDT_ERR_TYPE, NULL);
+    expect_reject(fewbody, sizeof fewbody, CRDT_ERR_DECODE, NULL);
+    ck_assert_int_eq(crdt_orset_decode(s, ok2, sizeof ok2, NULL, NULL),
+                     CRDT_OK);
+    ck_assert(has(s, "a"));
+    /* limits */
+    add(s, 7, "bb", NULL);
+    enc(s, &b);
+    crdt_limits_default(&lim);
+    lim.max_elements = 1;
+    expect_reject(b.data, b.len, CRDT_ERR_LIMIT, &lim);
+    crdt_limits_default(&lim);
+    lim.max_value_bytes = 1;
+    expect_reject(b.data, b.len, CRDT_ERR_LIMIT, &lim);
+    /* every truncation, and trailing bytes */
+    for (n = 0; n < b.len; n++)
+        expect_reject(b.data, n, CRDT_ERR_DECODE, NULL);
+    must(crdt_buf_append(&b, "", 1), "append");
+    expect_reject(b.data, b.len, CRDT_ERR_DECODE, NULL);
+    crdt_buf_clear(&b);
+    crdt_orset_free(s);
+}
+END_TEST
+
+/* ------------------------------------------------------------- property */
+
+#define NELEM 6
+
+static void rand_elem(tu_rng *r, uint8_t *e, size_t *len)
+{
+    uint64_t k = tu_below(r, NELEM);
+
+    *len = (size_t)(k % 3); /* "", "x", "xx" style, distinct by k */
+    memset(e, 'a' + (int)(k / 3), 3);
+    *len = 1 + (size_t)(k % 3);
+}
+
+/* A random op on s (actor a), its delta joined into d (may be NULL). */
+static void rand_op(tu_rng *r, crdt_orset *s, crdt_actor a, crdt_orset *d)
+{
+    uint8_t e[4];
+    size_t len;
+    uint64_t k = tu_below(r, 10);
+
+    rand_elem(r, e, &len);
+    if (k < 6)
+        must(crdt_orset_add(s, a, e, len, d), "add");
+    else if (k < 9)
+        must(crdt_orset_remove(s, e, len, d), "remove");
+    else
+        must(crdt_orset_clear(s, d), "clear");
+}
+
+/* A random state: a few replicas' random ops, partly merged. */
+static crdt_orset *rand_set(tu_rng *r)
+{
+    crdt_orset *s = mk(NULL), *o = mk(NULL);
+    uint64_t n = tu_below(r, 8), i;
+
+    for (i = 0; i < n; i++) {
+        if (tu_below(r, 4) == 0)
+            must(crdt_orset_merge(s, o), "merge");
+        rand_op(r, tu_below(r, 2) ? s : o, 1 + tu_below(r, 3), NULL);
+    }
+    if (tu_below(r, 2))
+        must(crdt_orset_merge(s, o), "merge");
+    crdt_orset_free(o);
+    return s;
+}
+
+static crdt_orset *join(const crdt_orset *a, const crdt_orset *b)
+{
+    crdt_orset *x = clone(a);
+
+    must(crdt_orset_merge(x, b), "merge");
+    return x;
+}
+
+static void check_roundtrip(const crdt_orset *a)
+{
+    crdt_orset *t = mk(NULL);
+    crdt_buf b, b2;
+
+    enc(a, &b);
+    must(crdt_orset_decode(t, b.data, b.len, NULL, NULL), "decode");
+    expect(crdt_orset_equal(a, t), "roundtrip equal");
+    enc(t, &b2);
+    expect(b.len == b2.len && memcmp(b.data, b2.data, b.len) == 0,
+           "roundtrip bytes");
+    crdt_buf_clear(&b);
+    crdt_buf_clear(&b2);
+    crdt_orset_free(t);
+}
+
+START_TEST(test_orset_property_join_laws)
+{
+    tu_rng r;
+    long i, n = tu_cases(10000);
+
+    tu_rng_init(&r, tu_seed("orset"));
+    for (i = 0; i < n; i++) {
+        crdt_orset *a = rand_set(&r), *b = rand_set(&r), *c = rand_set(&r);
+        crdt_orset *ab = join(a, b), *ba = join(b, a);
+        crdt_orset *ab_c = join(ab, c), *bc = join(b, c);
+        crdt_orset *a_bc = join(a, bc), *aa = join(a, a);
+        crdt_buf x, y;
+
+        expect(crdt_orset_equal(ab, ba), "commutative");
+        expect(crdt_orset_equal(ab_c, a_bc), "associative");
+        expect(crdt_orset_equal(aa, a), "idempotent");
+        enc(ab, &x);
+        enc(ba, &y);
+        expect(x.len == y.len && memcmp(x.data, y.data, x.len) == 0,
+               "canonical");
+        crdt_buf_clear(&x);
+        crdt_buf_clear(&y);
+        check_roundtrip(ab_c);
+        crdt_orset_free(a);
+        crdt_orset_free(b);
+        crdt_orset_free(c);
+        crdt_orset_free(ab);
+        crdt_orset_free(ba);
+        crdt_orset_free(ab_c);
+        crdt_orset_free(bc);
+        crdt_orset_free(a_bc);
+        crdt_orset_free(aa);
+    }
+}
+END_TEST
+
+START_TEST(test_orset_property_delta)
+{
+    tu_rng r;
+    long i, n = tu_cases(10000);
+
+    tu_rng_init(&r, tu_seed("orset"));
+    for (i = 0; i < n; i++) {
+        crdt_orset *s = rand_set(&r), *pre = clone(s), *d = mk(NULL);
+        crdt_orset *other = rand_set(&r), *x;
+        uint64_t k, m = 1 + tu_below(&r, 4);
+
+        for (k = 0; k < m; k++)
+            rand_op(&r, s, 1 + tu_below(&r, 3), d);
+        /* delta == mutation, on pre and on any replica that saw pre */
+        x = join(pre, d);
+        expect(crdt_orset_equal(x, s), "delta == mutation");
+        crdt_orset_free(x);
+        x = join(other, pre);
+        must(crdt_orset_merge(x, d), "merge");
+        {
+            crdt_orset *y = join(other, s);
+
+            expect(crdt_orset_equal(x, y), "delta on a later replica");
+            crdt_orset_free(y);
+        }
+        check_roundtrip(d);
+        crdt_orset_free(x);
+        crdt_orset_free(s);
+        crdt_orset_free(pre);
+        crdt_orset_free(d);
+        crdt_orset_free(other);
+    }
+}
+END_TEST
+
+/* -------------------------------------------------------------- replica */
+
+/* Reference model: ops are numbered; each has a causal past (a bitset of
+ * ops).  Replica knowledge grows with its own ops, with full states
+ * (union) and with deltas (the op and the ops on the same element in its
+ * past).  An add survives iff no op on its element has it in its past. */
+#define MAXOPS 128
+#define NREP_MAX 5
+
+typedef struct mop {
+    int elem; /* 0..NELEM-1 */
+    bool is_add;
+    uint64_t past[MAXOPS / 64];
+} mop;
+
+static void bs_or(uint64_t *a, const uint64_t *b)
+{
+    int k;
+
+    for (k = 0; k < MAXOPS / 64; k++)
+        a[k] |= b[k];
+}
+
+static bool bs_has(const uint64_t *a, int i)
+{
+    return a[i / 64] >> (i % 64) & 1;
+}
+
+START_TEST(test_orset_replica_converge)
+{
+    tu_rng r;
+    long run, runs = tu_cases(10000) / 20 + 1;
+
+    tu_rng_init(&r, tu_seed("orset"));
+    for (run = 0; run < runs; run++) {
+        int nrep = 3 + (int)tu_below(&r, 3), nops = 0, i, j, e, step;
+        crdt_orset *rep[NREP_MAX], *delta[MAXOPS];
+        uint64_t know[NREP_MAX][MAXOPS / 64];
+        mop ops[MAXOPS];
+        int nsteps = 20 + (int)tu_below(&r, 80);
+
+        memset(know, 0, sizeof know);
+        for (i = 0; i < nrep; i++)
+            rep[i] = mk(NULL);
+        for (step = 0; step < nsteps; step++) {
+            uint64_t k = tu_below(&r, 10);
+
+            i = (int)tu_below(&r, (uint64_t)nrep);
+            if (k < 5 && nops < MAXOPS) {
+                uint8_t eb[4];
+                size_t len;
+                bool is_add = tu_below(&r, 3) != 0;
+                mop *o = &ops[nops];
+
+                e = (int)tu_below(&r, NELEM);
+                memset(eb, 'a' + e, sizeof eb);
+                len = 1 + (size_t)e % 3;
+                delta[nops] = mk(NULL);
+                if (is_add)
+                    must(crdt_orset_add(rep[i], (crdt_actor)(i + 1), eb, len,
+                                        delta[nops]), "add");
+                else
+                    must(crdt_orset_remove(rep[i], eb, len, delta[nops]),
+                         "rm");
+                o->elem = e;
+                o->is_add = is_add;
+                memcpy(o->past, know[i], sizeof o->past);
+                know[i][nops / 64] |= (uint64_t)1 << (nops % 64);
+                nops++;
+            } else if (k < 8 && nops > 0) {
+                int o = (int)tu_below(&r, (uint64_t)nops), q;
+
+                must(crdt_orset_merge(rep[i], delta[o]), "merge delta");
+                know[i][o / 64] |= (uint64_t)1 << (o % 64);
+                for (q = 0; q < o; q++)
+                    if (ops[q].elem == ops[o].elem && bs_has(ops[o].past, q))
+                        know[i][q / 64] |= (uint64_t)1 << (q % 64);
+            } else {
+                j = (int)tu_below(&r, (uint64_t)nrep);
+                must(crdt_orset_merge(rep[i], rep[j]), "merge state");
+                bs_or(know[i], know[j]);
+            }
+        }
+        /* deliver every delta everywhere, in random order, twice */
+        for (i = 0; i < nrep; i++) {
+            int t;
+
+            for (t = 0; t < 2 * nops; t++)
+                must(crdt_orset_merge(rep[i],
+                                      delta[tu_below(&r, (uint64_t)nops)]),
+                     "merge delta");
+            for (t = 0; t < nops; t++)
+                must(crdt_orset_merge(rep[i], delta[t]), "merge delta");
+        }
+        for (i = 1; i < nrep; i++)
+            expect(crdt_orset_equal(rep[0], rep[i]), "converged");
+        for (e = 0; e < NELEM; e++) {
+            uint8_t eb[4];
+            bool present = false;
+            int a, q;
+
+            memset(eb, 'a' + e, sizeof eb);
+            for (a = 0; a < nops && !present; a++) {
+                bool covered = false;
+
+                if (!ops[a].is_add || ops[a].elem != e)
+                    continue;
+                for (q = 0; q < nops && !covered; q++)
+                    covered = ops[q].elem == e && bs_has(ops[q].past, a);
+                present = !covered;
+            }
+            expect(crdt_orset_contains(rep[0], eb, 1 + (size_t)e % 3) ==
+                       present,
+                   "model");
+        }
+        for (i = 0; i < nrep; i++)
+            crdt_orset_free(rep[i]);
+        for (i = 0; i < nops; i++)
+            crdt_orset_free(delta[i]);
+    }
+}
+END_TEST
+
+/* ---------------------------------------------------------------- nomem */
+
+enum {
+    OP_ADD,
+    OP_ADD_NEW_DELTA,
+    OP_ADD_GROUP,
+    OP_REMOVE_DELTA,
+    OP_CLEAR_DELTA,
+    OP_MERGE,
+    OP_MERGE_INTO_NEW,
+    OP_COPY,
+    OP_CLONE,
+    OP_ENCODE,
+    OP_DECODE,
+    N_OPS
+};
+
+START_TEST(test_orset_nomem_all)
+{
+    tu_mem tm;
+    long n;
+    int op;
+
+    tu_mem_init(&tm);
+    for (op = 0; op < N_OPS; op++) {
+        for (n = 0;; n++) {
+            crdt_orset *a = mk(&tm.mem), *d = mk(&tm.mem), *src = mk(NULL);
+            crdt_orset *a0, *d0, *cl = NULL;
+            crdt_buf b, e;
+            uint64_t i, x;
+            int rv = CRDT_OK;
+
+            for (i = 0; i < 20; i++) {
+                x = i;
+                must(crdt_orset_add(a, 1 + i % 3, &x, 8, NULL), "add");
+                x = i + 10;
+                must(crdt_orset_add(src, 4 + i % 2, &x, 8, NULL), "add");
+            }
+            x = 3;
+            must(crdt_orset_add(src, 9, &x, 8, NULL), "add"); /* 2 dots */
+            if (op == OP_ADD_GROUP) {
+                x = 5;
+                must(crdt_orset_add(a, 7, &x, 8, d), "add");
+            }
+            a0 = clone(a);
+            d0 = clone(d);
+            crdt_buf_init(&b, &tm.mem);
+            enc(a, &e);
+            tu_mem_fail_at(&tm, n);
+            x = 1000;
+            switch (op) {
+            case OP_ADD:
+                rv = crdt_orset_add(a, 2, &x, 8, NULL);
+                break;
+            case OP_ADD_NEW_DELTA:
+                rv = crdt_orset_add(a, 12, &x, 8, d);
+                break;
+            case OP_ADD_GROUP:
+                x = 5;
+                rv = crdt_orset_add(a, 2, &x, 8, d);
+                break;
+            case OP_REMOVE_DELTA:
+                x = 4;
+                rv = crdt_orset_remove(a, &x, 8, d);
+                break;
+            case OP_CLEAR_DELTA:
+                rv = crdt_orset_clear(a, d);
+                break;
+            case OP_MERGE:
+                rv = crdt_orset_merge(a, src);
+                break;
+            case OP_MERGE_INTO_NEW:
+                rv = crdt_orset_merge(d, src);
+                break;
+            case OP_COPY:
+                rv = crdt_orset_copy(d, src);
+                break;
+            case OP_CLONE:
+                cl = crdt_orset_clone(a);
+                rv = cl ? CRDT_OK : CRDT_ERR_NOMEM;
+                break;
+            case OP_ENCODE:
+                rv = crdt_orset_encode(a, &b);
+                break;
+            case OP_DECODE:
+                rv = crdt_orset_decode(d, e.data, e.len, NULL, NULL);
+                break;
+            }
+            tu_mem_off(&tm);
+            if (rv != CRDT_OK) {
+                ck_assert_int_eq(rv, CRDT_ERR_NOMEM);
+                ck_assert(crdt_orset_equal(a, a0));
+                ck_assert(crdt_orset_equal(d, d0));
+                ck_assert_uint_eq(b.len, 0);
+            } else if (op == OP_DECODE) {
+                ck_assert(crdt_orset_equal(d, a0));
+            }
+            crdt_orset_free(a);
+            crdt_orset_free(d);
+            crdt_orset_free(cl);
+            crdt_orset_free(a0);
+            crdt_orset_free(d0);
+            crdt_orset_free(src);
+            crdt_buf_clear(&b);
+            crdt_buf_clear(&e);
+            ck_assert_int_eq(tm.live, 0);
+            if (rv == CRDT_OK)
+                break;
+            ck_assert_int_lt(n, 10000);
+        }
+    }
+}
+END_TEST
+
+static Suite *orset_suite(void)
+{
+    Suite *s = suite_create("orset");
+    TCase *tc;
+
+    tc = tcase_create("basic");
+    tcase_add_test(tc, test_orset_basic_ops);
+    tcase_add_test(tc, test_orset_basic_add_wins);
+    tcase_add_test(tc, test_orset_basic_delta);
+    tcase_add_test(tc, test_orset_basic_copy_big);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("merge");
+    tcase_add_test(tc, test_orset_merge_cases);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("codec");
+    tcase_add_test(tc, test_orset_codec_bytes);
+    tcase_add_test(tc, test_orset_codec_reject);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("property");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_orset_property_join_laws);
+    tcase_add_test(tc, test_orset_property_delta);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("replica");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_orset_replica_converge);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("nomem");
+    tcase_add_test(tc, test_orset_nomem_all);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(orset_suite());
+    int failed;
+
+    tu_seed("orset"); /* drawn once, before Check forks the tests */
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
