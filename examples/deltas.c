@@ -34,7 +34,7 @@ int main(void)
     if (!clock)
         return EXIT_FAILURE;
     for (i = 0; i < N; i++) {
-        char name[16];
+        char name[24]; /* "replica-" and any int */
 
         snprintf(name, sizeof name, "replica-%d", i);
         id[i] = crdt_actor_from_name(name, sizeof "replica-0" - 1);
