@@ -11,8 +11,10 @@
 
 #include <crdt/dotctx.h>
 #include <crdt/gcounter.h>
+#include <crdt/gset.h>
 #include <crdt/hlc.h>
 #include <crdt/lww.h>
+#include <crdt/orset.h>
 #include <crdt/pncounter.h>
 #include <crdt/vclock.h>
 
@@ -427,6 +429,234 @@ static const tt_type tt_dotctx = {
 };
 
 /* ======================================================================
+ * Byte-string elements, shared by the sets
+ * ====================================================================== */
+
+/* Element lengths around the bin 8/16 boundary. */
+static const size_t elem_edge_lens[] = {0, 1, 2, 8, 9, 255, 256};
+
+/* A random element of shape into buf (room for 300 bytes); its length. */
+static size_t rand_elem(tu_rng *rng, tt_shape shape, uint8_t *buf)
+{
+    size_t n, i;
+
+    switch (shape) {
+    case TT_EDGE:
+        n = elem_edge_lens[tu_below(rng, 7)];
+        break;
+    case TT_BIG:
+        n = (size_t)tu_below(rng, 300);
+        break;
+    case TT_SMALL:
+        /* Few distinct values, so adds repeat and prefixes collide. */
+        n = (size_t)tu_below(rng, 4);
+        for (i = 0; i < n; i++)
+            buf[i] = (uint8_t)('a' + tu_below(rng, 3));
+        return n;
+    default:
+        n = 1 + (size_t)tu_below(rng, 8);
+        break;
+    }
+    for (i = 0; i < n; i++)
+        buf[i] = (uint8_t)tu_rand(rng);
+    return n;
+}
+
+typedef struct elem_ref {
+    const uint8_t *p;
+    size_t n;
+    size_t i; /* storage index */
+} elem_ref;
+
+/* The canonical element order: memcmp over the common length, then the
+ * shorter first. */
+static int elem_cmp(const void *a, const void *b)
+{
+    const elem_ref *x = a, *y = b;
+    size_t n = x->n < y->n ? x->n : y->n;
+    int c = n ? memcmp(x->p, y->p, n) : 0;
+
+    if (c)
+        return c;
+    return (x->n > y->n) - (x->n < y->n);
+}
+
+typedef int (*elem_fn)(const void *obj, size_t i, const uint8_t **p,
+                       size_t *n);
+
+/* The n elements of obj, sorted; NULL if out of memory (or n == 0). */
+static elem_ref *sorted_elems(const void *obj, size_t n, elem_fn elem)
+{
+    elem_ref *e = n ? malloc(n * sizeof *e) : NULL;
+    size_t i;
+
+    if (!e)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        e[i].i = i;
+        if (elem(obj, i, &e[i].p, &e[i].n)) {
+            free(e);
+            return NULL;
+        }
+    }
+    qsort(e, n, sizeof *e, elem_cmp);
+    return e;
+}
+
+/* ======================================================================
+ * gset: body [bin, ...]
+ * ====================================================================== */
+
+static int gset_gen(void *obj, tu_rng *rng, tt_shape shape)
+{
+    uint8_t buf[300];
+    size_t n, i, len;
+    int rv;
+
+    shape = tt_pick_shape(rng, shape);
+    n = tt_rand_size(rng, shape);
+    for (i = 0; i < n; i++) {
+        len = rand_elem(rng, shape, buf);
+        if ((rv = crdt_gset_add(obj, buf, len, NULL)))
+            return rv;
+    }
+    return CRDT_OK;
+}
+
+static int gset_elem(const void *obj, size_t i, const uint8_t **p,
+                     size_t *n)
+{
+    return crdt_gset_elem(obj, i, p, n);
+}
+
+/* {"elems": ["<hex>", ...]} in the canonical (encoding) order. */
+static void gset_model(const void *obj, FILE *out)
+{
+    size_t i, n = crdt_gset_size(obj);
+    elem_ref *e = sorted_elems(obj, n, gset_elem);
+
+    fputs("{\"elems\":[", out);
+    for (i = 0; e && i < n; i++) {
+        if (i)
+            fputc(',', out);
+        json_hex(out, e[i].p, e[i].n);
+    }
+    fputs("]}", out);
+    free(e);
+}
+
+static const tt_type tt_gset = {
+    .ops = crdt_gset_type,
+    .registered = true,
+    .decode_errors = errs_limit,
+    .gen = gset_gen,
+    .model = gset_model,
+};
+
+/* ======================================================================
+ * orset: body {vv}, [cloud dots], [[bin, [dots]], ...]
+ * ====================================================================== */
+
+static int orset_gen(void *obj, tu_rng *rng, tt_shape shape)
+{
+    uint8_t buf[300];
+    crdt_actor actors[4];
+    size_t n, i, len;
+    int rv;
+
+    shape = tt_pick_shape(rng, shape);
+    for (i = 0; i < 4; i++)
+        actors[i] = tt_rand_actor(rng, shape);
+    n = tt_rand_size(rng, shape) * 2;
+    if (shape == TT_EMPTY)
+        n = 0;
+    for (i = 0; i < n; i++) {
+        crdt_actor a = actors[tu_below(rng, shape == TT_MANY ? 4 : 2)];
+
+        len = rand_elem(rng, shape, buf);
+        switch (tu_below(rng, 8)) {
+        case 0:
+        case 1:
+            rv = crdt_orset_remove(obj, buf, len, NULL);
+            break;
+        case 2:
+            /* A concurrent replica's add, merged in: elements with
+             * several dots and contexts with gaps. */
+            {
+                crdt_orset *other = crdt_orset_clone(obj);
+                crdt_orset *side = crdt_orset_new(NULL);
+
+                rv = other && side ? CRDT_OK : CRDT_ERR_NOMEM;
+                if (!rv)
+                    rv = crdt_orset_add(side, actors[3], buf, len, NULL);
+                if (!rv)
+                    rv = crdt_orset_add(other, actors[2], buf, len, NULL);
+                if (!rv)
+                    rv = crdt_orset_merge(obj, other);
+                if (!rv && tu_below(rng, 2))
+                    rv = crdt_orset_merge(obj, side);
+                crdt_orset_free(other);
+                crdt_orset_free(side);
+            }
+            break;
+        default:
+            rv = crdt_orset_add(obj, a, buf, len, NULL);
+            break;
+        }
+        if (rv)
+            return rv;
+    }
+    if (n && tu_below(rng, 16) == 0)
+        return crdt_orset_clear(obj, NULL);
+    return CRDT_OK;
+}
+
+static int orset_elem(const void *obj, size_t i, const uint8_t **p,
+                      size_t *n)
+{
+    return crdt_orset_elem(obj, i, p, n, NULL);
+}
+
+/* {"elems": [["<hex>", [[actor, counter], ...]], ...]} in the canonical
+ * order.  The context has no iterator in the API; the interop test
+ * checks it from the bytes. */
+static void orset_model(const void *obj, FILE *out)
+{
+    size_t i, k, nd, n = crdt_orset_size(obj);
+    elem_ref *e = sorted_elems(obj, n, orset_elem);
+    crdt_dot d;
+
+    fputs("{\"elems\":[", out);
+    for (i = 0; e && i < n; i++) {
+        fputs(i ? ",[" : "[", out);
+        json_hex(out, e[i].p, e[i].n);
+        fputs(",[", out);
+        if (crdt_orset_elem(obj, e[i].i, NULL, NULL, &nd))
+            nd = 0;
+        for (k = 0; k < nd; k++) {
+            if (crdt_orset_elem_dot(obj, e[i].i, k, &d))
+                break;
+            fputs(k ? ",[" : "[", out);
+            json_u64(out, d.actor);
+            fputc(',', out);
+            json_u64(out, d.counter);
+            fputc(']', out);
+        }
+        fputs("]]", out);
+    }
+    fputs("]}", out);
+    free(e);
+}
+
+static const tt_type tt_orset = {
+    .ops = crdt_orset_type,
+    .registered = true,
+    .decode_errors = errs_limit,
+    .gen = orset_gen,
+    .model = orset_model,
+};
+
+/* ======================================================================
  * lww: body [] (empty) or [timestamp, actor, value]
  * ====================================================================== */
 
@@ -639,6 +869,8 @@ static const tt_type tt_hlc = {
 const tt_type *const tt_types[] = {
     &tt_vclock,
     &tt_dotctx,
+    &tt_gset,
+    &tt_orset,
     &tt_gcounter,
     &tt_pncounter,
     &tt_lww,
