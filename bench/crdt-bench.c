@@ -991,6 +991,122 @@ static int mem_case(size_t n)
 }
 
 /* ======================================================================
+ * mvreg
+ * ====================================================================== */
+
+/*
+ * The peer's MV-register pair: a base write by actor(0); then v/2
+ * concurrent writes on each side (a: actors 1..v/2, b: the next v/2),
+ * each made from the base state, so that the merge holds v siblings.
+ * Values are 8-byte integers (the peer's u64).
+ */
+static int mvreg_side(const crdt_mvreg *base, size_t first, size_t n,
+                      crdt_mvreg *out)
+{
+    size_t k;
+    int rv = CRDT_OK;
+
+    for (k = first; k < first + n && rv == CRDT_OK; k++) {
+        crdt_mvreg *w = crdt_mvreg_clone(base);
+        uint64_t val = 1000 + (uint64_t)k;
+
+        if (!w)
+            return CRDT_ERR_NOMEM;
+        rv = crdt_mvreg_write(w, actor(k), &val, sizeof val, NULL);
+        if (rv == CRDT_OK)
+            rv = crdt_mvreg_merge(out, w);
+        crdt_mvreg_free(w);
+    }
+    return rv;
+}
+
+static int mvreg_make_pair(size_t v, void **pa, void **pb)
+{
+    crdt_mvreg *base = crdt_mvreg_new(NULL);
+    crdt_mvreg *a = crdt_mvreg_new(NULL), *b = crdt_mvreg_new(NULL);
+    uint64_t val = 1;
+    int rv;
+
+    *pa = a;
+    *pb = b;
+    if (!base || !a || !b) {
+        crdt_mvreg_free(base);
+        return CRDT_ERR_NOMEM;
+    }
+    rv = crdt_mvreg_write(base, actor(0), &val, sizeof val, NULL);
+    if (rv == CRDT_OK)
+        rv = crdt_mvreg_merge(a, base);
+    if (rv == CRDT_OK)
+        rv = crdt_mvreg_merge(b, base);
+    if (rv == CRDT_OK)
+        rv = mvreg_side(base, 1, v / 2, a);
+    if (rv == CRDT_OK)
+        rv = mvreg_side(base, 1 + v / 2, v / 2, b);
+    crdt_mvreg_free(base);
+    return rv;
+}
+
+/* v siblings, one per actor 1..v, each with its value. */
+static int mvreg_check_merged(const void *m, size_t v)
+{
+    size_t i, k, len;
+    const uint8_t *p;
+    crdt_dot d;
+    uint64_t val;
+
+    if (crdt_mvreg_count(m) != v)
+        return BENCH_WRONG;
+    for (i = 0; i < v; i++) {
+        if (crdt_mvreg_get(m, i, &d, &p, &len) != CRDT_OK ||
+            len != sizeof val || d.counter != 1)
+            return BENCH_WRONG;
+        memcpy(&val, p, sizeof val);
+        for (k = 1; k <= v && actor(k) != d.actor; k++)
+            ;
+        if (k > v || val != 1000 + (uint64_t)k)
+            return BENCH_WRONG;
+    }
+    return CRDT_OK;
+}
+
+static void *mvreg_create(void)
+{
+    return crdt_mvreg_new(NULL);
+}
+
+static int mvreg_copy(void *dst, const void *src)
+{
+    return crdt_mvreg_copy(dst, src);
+}
+
+static bool mvreg_equal(const void *x, const void *y)
+{
+    return crdt_mvreg_equal(x, y);
+}
+
+static void mvreg_destroy(void *obj)
+{
+    crdt_mvreg_free(obj);
+}
+
+static int mvreg_merge_all(void *const *dst, size_t n, const void *src)
+{
+    size_t i;
+    int rv;
+
+    for (i = 0; i < n; i++) {
+        if ((rv = crdt_mvreg_merge(dst[i], src)))
+            return rv;
+    }
+    return CRDT_OK;
+}
+
+static const merge_type mvreg_type = {
+    mvreg_make_pair, mvreg_check_merged, mvreg_create, mvreg_copy,
+    mvreg_equal,     mvreg_destroy,      mvreg_merge_all,
+};
+
+/* ======================================================================
  * The case table (output order; names and params as the peer's)
  * ====================================================================== */
 
@@ -1016,6 +1132,11 @@ static const bench_case cases[] = {
      memcpy_teardown},
     {"memcpy", "bytes=16384", 16384, NULL, memcpy_setup, {memcpy_run},
      {NULL}, memcpy_teardown},
+
+    {"mvreg_merge", "values=2", 2, &mvreg_type, merge_setup, {merge_run},
+     {NULL}, merge_teardown},
+    {"mvreg_merge", "values=4", 4, &mvreg_type, merge_setup, {merge_run},
+     {NULL}, merge_teardown},
 
     {"msgpack_vclock", "actors=1024", 1024, NULL, msgpack_vclock_setup,
      {msgpack_vclock_enc, msgpack_vclock_dec}, {"enc_ns", "dec_ns"},

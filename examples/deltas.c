@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <crdt/crdt.h>
 
@@ -34,10 +35,10 @@ int main(void)
     if (!clock)
         return EXIT_FAILURE;
     for (i = 0; i < N; i++) {
-        char name[24]; /* "replica-" and any int */
+        char name[32];
 
         snprintf(name, sizeof name, "replica-%d", i);
-        id[i] = crdt_actor_from_name(name, sizeof "replica-0" - 1);
+        id[i] = crdt_actor_from_name(name, strlen(name));
         stock[i] = crdt_pncounter_new(NULL);
         delta[i] = crdt_pncounter_new(NULL);
         title[i] = crdt_lww_new(NULL);

@@ -188,7 +188,11 @@ static int take(cr *r, unsigned n, uint64_t *v)
     return CRDT_OK;
 }
 
-int crdtp_cr_array(cr *r, uint32_t *n)
+/* Reads a container header: fix forms fix_tag | n (n < 16), then 16- and
+ * 32-bit forms, each only in its shortest form; n * per_item must not
+ * exceed the bytes left (every element takes at least one byte). */
+static int container(cr *r, uint8_t fix_tag, uint8_t tag16, uint8_t tag32,
+                     size_t per_item, uint32_t *n)
 {
     const uint8_t *at = r->p;
     uint64_t v;
@@ -198,14 +202,14 @@ int crdtp_cr_array(cr *r, uint32_t *n)
         return r->err;
     if (r->p >= r->end)
         return crdtp_cr_fail(r, CRDT_ERR_DECODE);
-    if ((*r->p & 0xf0) == 0x90) {
+    if ((*r->p & 0xf0) == fix_tag) {
         v = *r->p++ & 0x0f;
-    } else if (*r->p == 0xdc) {
+    } else if (*r->p == tag16) {
         if ((rv = take(r, 2, &v)))
             return rv;
         if (v < 16)
             return crdtp_cr_fail_at(r, at, CRDT_ERR_DECODE);
-    } else if (*r->p == 0xdd) {
+    } else if (*r->p == tag32) {
         if ((rv = take(r, 4, &v)))
             return rv;
         if (v <= 0xffff)
@@ -213,41 +217,20 @@ int crdtp_cr_array(cr *r, uint32_t *n)
     } else {
         return crdtp_cr_fail(r, CRDT_ERR_DECODE);
     }
-    if (v > cr_left(r))
+    if (v > cr_left(r) / per_item)
         return crdtp_cr_fail_at(r, at, CRDT_ERR_DECODE);
     *n = (uint32_t)v;
     return CRDT_OK;
 }
 
+int crdtp_cr_array(cr *r, uint32_t *n)
+{
+    return container(r, 0x90, 0xdc, 0xdd, 1, n);
+}
+
 int crdtp_cr_map(cr *r, uint32_t *n)
 {
-    const uint8_t *at = r->p;
-    uint64_t v;
-    int rv;
-
-    if (r->err)
-        return r->err;
-    if (r->p >= r->end)
-        return crdtp_cr_fail(r, CRDT_ERR_DECODE);
-    if ((*r->p & 0xf0) == 0x80) {
-        v = *r->p++ & 0x0f;
-    } else if (*r->p == 0xde) {
-        if ((rv = take(r, 2, &v)))
-            return rv;
-        if (v < 16)
-            return crdtp_cr_fail_at(r, at, CRDT_ERR_DECODE);
-    } else if (*r->p == 0xdf) {
-        if ((rv = take(r, 4, &v)))
-            return rv;
-        if (v <= 0xffff)
-            return crdtp_cr_fail_at(r, at, CRDT_ERR_DECODE);
-    } else {
-        return crdtp_cr_fail(r, CRDT_ERR_DECODE);
-    }
-    if (v > cr_left(r) / 2)
-        return crdtp_cr_fail_at(r, at, CRDT_ERR_DECODE);
-    *n = (uint32_t)v;
-    return CRDT_OK;
+    return container(r, 0x80, 0xde, 0xdf, 2, n);
 }
 
 int crdtp_cr_uint(cr *r, uint64_t *out)
@@ -433,4 +416,112 @@ int crdt_decode_header(const uint8_t *data, size_t len, uint32_t *tag)
     if (!data || !tag)
         return CRDT_ERR_INVALID_ARG;
     return crdtp_decode_header(data, len, tag, NULL);
+}
+
+/* ======================================================================
+ * Skipping one object
+ * ====================================================================== */
+
+/* Bytes of the payload that follows the header of the object at p (at
+ * least 1 byte available), the header's own size, and the number of
+ * child objects (containers); -1 for the unused marker 0xc1.  *len is
+ * the payload length for str/bin/ext, else 0. */
+static int skip_header(cr *r, unsigned *hdr, uint64_t *len, uint64_t *kids)
+{
+    uint8_t b = *r->p;
+    unsigned n = 0;
+
+    *len = 0;
+    *kids = 0;
+    *hdr = 1;
+    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+        return CRDT_OK;
+    if ((b & 0xf0) == 0x80) {
+        *kids = 2u * (b & 0x0f);
+        return CRDT_OK;
+    }
+    if ((b & 0xf0) == 0x90) {
+        *kids = b & 0x0f;
+        return CRDT_OK;
+    }
+    if ((b & 0xe0) == 0xa0) {
+        *len = b & 0x1f;
+        return CRDT_OK;
+    }
+    switch (b) {
+    case 0xcc: case 0xd0: *len = 1; return CRDT_OK;
+    case 0xcd: case 0xd1: *len = 2; return CRDT_OK;
+    case 0xce: case 0xd2: case 0xca: *len = 4; return CRDT_OK;
+    case 0xcf: case 0xd3: case 0xcb: *len = 8; return CRDT_OK;
+    case 0xd4: *len = 2; return CRDT_OK; /* fixext: type byte + data */
+    case 0xd5: *len = 3; return CRDT_OK;
+    case 0xd6: *len = 5; return CRDT_OK;
+    case 0xd7: *len = 9; return CRDT_OK;
+    case 0xd8: *len = 17; return CRDT_OK;
+    case 0xc4: case 0xd9: n = 1; break;
+    case 0xc5: case 0xda: case 0xdc: case 0xde: n = 2; break;
+    case 0xc6: case 0xdb: case 0xdd: case 0xdf: n = 4; break;
+    case 0xc7: n = 1; break;
+    case 0xc8: n = 2; break;
+    case 0xc9: n = 4; break;
+    default:
+        return crdtp_cr_fail(r, CRDT_ERR_DECODE); /* 0xc1 */
+    }
+    if (cr_left(r) < 1u + n)
+        return crdtp_cr_fail_at(r, r->end, CRDT_ERR_DECODE);
+    *hdr = 1 + n;
+    {
+        uint64_t v = be(r->p + 1, n);
+
+        if (b == 0xdc || b == 0xdd)
+            *kids = v;
+        else if (b == 0xde || b == 0xdf)
+            *kids = 2 * v;
+        else if (b >= 0xc7 && b <= 0xc9)
+            *len = v + 1; /* ext: the type byte, then v bytes */
+        else
+            *len = v;
+    }
+    return CRDT_OK;
+}
+
+int crdtp_cr_skip(cr *r, size_t max_depth)
+{
+    /* left[d]: objects still to skip in the container open at depth d */
+    uint64_t left[CR_SKIP_MAX_DEPTH + 1];
+    size_t depth = 0;
+    int rv;
+
+    if (r->err)
+        return r->err;
+    if (max_depth > CR_SKIP_MAX_DEPTH)
+        max_depth = CR_SKIP_MAX_DEPTH;
+    left[0] = 1;
+    for (;;) {
+        const uint8_t *at = r->p;
+        unsigned hdr;
+        uint64_t len, kids;
+
+        while (left[depth] == 0) {
+            if (depth == 0)
+                return CRDT_OK;
+            depth--;
+        }
+        left[depth]--;
+        if (r->p >= r->end)
+            return crdtp_cr_fail(r, CRDT_ERR_DECODE);
+        if ((rv = skip_header(r, &hdr, &len, &kids)))
+            return rv;
+        r->p += hdr;
+        if (len > cr_left(r))
+            return crdtp_cr_fail_at(r, r->end, CRDT_ERR_DECODE);
+        r->p += len;
+        if (kids) {
+            if (kids > cr_left(r))
+                return crdtp_cr_fail_at(r, at, CRDT_ERR_DECODE);
+            if (depth + 1 > max_depth)
+                return crdtp_cr_fail_at(r, at, CRDT_ERR_LIMIT);
+            left[++depth] = kids;
+        }
+    }
 }

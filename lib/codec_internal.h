@@ -290,6 +290,14 @@ int crdtp_cr_nil(cr *r);
 /* Reads the envelope [version, tag, ...]: version must be ours and the
  * tag @p tag (CRDT_ERR_TYPE otherwise); *nbody gets the body field count. */
 int crdtp_cr_envelope(cr *r, uint32_t tag, uint32_t *nbody);
+/* Skips one MessagePack object of any type (nested arrays and maps
+ * included) without allocating and without recursion: at most max_depth
+ * (capped at CR_SKIP_MAX_DEPTH) levels of containers, CRDT_ERR_LIMIT
+ * beyond; every count is checked against the bytes left (CRDT_ERR_DECODE).
+ * Does not check canonical forms: the skipped bytes are for a decoder that
+ * does. */
+#define CR_SKIP_MAX_DEPTH 128u
+int crdtp_cr_skip(cr *r, size_t max_depth);
 /* Fails with CRDT_ERR_DECODE unless every byte was consumed. */
 int crdtp_cr_finish(cr *r);
 /* crdt_decode_header with the error position in info (may be NULL). */

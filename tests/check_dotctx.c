@@ -14,21 +14,6 @@
 
 #include "testutil.h"
 
-/* Assertions for hot loops.  Check's ck_assert reports every passing
- * check to the parent process (a pipe write each), which dominates a test
- * of millions of checks; these call into Check only on failure. */
-static void must(int rv, const char *what)
-{
-    if (rv != CRDT_OK)
-        ck_abort_msg("%s: %s", what, crdt_strerror(rv));
-}
-
-static void expect(bool ok, const char *what)
-{
-    if (!ok)
-        ck_abort_msg("%s", what);
-}
-
 static crdt_dot D(crdt_actor a, uint64_t c)
 {
     crdt_dot d;
@@ -54,7 +39,7 @@ static crdt_dotctx *mk(const crdt_mem *mem, size_t n, const uint64_t *pairs)
 static void encode(const crdt_dotctx *c, crdt_buf *b)
 {
     crdt_buf_init(b, NULL);
-    must(crdt_dotctx_encode(c, b), "encode");
+    tu_must(crdt_dotctx_encode(c, b), "encode");
 }
 
 /* A copy of c through the codec, allocated with mem: its storage is
@@ -64,9 +49,9 @@ static crdt_dotctx *exact(const crdt_mem *mem, const crdt_dotctx *c)
     crdt_dotctx *d = crdt_dotctx_new(mem);
     crdt_buf b;
 
-    expect(d != NULL, "new");
+    tu_expect(d != NULL, "new");
     encode(c, &b);
-    must(crdt_dotctx_decode(d, b.data, b.len, NULL, NULL), "decode");
+    tu_must(crdt_dotctx_decode(d, b.data, b.len, NULL, NULL), "decode");
     crdt_buf_clear(&b);
     return d;
 }
@@ -80,19 +65,19 @@ static void check_compact(const crdt_dotctx *c)
     uint64_t n;
     crdt_dot d, pd = D(0, 0);
 
-    expect(crdt_dotctx_is_compact(c), "is_compact");
+    tu_expect(crdt_dotctx_is_compact(c), "is_compact");
     for (i = 0; i < crdt_dotctx_vv_size(c); i++) {
-        must(crdt_dotctx_vv_entry(c, i, &a, &n), "vv_entry");
-        expect(n != 0, "vector entry 0");
-        expect(i == 0 || a > pa, "vector actors ascending");
-        expect(crdt_dotctx_max(c, a) == n, "max = vector entry");
+        tu_must(crdt_dotctx_vv_entry(c, i, &a, &n), "vv_entry");
+        tu_expect(n != 0, "vector entry 0");
+        tu_expect(i == 0 || a > pa, "vector actors ascending");
+        tu_expect(crdt_dotctx_max(c, a) == n, "max = vector entry");
         pa = a;
     }
-    expect(crdt_dotctx_vv_entry(c, i, &a, &n) == CRDT_ERR_NOT_FOUND,
+    tu_expect(crdt_dotctx_vv_entry(c, i, &a, &n) == CRDT_ERR_NOT_FOUND,
            "vv_entry past the end");
     for (i = 0; i < crdt_dotctx_cloud_size(c); i++) {
-        must(crdt_dotctx_cloud_dot(c, i, &d), "cloud_dot");
-        expect(i == 0 || d.actor > pd.actor ||
+        tu_must(crdt_dotctx_cloud_dot(c, i, &d), "cloud_dot");
+        tu_expect(i == 0 || d.actor > pd.actor ||
                    (d.actor == pd.actor && d.counter > pd.counter),
                "cloud ascending");
         if (d.counter <= crdt_dotctx_max(c, d.actor) + 1)
@@ -100,10 +85,10 @@ static void check_compact(const crdt_dotctx *c)
                          (unsigned long long)d.actor,
                          (unsigned long long)d.counter,
                          (unsigned long long)crdt_dotctx_max(c, d.actor));
-        expect(crdt_dotctx_contains(c, d), "contains a cloud dot");
+        tu_expect(crdt_dotctx_contains(c, d), "contains a cloud dot");
         pd = d;
     }
-    expect(crdt_dotctx_cloud_dot(c, i, &d) == CRDT_ERR_NOT_FOUND,
+    tu_expect(crdt_dotctx_cloud_dot(c, i, &d) == CRDT_ERR_NOT_FOUND,
            "cloud_dot past the end");
 }
 
@@ -877,26 +862,26 @@ static crdt_dotctx *build(const model *m, tu_rng *r, int how)
     size_t n = model_dots(m, r, dots), i;
     crdt_dotctx *c = crdt_dotctx_new(NULL);
 
-    expect(c != NULL, "new");
+    tu_expect(c != NULL, "new");
     for (i = 0; i < n; i++) {
         int op = how == BUILD_MIX ? (int)tu_below(r, 3) : how;
 
         switch (op) {
         case BUILD_ADD:
-            must(crdt_dotctx_add(c, dots[i]), "add");
+            tu_must(crdt_dotctx_add(c, dots[i]), "add");
             break;
         case BUILD_UNFOLDED:
         case BUILD_DIRTY:
-            must(crdt_dotctx_add_unfolded(c, dots[i]), "add_unfolded");
+            tu_must(crdt_dotctx_add_unfolded(c, dots[i]), "add_unfolded");
             /* duplicates are fine */
             if (tu_below(r, 8) == 0)
-                must(crdt_dotctx_add_unfolded(c, dots[i]), "add_unfolded");
+                tu_must(crdt_dotctx_add_unfolded(c, dots[i]), "add_unfolded");
             break;
         case BUILD_DELTAS: {
             crdt_dotctx *d = crdt_dotctx_new(NULL);
 
-            must(crdt_dotctx_add(d, dots[i]), "add");
-            must(crdt_dotctx_join(c, d), "join");
+            tu_must(crdt_dotctx_add(d, dots[i]), "add");
+            tu_must(crdt_dotctx_join(c, d), "join");
             crdt_dotctx_free(d);
             break;
         }
@@ -938,21 +923,21 @@ static void check_model(const crdt_dotctx *c, const model *m)
         for (x = run + 2; x <= MODEL_MAX; x++)
             ncl += model_has(m, i, x);
     }
-    expect(!crdt_dotctx_contains(c, D(7, 1)), "contains a foreign dot");
-    expect(crdt_dotctx_vv_size(c) == nvv, "vv_size = model");
+    tu_expect(!crdt_dotctx_contains(c, D(7, 1)), "contains a foreign dot");
+    tu_expect(crdt_dotctx_vv_size(c) == nvv, "vv_size = model");
     if (!crdt_dotctx_is_compact(c)) {
-        expect(crdt_dotctx_cloud_size(c) >= ncl, "cloud_size bound");
+        tu_expect(crdt_dotctx_cloud_size(c) >= ncl, "cloud_size bound");
         return;
     }
     check_compact(c);
-    expect(crdt_dotctx_cloud_size(c) == ncl, "cloud_size = model");
+    tu_expect(crdt_dotctx_cloud_size(c) == ncl, "cloud_size = model");
     /* model actors are listed in ascending order */
     for (i = 0; i < MODEL_ACTORS; i++) {
         for (x = model_run(m, i) + 2; x <= MODEL_MAX; x++) {
             if (!model_has(m, i, x))
                 continue;
-            must(crdt_dotctx_cloud_dot(c, k++, &d), "cloud_dot");
-            expect(d.actor == model_actor[i] && d.counter == x,
+            tu_must(crdt_dotctx_cloud_dot(c, k++, &d), "cloud_dot");
+            tu_expect(d.actor == model_actor[i] && d.counter == x,
                    "cloud dot = model");
         }
     }
@@ -982,9 +967,9 @@ static crdt_dotctx *joined(const crdt_dotctx *a, const crdt_dotctx *b)
 {
     crdt_dotctx *r = crdt_dotctx_clone(a);
 
-    expect(r != NULL, "clone");
-    must(crdt_dotctx_join(r, b), "join");
-    expect(crdt_dotctx_is_compact(r), "join result compact");
+    tu_expect(r != NULL, "clone");
+    tu_must(crdt_dotctx_join(r, b), "join");
+    tu_expect(crdt_dotctx_is_compact(r), "join result compact");
     return r;
 }
 
@@ -994,7 +979,7 @@ static void same_bytes(const crdt_dotctx *a, const crdt_dotctx *b)
 
     encode(a, &e1);
     encode(b, &e2);
-    expect(e1.len == e2.len && memcmp(e1.data, e2.data, e1.len) == 0,
+    tu_expect(e1.len == e2.len && memcmp(e1.data, e2.data, e1.len) == 0,
            "equal states, identical bytes");
     crdt_buf_clear(&e1);
     crdt_buf_clear(&e2);
@@ -1025,21 +1010,21 @@ START_TEST(test_dotctx_property_join_laws)
         model_join(&mabc, &mab, &mc);
         check_model(ab, &mab);
         check_model(ab_c, &mabc);
-        expect(crdt_dotctx_equal(ab, ba), "commutative");
-        expect(crdt_dotctx_equal(ab_c, a_bc), "associative");
-        expect(crdt_dotctx_equal(aa, a), "idempotent");
-        expect(crdt_dotctx_compare(a, b) == model_cmp(&ma, &mb),
+        tu_expect(crdt_dotctx_equal(ab, ba), "commutative");
+        tu_expect(crdt_dotctx_equal(ab_c, a_bc), "associative");
+        tu_expect(crdt_dotctx_equal(aa, a), "idempotent");
+        tu_expect(crdt_dotctx_compare(a, b) == model_cmp(&ma, &mb),
                "compare = model");
-        expect(crdt_dotctx_compare(ab, a) == model_cmp(&mab, &ma),
+        tu_expect(crdt_dotctx_compare(ab, a) == model_cmp(&mab, &ma),
                "compare(a + b, a) = model");
-        expect(crdt_dotctx_equal(a, b) == (model_cmp(&ma, &mb) == 0),
+        tu_expect(crdt_dotctx_equal(a, b) == (model_cmp(&ma, &mb) == 0),
                "equal = model");
         /* canonical: equal states, identical bytes; round trip */
         same_bytes(ab, ba);
         same_bytes(ab_c, a_bc);
         encode(ab, &e);
-        must(crdt_dotctx_decode(c, e.data, e.len, NULL, NULL), "decode");
-        expect(crdt_dotctx_equal(c, ab), "round trip");
+        tu_must(crdt_dotctx_decode(c, e.data, e.len, NULL, NULL), "decode");
+        tu_expect(crdt_dotctx_equal(c, ab), "round trip");
         check_model(c, &mab);
         crdt_buf_clear(&e);
         crdt_dotctx_free(a);
@@ -1075,16 +1060,16 @@ START_TEST(test_dotctx_property_unfolded)
         mix = build(&ma, &rng, BUILD_MIX);
         check_model(dirty, &ma);
         check_model(mix, &ma);
-        expect(crdt_dotctx_equal(dirty, a), "equal(uncompacted, compact)");
-        expect(crdt_dotctx_equal(a, mix), "equal(compact, mixed)");
-        expect(crdt_dotctx_compare(dirty, b) == model_cmp(&ma, &mb),
+        tu_expect(crdt_dotctx_equal(dirty, a), "equal(uncompacted, compact)");
+        tu_expect(crdt_dotctx_equal(a, mix), "equal(compact, mixed)");
+        tu_expect(crdt_dotctx_compare(dirty, b) == model_cmp(&ma, &mb),
                "compare(uncompacted, b) = model");
-        expect(crdt_dotctx_compare(b, mix) == model_cmp(&mb, &ma),
+        tu_expect(crdt_dotctx_compare(b, mix) == model_cmp(&mb, &ma),
                "compare(b, mixed) = model");
         cl = crdt_dotctx_clone(dirty);
-        expect(crdt_dotctx_equal(cl, mix), "equal(clone, mixed)");
+        tu_expect(crdt_dotctx_equal(cl, mix), "equal(clone, mixed)");
         /* join into an uncompacted context compacts it */
-        must(crdt_dotctx_join(dirty, b), "join into uncompacted");
+        tu_must(crdt_dotctx_join(dirty, b), "join into uncompacted");
         model_join(&mab, &ma, &mb);
         check_model(dirty, &mab);
         crdt_dotctx_compact(mix);
@@ -1120,8 +1105,8 @@ START_TEST(test_dotctx_property_next_dot_delta)
             crdt_dot d;
 
             if (tu_below(&rng, 2) && top < MODEL_MAX) {
-                must(crdt_dotctx_next_dot(c, model_actor[i], &d), "next_dot");
-                expect(d.actor == model_actor[i] && d.counter == top + 1,
+                tu_must(crdt_dotctx_next_dot(c, model_actor[i], &d), "next_dot");
+                tu_expect(d.actor == model_actor[i] && d.counter == top + 1,
                        "next_dot = model top + 1");
                 m.bits[i] |= (uint64_t)1 << top;
             } else {
@@ -1135,10 +1120,10 @@ START_TEST(test_dotctx_property_next_dot_delta)
                     uint64_t x = 1 + tu_below(&rng, MODEL_MAX);
 
                     md.bits[a] |= (uint64_t)1 << (x - 1);
-                    must(crdt_dotctx_add(delta, D(model_actor[a], x)), "add");
+                    tu_must(crdt_dotctx_add(delta, D(model_actor[a], x)), "add");
                 }
                 check_model(delta, &md);
-                must(crdt_dotctx_join(c, delta), "join a delta");
+                tu_must(crdt_dotctx_join(c, delta), "join a delta");
                 model_join(&m, &m, &md);
                 crdt_dotctx_free(delta);
             }

@@ -13,18 +13,6 @@
 
 #include "testutil.h"
 
-static void must(int rv, const char *what)
-{
-    if (rv != CRDT_OK)
-        ck_abort_msg("%s: %s", what, crdt_strerror(rv));
-}
-
-static void expect(bool ok, const char *what)
-{
-    if (!ok)
-        ck_abort_msg("%s", what);
-}
-
 static crdt_gset *mk(const crdt_mem *mem)
 {
     crdt_gset *s = crdt_gset_new(mem);
@@ -47,10 +35,10 @@ START_TEST(test_gset_basic_ops)
     size_t len;
 
     ck_assert_uint_eq(crdt_gset_size(s), 0);
-    must(crdt_gset_add(s, "b", 1, NULL), "add");
-    must(crdt_gset_add(s, "a", 1, d), "add");
-    must(crdt_gset_add(s, "", 0, d), "add");
-    must(crdt_gset_add(s, "a", 1, d), "add");
+    tu_must(crdt_gset_add(s, "b", 1, NULL), "add");
+    tu_must(crdt_gset_add(s, "a", 1, d), "add");
+    tu_must(crdt_gset_add(s, "", 0, d), "add");
+    tu_must(crdt_gset_add(s, "a", 1, d), "add");
     ck_assert_uint_eq(crdt_gset_size(s), 3);
     ck_assert_uint_eq(crdt_gset_size(d), 2);
     ck_assert(crdt_gset_contains(s, "", 0));
@@ -83,14 +71,14 @@ START_TEST(test_gset_codec_bytes)
     crdt_buf b;
     size_t n;
 
-    must(crdt_gset_add(s, "b", 1, NULL), "add");
-    must(crdt_gset_add(s, "a", 1, NULL), "add");
-    must(crdt_gset_add(s, "", 0, NULL), "add");
+    tu_must(crdt_gset_add(s, "b", 1, NULL), "add");
+    tu_must(crdt_gset_add(s, "a", 1, NULL), "add");
+    tu_must(crdt_gset_add(s, "", 0, NULL), "add");
     crdt_buf_init(&b, NULL);
-    must(crdt_gset_encode(s, &b), "encode");
+    tu_must(crdt_gset_encode(s, &b), "encode");
     ck_assert_uint_eq(b.len, sizeof want);
     ck_assert_mem_eq(b.data, want, sizeof want);
-    must(crdt_gset_decode(t, b.data, b.len, NULL, NULL), "decode");
+    tu_must(crdt_gset_decode(t, b.data, b.len, NULL, NULL), "decode");
     ck_assert(crdt_gset_equal(s, t));
     ck_assert_int_eq(crdt_gset_decode(t, unsorted, sizeof unsorted, NULL,
                                       &info), CRDT_ERR_DECODE);
@@ -126,7 +114,7 @@ static crdt_gset *rand_set(tu_rng *r, uint64_t *bits)
     for (i = 0; i < n; i++) {
         unsigned k = (unsigned)tu_below(r, 64);
 
-        must(crdt_gset_add(s, e, elem(k, e), NULL), "add");
+        tu_must(crdt_gset_add(s, e, elem(k, e), NULL), "add");
         *bits |= (uint64_t)1 << k;
     }
     return s;
@@ -137,9 +125,9 @@ static void check_model(const crdt_gset *s, uint64_t bits)
     unsigned k;
     uint8_t e[32];
 
-    expect(crdt_gset_size(s) == (size_t)__builtin_popcountll(bits), "size");
+    tu_expect(crdt_gset_size(s) == (size_t)__builtin_popcountll(bits), "size");
     for (k = 0; k < 64; k++)
-        expect(crdt_gset_contains(s, e, elem(k, e)) == (bits >> k & 1),
+        tu_expect(crdt_gset_contains(s, e, elem(k, e)) == (bits >> k & 1),
                "model");
 }
 
@@ -159,25 +147,25 @@ START_TEST(test_gset_property_laws)
         uint8_t e[32];
         unsigned k = (unsigned)tu_below(&r, 64);
 
-        must(crdt_gset_merge(x, b), "merge");
-        must(crdt_gset_merge(y, a), "merge");
-        must(crdt_gset_merge(x, c), "merge");
-        must(crdt_gset_merge(y, c), "merge");
-        must(crdt_gset_merge(x, x), "merge");
-        expect(crdt_gset_equal(x, y), "commutative/associative");
+        tu_must(crdt_gset_merge(x, b), "merge");
+        tu_must(crdt_gset_merge(y, a), "merge");
+        tu_must(crdt_gset_merge(x, c), "merge");
+        tu_must(crdt_gset_merge(y, c), "merge");
+        tu_must(crdt_gset_merge(x, x), "merge");
+        tu_expect(crdt_gset_equal(x, y), "commutative/associative");
         check_model(x, ba | bb | bc);
         crdt_buf_init(&e1, NULL);
         crdt_buf_init(&e2, NULL);
-        must(crdt_gset_encode(x, &e1), "enc");
-        must(crdt_gset_encode(y, &e2), "enc");
-        expect(e1.len == e2.len && !memcmp(e1.data, e2.data, e1.len),
+        tu_must(crdt_gset_encode(x, &e1), "enc");
+        tu_must(crdt_gset_encode(y, &e2), "enc");
+        tu_expect(e1.len == e2.len && !memcmp(e1.data, e2.data, e1.len),
                "canonical");
-        must(crdt_gset_decode(t, e1.data, e1.len, NULL, NULL), "dec");
-        expect(crdt_gset_equal(t, x), "roundtrip");
+        tu_must(crdt_gset_decode(t, e1.data, e1.len, NULL, NULL), "dec");
+        tu_expect(crdt_gset_equal(t, x), "roundtrip");
         /* delta == mutation */
-        must(crdt_gset_add(c, e, elem(k, e), d), "add");
-        must(crdt_gset_merge(pre, d), "merge");
-        expect(crdt_gset_equal(pre, c), "delta");
+        tu_must(crdt_gset_add(c, e, elem(k, e), d), "add");
+        tu_must(crdt_gset_merge(pre, d), "merge");
+        tu_expect(crdt_gset_equal(pre, c), "delta");
         crdt_buf_clear(&e1);
         crdt_buf_clear(&e2);
         crdt_gset_free(a);
@@ -209,14 +197,14 @@ START_TEST(test_gset_nomem_all)
             int rv = CRDT_OK;
 
             for (k = 0; k < 20; k++) {
-                must(crdt_gset_add(a, x, elem(k, x), NULL), "add");
-                must(crdt_gset_add(src, x, elem(k + 10, x), NULL), "add");
+                tu_must(crdt_gset_add(a, x, elem(k, x), NULL), "add");
+                tu_must(crdt_gset_add(src, x, elem(k + 10, x), NULL), "add");
             }
             a0 = crdt_gset_clone(a);
             d0 = crdt_gset_clone(d);
             crdt_buf_init(&b, &tm.mem);
             crdt_buf_init(&e, NULL);
-            must(crdt_gset_encode(a, &e), "enc");
+            tu_must(crdt_gset_encode(a, &e), "enc");
             tu_mem_fail_at(&tm, n);
             switch (op) {
             case 0:

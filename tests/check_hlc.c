@@ -81,14 +81,6 @@ static void restore(crdt_hlc *h, uint64_t last)
     ck_assert_uint_eq(crdt_hlc_last(h), last);
 }
 
-/* A property check in a hot loop: Check's ck_assert_* records every
- * passing assertion (a write per call), which would dominate the run. */
-static void prop(bool ok, const char *what, long k)
-{
-    if (!ok)
-        ck_abort_msg("case %ld: %s", k, what);
-}
-
 /* ---------------------------------------------------------------- basic */
 
 START_TEST(test_hlc_basic_pack)
@@ -200,7 +192,7 @@ START_TEST(test_hlc_basic_rollover)
     long i;
 
     for (i = 0; i <= 0xffff; i++) {
-        prop(crdt_hlc_now(h, &ts) == CRDT_OK && ts > prev &&
+        tu_expect_k(crdt_hlc_now(h, &ts) == CRDT_OK && ts > prev &&
                  crdt_hlc_ms(ts) == 77 && crdt_hlc_logical(ts) == i,
              "counter does not count within one ms", i);
         prev = ts;
@@ -563,17 +555,17 @@ START_TEST(test_hlc_property_causality)
                     continue;
                 rv = crdt_hlc_update(h[i], fl[m].ts, &ts);
                 if (rv == CRDT_ERR_CLOCK_DRIFT) {
-                    prop(drift != 0 &&
+                    tu_expect_k(drift != 0 &&
                              crdt_hlc_ms(fl[m].ts) > w[i].ms + drift,
                          "rejected a remote within the bound", k);
-                    prop(crdt_hlc_last(h[i]) == last[i],
+                    tu_expect_k(crdt_hlc_last(h[i]) == last[i],
                          "a rejected update changed the clock", k);
                     fl[m] = fl[--nfl]; /* dropped */
                     rejected++;
                     continue;
                 }
-                prop(rv == CRDT_OK, "update failed", k);
-                prop(ts > fl[m].ts, "receive not after the send", k);
+                tu_expect_k(rv == CRDT_OK, "update failed", k);
+                tu_expect_k(ts > fl[m].ts, "receive not after the send", k);
                 for (j = 0; j < NCLOCKS; j++)
                     if (fl[m].vc[j] > vc[i][j])
                         vc[i][j] = fl[m].vc[j];
@@ -581,23 +573,23 @@ START_TEST(test_hlc_property_causality)
                 received++;
             } else {
                 /* local or send event */
-                prop(crdt_hlc_now(h[i], &ts) == CRDT_OK, "now failed", k);
+                tu_expect_k(crdt_hlc_now(h[i], &ts) == CRDT_OK, "now failed", k);
             }
             vc[i][i]++;
             /* strictly monotonic per clock; never behind the wall; never
              * ahead of the largest wall reading (no rollover here) */
-            prop(ts > last[i], "not monotonic", k);
-            prop(ts == crdt_hlc_last(h[i]), "last is not the result", k);
-            prop(crdt_hlc_ms(ts) >= w[i].ms, "behind the wall clock", k);
-            prop(crdt_hlc_ms(ts) <= max_wall, "ahead of every wall", k);
+            tu_expect_k(ts > last[i], "not monotonic", k);
+            tu_expect_k(ts == crdt_hlc_last(h[i]), "last is not the result", k);
+            tu_expect_k(crdt_hlc_ms(ts) >= w[i].ms, "behind the wall clock", k);
+            tu_expect_k(crdt_hlc_ms(ts) <= max_wall, "ahead of every wall", k);
             last[i] = ts;
             memcpy(f->vc, vc[i], sizeof f->vc);
             f->ts = ts;
             /* happened-before implies timestamp order */
             for (e = 0; e < nev; e++) {
-                prop(!hb(&evs[e], f) || evs[e].ts < f->ts,
+                tu_expect_k(!hb(&evs[e], f) || evs[e].ts < f->ts,
                      "happened-before but not timestamp order", k);
-                prop(!hb(f, &evs[e]), "model: event before an earlier", k);
+                tu_expect_k(!hb(f, &evs[e]), "model: event before an earlier", k);
             }
             nev++;
             if (nfl < MAX_FLIGHT && tu_below(&rng, 2)) {

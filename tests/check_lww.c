@@ -15,14 +15,6 @@
 
 #include "testutil.h"
 
-/* A property check in a hot loop: Check's ck_assert_* records every
- * passing assertion (a write per call), which would dominate the run. */
-static void prop(bool ok, const char *what, long k)
-{
-    if (!ok)
-        ck_abort_msg("case %ld: %s", k, what);
-}
-
 static crdt_lww *mk(const crdt_mem *mem, uint64_t ts, crdt_actor actor,
                     const char *val)
 {
@@ -835,13 +827,13 @@ static crdt_lww *random_reg(tu_rng *r, mw *m, long k)
     crdt_lww *reg = crdt_lww_new(NULL);
     uint64_t i, n = tu_below(r, 4);
 
-    prop(reg != NULL, "new failed", k);
+    tu_expect_k(reg != NULL, "new failed", k);
     memset(m, 0, sizeof *m);
     for (i = 0; i < n; i++) {
         mw w;
 
         random_write(r, &w);
-        prop(set_w(reg, &w, NULL) == CRDT_OK, "set failed", k);
+        tu_expect_k(set_w(reg, &w, NULL) == CRDT_OK, "set failed", k);
         *m = *mw_max(m, &w);
     }
     return reg;
@@ -851,8 +843,8 @@ static crdt_lww *merged(const crdt_lww *a, const crdt_lww *b, long k)
 {
     crdt_lww *r = crdt_lww_clone(a);
 
-    prop(r != NULL, "clone failed", k);
-    prop(crdt_lww_merge(r, b) == CRDT_OK, "merge failed", k);
+    tu_expect_k(r != NULL, "clone failed", k);
+    tu_expect_k(crdt_lww_merge(r, b) == CRDT_OK, "merge failed", k);
     return r;
 }
 
@@ -879,28 +871,28 @@ START_TEST(test_lww_property_join_laws)
         crdt_buf e1, e2;
         int cmp;
 
-        prop(matches(a, &ma) && matches(b, &mb), "set != model", k);
-        prop(matches(ab, mw_max(&ma, &mb)), "merge != model max", k);
-        prop(crdt_lww_equal(ab, ba), "not commutative", k);
-        prop(crdt_lww_equal(ab_c, a_bc), "not associative", k);
-        prop(crdt_lww_equal(aa, a), "not idempotent", k);
+        tu_expect_k(matches(a, &ma) && matches(b, &mb), "set != model", k);
+        tu_expect_k(matches(ab, mw_max(&ma, &mb)), "merge != model max", k);
+        tu_expect_k(crdt_lww_equal(ab, ba), "not commutative", k);
+        tu_expect_k(crdt_lww_equal(ab_c, a_bc), "not associative", k);
+        tu_expect_k(crdt_lww_equal(aa, a), "not idempotent", k);
         cmp = crdt_lww_compare(a, b);
-        prop((cmp > 0) - (cmp < 0) == mw_cmp(&ma, &mb), "compare != model",
+        tu_expect_k((cmp > 0) - (cmp < 0) == mw_cmp(&ma, &mb), "compare != model",
              k);
-        prop(crdt_lww_equal(a, b) == (mw_cmp(&ma, &mb) == 0),
+        tu_expect_k(crdt_lww_equal(a, b) == (mw_cmp(&ma, &mb) == 0),
              "equal != model", k);
         /* canonical bytes and round trip */
         crdt_buf_init(&e1, NULL);
         crdt_buf_init(&e2, NULL);
-        prop(crdt_lww_encode(ab, &e1) == CRDT_OK &&
+        tu_expect_k(crdt_lww_encode(ab, &e1) == CRDT_OK &&
                  crdt_lww_encode(ba, &e2) == CRDT_OK,
              "encode failed", k);
-        prop(same_bytes(&e1, &e2), "equal states, different bytes", k);
-        prop(crdt_lww_decode(d, e1.data, e1.len, NULL, NULL) == CRDT_OK,
+        tu_expect_k(same_bytes(&e1, &e2), "equal states, different bytes", k);
+        tu_expect_k(crdt_lww_decode(d, e1.data, e1.len, NULL, NULL) == CRDT_OK,
              "decode failed", k);
-        prop(crdt_lww_equal(d, ab), "round trip", k);
+        tu_expect_k(crdt_lww_equal(d, ab), "round trip", k);
         crdt_buf_reset(&e2);
-        prop(crdt_lww_encode(d, &e2) == CRDT_OK && same_bytes(&e1, &e2),
+        tu_expect_k(crdt_lww_encode(d, &e2) == CRDT_OK && same_bytes(&e1, &e2),
              "re-encoding differs", k);
         crdt_buf_clear(&e1);
         crdt_buf_clear(&e2);
@@ -938,27 +930,27 @@ START_TEST(test_lww_property_delta)
             random_write(&rng, &w);
             crdt_lww_free(d);
             d = crdt_lww_new(NULL);
-            prop(crdt_lww_copy(a0, a) == CRDT_OK, "copy failed", k);
+            tu_expect_k(crdt_lww_copy(a0, a) == CRDT_OK, "copy failed", k);
             would = crdt_lww_supersedes(a, w.ts, w.actor, w.b, w.len);
-            prop(would == (mw_cmp(&w, &ma) > 0), "supersedes != model", k);
+            tu_expect_k(would == (mw_cmp(&w, &ma) > 0), "supersedes != model", k);
             /* a with a fresh delta per write, a2 with one delta group */
-            prop(set_w(a, &w, d) == CRDT_OK, "set failed", k);
-            prop(set_w(a2, &w, g) == CRDT_OK, "set failed", k);
-            prop(crdt_lww_equal(a, a2), "delta changed the set", k);
-            prop(would ? matches(d, &w) : !crdt_lww_has_value(d),
+            tu_expect_k(set_w(a, &w, d) == CRDT_OK, "set failed", k);
+            tu_expect_k(set_w(a2, &w, g) == CRDT_OK, "set failed", k);
+            tu_expect_k(crdt_lww_equal(a, a2), "delta changed the set", k);
+            tu_expect_k(would ? matches(d, &w) : !crdt_lww_has_value(d),
                  "delta is not the write", k);
             /* merging the delta into the pre-state equals the set */
-            prop(crdt_lww_merge(a0, d) == CRDT_OK, "merge failed", k);
-            prop(crdt_lww_equal(a0, a), "merge(delta) != set", k);
+            tu_expect_k(crdt_lww_merge(a0, d) == CRDT_OK, "merge failed", k);
+            tu_expect_k(crdt_lww_equal(a0, a), "merge(delta) != set", k);
             ma = *mw_max(&ma, &w);
-            prop(matches(a, &ma), "set != model", k);
+            tu_expect_k(matches(a, &ma), "set != model", k);
             if (would)
                 group = *mw_max(&group, &w);
         }
         /* the delta group joins into any replica like the writes do */
-        prop(matches(g, &group), "delta group != model", k);
-        prop(crdt_lww_merge(other, g) == CRDT_OK, "merge failed", k);
-        prop(matches(other, mw_max(&mo, &group)), "group merge != model",
+        tu_expect_k(matches(g, &group), "delta group != model", k);
+        tu_expect_k(crdt_lww_merge(other, g) == CRDT_OK, "merge failed", k);
+        tu_expect_k(matches(other, mw_max(&mo, &group)), "group merge != model",
              k);
         crdt_lww_free(a);
         crdt_lww_free(a2);
@@ -992,7 +984,7 @@ START_TEST(test_lww_property_converge)
             delta[i] = crdt_lww_new(NULL);
             random_write(&rng, &w);
             j = (int)tu_below(&rng, NREP);
-            prop(set_w(rep[j], &w, delta[i]) == CRDT_OK, "set failed", k);
+            tu_expect_k(set_w(rep[j], &w, delta[i]) == CRDT_OK, "set failed", k);
             model = *mw_max(&model, &w);
         }
         /* two sinks receive the deltas in random orders, with duplicates,
@@ -1004,19 +996,19 @@ START_TEST(test_lww_property_converge)
             sink[s] = crdt_lww_new(NULL);
             while (left > 0) {
                 i = (int)tu_below(&rng, NDELTA);
-                prop(crdt_lww_merge(sink[s], delta[i]) == CRDT_OK,
+                tu_expect_k(crdt_lww_merge(sink[s], delta[i]) == CRDT_OK,
                      "merge failed", k);
                 if (!got[i])
                     got[i] = true, left--;
                 if (s == 1 && tu_below(&rng, 4) == 0)
-                    prop(crdt_lww_merge(sink[s],
+                    tu_expect_k(crdt_lww_merge(sink[s],
                                         rep[tu_below(&rng, NREP)]) ==
                              CRDT_OK,
                          "merge failed", k);
             }
         }
-        prop(crdt_lww_equal(sink[0], sink[1]), "did not converge", k);
-        prop(matches(sink[0], &model), "converged != model max", k);
+        tu_expect_k(crdt_lww_equal(sink[0], sink[1]), "did not converge", k);
+        tu_expect_k(matches(sink[0], &model), "converged != model max", k);
         for (i = 0; i < NREP; i++)
             crdt_lww_free(rep[i]);
         for (i = 0; i < NDELTA; i++)

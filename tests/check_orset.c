@@ -15,19 +15,6 @@
 
 #include "testutil.h"
 
-/* Quiet assertions for hot loops (see check_dotctx.c). */
-static void must(int rv, const char *what)
-{
-    if (rv != CRDT_OK)
-        ck_abort_msg("%s: %s", what, crdt_strerror(rv));
-}
-
-static void expect(bool ok, const char *what)
-{
-    if (!ok)
-        ck_abort_msg("%s", what);
-}
-
 static crdt_orset *mk(const crdt_mem *mem)
 {
     crdt_orset *s = crdt_orset_new(mem);
@@ -40,7 +27,7 @@ static crdt_orset *clone(const crdt_orset *s)
 {
     crdt_orset *c = crdt_orset_clone(s);
 
-    expect(c != NULL, "clone");
+    tu_expect(c != NULL, "clone");
     return c;
 }
 
@@ -51,18 +38,18 @@ static bool has(const crdt_orset *s, const char *e)
 
 static void add(crdt_orset *s, crdt_actor a, const char *e, crdt_orset *d)
 {
-    must(crdt_orset_add(s, a, e, strlen(e), d), "add");
+    tu_must(crdt_orset_add(s, a, e, strlen(e), d), "add");
 }
 
 static void rm(crdt_orset *s, const char *e, crdt_orset *d)
 {
-    must(crdt_orset_remove(s, e, strlen(e), d), "remove");
+    tu_must(crdt_orset_remove(s, e, strlen(e), d), "remove");
 }
 
 static void enc(const crdt_orset *s, crdt_buf *b)
 {
     crdt_buf_init(b, NULL);
-    must(crdt_orset_encode(s, b), "encode");
+    tu_must(crdt_orset_encode(s, b), "encode");
 }
 
 /* ---------------------------------------------------------------- basic */
@@ -127,8 +114,8 @@ START_TEST(test_orset_basic_add_wins)
     rm(a, "x", NULL);
     add(b, 2, "x", NULL);
     c = clone(a);
-    must(crdt_orset_merge(a, b), "merge");
-    must(crdt_orset_merge(b, c), "merge");
+    tu_must(crdt_orset_merge(a, b), "merge");
+    tu_must(crdt_orset_merge(b, c), "merge");
     ck_assert(has(a, "x") && has(b, "x"));
     ck_assert(crdt_orset_equal(a, b));
     /* remove of unobserved adds: a removes without having seen c's add */
@@ -136,24 +123,24 @@ START_TEST(test_orset_basic_add_wins)
     c = mk(NULL);
     add(c, 3, "y", NULL);
     rm(a, "y", NULL); /* a has no y: nothing observed */
-    must(crdt_orset_merge(a, c), "merge");
+    tu_must(crdt_orset_merge(a, c), "merge");
     ck_assert(has(a, "y"));
     /* a remove that observed the add wins over the state that had it */
     rm(a, "y", NULL);
-    must(crdt_orset_merge(c, a), "merge");
+    tu_must(crdt_orset_merge(c, a), "merge");
     ck_assert(!has(c, "y"));
     /* two concurrent adds keep both dots */
     crdt_orset_free(b);
     b = mk(NULL);
     add(b, 7, "z", NULL);
     add(c, 8, "z", NULL);
-    must(crdt_orset_merge(b, c), "merge");
+    tu_must(crdt_orset_merge(b, c), "merge");
     {
         size_t i, len, nd = 0;
         const uint8_t *p;
 
         for (i = 0; i < crdt_orset_size(b); i++) {
-            must(crdt_orset_elem(b, i, &p, &len, &nd), "elem");
+            tu_must(crdt_orset_elem(b, i, &p, &len, &nd), "elem");
             if (len == 1 && p[0] == 'z')
                 break;
         }
@@ -178,7 +165,7 @@ START_TEST(test_orset_basic_delta)
     ck_assert(crdt_orset_context_contains(d, (crdt_dot){2, 1}));
     ck_assert(!crdt_orset_context_contains(d, (crdt_dot){1, 2}));
     x = clone(pre);
-    must(crdt_orset_merge(x, d), "merge");
+    tu_must(crdt_orset_merge(x, d), "merge");
     ck_assert(crdt_orset_equal(x, s));
     crdt_orset_free(x);
     /* a delta group of add, remove, add */
@@ -187,16 +174,16 @@ START_TEST(test_orset_basic_delta)
     add(s, 3, "d", g);
     rm(s, "c", g);
     x = clone(pre);
-    must(crdt_orset_merge(x, d), "merge");
-    must(crdt_orset_merge(x, g), "merge");
+    tu_must(crdt_orset_merge(x, d), "merge");
+    tu_must(crdt_orset_merge(x, g), "merge");
     ck_assert(crdt_orset_equal(x, s));
     crdt_orset_free(x);
     crdt_orset_free(g);
     g = mk(NULL);
     ck_assert_int_eq(crdt_orset_clear(s, g), CRDT_OK);
     x = clone(pre);
-    must(crdt_orset_merge(x, d), "merge");
-    must(crdt_orset_merge(x, g), "merge");
+    tu_must(crdt_orset_merge(x, d), "merge");
+    tu_must(crdt_orset_merge(x, g), "merge");
     ck_assert_uint_eq(crdt_orset_size(x), 1); /* "d" was not observed */
     crdt_orset_free(x);
     crdt_orset_free(s);
@@ -213,16 +200,16 @@ START_TEST(test_orset_basic_copy_big)
 
     for (i = 0; i < 5000; i++) {
         e = tu_splitmix(i);
-        must(crdt_orset_add(a, i % 8, &e, 8, NULL), "add");
+        tu_must(crdt_orset_add(a, i % 8, &e, 8, NULL), "add");
     }
     for (i = 0; i < 5000; i += 2) {
         e = tu_splitmix(i);
-        must(crdt_orset_remove(a, &e, 8, NULL), "rm");
+        tu_must(crdt_orset_remove(a, &e, 8, NULL), "rm");
     }
     ck_assert_uint_eq(crdt_orset_size(a), 2500);
     for (i = 0; i < 5000; i++) {
         e = tu_splitmix(i);
-        expect(crdt_orset_contains(a, &e, 8) == (i % 2 == 1), "contains");
+        tu_expect(crdt_orset_contains(a, &e, 8) == (i % 2 == 1), "contains");
     }
     ck_assert_int_eq(crdt_orset_copy(b, a), CRDT_OK);
     ck_assert(crdt_orset_equal(a, b));
@@ -245,14 +232,14 @@ START_TEST(test_orset_merge_cases)
     add(a, 1, "a", NULL);
     add(a, 1, "b", NULL);
     add(b, 2, "c", NULL);
-    must(crdt_orset_merge(b, a), "merge");
+    tu_must(crdt_orset_merge(b, a), "merge");
     rm(b, "a", NULL);
     add(a, 1, "d", NULL);
-    must(crdt_orset_merge(a, b), "merge");
+    tu_must(crdt_orset_merge(a, b), "merge");
     ck_assert(!has(a, "a") && has(a, "b") && has(a, "c") && has(a, "d"));
-    must(crdt_orset_merge(a, a), "self");
-    must(crdt_orset_merge(a, e), "empty");
-    must(crdt_orset_merge(e, a), "into empty");
+    tu_must(crdt_orset_merge(a, a), "self");
+    tu_must(crdt_orset_merge(a, e), "empty");
+    tu_must(crdt_orset_merge(e, a), "into empty");
     ck_assert(crdt_orset_equal(a, e));
     ck_assert(!crdt_orset_equal(a, b));
     ck_assert(crdt_orset_equal(NULL, NULL));
@@ -279,7 +266,7 @@ START_TEST(test_orset_codec_bytes)
     enc(s, &b);
     ck_assert_uint_eq(b.len, sizeof want);
     ck_assert_mem_eq(b.data, want, sizeof want);
-    must(crdt_orset_decode(t, b.data, b.len, NULL, NULL), "decode");
+    tu_must(crdt_orset_decode(t, b.data, b.len, NULL, NULL), "decode");
     ck_assert(crdt_orset_equal(s, t));
     enc(t, &b2);
     ck_assert_mem_eq(b2.data, want, sizeof want);
@@ -290,8 +277,8 @@ START_TEST(test_orset_codec_bytes)
         const crdt_type *ty;
         void *obj;
 
-        must(crdt_registry_add_builtins(reg), "builtins");
-        must(crdt_registry_decode(reg, b.data, b.len, NULL, NULL, &ty, &obj,
+        tu_must(crdt_registry_add_builtins(reg), "builtins");
+        tu_must(crdt_registry_decode(reg, b.data, b.len, NULL, NULL, &ty, &obj,
                                   NULL), "registry");
         ck_assert_ptr_eq(ty, crdt_orset_type());
         ck_assert(crdt_orset_equal(obj, s));
@@ -375,7 +362,7 @@ START_TEST(test_orset_codec_reject)
     /* every truncation, and trailing bytes */
     for (n = 0; n < b.len; n++)
         expect_reject(b.data, n, CRDT_ERR_DECODE, NULL);
-    must(crdt_buf_append(&b, "", 1), "append");
+    tu_must(crdt_buf_append(&b, "", 1), "append");
     expect_reject(b.data, b.len, CRDT_ERR_DECODE, NULL);
     crdt_buf_clear(&b);
     crdt_orset_free(s);
@@ -404,11 +391,11 @@ static void rand_op(tu_rng *r, crdt_orset *s, crdt_actor a, crdt_orset *d)
 
     rand_elem(r, e, &len);
     if (k < 6)
-        must(crdt_orset_add(s, a, e, len, d), "add");
+        tu_must(crdt_orset_add(s, a, e, len, d), "add");
     else if (k < 9)
-        must(crdt_orset_remove(s, e, len, d), "remove");
+        tu_must(crdt_orset_remove(s, e, len, d), "remove");
     else
-        must(crdt_orset_clear(s, d), "clear");
+        tu_must(crdt_orset_clear(s, d), "clear");
 }
 
 /* A random state: a few replicas' random ops, partly merged. */
@@ -419,11 +406,11 @@ static crdt_orset *rand_set(tu_rng *r)
 
     for (i = 0; i < n; i++) {
         if (tu_below(r, 4) == 0)
-            must(crdt_orset_merge(s, o), "merge");
+            tu_must(crdt_orset_merge(s, o), "merge");
         rand_op(r, tu_below(r, 2) ? s : o, 1 + tu_below(r, 3), NULL);
     }
     if (tu_below(r, 2))
-        must(crdt_orset_merge(s, o), "merge");
+        tu_must(crdt_orset_merge(s, o), "merge");
     crdt_orset_free(o);
     return s;
 }
@@ -432,7 +419,7 @@ static crdt_orset *join(const crdt_orset *a, const crdt_orset *b)
 {
     crdt_orset *x = clone(a);
 
-    must(crdt_orset_merge(x, b), "merge");
+    tu_must(crdt_orset_merge(x, b), "merge");
     return x;
 }
 
@@ -442,10 +429,10 @@ static void check_roundtrip(const crdt_orset *a)
     crdt_buf b, b2;
 
     enc(a, &b);
-    must(crdt_orset_decode(t, b.data, b.len, NULL, NULL), "decode");
-    expect(crdt_orset_equal(a, t), "roundtrip equal");
+    tu_must(crdt_orset_decode(t, b.data, b.len, NULL, NULL), "decode");
+    tu_expect(crdt_orset_equal(a, t), "roundtrip equal");
     enc(t, &b2);
-    expect(b.len == b2.len && memcmp(b.data, b2.data, b.len) == 0,
+    tu_expect(b.len == b2.len && memcmp(b.data, b2.data, b.len) == 0,
            "roundtrip bytes");
     crdt_buf_clear(&b);
     crdt_buf_clear(&b2);
@@ -465,12 +452,12 @@ START_TEST(test_orset_property_join_laws)
         crdt_orset *a_bc = join(a, bc), *aa = join(a, a);
         crdt_buf x, y;
 
-        expect(crdt_orset_equal(ab, ba), "commutative");
-        expect(crdt_orset_equal(ab_c, a_bc), "associative");
-        expect(crdt_orset_equal(aa, a), "idempotent");
+        tu_expect(crdt_orset_equal(ab, ba), "commutative");
+        tu_expect(crdt_orset_equal(ab_c, a_bc), "associative");
+        tu_expect(crdt_orset_equal(aa, a), "idempotent");
         enc(ab, &x);
         enc(ba, &y);
-        expect(x.len == y.len && memcmp(x.data, y.data, x.len) == 0,
+        tu_expect(x.len == y.len && memcmp(x.data, y.data, x.len) == 0,
                "canonical");
         crdt_buf_clear(&x);
         crdt_buf_clear(&y);
@@ -503,14 +490,14 @@ START_TEST(test_orset_property_delta)
             rand_op(&r, s, 1 + tu_below(&r, 3), d);
         /* delta == mutation, on pre and on any replica that saw pre */
         x = join(pre, d);
-        expect(crdt_orset_equal(x, s), "delta == mutation");
+        tu_expect(crdt_orset_equal(x, s), "delta == mutation");
         crdt_orset_free(x);
         x = join(other, pre);
-        must(crdt_orset_merge(x, d), "merge");
+        tu_must(crdt_orset_merge(x, d), "merge");
         {
             crdt_orset *y = join(other, s);
 
-            expect(crdt_orset_equal(x, y), "delta on a later replica");
+            tu_expect(crdt_orset_equal(x, y), "delta on a later replica");
             crdt_orset_free(y);
         }
         check_roundtrip(d);
@@ -582,10 +569,10 @@ START_TEST(test_orset_replica_converge)
                 len = 1 + (size_t)e % 3;
                 delta[nops] = mk(NULL);
                 if (is_add)
-                    must(crdt_orset_add(rep[i], (crdt_actor)(i + 1), eb, len,
+                    tu_must(crdt_orset_add(rep[i], (crdt_actor)(i + 1), eb, len,
                                         delta[nops]), "add");
                 else
-                    must(crdt_orset_remove(rep[i], eb, len, delta[nops]),
+                    tu_must(crdt_orset_remove(rep[i], eb, len, delta[nops]),
                          "rm");
                 o->elem = e;
                 o->is_add = is_add;
@@ -595,14 +582,14 @@ START_TEST(test_orset_replica_converge)
             } else if (k < 8 && nops > 0) {
                 int o = (int)tu_below(&r, (uint64_t)nops), q;
 
-                must(crdt_orset_merge(rep[i], delta[o]), "merge delta");
+                tu_must(crdt_orset_merge(rep[i], delta[o]), "merge delta");
                 know[i][o / 64] |= (uint64_t)1 << (o % 64);
                 for (q = 0; q < o; q++)
                     if (ops[q].elem == ops[o].elem && bs_has(ops[o].past, q))
                         know[i][q / 64] |= (uint64_t)1 << (q % 64);
             } else {
                 j = (int)tu_below(&r, (uint64_t)nrep);
-                must(crdt_orset_merge(rep[i], rep[j]), "merge state");
+                tu_must(crdt_orset_merge(rep[i], rep[j]), "merge state");
                 bs_or(know[i], know[j]);
             }
         }
@@ -611,14 +598,14 @@ START_TEST(test_orset_replica_converge)
             int t;
 
             for (t = 0; t < 2 * nops; t++)
-                must(crdt_orset_merge(rep[i],
+                tu_must(crdt_orset_merge(rep[i],
                                       delta[tu_below(&r, (uint64_t)nops)]),
                      "merge delta");
             for (t = 0; t < nops; t++)
-                must(crdt_orset_merge(rep[i], delta[t]), "merge delta");
+                tu_must(crdt_orset_merge(rep[i], delta[t]), "merge delta");
         }
         for (i = 1; i < nrep; i++)
-            expect(crdt_orset_equal(rep[0], rep[i]), "converged");
+            tu_expect(crdt_orset_equal(rep[0], rep[i]), "converged");
         for (e = 0; e < NELEM; e++) {
             uint8_t eb[4];
             bool present = false;
@@ -634,7 +621,7 @@ START_TEST(test_orset_replica_converge)
                     covered = ops[q].elem == e && bs_has(ops[q].past, a);
                 present = !covered;
             }
-            expect(crdt_orset_contains(rep[0], eb, 1 + (size_t)e % 3) ==
+            tu_expect(crdt_orset_contains(rep[0], eb, 1 + (size_t)e % 3) ==
                        present,
                    "model");
         }
@@ -680,15 +667,15 @@ START_TEST(test_orset_nomem_all)
 
             for (i = 0; i < 20; i++) {
                 x = i;
-                must(crdt_orset_add(a, 1 + i % 3, &x, 8, NULL), "add");
+                tu_must(crdt_orset_add(a, 1 + i % 3, &x, 8, NULL), "add");
                 x = i + 10;
-                must(crdt_orset_add(src, 4 + i % 2, &x, 8, NULL), "add");
+                tu_must(crdt_orset_add(src, 4 + i % 2, &x, 8, NULL), "add");
             }
             x = 3;
-            must(crdt_orset_add(src, 9, &x, 8, NULL), "add"); /* 2 dots */
+            tu_must(crdt_orset_add(src, 9, &x, 8, NULL), "add"); /* 2 dots */
             if (op == OP_ADD_GROUP) {
                 x = 5;
-                must(crdt_orset_add(a, 7, &x, 8, d), "add");
+                tu_must(crdt_orset_add(a, 7, &x, 8, d), "add");
             }
             a0 = clone(a);
             d0 = clone(d);

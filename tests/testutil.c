@@ -1,9 +1,34 @@
 /* SPDX-License-Identifier: MIT */
+#include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "testutil.h"
+
+void tu_must(int rv, const char *what)
+{
+    if (rv != CRDT_OK)
+        ck_abort_msg("%s: %s", what, crdt_strerror(rv));
+}
+
+void tu_expect(bool ok, const char *what)
+{
+    if (!ok)
+        ck_abort_msg("%s", what);
+}
+
+void tu_must_k(int rv, const char *what, long k)
+{
+    if (rv != CRDT_OK)
+        ck_abort_msg("case %ld: %s: %s", k, what, crdt_strerror(rv));
+}
+
+void tu_expect_k(bool ok, const char *what, long k)
+{
+    if (!ok)
+        ck_abort_msg("case %ld: %s", k, what);
+}
 
 static int should_fail(tu_mem *tm)
 {

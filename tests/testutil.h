@@ -8,6 +8,7 @@
 #ifndef CRDT_TESTUTIL_H
 #define CRDT_TESTUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +43,15 @@ void tu_rng_init(tu_rng *r, uint64_t seed);
 uint64_t tu_rand(tu_rng *r);
 /* Uniform in [0, n); n > 0. */
 uint64_t tu_below(tu_rng *r, uint64_t n);
+
+/* Quiet assertions for hot loops.  Check's ck_assert_* reports every
+ * passing check to the parent process (a pipe write each), which dominates
+ * a property test of millions of checks; these call into Check only on
+ * failure.  The _k forms name the random case k in the message. */
+void tu_must(int rv, const char *what);
+void tu_expect(bool ok, const char *what);
+void tu_must_k(int rv, const char *what, long k);
+void tu_expect_k(bool ok, const char *what, long k);
 
 /* splitmix64 as in the peer harness: actor(k) = tu_splitmix(k),
  * elem(i) = tu_splitmix(2^32 + i). */

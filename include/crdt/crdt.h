@@ -16,7 +16,10 @@
 #include <crdt/pncounter.h>
 #include <crdt/hlc.h>
 #include <crdt/lww.h>
+#include <crdt/ormap.h>
 #include <crdt/gset.h>
 #include <crdt/orset.h>
+#include <crdt/mvreg.h>
+#include <crdt/flag.h>
 
 #endif /* CRDT_CRDT_H */

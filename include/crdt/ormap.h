@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file crdt/ormap.h
+ * Observed-remove map: byte-string keys to embedded CRDT values of any
+ * registered type (counters, LWW registers, causal contexts, nested maps,
+ * and every type an application registers), with one causal context for
+ * the whole map (a delta-state causal map, Almeida, Shoker and Baquero
+ * 2018, with opaque embedded values as in Akka's ORMap).
+ *
+ * State: a causal context C (crdt/dotctx.h) and, per key ever updated,
+ * the key's presence dots D_k (a set of dots, all in C, no dot under two
+ * keys; one dot unless concurrent updates met), the value's type
+ * descriptor and the value V_k.  The key is present iff D_k is non-empty.
+ * A key whose D_k is empty (removed) stays in the state, hidden, with its
+ * value: contains, get, size and crdt_ormap_entry skip it, encode and
+ * equal include it.  A dot in C but under no key records an update that
+ * was superseded or removed.
+ *
+ * Verbs:
+ *  - update(key, type, fn): creates the key's value (type->create) if the
+ *    key was never seen, else continues from its value (present or
+ *    retained by a remove); runs fn on a COPY of it (so a failure changes
+ *    nothing), then gives the key one new dot (superseding the dots it
+ *    had) and the mutated copy as its value.  The delta is {key: (new
+ *    dot, the value delta fn filled)} with context {new dot} + superseded
+ *    dots.  Every replica that holds the key holds its value, so merging
+ *    the value delta there has the effect of the mutation.
+ *  - remove(key): observed remove: the key's dots go, its value stays;
+ *    the delta is the key's dots as context and no entries.
+ *  - merge (join): the product of two joins.  Presence: a dot survives
+ *    under a key iff it is on both sides, or on one side and not in the
+ *    other side's context (the dot-store join); the contexts are joined.
+ *    Values: every key of either side is kept and its values are joined
+ *    with the type's merge, whether or not the key is present on either
+ *    side.  A key held with different types on the two sides (a misuse:
+ *    two replicas created it with different types concurrently) keeps the
+ *    value of the type with the larger wire tag: max over tags, then the
+ *    join within a tag, the same choice everywhere and associative.  So
+ *    merge is commutative, associative and idempotent on every state.
+ *
+ * Semantics:
+ *  - Add wins: an update concurrent with a remove of the same key keeps
+ *    the key, with the join of every value it has had.
+ *  - Values are never reset (as in Akka's ORMap): remove hides a key and
+ *    keeps its value, and a later update, on any replica, continues from
+ *    the join of everything the key ever held.  Remove then re-add of a
+ *    counter resumes its old count, consistently on every replica.  For
+ *    reset-on-remove values use types that carry their own causality
+ *    (nested maps of such types), or a fresh key.
+ *  - Cost: removed keys keep their entries and values (tombstones), so
+ *    the state, its encoding and merges grow with the set of keys ever
+ *    used, not with the keys present.  Maps whose keys churn (sessions,
+ *    request ids) grow without bound; use a fresh map per epoch for them.
+ *    A future version may add a reset-remove for values that are dot
+ *    stores themselves, which would let removed keys be dropped.
+ *  - A key keeps the type it was created with: update with another type
+ *    fails with CRDT_ERR_TYPE even after a remove.
+ *
+ * Representation: a sorted array of entries (memcmp order over the common
+ * length, then the shorter key first), searched by binary search: O(log n)
+ * lookup, and the canonical (encoding) order and merge's linear two-
+ * pointer pass come for free; an insert or remove moves the tail
+ * (memmove of 56-byte entries).  A hash index would make lookups O(1)
+ * expected and inserts cheaper on large maps, but it needs a keyed hash
+ * (hostile keys) and a sort before each encode and merge; maps of
+ * embedded CRDTs are usually small and merged or encoded as often as
+ * looked up, so the sorted array wins until measurements say otherwise.
+ * Each key's first dot is stored inline; more dots take one block.  An
+ * index of the present entries keeps size and crdt_ormap_entry O(1); it
+ * is rebuilt (O(n), no allocation) when a key appears or disappears.
+ *
+ * Depth: a map nested in a map counts one level; a map holds at most
+ * CRDT_ORMAP_MAX_DEPTH levels of maps (itself included) when built by
+ * crdt_ormap_update, which checks the height of a mutated map-typed value
+ * (CRDT_ERR_LIMIT), and at most crdt_limits.max_depth levels when decoded.
+ * Merge, copy, equal and encode recurse once per level.
+ *
+ * Encoding body (type tag CRDT_TAG_ORMAP), three fields:
+ *     [1, 12, {actor: counter, ...}, [[actor, counter], ...],
+ *      [[key, [[actor, counter], ...], value], ...]]
+ * The first two fields are the causal context's body (as crdt/dotctx.h).
+ * Then the entries, removed keys included, strictly ascending by key
+ * (bytes, memcmp then length): key a MessagePack bin; the key's dots,
+ * strictly ascending by (actor, counter), each in the context and under
+ * no other key, [] for a removed key; value the embedded value's own
+ * complete encoding inline (a nested array [1, tag, body...]).  Example:
+ * key "a" holding a gcounter {1: 2}, updated once by actor 1:
+ *     [1, 12, {1: 1}, [], [[h'61', [[1, 1]], [1, 3, {1: 2}]]]]
+ *     = 95 01 0c 81 01 01 90 91 93 c4 01 61 91 92 01 01 93 01 03 81 01 02
+ * and after removing "a" (the value stays, the dots go):
+ *     [1, 12, {1: 1}, [], [[h'61', [], [1, 3, {1: 2}]]]]
+ *     = 95 01 0c 81 01 01 90 91 93 c4 01 61 90 93 01 03 81 01 02
+ */
+#ifndef CRDT_ORMAP_H
+#define CRDT_ORMAP_H
+
+#include <crdt/codec.h>
+#include <crdt/common.h>
+#include <crdt/dotctx.h>
+#include <crdt/type.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Levels of maps crdt_ormap_update lets a map reach (itself included). */
+#define CRDT_ORMAP_MAX_DEPTH 16u
+/** Longest key: 2^32 - 1 bytes (a MessagePack bin). */
+#define CRDT_ORMAP_MAX_KEY_BYTES ((size_t)0xffffffffu)
+
+/** crdt_ormap_max_depth returns CRDT_ORMAP_MAX_DEPTH. */
+CRDT_API size_t crdt_ormap_max_depth(void);
+
+/** An opaque observed-remove map. */
+typedef struct crdt_ormap crdt_ormap;
+
+/**
+ * The mutation run by crdt_ormap_update: mutate @p value (an object of
+ * the type given to update) and fill @p value_delta (a fresh empty object
+ * of the same type) with the mutation's delta, e.g.
+ * `return crdt_gcounter_increment(value, actor, 1, value_delta);`.
+ * Return CRDT_OK or a negative error (which update returns unchanged).
+ * Both objects belong to the map; do not keep them.
+ */
+typedef int (*crdt_ormap_update_fn)(void *value, void *value_delta,
+                                    void *user_data);
+
+/* ----------------------------------------------------------- lifecycle */
+
+/**
+ * crdt_ormap_new returns an empty map.  @p reg (may be NULL: the built-in
+ * types) supplies the types whose values decode and merge can embed; it
+ * is borrowed and must outlive the map.  Update accepts any valid
+ * descriptor, registered or not, but only registered (or built-in) types
+ * decode.
+ *
+ * Ownership: free with crdt_ormap_free.  @p mem (NULL = malloc) is copied
+ * and used for the map and every value it creates.
+ * Errors: NULL if allocation fails.  Complexity: O(1).
+ */
+CRDT_API crdt_ormap *crdt_ormap_new(const crdt_registry *reg,
+                                    const crdt_mem *mem);
+
+/** crdt_ormap_free frees @p m, its keys and values.  NULL is a no-op. */
+CRDT_API void crdt_ormap_free(crdt_ormap *m);
+
+/**
+ * crdt_ormap_clone returns a deep copy of @p src with its registry and
+ * allocator.  Errors: NULL if @p src is NULL or allocation fails.
+ * Complexity: O(size of the state).
+ */
+CRDT_API crdt_ormap *crdt_ormap_clone(const crdt_ormap *src);
+
+/**
+ * crdt_ormap_copy makes @p dst a deep copy of @p src (assignment, not a
+ * join).  @p dst keeps its registry and allocator.
+ *
+ * Errors: CRDT_ERR_INVALID_ARG, CRDT_ERR_NOMEM; @p dst unchanged on error.
+ * src == dst is ok.  Complexity: O(size of the state).
+ */
+CRDT_API int crdt_ormap_copy(crdt_ormap *dst,
+                             const crdt_ormap *src) CRDT_WARN_UNUSED;
+
+/* ------------------------------------------------------------- queries */
+
+/** crdt_ormap_size returns the number of present keys (0 for NULL);
+ * removed keys retained in the state do not count.  Complexity: O(1). */
+CRDT_API size_t crdt_ormap_size(const crdt_ormap *m);
+
+/** crdt_ormap_contains: true iff @p key (@p klen bytes) is present (not
+ * removed).  Complexity: O(log n) key comparisons, n keys ever used. */
+CRDT_API bool crdt_ormap_contains(const crdt_ormap *m, const void *key,
+                                  size_t klen);
+
+/**
+ * crdt_ormap_get looks up @p key: its value's type and the value.
+ *
+ * Ownership: *@p value is borrowed from the map (read it through the
+ * type's functions, e.g. crdt_gcounter_value) and valid until the map's
+ * next mutation or free.  @p type or @p value may be NULL.
+ * Errors: CRDT_ERR_INVALID_ARG (NULL map, NULL key with klen > 0),
+ * CRDT_ERR_NOT_FOUND (never updated, or removed: a removed key's retained
+ * value is not readable).  Out-parameters are written only on success.
+ * Complexity: O(log n).
+ */
+CRDT_API int crdt_ormap_get(const crdt_ormap *m, const void *key, size_t klen,
+                            const crdt_type **type, const void **value);
+
+/**
+ * crdt_ormap_entry reads the @p i-th present key in key order (bytes,
+ * memcmp then length), for iteration up to crdt_ormap_size: its bytes,
+ * length, type and value, all borrowed as in crdt_ormap_get.  Any
+ * out-parameter may be NULL.
+ * Errors: CRDT_ERR_INVALID_ARG (NULL map), CRDT_ERR_NOT_FOUND (i >=
+ * size).  Complexity: O(1).
+ */
+CRDT_API int crdt_ormap_entry(const crdt_ormap *m, size_t i,
+                              const uint8_t **key, size_t *klen,
+                              const crdt_type **type, const void **value);
+
+/**
+ * crdt_ormap_equal: true iff the states are equal: same context, same
+ * keys (removed ones included) with the same dots, types (by tag) and
+ * equal values.  NULL is the empty map.  Complexity: O(size of the states).
+ */
+CRDT_API bool crdt_ormap_equal(const crdt_ormap *a, const crdt_ormap *b);
+
+/* ------------------------------------------------------------ mutators */
+
+/**
+ * crdt_ormap_update mutates @p key's value in place (see the top of this
+ * header): creates it with type->create if the key was never seen (a
+ * removed key continues from its retained value), runs @p fn on a copy
+ * with a fresh value_delta, then commits: the key gets the new dot
+ * (actor, m + 1), m the largest counter of @p actor in the context, which
+ * supersedes the key's observed dots, and the mutated copy becomes its
+ * value.  If @p delta is non-NULL, the update's delta {key: (new dot,
+ * value_delta)} with context {new dot} + superseded dots is joined into
+ * it (crdt_ormap_merge); merging that delta anywhere has the effect of
+ * the update, provided fn fills value_delta as the type's own mutators
+ * do (value after fn == value before joined with value_delta).
+ *
+ * Ownership: copies the key; borrows @p type (it must outlive the map);
+ * @p fn must not touch @p m or @p delta.
+ * Errors: CRDT_ERR_INVALID_ARG (NULL @p m, @p type or @p fn; invalid
+ * descriptor; NULL key with klen > 0; klen > CRDT_ORMAP_MAX_KEY_BYTES;
+ * @p delta == @p m), CRDT_ERR_TYPE (the key holds, or held before a
+ * remove, a value of another type), CRDT_ERR_LIMIT (the value is a map that would exceed
+ * CRDT_ORMAP_MAX_DEPTH), CRDT_ERR_OVERFLOW (the actor's counter is
+ * exhausted), CRDT_ERR_NOMEM, or @p fn's error unchanged.  Atomic: on
+ * error neither @p m nor @p delta changes.
+ * Complexity: O(log n) lookup, plus copying the value for fn, plus, for
+ * a key new or re-added, the insert's memmove and an O(n) rebuild of the
+ * present-key index; the join into @p delta is a merge.
+ */
+CRDT_API int crdt_ormap_update(crdt_ormap *m, crdt_actor actor,
+                               const void *key, size_t klen,
+                               const crdt_type *type, crdt_ormap_update_fn fn,
+                               void *user_data,
+                               crdt_ormap *delta) CRDT_WARN_UNUSED;
+
+/**
+ * crdt_ormap_remove removes @p key (observed remove: its dots stay in the
+ * context, so updates that saw them are undone everywhere, while a
+ * concurrent update keeps the key).  The key's value is retained, hidden
+ * (see the top of this header).  Removing an absent or already removed
+ * key is a no-op that returns CRDT_OK and leaves @p delta unchanged.  If
+ * @p delta is non-NULL, the remove's delta (context = the key's dots, no
+ * entries) is joined into it.
+ *
+ * Errors: CRDT_ERR_INVALID_ARG (NULL @p m, NULL key with klen > 0,
+ * @p delta == @p m), CRDT_ERR_NOMEM.  Atomic.
+ * Complexity: O(log n) plus an O(n) rebuild of the present-key index (no
+ * allocation); plus the join into @p delta.
+ */
+CRDT_API int crdt_ormap_remove(crdt_ormap *m, const void *key, size_t klen,
+                               crdt_ormap *delta) CRDT_WARN_UNUSED;
+
+/**
+ * crdt_ormap_merge joins @p src (a state or a delta) into @p dst as
+ * described at the top of this header: a join (commutative, associative,
+ * idempotent) on every state, removed keys' values included.
+ *
+ * Ownership: borrows both; values new to @p dst are copied with its
+ * allocator.  src == dst is ok.
+ * Errors: CRDT_ERR_INVALID_ARG, CRDT_ERR_NOMEM, an embedded type's merge
+ * error (e.g. CRDT_ERR_OVERFLOW of a counter); on error @p dst is
+ * unchanged.
+ * Complexity: O(n + m) entries (removed keys included) plus, for each key
+ * on both sides with unequal values, a copy and a merge of its value;
+ * O(context sizes) for the contexts.
+ */
+CRDT_API int crdt_ormap_merge(crdt_ormap *dst,
+                              const crdt_ormap *src) CRDT_WARN_UNUSED;
+
+/* --------------------------------------------------------------- codec */
+
+/**
+ * crdt_ormap_encode appends the canonical encoding of @p m (see the top
+ * of this header) to @p out; embedded values are encoded by their types.
+ *
+ * Errors: CRDT_ERR_INVALID_ARG, CRDT_ERR_NOMEM, CRDT_ERR_BUFFER, an
+ * embedded type's encode error; on error @p out's length is unchanged.
+ * Complexity: O(size of the encoding).
+ */
+CRDT_API int crdt_ormap_encode(const crdt_ormap *m,
+                               crdt_buf *out) CRDT_WARN_UNUSED;
+
+/**
+ * crdt_ormap_decode replaces @p dst with the map encoded in the @p len
+ * bytes at @p data.  It rejects anything crdt_dotctx_decode rejects in
+ * the context, unsorted or duplicate keys, unsorted or duplicate dots,
+ * dots not in the context, a dot under two keys, and embedded values
+ * their own decoders reject (a key with no dots is a removed key, and
+ * valid); each embedded value is delimited by a bounded walk
+ * (no allocation, no recursion) and decoded by its type from @p dst's
+ * registry (built-ins when NULL).  Nested maps are decoded with @p dst's
+ * registry.
+ *
+ * Ownership: borrows @p data; @p dst keeps its registry and allocator.
+ * @p lim NULL = crdt_limits_default(); @p info (may be NULL) receives the
+ * code and the offset of the offending byte (errors inside an embedded
+ * value are reported at their offset in @p data).
+ * Errors: CRDT_ERR_INVALID_ARG, CRDT_ERR_DECODE, CRDT_ERR_VERSION,
+ * CRDT_ERR_TYPE (an embedded tag not registered), CRDT_ERR_LIMIT (more
+ * than lim->max_elements entries or dots, keys longer than
+ * lim->max_value_bytes, maps nested deeper than lim->max_depth levels),
+ * CRDT_ERR_NOMEM, embedded decoders' errors.  On error @p dst is
+ * unchanged.
+ * Complexity: O(len * depth), plus O(D log D) for D dots (the check that
+ * no dot is under two keys); allocations bounded by the input size.
+ */
+CRDT_API int crdt_ormap_decode(crdt_ormap *dst, const uint8_t *data,
+                               size_t len, const crdt_limits *lim,
+                               crdt_decode_info *info) CRDT_WARN_UNUSED;
+
+/**
+ * crdt_ormap_type returns the type descriptor of OR-maps (tag
+ * CRDT_TAG_ORMAP).  Its create makes maps over the built-in types only
+ * (registry NULL).  Ownership: a static constant.
+ */
+CRDT_API const crdt_type *crdt_ormap_type(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CRDT_ORMAP_H */

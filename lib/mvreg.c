@@ -1,0 +1,760 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Multi-value register (see crdt/mvreg.h for the semantics and the wire
+ * format): a dot store of (dot, value) siblings over a causal context.
+ *
+ * Tuned for merge of small registers: a register holds one sibling most
+ * of the time and a handful after concurrent writes, and replicas merge
+ * far more often than they write.  So the siblings are one sorted array
+ * of fixed-size entries with values of up to CRDT_MVREG_INLINE_BYTES
+ * inside the entry, and merge is one two-pointer pass that writes the
+ * result into the spare tail of dst's array, then moves it to the front:
+ * no allocation when dst has room and the incoming values are inline.
+ *
+ * Representation and invariants:
+ *  - sibs[0, n): strictly ascending by (actor, counter); every dot is in
+ *    ctx; a value of len <= INLINE bytes is in v.inl, a longer one in its
+ *    own heap block v.heap of exactly len bytes, owned by the sibling;
+ *  - sibs[n, cap): spare (the scratch of merge);
+ *  - ctx: clean (compact) between calls.
+ *
+ * Atomicity: merge has a prepare step, which reserves the arrays and the
+ * context's union and builds the result in the spare tail (copying long
+ * values from src into fresh blocks), and a commit step that cannot fail.
+ * Write and clear prepare the merge of their delta into the caller's
+ * delta group first, then the register's own change, and commit both
+ * only when nothing can fail any more.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include <crdt/mvreg.h>
+
+#include "codec_internal.h"
+#include "dotctx_internal.h"
+#include "mem_internal.h"
+
+#define INLINE CRDT_MVREG_INLINE_BYTES
+/* Smallest encoded sibling: 0x93, actor, counter, c4 00. */
+#define SIB_MIN_BYTES 5u
+
+typedef struct sib {
+    crdt_dot dot; /* the write's dot */
+    size_t len;   /* value bytes */
+    union {
+        uint8_t inl[INLINE]; /* len <= INLINE */
+        uint8_t *heap;       /* len > INLINE: owned block of len bytes */
+    } v;
+} sib;
+
+struct crdt_mvreg {
+    sib *sibs;    /* siblings, then spare */
+    size_t n;     /* siblings */
+    size_t cap;   /* entries allocated */
+    dotctx ctx;   /* causal context */
+    crdt_mem mem; /* allocator of everything */
+};
+
+/* ======================================================================
+ * Helpers
+ * ====================================================================== */
+
+static inline const uint8_t *sib_val(const sib *s)
+{
+    return s->len <= INLINE ? s->v.inl : s->v.heap;
+}
+
+static inline bool dot_lt(crdt_dot x, crdt_dot y)
+{
+    return x.actor < y.actor || (x.actor == y.actor && x.counter < y.counter);
+}
+
+static inline bool dot_eq(crdt_dot x, crdt_dot y)
+{
+    return x.actor == y.actor && x.counter == y.counter;
+}
+
+static void sib_free(const crdt_mem *mem, sib *s)
+{
+    if (s->len > INLINE)
+        crdtp_free(mem, s->v.heap);
+}
+
+/* Fills *s with (d, p[0..len)), allocating a block for a long value. */
+static int sib_set(const crdt_mem *mem, sib *s, crdt_dot d, const uint8_t *p,
+                   size_t len)
+{
+    s->dot = d;
+    s->len = len;
+    if (len <= INLINE) {
+        memset(s->v.inl, 0, INLINE);
+        if (len)
+            memcpy(s->v.inl, p, len);
+        return CRDT_OK;
+    }
+    s->v.heap = crdtp_malloc(mem, len);
+    if (!s->v.heap)
+        return CRDT_ERR_NOMEM;
+    memcpy(s->v.heap, p, len);
+    return CRDT_OK;
+}
+
+/* A copy of *src into *dst that owns its own value block. */
+static int sib_dup(const crdt_mem *mem, sib *dst, const sib *src)
+{
+    if (src->len <= INLINE) {
+        *dst = *src;
+        return CRDT_OK;
+    }
+    return sib_set(mem, dst, src->dot, src->v.heap, src->len);
+}
+
+static int sibs_reserve(crdt_mvreg *r, size_t n)
+{
+    sib *p;
+    size_t cap;
+
+    if (n <= r->cap)
+        return CRDT_OK;
+    cap = crdtp_grow_cap(r->cap, n);
+    p = crdtp_realloc_array(&r->mem, r->sibs, cap, sizeof *p);
+    if (!p)
+        return CRDT_ERR_NOMEM;
+    r->sibs = p;
+    r->cap = cap;
+    return CRDT_OK;
+}
+
+static void drop_sibs(crdt_mvreg *r)
+{
+    size_t i;
+
+    for (i = 0; i < r->n; i++)
+        sib_free(&r->mem, &r->sibs[i]);
+    r->n = 0;
+}
+
+/* Index of the sibling with dot d in s[0, n), or n. */
+static size_t find_dot(const sib *s, size_t n, crdt_dot d)
+{
+    size_t lo = 0, hi = n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (dot_lt(s[mid].dot, d))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && dot_eq(s[lo].dot, d) ? lo : n;
+}
+
+static int cmp_bytes(const uint8_t *a, size_t la, const uint8_t *b,
+                     size_t lb)
+{
+    size_t n = la < lb ? la : lb;
+    int c = n ? memcmp(a, b, n) : 0;
+
+    if (c)
+        return c < 0 ? -1 : 1;
+    return (la > lb) - (la < lb);
+}
+
+/* ======================================================================
+ * Merge in two steps
+ * ====================================================================== */
+
+/*
+ * Prepares the join of src into dst: reserves the context's union and
+ * room for the result after dst's siblings, and writes the result to
+ * dst->sibs[dst->n, dst->n + *out): dst's surviving entries as shallow
+ * copies (their blocks stay owned by the originals until commit), src's
+ * as deep copies.  Nothing observable changes.  Undo with merge_abort, or
+ * finish with merge_commit (nothing may change dst or src in between).
+ * With fast (only when merge_commit follows at once, and both contexts
+ * are bare vectors), the vectors are joined here as the last step, which
+ * is atomic, instead of by join_prepare/join_apply.
+ */
+/* Whether both contexts are bare version vectors (no cloud), the usual
+ * case: their join is then a pointwise max of the vectors, which
+ * merge_prepare performs itself as its last fallible step. */
+static inline bool vv_only(const crdt_mvreg *dst, const crdt_mvreg *src)
+{
+    return dst->ctx.ncloud == 0 && src->ctx.ncloud == 0 && !dst->ctx.dirty &&
+           !src->ctx.dirty;
+}
+
+static int merge_prepare(crdt_mvreg *dst, const crdt_mvreg *src,
+                         size_t *out, bool fast)
+{
+    const sib *a = dst->sibs, *b = src->sibs;
+    size_t na = dst->n, nb = src->n, i = 0, j = 0, k;
+    sib *o;
+    int rv;
+
+    if (na > (SIZE_MAX / sizeof(sib) - nb) / 2)
+        return CRDT_ERR_NOMEM;
+    if ((rv = sibs_reserve(dst, 2 * na + nb)))
+        return rv;
+    fast = fast && vv_only(dst, src);
+    if (!fast &&
+        (rv = crdtp_dotctx_join_prepare(&dst->ctx, &dst->mem, &src->ctx)))
+        return rv;
+    a = dst->sibs;
+    o = dst->sibs + na;
+    k = 0;
+    while (i < na || j < nb) {
+        if (j == nb || (i < na && dot_lt(a[i].dot, b[j].dot))) {
+            if (!crdtp_dotctx_contains(&src->ctx, a[i].dot.actor,
+                                       a[i].dot.counter))
+                o[k++] = a[i];
+            i++;
+        } else if (i == na || dot_lt(b[j].dot, a[i].dot)) {
+            if (!crdtp_dotctx_contains(&dst->ctx, b[j].dot.actor,
+                                       b[j].dot.counter)) {
+                if ((rv = sib_dup(&dst->mem, &o[k], &b[j]))) {
+                    *out = k;
+                    return rv;
+                }
+                k++;
+            }
+            j++;
+        } else {
+            o[k++] = a[i];
+            i++;
+            j++;
+        }
+    }
+    *out = k;
+    /* the vectors' join last: atomic, and nothing can fail after it */
+    if (fast &&
+        (rv = crdtp_avec_merge(&dst->ctx.vv, &dst->mem, &src->ctx.vv)))
+        return rv;
+    return CRDT_OK;
+}
+
+/* Frees what merge_prepare copied from src (entries of dst's own are
+ * shallow copies and stay with the originals). */
+static void merge_abort(crdt_mvreg *dst, size_t k)
+{
+    sib *o = dst->sibs + dst->n;
+    size_t i;
+
+    for (i = 0; i < k; i++) {
+        if (o[i].len > INLINE && find_dot(dst->sibs, dst->n, o[i].dot) ==
+                                     dst->n)
+            crdtp_free(&dst->mem, o[i].v.heap);
+    }
+}
+
+static void merge_commit(crdt_mvreg *dst, const crdt_mvreg *src, size_t k,
+                         bool fast)
+{
+    sib *a = dst->sibs, *o = dst->sibs + dst->n;
+    size_t i, j = 0;
+
+    /* free the long values of dst's siblings that did not survive */
+    for (i = 0; i < dst->n; i++) {
+        while (j < k && dot_lt(o[j].dot, a[i].dot))
+            j++;
+        if (a[i].len > INLINE && !(j < k && dot_eq(o[j].dot, a[i].dot)))
+            crdtp_free(&dst->mem, a[i].v.heap);
+    }
+    /* move the result down (o > a: a forward copy is safe); a loop of
+     * struct copies beats a memmove call for the usual handful */
+    for (i = 0; i < k; i++)
+        a[i] = o[i];
+    dst->n = k;
+    if (!fast)
+        crdtp_dotctx_join_apply(&dst->ctx, &dst->mem, &src->ctx);
+}
+
+static void reg_init(crdt_mvreg *r, const crdt_mem *mem)
+{
+    r->sibs = NULL;
+    r->n = 0;
+    r->cap = 0;
+    crdtp_dotctx_init(&r->ctx);
+    r->mem = *mem;
+}
+
+static void reg_clear(crdt_mvreg *r)
+{
+    drop_sibs(r);
+    crdtp_free(&r->mem, r->sibs);
+    r->sibs = NULL;
+    r->cap = 0;
+    crdtp_dotctx_clear(&r->ctx, &r->mem);
+}
+
+/*
+ * Builds in *t (initialised, allocator of reg) the delta that removes
+ * every sibling of reg: no siblings, the context of their dots, plus
+ * the sibling (d, p[0..len)) with d in the context when with_write.
+ */
+static int build_delta(crdt_mvreg *t, const crdt_mvreg *reg, bool with_write,
+                       crdt_dot d, const uint8_t *p, size_t len)
+{
+    size_t i;
+    int rv;
+
+    for (i = 0; i < reg->n; i++) {
+        if ((rv = crdtp_dotctx_add_unfolded(&t->ctx, &t->mem,
+                                            reg->sibs[i].dot)))
+            return rv;
+    }
+    if (with_write) {
+        if ((rv = crdtp_dotctx_add_unfolded(&t->ctx, &t->mem, d)))
+            return rv;
+        if ((rv = sibs_reserve(t, 1)))
+            return rv;
+        if ((rv = sib_set(&t->mem, &t->sibs[0], d, p, len)))
+            return rv;
+        t->n = 1;
+    }
+    crdtp_dotctx_compact(&t->ctx);
+    return CRDT_OK;
+}
+
+/* The dot the next write of actor a gets, without adding it. */
+static int peek_dot(const dotctx *c, crdt_actor a, crdt_dot *d)
+{
+    uint64_t m = crdtp_dotctx_vv_get(c, a);
+    size_t i;
+
+    for (i = 0; i < c->ncloud; i++) {
+        if (c->cloud[i].actor == a && c->cloud[i].counter > m)
+            m = c->cloud[i].counter;
+    }
+    if (m == UINT64_MAX)
+        return CRDT_ERR_OVERFLOW;
+    d->actor = a;
+    d->counter = m + 1;
+    return CRDT_OK;
+}
+
+/* ======================================================================
+ * Lifecycle
+ * ====================================================================== */
+
+size_t crdt_mvreg_max_value_bytes(void)
+{
+    return CRDT_MVREG_MAX_VALUE_BYTES;
+}
+
+crdt_mvreg *crdt_mvreg_new(const crdt_mem *mem)
+{
+    crdt_mem m;
+    crdt_mvreg *r;
+
+    crdtp_mem_set(&m, mem);
+    r = crdtp_malloc(&m, sizeof *r);
+    if (!r)
+        return NULL;
+    reg_init(r, &m);
+    return r;
+}
+
+void crdt_mvreg_free(crdt_mvreg *reg)
+{
+    crdt_mem m;
+
+    if (!reg)
+        return;
+    m = reg->mem;
+    reg_clear(reg);
+    crdtp_free(&m, reg);
+}
+
+crdt_mvreg *crdt_mvreg_clone(const crdt_mvreg *src)
+{
+    crdt_mvreg *r;
+
+    if (!src)
+        return NULL;
+    r = crdt_mvreg_new(&src->mem);
+    if (r && crdt_mvreg_copy(r, src) != CRDT_OK) {
+        crdt_mvreg_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+int crdt_mvreg_copy(crdt_mvreg *dst, const crdt_mvreg *src)
+{
+    sib *o;
+    size_t i;
+    int rv;
+
+    if (!dst || !src)
+        return CRDT_ERR_INVALID_ARG;
+    if (dst == src)
+        return CRDT_OK;
+    if (src->n > SIZE_MAX - dst->n)
+        return CRDT_ERR_NOMEM;
+    /* build the copies after dst's siblings, then swap them in */
+    if ((rv = sibs_reserve(dst, dst->n + src->n)))
+        return rv;
+    o = dst->sibs + dst->n;
+    for (i = 0; i < src->n; i++) {
+        if ((rv = sib_dup(&dst->mem, &o[i], &src->sibs[i]))) {
+            while (i-- > 0)
+                sib_free(&dst->mem, &o[i]);
+            return rv;
+        }
+    }
+    if ((rv = crdtp_dotctx_copy(&dst->ctx, &dst->mem, &src->ctx))) {
+        for (i = 0; i < src->n; i++)
+            sib_free(&dst->mem, &o[i]);
+        return rv;
+    }
+    drop_sibs(dst);
+    if (src->n)
+        memmove(dst->sibs, o, src->n * sizeof *o);
+    dst->n = src->n;
+    return CRDT_OK;
+}
+
+static const crdt_mvreg empty_reg;
+
+bool crdt_mvreg_equal(const crdt_mvreg *a, const crdt_mvreg *b)
+{
+    size_t i;
+
+    if (!a)
+        a = &empty_reg;
+    if (!b)
+        b = &empty_reg;
+    if (a == b)
+        return true;
+    if (a->n != b->n)
+        return false;
+    for (i = 0; i < a->n; i++) {
+        const sib *x = &a->sibs[i], *y = &b->sibs[i];
+
+        if (!dot_eq(x->dot, y->dot) || x->len != y->len ||
+            (x->len && memcmp(sib_val(x), sib_val(y), x->len) != 0))
+            return false;
+    }
+    return crdtp_dotctx_equal(&a->ctx, &b->ctx);
+}
+
+/* ======================================================================
+ * Queries
+ * ====================================================================== */
+
+size_t crdt_mvreg_count(const crdt_mvreg *reg)
+{
+    return reg ? reg->n : 0;
+}
+
+int crdt_mvreg_get(const crdt_mvreg *reg, size_t i, crdt_dot *dot,
+                   const uint8_t **p, size_t *len)
+{
+    if (!reg)
+        return CRDT_ERR_INVALID_ARG;
+    if (i >= reg->n)
+        return CRDT_ERR_NOT_FOUND;
+    if (dot)
+        *dot = reg->sibs[i].dot;
+    if (p)
+        *p = sib_val(&reg->sibs[i]);
+    if (len)
+        *len = reg->sibs[i].len;
+    return CRDT_OK;
+}
+
+int crdt_mvreg_resolve(const crdt_mvreg *reg, crdt_mvreg_cmp cmp,
+                       void *user_data, const uint8_t **p, size_t *len)
+{
+    size_t i, best = 0;
+
+    if (!reg || !p || !len)
+        return CRDT_ERR_INVALID_ARG;
+    if (reg->n == 0)
+        return CRDT_ERR_NOT_FOUND;
+    for (i = 1; i < reg->n; i++) {
+        const sib *x = &reg->sibs[i], *y = &reg->sibs[best];
+        int c = cmp ? cmp(sib_val(x), x->len, sib_val(y), y->len, user_data)
+                    : cmp_bytes(sib_val(x), x->len, sib_val(y), y->len);
+
+        if (c > 0)
+            best = i;
+    }
+    *p = sib_val(&reg->sibs[best]);
+    *len = reg->sibs[best].len;
+    return CRDT_OK;
+}
+
+bool crdt_mvreg_observed(const crdt_mvreg *reg, crdt_dot dot)
+{
+    return reg && crdtp_dotctx_contains(&reg->ctx, dot.actor, dot.counter);
+}
+
+/* ======================================================================
+ * Mutators
+ * ====================================================================== */
+
+/* Write (with_write) or clear, atomically, with an optional delta. */
+static int mutate(crdt_mvreg *reg, bool with_write, crdt_actor actor,
+                  const uint8_t *val, size_t len, crdt_mvreg *delta)
+{
+    crdt_mvreg t;
+    sib s;
+    crdt_dot d = {0, 0};
+    size_t k = 0;
+    bool have_s = false;
+    int rv;
+
+    if (with_write && (rv = peek_dot(&reg->ctx, actor, &d)))
+        return rv;
+    if (!with_write && reg->n == 0)
+        return CRDT_OK;
+    memset(&s, 0, sizeof s);
+    reg_init(&t, &reg->mem);
+    /* copy the value first: val may point into reg or delta, whose
+     * arrays the steps below may move */
+    if (with_write) {
+        if ((rv = sib_set(&reg->mem, &s, d, val, len)))
+            goto out;
+        have_s = true;
+    }
+    if (delta) {
+        if ((rv = build_delta(&t, reg, with_write, d, sib_val(&s), len)))
+            goto abort_s;
+        if ((rv = merge_prepare(delta, &t, &k, false)))
+            goto abort;
+    }
+    if (with_write) {
+        if (reg->cap == 0 && (rv = sibs_reserve(reg, 1)))
+            goto abort;
+        if ((rv = crdtp_dotctx_add(&reg->ctx, &reg->mem, d)))
+            goto abort;
+    }
+    /* commit: nothing fails from here */
+    drop_sibs(reg);
+    if (with_write) {
+        reg->sibs[0] = s;
+        reg->n = 1;
+    }
+    if (delta)
+        merge_commit(delta, &t, k, false);
+    goto out;
+abort:
+    if (delta)
+        merge_abort(delta, k);
+abort_s:
+    if (have_s)
+        sib_free(&reg->mem, &s);
+out:
+    reg_clear(&t);
+    return rv;
+}
+
+int crdt_mvreg_write(crdt_mvreg *reg, crdt_actor actor, const void *val,
+                     size_t len, crdt_mvreg *delta)
+{
+    if (!reg || (!val && len) || delta == reg ||
+        (uint64_t)len > CRDT_MVREG_MAX_VALUE_BYTES)
+        return CRDT_ERR_INVALID_ARG;
+    return mutate(reg, true, actor, val, len, delta);
+}
+
+int crdt_mvreg_clear(crdt_mvreg *reg, crdt_mvreg *delta)
+{
+    if (!reg || delta == reg)
+        return CRDT_ERR_INVALID_ARG;
+    return mutate(reg, false, 0, NULL, 0, delta);
+}
+
+/* ======================================================================
+ * Merge
+ * ====================================================================== */
+
+int crdt_mvreg_merge(crdt_mvreg *dst, const crdt_mvreg *src)
+{
+    size_t k = 0;
+    bool fast;
+    int rv;
+
+    if (!dst || !src)
+        return CRDT_ERR_INVALID_ARG;
+    if (dst == src)
+        return CRDT_OK;
+    fast = vv_only(dst, src);
+    if ((rv = merge_prepare(dst, src, &k, fast))) {
+        merge_abort(dst, k);
+        return rv;
+    }
+    merge_commit(dst, src, k, fast);
+    return CRDT_OK;
+}
+
+/* ======================================================================
+ * Codec
+ * ====================================================================== */
+
+int crdt_mvreg_encode(const crdt_mvreg *reg, crdt_buf *out)
+{
+    cw w;
+    size_t i, need;
+
+    if (!reg || !out || reg->ctx.dirty)
+        return CRDT_ERR_INVALID_ARG;
+    cw_begin(&w, out, CRDT_TAG_MVREG, 3);
+    crdtp_dotctx_encode_body(&w, &reg->ctx);
+    need = 5;
+    for (i = 0; i < reg->n; i++) {
+        size_t one = 1 + 2 * CW_UINT_MAX + 5 + reg->sibs[i].len;
+
+        need = need <= SIZE_MAX - one ? need + one : SIZE_MAX;
+    }
+    if (need < SIZE_MAX)
+        cw_reserve(&w, need);
+    cw_array(&w, reg->n);
+    for (i = 0; i < reg->n; i++) {
+        const sib *s = &reg->sibs[i];
+
+        cw_array(&w, 3);
+        cw_uint(&w, s->dot.actor);
+        cw_uint(&w, s->dot.counter);
+        cw_bin(&w, sib_val(s), s->len);
+    }
+    return cw_end(&w);
+}
+
+/* Reads the sibling array into the empty t, whose context is decoded. */
+static int decode_sibs(cr *r, crdt_mvreg *t)
+{
+    const uint8_t *at = r->p;
+    uint32_t n, k, i;
+    int rv;
+
+    if ((rv = crdtp_cr_array(r, &n)))
+        return rv;
+    if (n > r->lim.max_elements)
+        return crdtp_cr_fail_at(r, at, CRDT_ERR_LIMIT);
+    if (n > cr_left(r) / SIB_MIN_BYTES)
+        return crdtp_cr_fail_at(r, at, CRDT_ERR_DECODE);
+    if (n && (rv = sibs_reserve(t, n)))
+        return crdtp_cr_fail_at(r, at, rv);
+    for (i = 0; i < n; i++) {
+        const uint8_t *sat = r->p, *cat, *vat, *p;
+        crdt_dot d;
+        size_t len;
+
+        if ((rv = crdtp_cr_array(r, &k)))
+            return rv;
+        if (k != 3)
+            return crdtp_cr_fail_at(r, sat, CRDT_ERR_DECODE);
+        if ((rv = cr_uint(r, &d.actor)))
+            return rv;
+        cat = r->p;
+        if ((rv = cr_uint(r, &d.counter)))
+            return rv;
+        if (d.counter == 0)
+            return crdtp_cr_fail_at(r, cat, CRDT_ERR_DECODE);
+        if (i > 0 && !dot_lt(t->sibs[i - 1].dot, d))
+            return crdtp_cr_fail_at(r, sat, CRDT_ERR_DECODE);
+        if (!crdtp_dotctx_contains(&t->ctx, d.actor, d.counter))
+            return crdtp_cr_fail_at(r, sat, CRDT_ERR_DECODE);
+        vat = r->p;
+        if ((rv = crdtp_cr_bin(r, &p, &len)))
+            return rv;
+        if (len > r->lim.max_value_bytes)
+            return crdtp_cr_fail_at(r, vat, CRDT_ERR_LIMIT);
+        if ((rv = sib_set(&t->mem, &t->sibs[i], d, p, len)))
+            return crdtp_cr_fail_at(r, vat, rv);
+        t->n = i + 1;
+    }
+    return CRDT_OK;
+}
+
+int crdt_mvreg_decode(crdt_mvreg *dst, const uint8_t *data, size_t len,
+                      const crdt_limits *lim, crdt_decode_info *info)
+{
+    cr r;
+    crdt_mvreg t;
+    uint32_t nbody;
+    int rv;
+
+    if (!dst || (!data && len))
+        return CRDT_ERR_INVALID_ARG;
+    crdtp_cr_init(&r, data, len, lim);
+    reg_init(&t, &dst->mem);
+    if ((rv = crdtp_cr_envelope(&r, CRDT_TAG_MVREG, &nbody)))
+        goto out;
+    if (nbody != 3) {
+        rv = crdtp_cr_fail_at(&r, data, CRDT_ERR_DECODE);
+        goto out;
+    }
+    if ((rv = crdtp_dotctx_decode_body(&r, &t.ctx, &t.mem)))
+        goto out;
+    if ((rv = decode_sibs(&r, &t)))
+        goto out;
+    if ((rv = crdtp_cr_finish(&r)))
+        goto out;
+    /* commit: swap t into dst; t takes dst's old state to free */
+    {
+        crdt_mvreg old = *dst;
+
+        *dst = t;
+        t = old;
+    }
+out:
+    reg_clear(&t);
+    crdtp_cr_info(&r, info);
+    return rv;
+}
+
+/* ======================================================================
+ * Type descriptor
+ * ====================================================================== */
+
+static void *vt_create(const crdt_mem *mem)
+{
+    return crdt_mvreg_new(mem);
+}
+
+static void vt_destroy(void *obj)
+{
+    crdt_mvreg_free(obj);
+}
+
+static int vt_copy(void *dst, const void *src)
+{
+    return crdt_mvreg_copy(dst, src);
+}
+
+static bool vt_equal(const void *a, const void *b)
+{
+    return crdt_mvreg_equal(a, b);
+}
+
+static int vt_merge(void *dst, const void *src)
+{
+    return crdt_mvreg_merge(dst, src);
+}
+
+static int vt_encode(const void *obj, crdt_buf *out)
+{
+    return crdt_mvreg_encode(obj, out);
+}
+
+static int vt_decode(void *dst, const uint8_t *data, size_t len,
+                     const crdt_limits *lim, crdt_decode_info *info)
+{
+    return crdt_mvreg_decode(dst, data, len, lim, info);
+}
+
+static const crdt_type mvreg_type = {
+    CRDT_TYPE_VERSION, CRDT_TAG_MVREG, "mvreg", vt_create, vt_destroy,
+    vt_copy, vt_equal, vt_merge, vt_encode, vt_decode,
+};
+
+const crdt_type *crdt_mvreg_type(void)
+{
+    return &mvreg_type;
+}

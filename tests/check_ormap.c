@@ -1,0 +1,1087 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * OR-map suite: update in place (counters, LWW), observed remove against
+ * concurrent updates, remove then re-add (resumes the retained value),
+ * nested maps, type mismatch; the codec (bytes of the header's examples,
+ * removed keys, hostile input, depth limits); properties (join laws and
+ * delta = mutation on every case, removes, re-adds and type conflicts
+ * included; round trip, canonical bytes); a randomized replica test
+ * against a reference model (present iff some update is not covered;
+ * a counter is the join of every increment to its key); allocation-
+ * failure injection.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <crdt/gcounter.h>
+#include <crdt/lww.h>
+#include <crdt/ormap.h>
+#include <crdt/type.h>
+
+#include "testutil.h"
+
+/* ------------------------------------------------------------ mutations */
+
+typedef struct inc_arg {
+    crdt_actor actor;
+    uint64_t by;
+} inc_arg;
+
+static int inc_fn(void *value, void *value_delta, void *ud)
+{
+    const inc_arg *a = ud;
+
+    return crdt_gcounter_increment(value, a->actor, a->by, value_delta);
+}
+
+static int inc(crdt_ormap *m, crdt_actor actor, const char *key, uint64_t by,
+               crdt_ormap *delta)
+{
+    inc_arg a;
+
+    a.actor = actor;
+    a.by = by;
+    return crdt_ormap_update(m, actor, key, strlen(key), crdt_gcounter_type(),
+                             inc_fn, &a, delta);
+}
+
+typedef struct lww_arg {
+    uint64_t ts;
+    crdt_actor actor;
+    const char *val;
+} lww_arg;
+
+static int lww_fn(void *value, void *value_delta, void *ud)
+{
+    const lww_arg *a = ud;
+
+    return crdt_lww_set(value, a->ts, a->actor, a->val, strlen(a->val),
+                        value_delta);
+}
+
+static int set_lww(crdt_ormap *m, crdt_actor actor, const char *key,
+                   uint64_t ts, const char *val, crdt_ormap *delta)
+{
+    lww_arg a;
+
+    a.ts = ts;
+    a.actor = actor;
+    a.val = val;
+    return crdt_ormap_update(m, actor, key, strlen(key), crdt_lww_type(),
+                             lww_fn, &a, delta);
+}
+
+static int fail_fn(void *value, void *value_delta, void *ud)
+{
+    (void)ud;
+    if (crdt_gcounter_increment(value, 1, 5, value_delta) != CRDT_OK)
+        return CRDT_ERR_INVALID_ARG;
+    return CRDT_ERR_OVERFLOW;
+}
+
+/* nested: update inner[key2] of outer[key1] by inc */
+typedef struct nest_arg {
+    crdt_actor actor;
+    const char *key;
+    uint64_t by;
+} nest_arg;
+
+static int nest_fn(void *value, void *value_delta, void *ud)
+{
+    const nest_arg *a = ud;
+
+    return inc(value, a->actor, a->key, a->by, value_delta);
+}
+
+static int nest_inc(crdt_ormap *m, crdt_actor actor, const char *k1,
+                    const char *k2, uint64_t by, crdt_ormap *delta)
+{
+    nest_arg a;
+
+    a.actor = actor;
+    a.key = k2;
+    a.by = by;
+    return crdt_ormap_update(m, actor, k1, strlen(k1), crdt_ormap_type(),
+                             nest_fn, &a, delta);
+}
+
+static uint64_t count(const crdt_ormap *m, const char *key)
+{
+    const crdt_type *t;
+    const void *v;
+
+    if (crdt_ormap_get(m, key, strlen(key), &t, &v) != CRDT_OK)
+        return UINT64_MAX;
+    ck_assert_ptr_eq(t, crdt_gcounter_type());
+    return crdt_gcounter_value(v);
+}
+
+static void encode(const crdt_ormap *m, crdt_buf *b)
+{
+    crdt_buf_init(b, NULL);
+    tu_must(crdt_ormap_encode(m, b), "encode");
+}
+
+static bool same_bytes(const crdt_ormap *a, const crdt_ormap *b)
+{
+    crdt_buf x, y;
+    bool eq;
+
+    encode(a, &x);
+    encode(b, &y);
+    eq = x.len == y.len && memcmp(x.data, y.data, x.len) == 0;
+    crdt_buf_clear(&x);
+    crdt_buf_clear(&y);
+    return eq;
+}
+
+static crdt_ormap *merged(const crdt_ormap *a, const crdt_ormap *b)
+{
+    crdt_ormap *r = crdt_ormap_clone(a);
+
+    tu_expect(r != NULL, "clone");
+    tu_must(crdt_ormap_merge(r, b), "merge");
+    return r;
+}
+
+/* ---------------------------------------------------------------- basic */
+
+START_TEST(test_ormap_basic_update)
+{
+    crdt_ormap *m = crdt_ormap_new(NULL, NULL), *d = crdt_ormap_new(NULL, NULL);
+    const uint8_t *k, *p;
+    const crdt_type *t;
+    const void *v;
+    size_t kl, n;
+
+    ck_assert_int_eq(inc(m, 1, "b", 2, d), CRDT_OK);
+    ck_assert_int_eq(inc(m, 1, "b", 3, d), CRDT_OK);
+    ck_assert_int_eq(inc(m, 2, "a", 1, NULL), CRDT_OK);
+    ck_assert_int_eq(set_lww(m, 1, "ab", 7, "hi", d), CRDT_OK);
+    ck_assert_int_eq(set_lww(m, 1, "ab", 9, "yo", d), CRDT_OK);
+    ck_assert_uint_eq(crdt_ormap_size(m), 3);
+    ck_assert_uint_eq(count(m, "b"), 5);
+    ck_assert_uint_eq(count(m, "a"), 1);
+    ck_assert(crdt_ormap_contains(m, "ab", 2));
+    ck_assert(!crdt_ormap_contains(m, "c", 1));
+    ck_assert_int_eq(crdt_ormap_get(m, "c", 1, &t, &v), CRDT_ERR_NOT_FOUND);
+    ck_assert_int_eq(crdt_ormap_get(m, "ab", 2, &t, &v), CRDT_OK);
+    ck_assert_ptr_eq(t, crdt_lww_type());
+    ck_assert_int_eq(crdt_lww_value(v, &p, &n), CRDT_OK);
+    ck_assert_uint_eq(n, 2);
+    ck_assert(memcmp(p, "yo", 2) == 0);
+    /* key order: "a" < "ab" < "b" */
+    ck_assert_int_eq(crdt_ormap_entry(m, 0, &k, &kl, NULL, NULL), CRDT_OK);
+    ck_assert(kl == 1 && k[0] == 'a');
+    ck_assert_int_eq(crdt_ormap_entry(m, 1, &k, &kl, NULL, NULL), CRDT_OK);
+    ck_assert(kl == 2 && memcmp(k, "ab", 2) == 0);
+    ck_assert_int_eq(crdt_ormap_entry(m, 3, &k, &kl, NULL, NULL),
+                     CRDT_ERR_NOT_FOUND);
+    /* the delta group holds b and ab, not a */
+    ck_assert_uint_eq(crdt_ormap_size(d), 2);
+    ck_assert_uint_eq(count(d, "b"), 5);
+    /* a failing fn changes nothing */
+    {
+        crdt_ormap *m0 = crdt_ormap_clone(m), *d0 = crdt_ormap_clone(d);
+
+        ck_assert_int_eq(crdt_ormap_update(m, 1, "b", 1, crdt_gcounter_type(),
+                                           fail_fn, NULL, d),
+                         CRDT_ERR_OVERFLOW);
+        ck_assert_int_eq(crdt_ormap_update(m, 1, "z", 1, crdt_gcounter_type(),
+                                           fail_fn, NULL, d),
+                         CRDT_ERR_OVERFLOW);
+        ck_assert(crdt_ormap_equal(m, m0));
+        ck_assert(crdt_ormap_equal(d, d0));
+        /* type mismatch */
+        ck_assert_int_eq(set_lww(m, 1, "b", 1, "x", d), CRDT_ERR_TYPE);
+        ck_assert(crdt_ormap_equal(m, m0));
+        ck_assert(crdt_ormap_equal(d, d0));
+        ck_assert_int_eq(inc(m, 1, "b", 1, m), CRDT_ERR_INVALID_ARG);
+        ck_assert_int_eq(crdt_ormap_update(m, 1, NULL, 1, crdt_gcounter_type(),
+                                           inc_fn, NULL, NULL),
+                         CRDT_ERR_INVALID_ARG);
+        crdt_ormap_free(m0);
+        crdt_ormap_free(d0);
+    }
+    /* the empty key is a key */
+    ck_assert_int_eq(inc(m, 1, "", 4, NULL), CRDT_OK);
+    ck_assert_uint_eq(count(m, ""), 4);
+    ck_assert_int_eq(crdt_ormap_entry(m, 0, &k, &kl, NULL, NULL), CRDT_OK);
+    ck_assert_uint_eq(kl, 0);
+    crdt_ormap_free(m);
+    crdt_ormap_free(d);
+}
+END_TEST
+
+START_TEST(test_ormap_basic_remove_concurrent)
+{
+    crdt_ormap *a = crdt_ormap_new(NULL, NULL), *b, *da, *db, *x, *y;
+
+    ck_assert_int_eq(inc(a, 1, "k", 3, NULL), CRDT_OK);
+    ck_assert_int_eq(inc(a, 1, "j", 1, NULL), CRDT_OK);
+    b = crdt_ormap_clone(a);
+    da = crdt_ormap_new(NULL, NULL);
+    db = crdt_ormap_new(NULL, NULL);
+    /* a removes k while b increments it */
+    ck_assert_int_eq(crdt_ormap_remove(a, "k", 1, da), CRDT_OK);
+    ck_assert(!crdt_ormap_contains(a, "k", 1));
+    ck_assert_int_eq(crdt_ormap_remove(a, "k", 1, da), CRDT_OK); /* no-op */
+    ck_assert_int_eq(inc(b, 2, "k", 10, db), CRDT_OK);
+    /* a remove of j everybody sees */
+    ck_assert_int_eq(crdt_ormap_remove(a, "j", 1, da), CRDT_OK);
+    x = merged(a, b);
+    y = merged(b, a);
+    ck_assert(crdt_ormap_equal(x, y));
+    ck_assert(same_bytes(x, y));
+    /* the update wins, with the updater's value (3 + 10: not reset) */
+    ck_assert_uint_eq(count(x, "k"), 13);
+    ck_assert(!crdt_ormap_contains(x, "j", 1));
+    /* deltas give the same */
+    crdt_ormap_free(y);
+    y = crdt_ormap_clone(b);
+    ck_assert_int_eq(crdt_ormap_merge(y, da), CRDT_OK);
+    ck_assert_int_eq(crdt_ormap_merge(a, db), CRDT_OK);
+    ck_assert(crdt_ormap_equal(a, x));
+    ck_assert(crdt_ormap_equal(y, x));
+    /* remove: hidden, but the value is retained */
+    ck_assert_int_eq(crdt_ormap_remove(a, "k", 1, da), CRDT_OK);
+    ck_assert(!crdt_ormap_contains(a, "k", 1));
+    ck_assert_int_eq(crdt_ormap_get(a, "k", 1, NULL, NULL), CRDT_ERR_NOT_FOUND);
+    ck_assert_uint_eq(crdt_ormap_size(a), 0);
+    ck_assert_int_eq(crdt_ormap_entry(a, 0, NULL, NULL, NULL, NULL),
+                     CRDT_ERR_NOT_FOUND);
+    /* then re-add: resumes from the retained value (3 + 10 + 1) */
+    ck_assert_int_eq(inc(a, 1, "k", 1, da), CRDT_OK);
+    ck_assert_uint_eq(count(a, "k"), 14);
+    ck_assert_uint_eq(crdt_ormap_size(a), 1);
+    /* the same on a replica that missed the remove, in either order, and
+     * from the deltas alone */
+    crdt_ormap_free(y);
+    y = merged(x, a);
+    ck_assert_uint_eq(count(y, "k"), 14);
+    ck_assert(crdt_ormap_equal(y, a));
+    crdt_ormap_free(y);
+    y = merged(a, x);
+    ck_assert(crdt_ormap_equal(y, a));
+    crdt_ormap_free(y);
+    y = merged(b, da);
+    ck_assert(crdt_ormap_equal(y, a));
+    ck_assert_int_eq(crdt_ormap_merge(x, a), CRDT_OK);
+    ck_assert(crdt_ormap_equal(x, a));
+    ck_assert_int_eq(crdt_ormap_remove(NULL, "k", 1, NULL),
+                     CRDT_ERR_INVALID_ARG);
+    crdt_ormap_free(a);
+    crdt_ormap_free(b);
+    crdt_ormap_free(da);
+    crdt_ormap_free(db);
+    crdt_ormap_free(x);
+    crdt_ormap_free(y);
+}
+END_TEST
+
+START_TEST(test_ormap_basic_nested)
+{
+    crdt_ormap *a = crdt_ormap_new(NULL, NULL), *b, *d = crdt_ormap_new(NULL, NULL);
+    crdt_ormap *c = crdt_ormap_new(NULL, NULL), *r;
+    const crdt_type *t;
+    const void *in;
+    crdt_buf e;
+
+    ck_assert_int_eq(nest_inc(a, 1, "x", "y", 2, d), CRDT_OK);
+    b = crdt_ormap_clone(a);
+    ck_assert_int_eq(nest_inc(a, 1, "x", "y", 3, d), CRDT_OK);
+    ck_assert_int_eq(nest_inc(b, 2, "x", "z", 7, NULL), CRDT_OK);
+    ck_assert_int_eq(nest_inc(b, 2, "x", "y", 1, NULL), CRDT_OK);
+    r = merged(a, b);
+    ck_assert_int_eq(crdt_ormap_get(r, "x", 1, &t, &in), CRDT_OK);
+    ck_assert_ptr_eq(t, crdt_ormap_type());
+    ck_assert_uint_eq(count(in, "y"), 6);
+    ck_assert_uint_eq(count(in, "z"), 7);
+    /* two levels below: round trip */
+    encode(r, &e);
+    ck_assert_int_eq(crdt_ormap_decode(c, e.data, e.len, NULL, NULL), CRDT_OK);
+    ck_assert(crdt_ormap_equal(c, r));
+    /* the delta group applies both updates of a */
+    crdt_ormap_free(c);
+    c = crdt_ormap_new(NULL, NULL);
+    ck_assert_int_eq(crdt_ormap_merge(c, d), CRDT_OK);
+    ck_assert(crdt_ormap_equal(c, a));
+    /* a nested type mismatch */
+    ck_assert_int_eq(inc(r, 1, "x", 1, NULL), CRDT_ERR_TYPE);
+    crdt_buf_clear(&e);
+    crdt_ormap_free(a);
+    crdt_ormap_free(b);
+    crdt_ormap_free(c);
+    crdt_ormap_free(d);
+    crdt_ormap_free(r);
+}
+END_TEST
+
+/* Nesting deeper than CRDT_ORMAP_MAX_DEPTH through update fails. */
+typedef struct deep_arg {
+    int levels;
+} deep_arg;
+
+static int deep_fn(void *value, void *value_delta, void *ud)
+{
+    deep_arg *a = ud;
+
+    if (a->levels == 0)
+        return inc(value, 1, "leaf", 1, value_delta);
+    a->levels--;
+    return crdt_ormap_update(value, 1, "n", 1, crdt_ormap_type(), deep_fn, a,
+                             value_delta);
+}
+
+START_TEST(test_ormap_basic_depth)
+{
+    crdt_ormap *m = crdt_ormap_new(NULL, NULL);
+    deep_arg a;
+    crdt_buf e;
+
+    a.levels = (int)CRDT_ORMAP_MAX_DEPTH - 2; /* m + 15 maps */
+    ck_assert_int_eq(crdt_ormap_update(m, 1, "n", 1, crdt_ormap_type(),
+                                       deep_fn, &a, NULL),
+                     CRDT_OK);
+    encode(m, &e);
+    {
+        crdt_ormap *c = crdt_ormap_new(NULL, NULL);
+
+        ck_assert_int_eq(crdt_ormap_decode(c, e.data, e.len, NULL, NULL),
+                         CRDT_OK);
+        ck_assert(crdt_ormap_equal(c, m));
+        crdt_ormap_free(c);
+    }
+    crdt_buf_clear(&e);
+    crdt_ormap_free(m);
+    m = crdt_ormap_new(NULL, NULL);
+    a.levels = (int)CRDT_ORMAP_MAX_DEPTH - 1;
+    ck_assert_int_eq(crdt_ormap_update(m, 1, "n", 1, crdt_ormap_type(),
+                                       deep_fn, &a, NULL),
+                     CRDT_ERR_LIMIT);
+    ck_assert_uint_eq(crdt_ormap_size(m), 0);
+    crdt_ormap_free(m);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- codec */
+
+static const uint8_t example[] = {0x95, 0x01, 0x0c, 0x81, 0x01, 0x01, 0x90,
+                                  0x91, 0x93, 0xc4, 0x01, 0x61, 0x91, 0x92,
+                                  0x01, 0x01, 0x93, 0x01, 0x03, 0x81, 0x01,
+                                  0x02};
+
+/* The example after removing "a": the entry stays, with no dots. */
+static const uint8_t removed_example[] = {
+    0x95, 0x01, 0x0c, 0x81, 0x01, 0x01, 0x90, 0x91, 0x93, 0xc4,
+    0x01, 0x61, 0x90, 0x93, 0x01, 0x03, 0x81, 0x01, 0x02};
+
+START_TEST(test_ormap_codec_removed)
+{
+    crdt_ormap *m = crdt_ormap_new(NULL, NULL), *c = crdt_ormap_new(NULL, NULL);
+    crdt_buf e;
+
+    ck_assert_int_eq(inc(m, 1, "a", 2, NULL), CRDT_OK);
+    ck_assert_int_eq(crdt_ormap_remove(m, "a", 1, NULL), CRDT_OK);
+    encode(m, &e);
+    ck_assert_uint_eq(e.len, sizeof removed_example);
+    ck_assert(memcmp(e.data, removed_example, e.len) == 0);
+    crdt_buf_clear(&e);
+    ck_assert_int_eq(crdt_ormap_decode(c, removed_example,
+                                       sizeof removed_example, NULL, NULL),
+                     CRDT_OK);
+    ck_assert(crdt_ormap_equal(c, m));
+    ck_assert_uint_eq(crdt_ormap_size(c), 0);
+    ck_assert(!crdt_ormap_contains(c, "a", 1));
+    /* a re-add on the decoded copy resumes from {1: 2} */
+    ck_assert_int_eq(inc(c, 1, "a", 1, NULL), CRDT_OK);
+    ck_assert_uint_eq(count(c, "a"), 3);
+    crdt_ormap_free(m);
+    crdt_ormap_free(c);
+}
+END_TEST
+
+START_TEST(test_ormap_codec_bytes)
+{
+    crdt_ormap *m = crdt_ormap_new(NULL, NULL), *c = crdt_ormap_new(NULL, NULL);
+    crdt_buf e;
+
+    ck_assert_int_eq(inc(m, 1, "a", 2, NULL), CRDT_OK);
+    encode(m, &e);
+    ck_assert_uint_eq(e.len, sizeof example);
+    ck_assert(memcmp(e.data, example, e.len) == 0);
+    ck_assert_int_eq(crdt_ormap_decode(c, example, sizeof example, NULL, NULL),
+                     CRDT_OK);
+    ck_assert(crdt_ormap_equal(c, m));
+    crdt_buf_clear(&e);
+    /* the generic path: registry decode of a map */
+    {
+        crdt_registry *reg = crdt_registry_new(NULL);
+        const crdt_type *t;
+        void *o;
+
+        ck_assert_int_eq(crdt_registry_add_builtins(reg), CRDT_OK);
+        ck_assert_int_eq(crdt_registry_decode(reg, example, sizeof example,
+                                              NULL, NULL, &t, &o, NULL),
+                         CRDT_OK);
+        ck_assert_ptr_eq(t, crdt_ormap_type());
+        ck_assert(t->equal(o, m));
+        t->destroy(o);
+        crdt_registry_free(reg);
+    }
+    crdt_ormap_free(m);
+    crdt_ormap_free(c);
+}
+END_TEST
+
+/* dst keeps its state when decoding fails */
+static void reject(const uint8_t *in, size_t len, const crdt_limits *lim,
+                   int code)
+{
+    crdt_ormap *m = crdt_ormap_new(NULL, NULL), *m0;
+    crdt_decode_info info = {0, 0};
+    int rv;
+
+    tu_must(inc(m, 9, "keep", 1, NULL), "inc");
+    m0 = crdt_ormap_clone(m);
+    rv = crdt_ormap_decode(m, in, len, lim, &info);
+    if (rv != code)
+        ck_abort_msg("decode: %s, want %s (offset %zu)", crdt_strerror(rv),
+                     crdt_strerror(code), info.offset);
+    tu_expect(info.code == code, "info.code");
+    tu_expect(info.offset <= len, "info.offset");
+    tu_expect(crdt_ormap_equal(m, m0), "dst untouched");
+    crdt_ormap_free(m);
+    crdt_ormap_free(m0);
+}
+
+START_TEST(test_ormap_codec_reject)
+{
+    uint8_t in[64];
+    size_t i;
+    crdt_limits lim;
+    /* two entries, ctx {1: 2}: [k1, [[1,1]], gc{}], [k2, [[1,2]], gc{}] */
+    const uint8_t two[] = {0x95, 0x01, 0x0c, 0x81, 0x01, 0x02, 0x90, 0x92,
+                           0x93, 0xc4, 0x01, 0x62, 0x91, 0x92, 0x01, 0x01,
+                           0x93, 0x01, 0x03, 0x80, 0x93, 0xc4, 0x01, 0x61,
+                           0x91, 0x92, 0x01, 0x02, 0x93, 0x01, 0x03, 0x80};
+
+    /* every proper prefix */
+    for (i = 0; i < sizeof example; i++)
+        reject(example, i, NULL, CRDT_ERR_DECODE);
+    /* unsorted keys ("b" then "a"), then duplicates */
+    reject(two, sizeof two, NULL, CRDT_ERR_DECODE);
+    memcpy(in, two, sizeof two);
+    in[11] = 0x61;
+    reject(in, sizeof two, NULL, CRDT_ERR_DECODE);
+    in[11] = 0x60; /* sorted: fine */
+    {
+        crdt_ormap *m = crdt_ormap_new(NULL, NULL);
+
+        ck_assert_int_eq(crdt_ormap_decode(m, in, sizeof two, NULL, NULL),
+                         CRDT_OK);
+        ck_assert_uint_eq(crdt_ormap_size(m), 2);
+        crdt_ormap_free(m);
+    }
+    /* a dot not in the context */
+    memcpy(in, example, sizeof example);
+    in[15] = 0x02;
+    reject(in, sizeof example, NULL, CRDT_ERR_DECODE);
+    /* a dot under two keys (sorted keys "`" and "a", both [1, 1]),
+     * reported at the second entry */
+    memcpy(in, two, sizeof two);
+    in[11] = 0x60;
+    in[27] = 0x01;
+    reject(in, sizeof two, NULL, CRDT_ERR_DECODE);
+    {
+        crdt_ormap *m = crdt_ormap_new(NULL, NULL);
+        crdt_decode_info info = {0, 0};
+
+        ck_assert_int_eq(crdt_ormap_decode(m, in, sizeof two, NULL, &info),
+                         CRDT_ERR_DECODE);
+        ck_assert_uint_eq(info.offset, 20);
+        crdt_ormap_free(m);
+    }
+    /* a removed key's entry with a dot not in the context */
+    memcpy(in, removed_example, sizeof removed_example);
+    in[12] = 0x91; /* [[1, 2]] in place of [] */
+    memcpy(in + 13, "\x92\x01\x02", 3);
+    memcpy(in + 16, removed_example + 13, sizeof removed_example - 13);
+    reject(in, sizeof removed_example + 3, NULL, CRDT_ERR_DECODE);
+    /* unknown nested tag 13, and a user tag */
+    memcpy(in, example, sizeof example);
+    in[18] = 0x0d;
+    reject(in, sizeof example, NULL, CRDT_ERR_TYPE);
+    /* the nested value's own error, at its offset */
+    memcpy(in, example, sizeof example);
+    in[21] = 0x00; /* gcounter count 0 */
+    reject(in, sizeof example, NULL, CRDT_ERR_DECODE);
+    /* trailing byte */
+    memcpy(in, example, sizeof example);
+    in[sizeof example] = 0xc0;
+    reject(in, sizeof example + 1, NULL, CRDT_ERR_DECODE);
+    /* limits */
+    crdt_limits_default(&lim);
+    lim.max_elements = 1;
+    reject(two, sizeof two, &lim, CRDT_ERR_LIMIT);
+    crdt_limits_default(&lim);
+    lim.max_value_bytes = 0;
+    reject(example, sizeof example, &lim, CRDT_ERR_LIMIT);
+}
+END_TEST
+
+/* One level: [1, 12, {1: 1}, [], [["", [[1, 1]], <inner>]]] */
+static const uint8_t level[] = {0x95, 0x01, 0x0c, 0x81, 0x01, 0x01, 0x90,
+                                0x91, 0x93, 0xc4, 0x00, 0x91, 0x92, 0x01,
+                                0x01};
+static const uint8_t leaf[] = {0x93, 0x01, 0x03, 0x80};
+
+static uint8_t *nested_bytes(size_t levels, size_t *len)
+{
+    uint8_t *p = malloc(levels * sizeof level + sizeof leaf);
+    size_t i;
+
+    ck_assert_ptr_nonnull(p);
+    for (i = 0; i < levels; i++)
+        memcpy(p + i * sizeof level, level, sizeof level);
+    memcpy(p + levels * sizeof level, leaf, sizeof leaf);
+    *len = levels * sizeof level + sizeof leaf;
+    return p;
+}
+
+START_TEST(test_ormap_codec_depth)
+{
+    crdt_ormap *m = crdt_ormap_new(NULL, NULL);
+    crdt_limits lim;
+    size_t len, i;
+    uint8_t *p;
+    clock_t t0;
+
+    /* 16 levels decode with the defaults, 17 do not */
+    p = nested_bytes(16, &len);
+    ck_assert_int_eq(crdt_ormap_decode(m, p, len, NULL, NULL), CRDT_OK);
+    free(p);
+    p = nested_bytes(17, &len);
+    reject(p, len, NULL, CRDT_ERR_LIMIT);
+    crdt_limits_default(&lim);
+    lim.max_depth = 1;
+    free(p);
+    p = nested_bytes(2, &len);
+    reject(p, len, &lim, CRDT_ERR_LIMIT);
+    free(p);
+    /* 1000 levels: rejected fast, without deep recursion */
+    t0 = clock();
+    p = nested_bytes(1000, &len);
+    reject(p, len, NULL, CRDT_ERR_LIMIT);
+    lim.max_depth = (size_t)1 << 40;
+    reject(p, len, &lim, CRDT_ERR_LIMIT);
+    free(p);
+    /* raw nested arrays in a value slot */
+    p = malloc(sizeof example + 1000);
+    ck_assert_ptr_nonnull(p);
+    memcpy(p, example, 16);
+    for (i = 0; i < 1000; i++)
+        p[16 + i] = 0x91;
+    p[1016] = 0xc0;
+    reject(p, 1017, NULL, CRDT_ERR_LIMIT);
+    free(p);
+    ck_assert((double)(clock() - t0) / CLOCKS_PER_SEC < 1.0);
+    crdt_ormap_free(m);
+}
+END_TEST
+
+/* ------------------------------------------------------------- property */
+
+static const char *const pkeys[] = {"a", "b", "c"}; /* c holds an lww */
+
+/* A random op on m by actor; *removed set if it removed a present key.
+ * Key c is sometimes updated as a gcounter: replicas that create it
+ * concurrently with different types exercise the larger-tag rule (on a
+ * replica that already holds it as an lww, the update fails with
+ * CRDT_ERR_TYPE and changes nothing). */
+static void random_op(tu_rng *rng, crdt_ormap *m, crdt_actor actor,
+                      crdt_ormap *delta, bool *removed)
+{
+    int k = (int)tu_below(rng, 3), what = (int)tu_below(rng, 4);
+
+    if (what == 0) {
+        *removed |= crdt_ormap_contains(m, pkeys[k], 1);
+        tu_must(crdt_ormap_remove(m, pkeys[k], 1, delta), "remove");
+    } else if (k == 2 && tu_below(rng, 6) == 0) {
+        int rv = inc(m, actor, "c", 1, delta);
+
+        if (rv != CRDT_ERR_TYPE)
+            tu_must(rv, "inc c");
+    } else if (k == 2) {
+        char v[2] = {(char)('a' + tu_below(rng, 3)), 0};
+        int rv = set_lww(m, actor, "c", tu_below(rng, 4), v, delta);
+
+        if (rv != CRDT_ERR_TYPE)
+            tu_must(rv, "lww");
+    } else {
+        tu_must(inc(m, actor, pkeys[k], 1 + tu_below(rng, 3), delta), "inc");
+    }
+}
+
+/* Three replicas after random ops and exchanges. */
+static void random_states(tu_rng *rng, crdt_ormap *r[3], bool *removed)
+{
+    int i, n = (int)tu_below(rng, 14);
+
+    for (i = 0; i < 3; i++)
+        r[i] = crdt_ormap_new(NULL, NULL);
+    for (i = 0; i < n; i++) {
+        int x = (int)tu_below(rng, 3);
+
+        if (tu_below(rng, 3) == 0)
+            tu_must(crdt_ormap_merge(r[x], r[(x + 1 + tu_below(rng, 2)) % 3]),
+                 "exchange");
+        else
+            random_op(rng, r[x], (crdt_actor)x + 1, NULL, removed);
+    }
+}
+
+START_TEST(test_ormap_property_laws)
+{
+    tu_rng rng;
+    long n = tu_cases(10000), c, with_removes = 0, delta_removes = 0;
+
+    tu_rng_init(&rng, tu_seed("ormap") ^ 0x1);
+    for (c = 0; c < n; c++) {
+        crdt_ormap *r[3], *ab, *ba, *ab_c, *bc, *a_bc, *aa, *x, *d, *y, *z;
+        crdt_ormap *w, *again;
+        bool removed = false;
+        crdt_buf e;
+        int i, ops;
+
+        random_states(&rng, r, &removed);
+        with_removes += removed;
+        ab = merged(r[0], r[1]);
+        ba = merged(r[1], r[0]);
+        ab_c = merged(ab, r[2]);
+        bc = merged(r[1], r[2]);
+        a_bc = merged(r[0], bc);
+        aa = merged(r[0], r[0]);
+        /* the join laws on every case, removes and re-adds included */
+        tu_expect(crdt_ormap_equal(ab, ba), "commutative");
+        tu_expect(same_bytes(ab, ba), "canonical bytes");
+        tu_expect(crdt_ormap_equal(aa, r[0]), "idempotent");
+        again = merged(ab, r[1]);
+        tu_expect(crdt_ormap_equal(again, ab), "idempotent (a+b)+b");
+        crdt_ormap_free(again);
+        tu_expect(crdt_ormap_equal(ab_c, a_bc), "associative");
+        tu_expect(same_bytes(ab_c, a_bc), "canonical bytes (assoc)");
+        /* round trip */
+        encode(ab_c, &e);
+        y = crdt_ormap_new(NULL, NULL);
+        tu_must(crdt_ormap_decode(y, e.data, e.len, NULL, NULL), "decode");
+        tu_expect(crdt_ormap_equal(y, ab_c), "round trip");
+        crdt_buf_clear(&e);
+        /* delta == mutation, for a delta group of 1-3 ops */
+        x = crdt_ormap_clone(ab);
+        d = crdt_ormap_new(NULL, NULL);
+        ops = 1 + (int)tu_below(&rng, 3);
+        removed = false;
+        for (i = 0; i < ops; i++)
+            random_op(&rng, x, 1 + tu_below(&rng, 3), d, &removed);
+        delta_removes += removed;
+        z = merged(ab, d);
+        tu_expect(crdt_ormap_equal(z, x), "delta == mutation");
+        tu_expect(same_bytes(z, x), "delta == mutation (bytes)");
+        crdt_ormap_free(z);
+        /* and on a replica that has seen more */
+        z = merged(ab_c, d);
+        w = merged(ab_c, x);
+        tu_expect(crdt_ormap_equal(z, w), "delta == state");
+        crdt_ormap_free(w);
+        crdt_ormap_free(z);
+        for (i = 0; i < 3; i++)
+            crdt_ormap_free(r[i]);
+        crdt_ormap_free(ab);
+        crdt_ormap_free(ba);
+        crdt_ormap_free(ab_c);
+        crdt_ormap_free(bc);
+        crdt_ormap_free(a_bc);
+        crdt_ormap_free(aa);
+        crdt_ormap_free(x);
+        crdt_ormap_free(d);
+        crdt_ormap_free(y);
+    }
+    fprintf(stderr,
+            "ormap: %ld property cases, %ld with removes in the states, "
+            "%ld with removes in the delta group\n",
+            n, with_removes, delta_removes);
+}
+END_TEST
+
+/* ------------------------------------------------------------- replicas */
+
+#define MR 5  /* replicas (actor i + 1) */
+#define MK 4  /* keys "0".."3", gcounters */
+
+/* The model of one key: presence dots, and the counter, which is kept
+ * (and joined) whether or not the key is present. */
+typedef struct mkey {
+    uint64_t dots[MR]; /* bit c - 1: dot (actor, c) */
+    uint64_t cnt[MR];  /* per actor; never reset */
+    bool has;          /* some dot: present */
+} mkey;
+
+typedef struct mrep {
+    uint64_t ctx[MR];
+    mkey k[MK];
+} mrep;
+
+static void m_merge(mrep *d, const mrep *s)
+{
+    int k, a;
+
+    for (k = 0; k < MK; k++) {
+        mkey *x = &d->k[k];
+        const mkey *y = &s->k[k];
+        bool any = false;
+
+        for (a = 0; a < MR; a++) {
+            uint64_t A = x->dots[a], B = y->dots[a];
+
+            x->dots[a] = (A & B) | (A & ~s->ctx[a]) | (B & ~d->ctx[a]);
+            any |= x->dots[a] != 0;
+            if (y->cnt[a] > x->cnt[a])
+                x->cnt[a] = y->cnt[a];
+        }
+        x->has = any;
+    }
+    for (a = 0; a < MR; a++)
+        d->ctx[a] |= s->ctx[a];
+}
+
+static int top_bit(uint64_t v)
+{
+    int n = 0;
+
+    while (v) {
+        n++;
+        v >>= 1;
+    }
+    return n;
+}
+
+static void check_rep(const crdt_ormap *m, const mrep *r)
+{
+    int k, a;
+    size_t present = 0;
+
+    for (k = 0; k < MK; k++) {
+        char key[2] = {(char)('0' + k), 0};
+        const void *v;
+
+        if (!r->k[k].has) {
+            tu_expect(!crdt_ormap_contains(m, key, 1), "absent as in model");
+            continue;
+        }
+        present++;
+        tu_must(crdt_ormap_get(m, key, 1, NULL, &v), "present as in model");
+        for (a = 0; a < MR; a++)
+            if (crdt_gcounter_get(v, (crdt_actor)a + 1) != r->k[k].cnt[a])
+                ck_abort_msg("key %d actor %d: %llu, model %llu", k, a + 1,
+                             (unsigned long long)crdt_gcounter_get(
+                                 v, (crdt_actor)a + 1),
+                             (unsigned long long)r->k[k].cnt[a]);
+    }
+    tu_expect(crdt_ormap_size(m) == present, "size as in model");
+}
+
+#define POOL 400
+
+START_TEST(test_ormap_replicas_converge)
+{
+    tu_rng rng;
+    long runs = tu_cases(10000) / 20, run;
+
+    tu_rng_init(&rng, tu_seed("ormap") ^ 0x2);
+    for (run = 0; run < runs; run++) {
+        int nr = 3 + (int)tu_below(&rng, 3), i, j, k, a, step, round;
+        crdt_ormap *rep[MR], *pool[POOL];
+        mrep mr[MR], mpool[POOL];
+        uint64_t upd[MK][MR], cov[MK][MR], incs[MK][MR];
+        int npool = 0, ops = 0;
+
+        memset(mr, 0, sizeof mr);
+        memset(upd, 0, sizeof upd);
+        memset(cov, 0, sizeof cov);
+        memset(incs, 0, sizeof incs);
+        for (i = 0; i < nr; i++)
+            rep[i] = crdt_ormap_new(NULL, NULL);
+        for (step = 0; step < 120 && npool < POOL; step++) {
+            int x = (int)tu_below(&rng, (uint64_t)nr);
+            int what = (int)tu_below(&rng, 10);
+
+            if (what < 5 && ops < 60) {
+                /* an op, with its delta kept in the pool */
+                char key[2];
+                mrep *m = &mr[x], *md = &mpool[npool];
+                mkey *mk;
+                bool rem = what == 0;
+
+                k = (int)tu_below(&rng, MK);
+                key[0] = (char)('0' + k);
+                key[1] = 0;
+                mk = &m->k[k];
+                pool[npool] = crdt_ormap_new(NULL, NULL);
+                memset(md, 0, sizeof *md);
+                ops++;
+                if (rem) {
+                    tu_must(crdt_ormap_remove(rep[x], key, 1, pool[npool]),
+                         "remove");
+                    for (a = 0; a < MR; a++) {
+                        md->ctx[a] = mk->dots[a];
+                        cov[k][a] |= mk->dots[a];
+                        mk->dots[a] = 0;
+                    }
+                    mk->has = false; /* the counter is kept */
+                } else {
+                    int c = top_bit(m->ctx[x]) + 1;
+                    uint64_t bit = (uint64_t)1 << (c - 1);
+
+                    tu_must(inc(rep[x], (crdt_actor)x + 1, key, 1, pool[npool]),
+                         "inc");
+                    for (a = 0; a < MR; a++) {
+                        md->ctx[a] = mk->dots[a];
+                        cov[k][a] |= md->ctx[a];
+                        mk->dots[a] = 0;
+                    }
+                    mk->has = true;
+                    mk->dots[x] = bit;
+                    mk->cnt[x]++; /* from the retained count */
+                    m->ctx[x] |= bit;
+                    md->ctx[x] |= bit;
+                    /* the delta carries the value delta: x's count only */
+                    md->k[k].has = true;
+                    md->k[k].dots[x] = bit;
+                    md->k[k].cnt[x] = mk->cnt[x];
+                    upd[k][x] |= bit;
+                    incs[k][x]++;
+                }
+                npool++;
+            } else if (what < 8 && npool) {
+                /* a random delta from the pool, maybe a duplicate */
+                int p = (int)tu_below(&rng, (uint64_t)npool);
+
+                tu_must(crdt_ormap_merge(rep[x], pool[p]), "merge delta");
+                m_merge(&mr[x], &mpool[p]);
+            } else {
+                int y = (int)tu_below(&rng, (uint64_t)nr);
+
+                tu_must(crdt_ormap_merge(rep[x], rep[y]), "merge state");
+                m_merge(&mr[x], &mr[y]);
+            }
+            check_rep(rep[x], &mr[x]);
+        }
+        /* every delta reaches everyone, in a random order, then states
+         * are exchanged until nothing changes */
+        for (i = 0; i < nr; i++)
+            for (j = 0; j < npool; j++) {
+                int p = (int)tu_below(&rng, (uint64_t)npool);
+
+                tu_must(crdt_ormap_merge(rep[i], pool[p]), "merge delta");
+                m_merge(&mr[i], &mpool[p]);
+                tu_must(crdt_ormap_merge(rep[i], pool[j]), "merge delta");
+                m_merge(&mr[i], &mpool[j]);
+            }
+        for (round = 0; round < 4; round++)
+            for (i = 0; i < nr; i++)
+                for (j = 0; j < nr; j++) {
+                    tu_must(crdt_ormap_merge(rep[i], rep[j]), "merge state");
+                    m_merge(&mr[i], &mr[j]);
+                }
+        for (i = 0; i < nr; i++) {
+            check_rep(rep[i], &mr[i]);
+            tu_expect(crdt_ormap_equal(rep[i], rep[0]), "converged");
+            tu_expect(same_bytes(rep[i], rep[0]), "converged bytes");
+        }
+        /* present iff some update is not covered by a later op */
+        for (k = 0; k < MK; k++) {
+            bool live = false;
+            char key[2] = {(char)('0' + k), 0};
+
+            for (a = 0; a < MR; a++)
+                live |= (upd[k][a] & ~cov[k][a]) != 0;
+            tu_expect(crdt_ormap_contains(rep[0], key, 1) == live,
+                   "presence = some update not covered");
+            /* a present key's counter is the join of every increment ever
+             * made to it, removes notwithstanding */
+            if (live) {
+                const void *v;
+
+                tu_must(crdt_ormap_get(rep[0], key, 1, NULL, &v), "get");
+                for (a = 0; a < MR; a++)
+                    tu_expect(crdt_gcounter_get(v, (crdt_actor)a + 1) ==
+                               incs[k][a],
+                           "counter = all increments to the key");
+            }
+        }
+        for (i = 0; i < nr; i++)
+            crdt_ormap_free(rep[i]);
+        for (i = 0; i < npool; i++)
+            crdt_ormap_free(pool[i]);
+    }
+}
+END_TEST
+
+/* ---------------------------------------------------------------- nomem */
+
+enum {
+    OP_UPDATE_NEW,
+    OP_UPDATE_OLD,
+    OP_UPDATE_NESTED,
+    OP_REMOVE,
+    OP_MERGE,
+    OP_COPY,
+    OP_CLONE,
+    OP_ENCODE,
+    OP_DECODE,
+    OP_COUNT
+};
+
+START_TEST(test_ormap_nomem_all)
+{
+    crdt_ormap *base = crdt_ormap_new(NULL, NULL), *other;
+    crdt_buf enc;
+    tu_mem tm;
+    int op, i;
+
+    for (i = 0; i < 6; i++) {
+        char k[3] = {'k', (char)('0' + i), 0};
+
+        tu_must(inc(base, 1, k, 1 + (uint64_t)i, NULL), "inc");
+    }
+    tu_must(set_lww(base, 1, "lww", 5, "a value longer than sixteen", NULL),
+         "lww");
+    tu_must(nest_inc(base, 1, "nest", "in", 3, NULL), "nest");
+    other = crdt_ormap_clone(base);
+    tu_must(crdt_ormap_remove(other, "k1", 2, NULL), "remove");
+    tu_must(inc(other, 2, "k2", 9, NULL), "inc");
+    tu_must(inc(other, 2, "new", 9, NULL), "inc");
+    tu_must(nest_inc(other, 2, "nest", "in2", 3, NULL), "nest");
+    encode(base, &enc);
+    tu_mem_init(&tm);
+    for (op = 0; op < OP_COUNT; op++) {
+        long n;
+
+        for (n = 0;; n++) {
+            crdt_ormap *a = crdt_ormap_new(NULL, &tm.mem);
+            crdt_ormap *d = crdt_ormap_new(NULL, &tm.mem), *cl = NULL;
+            crdt_ormap *d0;
+            crdt_buf b;
+            int rv = CRDT_OK;
+
+            ck_assert_int_eq(crdt_ormap_decode(a, enc.data, enc.len, NULL,
+                                               NULL),
+                             CRDT_OK);
+            tu_must(inc(d, 3, "k0", 1, NULL), "delta");
+            d0 = crdt_ormap_clone(d);
+            crdt_buf_init(&b, &tm.mem);
+            tu_mem_fail_at(&tm, n);
+            switch (op) {
+            case OP_UPDATE_NEW:
+                rv = inc(a, 1, "fresh", 1, d);
+                break;
+            case OP_UPDATE_OLD:
+                rv = inc(a, 1, "k3", 1, d);
+                break;
+            case OP_UPDATE_NESTED:
+                rv = nest_inc(a, 1, "nest", "deep", 1, d);
+                break;
+            case OP_REMOVE:
+                rv = crdt_ormap_remove(a, "k4", 2, d);
+                break;
+            case OP_MERGE:
+                rv = crdt_ormap_merge(a, other);
+                break;
+            case OP_COPY:
+                rv = crdt_ormap_copy(d, a);
+                break;
+            case OP_CLONE:
+                cl = crdt_ormap_clone(a);
+                rv = cl ? CRDT_OK : CRDT_ERR_NOMEM;
+                break;
+            case OP_ENCODE:
+                rv = crdt_ormap_encode(a, &b);
+                break;
+            case OP_DECODE:
+                rv = crdt_ormap_decode(d, enc.data, enc.len, NULL, NULL);
+                break;
+            }
+            tu_mem_off(&tm);
+            if (rv != CRDT_OK) {
+                ck_assert_int_eq(rv, CRDT_ERR_NOMEM);
+                ck_assert(crdt_ormap_equal(a, base));
+                ck_assert(crdt_ormap_equal(d, d0));
+                ck_assert_uint_eq(b.len, 0);
+            } else if (op == OP_MERGE) {
+                crdt_ormap *want = merged(base, other);
+
+                ck_assert(crdt_ormap_equal(a, want));
+                crdt_ormap_free(want);
+            } else if (op == OP_COPY || op == OP_DECODE) {
+                ck_assert(crdt_ormap_equal(d, base));
+            }
+            crdt_buf_clear(&b);
+            crdt_ormap_free(a);
+            crdt_ormap_free(d);
+            crdt_ormap_free(d0);
+            crdt_ormap_free(cl);
+            ck_assert_int_eq(tm.live, 0);
+            if (rv == CRDT_OK)
+                break;
+        }
+    }
+    crdt_buf_clear(&enc);
+    crdt_ormap_free(base);
+    crdt_ormap_free(other);
+}
+END_TEST
+
+static Suite *ormap_suite(void)
+{
+    Suite *s = suite_create("ormap");
+    TCase *tc;
+
+    tc = tcase_create("basic");
+    tcase_add_test(tc, test_ormap_basic_update);
+    tcase_add_test(tc, test_ormap_basic_remove_concurrent);
+    tcase_add_test(tc, test_ormap_basic_nested);
+    tcase_add_test(tc, test_ormap_basic_depth);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("codec");
+    tcase_add_test(tc, test_ormap_codec_bytes);
+    tcase_add_test(tc, test_ormap_codec_removed);
+    tcase_add_test(tc, test_ormap_codec_reject);
+    tcase_add_test(tc, test_ormap_codec_depth);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("property");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_ormap_property_laws);
+    tcase_add_test(tc, test_ormap_replicas_converge);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("nomem");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_ormap_nomem_all);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(ormap_suite());
+    int failed;
+
+    tu_seed("ormap"); /* drawn once, before Check forks the tests */
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
