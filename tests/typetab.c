@@ -10,10 +10,13 @@
 #include <string.h>
 
 #include <crdt/dotctx.h>
+#include <crdt/flag.h>
 #include <crdt/gcounter.h>
 #include <crdt/gset.h>
 #include <crdt/hlc.h>
 #include <crdt/lww.h>
+#include <crdt/mvreg.h>
+#include <crdt/ormap.h>
 #include <crdt/orset.h>
 #include <crdt/pncounter.h>
 #include <crdt/vclock.h>
@@ -657,6 +660,248 @@ static const tt_type tt_orset = {
 };
 
 /* ======================================================================
+ * Dot stores over a context (flags, mvreg, ormap): operations by a few
+ * actors, some on a concurrent copy merged back, so that states have
+ * several dots and contexts with gaps.
+ * ====================================================================== */
+
+/* One random operation on obj; the op functions below pick what. */
+typedef int (*op_fn)(void *obj, tu_rng *rng, tt_shape shape,
+                     const crdt_actor *actors);
+
+/* n operations, each either on obj itself or, one time in four, on a
+ * clone (with another actor) that is then merged into obj while obj has
+ * done one more operation of its own. */
+static int gen_ops(const crdt_type *type, void *obj, tu_rng *rng,
+                   tt_shape shape, op_fn op)
+{
+    crdt_actor actors[4];
+    size_t n, i;
+    int rv = CRDT_OK;
+
+    for (i = 0; i < 4; i++)
+        actors[i] = tt_rand_actor(rng, shape);
+    n = shape == TT_EMPTY ? 0 : 1 + tt_rand_size(rng, shape);
+    for (i = 0; i < n && rv == CRDT_OK; i++) {
+        if (tu_below(rng, 4) == 0) {
+            void *other = type->create(NULL);
+
+            rv = other ? type->copy(other, obj) : CRDT_ERR_NOMEM;
+            if (!rv)
+                rv = op(other, rng, shape, actors + 2);
+            if (!rv)
+                rv = op(obj, rng, shape, actors);
+            if (!rv)
+                rv = type->merge(obj, other);
+            type->destroy(other);
+        } else {
+            rv = op(obj, rng, shape, actors);
+        }
+    }
+    return rv;
+}
+
+/* ewflag: enables (a new dot) and disables (drop the observed dots). */
+static int ewflag_op(void *obj, tu_rng *rng, tt_shape shape,
+                     const crdt_actor *actors)
+{
+    (void)shape;
+    if (tu_below(rng, 3) == 0)
+        return crdt_ewflag_disable(obj, NULL);
+    return crdt_ewflag_enable(obj, actors[tu_below(rng, 2)], NULL);
+}
+
+static int ewflag_gen(void *obj, tu_rng *rng, tt_shape shape)
+{
+    return gen_ops(crdt_ewflag_type(), obj, rng, tt_pick_shape(rng, shape),
+                   ewflag_op);
+}
+
+/* {"value": true|false} (the API has no dot iterator; the interop test
+ * checks the dots from the bytes). */
+static void ewflag_model(const void *obj, FILE *out)
+{
+    fputs(crdt_ewflag_value(obj) ? "{\"value\":true}" : "{\"value\":false}",
+          out);
+}
+
+static const tt_type tt_ewflag = {
+    .ops = crdt_ewflag_type,
+    .registered = true,
+    .decode_errors = errs_limit,
+    .gen = ewflag_gen,
+    .model = ewflag_model,
+};
+
+/* dwflag: disables (a new dot) and enables (drop the observed dots). */
+static int dwflag_op(void *obj, tu_rng *rng, tt_shape shape,
+                     const crdt_actor *actors)
+{
+    (void)shape;
+    if (tu_below(rng, 3) == 0)
+        return crdt_dwflag_enable(obj, NULL);
+    return crdt_dwflag_disable(obj, actors[tu_below(rng, 2)], NULL);
+}
+
+static int dwflag_gen(void *obj, tu_rng *rng, tt_shape shape)
+{
+    return gen_ops(crdt_dwflag_type(), obj, rng, tt_pick_shape(rng, shape),
+                   dwflag_op);
+}
+
+static void dwflag_model(const void *obj, FILE *out)
+{
+    fputs(crdt_dwflag_value(obj) ? "{\"value\":true}" : "{\"value\":false}",
+          out);
+}
+
+static const tt_type tt_dwflag = {
+    .ops = crdt_dwflag_type,
+    .registered = true,
+    .decode_errors = errs_limit,
+    .gen = dwflag_gen,
+    .model = dwflag_model,
+};
+
+/* mvreg: writes of random values and clears. */
+static int mvreg_op(void *obj, tu_rng *rng, tt_shape shape,
+                    const crdt_actor *actors)
+{
+    uint8_t buf[300];
+    size_t len;
+
+    if (tu_below(rng, 6) == 0)
+        return crdt_mvreg_clear(obj, NULL);
+    len = rand_elem(rng, shape, buf);
+    return crdt_mvreg_write(obj, actors[tu_below(rng, 2)], buf, len, NULL);
+}
+
+static int mvreg_gen(void *obj, tu_rng *rng, tt_shape shape)
+{
+    return gen_ops(crdt_mvreg_type(), obj, rng, tt_pick_shape(rng, shape),
+                   mvreg_op);
+}
+
+/* {"siblings": [[actor, counter, "<hex value>"], ...]} in dot order. */
+static void mvreg_model(const void *obj, FILE *out)
+{
+    const uint8_t *p;
+    size_t i, n;
+    crdt_dot d;
+
+    fputs("{\"siblings\":[", out);
+    for (i = 0; crdt_mvreg_get(obj, i, &d, &p, &n) == CRDT_OK; i++) {
+        fputs(i ? ",[" : "[", out);
+        json_u64(out, d.actor);
+        fputc(',', out);
+        json_u64(out, d.counter);
+        fputc(',', out);
+        json_hex(out, p, n);
+        fputc(']', out);
+    }
+    fputs("]}", out);
+}
+
+static const tt_type tt_mvreg = {
+    .ops = crdt_mvreg_type,
+    .registered = true,
+    .decode_errors = errs_limit,
+    .gen = mvreg_gen,
+    .model = mvreg_model,
+};
+
+/* ormap: updates of gcounter and lww values under random keys (a key's
+ * type follows from its bytes, so it never changes), and removes. */
+typedef struct ormap_arg {
+    crdt_actor actor;
+    uint64_t n;
+} ormap_arg;
+
+static int ormap_inc(void *value, void *value_delta, void *user_data)
+{
+    const ormap_arg *a = user_data;
+
+    return crdt_gcounter_increment(value, a->actor, a->n, value_delta);
+}
+
+static int ormap_set(void *value, void *value_delta, void *user_data)
+{
+    const ormap_arg *a = user_data;
+    uint8_t v[8];
+    size_t i;
+
+    for (i = 0; i < sizeof v; i++)
+        v[i] = (uint8_t)(a->n >> (8 * i));
+    return crdt_lww_set(value, a->n, a->actor, v, (size_t)(a->n % 9),
+                        value_delta);
+}
+
+static int ormap_op(void *obj, tu_rng *rng, tt_shape shape,
+                    const crdt_actor *actors)
+{
+    uint8_t key[300];
+    size_t klen = rand_elem(rng, shape == TT_BIG ? TT_SMALL : shape, key);
+    ormap_arg arg;
+    int rv;
+
+    if (tu_below(rng, 5) == 0)
+        return crdt_ormap_remove(obj, key, klen, NULL);
+    arg.actor = actors[tu_below(rng, 2)];
+    arg.n = tt_rand_count(rng, shape == TT_SMALL ? TT_SMALL : TT_BIG);
+    if (tu_below(rng, 8) == 0)
+        arg.n = 0; /* a counter value that stays empty */
+    if ((klen + (klen ? key[0] : 0)) % 2)
+        rv = crdt_ormap_update(obj, arg.actor, key, klen, crdt_lww_type(),
+                               ormap_set, &arg, NULL);
+    else
+        rv = crdt_ormap_update(obj, arg.actor, key, klen,
+                               crdt_gcounter_type(), ormap_inc, &arg, NULL);
+    return rv == CRDT_ERR_OVERFLOW ? CRDT_OK : rv;
+}
+
+static int ormap_gen(void *obj, tu_rng *rng, tt_shape shape)
+{
+    return gen_ops(crdt_ormap_type(), obj, rng, tt_pick_shape(rng, shape),
+                   ormap_op);
+}
+
+/* {"entries": [["<hex key>", "<type>", <the value's model>], ...]}: the
+ * present keys in key order (removed keys are not readable through the
+ * API; the interop test checks them from the bytes). */
+static void ormap_model(const void *obj, FILE *out)
+{
+    const crdt_type *type;
+    const uint8_t *key;
+    const void *value;
+    const tt_type *vt;
+    size_t i, klen;
+
+    fputs("{\"entries\":[", out);
+    for (i = 0; crdt_ormap_entry(obj, i, &key, &klen, &type, &value) ==
+                CRDT_OK;
+         i++) {
+        fputs(i ? ",[" : "[", out);
+        json_hex(out, key, klen);
+        fprintf(out, ",\"%s\",", type->name);
+        vt = tt_find(type->name);
+        if (vt)
+            vt->model(value, out);
+        else
+            fputs("null", out);
+        fputc(']', out);
+    }
+    fputs("]}", out);
+}
+
+static const tt_type tt_ormap = {
+    .ops = crdt_ormap_type,
+    .registered = true,
+    .decode_errors = errs_limit,
+    .gen = ormap_gen,
+    .model = ormap_model,
+};
+
+/* ======================================================================
  * lww: body [] (empty) or [timestamp, actor, value]
  * ====================================================================== */
 
@@ -871,6 +1116,10 @@ const tt_type *const tt_types[] = {
     &tt_dotctx,
     &tt_gset,
     &tt_orset,
+    &tt_ewflag,
+    &tt_dwflag,
+    &tt_mvreg,
+    &tt_ormap,
     &tt_gcounter,
     &tt_pncounter,
     &tt_lww,
