@@ -397,7 +397,7 @@ int crdt_mvreg_copy(crdt_mvreg *dst, const crdt_mvreg *src)
     /* build the copies after dst's siblings, then swap them in */
     if ((rv = sibs_reserve(dst, dst->n + src->n)))
         return rv;
-    o = dst->sibs + dst->n;
+    o = dst->sibs ? dst->sibs + dst->n : NULL; /* NULL + 0 is undefined */
     for (i = 0; i < src->n; i++) {
         if ((rv = sib_dup(&dst->mem, &o[i], &src->sibs[i]))) {
             while (i-- > 0)

@@ -925,8 +925,9 @@ static const crdt_type *type_for(const crdt_ormap *m, uint32_t tag)
     }
 }
 
-/* An entry takes at least 10 bytes: 0x93, c4 00, 91 92 a c, 92 01 t. */
-#define ENTRY_MIN_BYTES 10u
+/* An entry takes at least 7 bytes: 0x93, c4 00, 90 (a removed key has no
+ * dots), 92 01 t (the shortest value, an empty lww register). */
+#define ENTRY_MIN_BYTES 7u
 #define DOT_MIN_BYTES 3u
 /* MessagePack levels of one map level: envelope, entries, entry. */
 #define LEVELS_PER_MAP 3u
