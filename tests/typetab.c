@@ -896,7 +896,8 @@ static void ormap_model(const void *obj, FILE *out)
 static const tt_type tt_ormap = {
     .ops = crdt_ormap_type,
     .registered = true,
-    .decode_errors = errs_limit,
+    /* "embedded decoders' errors" too: a counter value's OVERFLOW. */
+    .decode_errors = errs_counter,
     .gen = ormap_gen,
     .model = ormap_model,
 };
