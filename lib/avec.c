@@ -499,13 +499,14 @@ void crdtp_avec_encode(cw *w, const avec *v)
  * shortest, out of order, zero); returns how many entries it took. */
 static uint32_t decode_fast(cr *r, avec *out, uint32_t n)
 {
-    const uint8_t *p = r->p, *stop = r->end - 2 * CW_UINT_MAX, *q;
+    const uint8_t *p = r->p, *stop, *q;
     crdt_actor *as = out->actors, prev = 0;
     uint64_t *cs = out->counts, a, c;
     uint32_t i;
 
     if (r->end - r->p < (ptrdiff_t)(2 * CW_UINT_MAX))
         return 0;
+    stop = r->end - 2 * CW_UINT_MAX; /* only now known to be in bounds */
     for (i = 0; i < n && p <= stop; i++) {
         q = cr_fast_uint(p, &a);
         if (!q || (i > 0 && a <= prev))
