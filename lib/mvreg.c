@@ -7,20 +7,23 @@
  * of the time and a handful after concurrent writes, and replicas merge
  * far more often than they write.  So the siblings are one sorted array
  * of fixed-size entries with values of up to CRDT_MVREG_INLINE_BYTES
- * inside the entry, and merge is one two-pointer pass that writes the
- * result into the spare tail of dst's array, then moves it to the front:
- * no allocation when dst has room and the incoming values are inline.
+ * inside the entry, and merge is one two-pointer pass that builds the
+ * result on the stack (up to 8 siblings; a larger one in the spare tail
+ * of dst's array), then moves it in: no allocation when dst has room and
+ * the incoming values are inline.  The usual case, both contexts bare
+ * vectors of at most 8 actors, takes merge_small, which also joins the
+ * vectors in the same call, in place.
  *
  * Representation and invariants:
  *  - sibs[0, n): strictly ascending by (actor, counter); every dot is in
  *    ctx; a value of len <= INLINE bytes is in v.inl, a longer one in its
  *    own heap block v.heap of exactly len bytes, owned by the sibling;
- *  - sibs[n, cap): spare (the scratch of merge);
+ *  - sibs[n, cap): spare (the scratch of a merge of more than 8);
  *  - ctx: clean (compact) between calls.
  *
  * Atomicity: merge has a prepare step, which reserves the arrays and the
- * context's union and builds the result in the spare tail (copying long
- * values from src into fresh blocks), and a commit step that cannot fail.
+ * context's union and builds the result (copying long values from src
+ * into fresh blocks), and a commit step that cannot fail.
  * Write and clear prepare the merge of their delta into the caller's
  * delta group first, then the register's own change, and commit both
  * only when nothing can fail any more.
