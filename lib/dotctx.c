@@ -315,6 +315,9 @@ void crdtp_dotctx_swap(dotctx *a, dotctx *b)
     *b = t;
 }
 
+/* Vector capacity a copy of a small context gets (entries). */
+#define VV_COPY_MIN 8
+
 int crdtp_dotctx_copy(dotctx *dst, const crdt_mem *mem, const dotctx *src)
 {
     size_t n, need;
@@ -329,6 +332,13 @@ int crdtp_dotctx_copy(dotctx *dst, const crdt_mem *mem, const dotctx *src)
         p = crdtp_malloc_array(mem, need, sizeof *p);
         if (!p)
             return CRDT_ERR_NOMEM;
+    }
+    /* room for a few more actors: a copied context is usually joined
+     * with another replica's next, whose vector adds an actor or two */
+    if (src->vv.len && src->vv.len <= VV_COPY_MIN &&
+        (rv = crdtp_avec_reserve(&dst->vv, mem, VV_COPY_MIN))) {
+        crdtp_free(mem, p);
+        return rv;
     }
     if ((rv = crdtp_avec_copy(&dst->vv, mem, &src->vv))) {
         crdtp_free(mem, p);

@@ -7,20 +7,23 @@
  * of the time and a handful after concurrent writes, and replicas merge
  * far more often than they write.  So the siblings are one sorted array
  * of fixed-size entries with values of up to CRDT_MVREG_INLINE_BYTES
- * inside the entry, and merge is one two-pointer pass that writes the
- * result into the spare tail of dst's array, then moves it to the front:
- * no allocation when dst has room and the incoming values are inline.
+ * inside the entry, and merge is one two-pointer pass that builds the
+ * result on the stack (up to 8 siblings; a larger one in the spare tail
+ * of dst's array), then moves it in: no allocation when dst has room and
+ * the incoming values are inline.  The usual case, both contexts bare
+ * vectors of at most 8 actors, takes merge_small, which also joins the
+ * vectors in the same call, in place.
  *
  * Representation and invariants:
  *  - sibs[0, n): strictly ascending by (actor, counter); every dot is in
  *    ctx; a value of len <= INLINE bytes is in v.inl, a longer one in its
  *    own heap block v.heap of exactly len bytes, owned by the sibling;
- *  - sibs[n, cap): spare (the scratch of merge);
+ *  - sibs[n, cap): spare (the scratch of a merge of more than 8);
  *  - ctx: clean (compact) between calls.
  *
  * Atomicity: merge has a prepare step, which reserves the arrays and the
- * context's union and builds the result in the spare tail (copying long
- * values from src into fresh blocks), and a commit step that cannot fail.
+ * context's union and builds the result (copying long values from src
+ * into fresh blocks), and a commit step that cannot fail.
  * Write and clear prepare the merge of their delta into the caller's
  * delta group first, then the register's own change, and commit both
  * only when nothing can fail any more.
@@ -166,17 +169,6 @@ static int cmp_bytes(const uint8_t *a, size_t la, const uint8_t *b,
  * Merge in two steps
  * ====================================================================== */
 
-/*
- * Prepares the join of src into dst: reserves the context's union and
- * room for the result after dst's siblings, and writes the result to
- * dst->sibs[dst->n, dst->n + *out): dst's surviving entries as shallow
- * copies (their blocks stay owned by the originals until commit), src's
- * as deep copies.  Nothing observable changes.  Undo with merge_abort, or
- * finish with merge_commit (nothing may change dst or src in between).
- * With fast (only when merge_commit follows at once, and both contexts
- * are bare vectors), the vectors are joined here as the last step, which
- * is atomic, instead of by join_prepare/join_apply.
- */
 /* Whether both contexts are bare version vectors (no cloud), the usual
  * case: their join is then a pointwise max of the vectors, which
  * merge_prepare performs itself as its last fallible step. */
@@ -186,25 +178,56 @@ static inline bool vv_only(const crdt_mvreg *dst, const crdt_mvreg *src)
            !src->ctx.dirty;
 }
 
+/* Results of up to this many siblings are built on the stack. */
+#define STACK_SIBS 8
+
+/* Where merge_prepare builds the result: o[0, k), which is either the
+ * stack array or the spare tail of dst's array. */
+typedef struct merge_out {
+    sib *o;
+    size_t k;
+    sib stack[STACK_SIBS];
+} merge_out;
+
+/*
+ * Prepares the join of src into dst: reserves the context's union and
+ * room for the result, and builds the result in m->o[0, m->k): dst's
+ * surviving entries as shallow copies (their blocks stay owned by the
+ * originals until commit), src's as deep copies.  A result of at most
+ * STACK_SIBS siblings is built on the stack, so dst needs room only for
+ * the result itself; a larger one in the spare tail of dst's array.
+ * Nothing observable changes.  Undo with merge_abort, or finish with
+ * merge_commit (nothing may change dst or src in between).  With fast
+ * (only when merge_commit follows at once, and both contexts are bare
+ * vectors), the vectors are joined here as the last step, which is
+ * atomic, instead of by join_prepare/join_apply.
+ */
 static int merge_prepare(crdt_mvreg *dst, const crdt_mvreg *src,
-                         size_t *out, bool fast)
+                         merge_out *m, bool fast)
 {
-    const sib *a = dst->sibs, *b = src->sibs;
-    size_t na = dst->n, nb = src->n, i = 0, j = 0, k;
+    const sib *a, *b = src->sibs;
+    size_t na = dst->n, nb = src->n, i = 0, j = 0, k = 0;
     sib *o;
     int rv;
 
+    m->k = 0;
+    m->o = m->stack;
     if (na > (SIZE_MAX / sizeof(sib) - nb) / 2)
         return CRDT_ERR_NOMEM;
-    if ((rv = sibs_reserve(dst, 2 * na + nb)))
-        return rv;
+    if (na + nb <= STACK_SIBS) {
+        if ((rv = sibs_reserve(dst, na + nb)))
+            return rv;
+    } else {
+        if ((rv = sibs_reserve(dst, 2 * na + nb)))
+            return rv;
+        m->o = dst->sibs + na;
+    }
     fast = fast && vv_only(dst, src);
     if (!fast &&
         (rv = crdtp_dotctx_join_prepare(&dst->ctx, &dst->mem, &src->ctx)))
         return rv;
     a = dst->sibs;
-    o = dst->sibs + na;
-    k = 0;
+    o = m->o;
     while (i < na || j < nb) {
         if (j == nb || (i < na && dot_lt(a[i].dot, b[j].dot))) {
             if (!crdtp_dotctx_contains(&src->ctx, a[i].dot.actor,
@@ -215,7 +238,7 @@ static int merge_prepare(crdt_mvreg *dst, const crdt_mvreg *src,
             if (!crdtp_dotctx_contains(&dst->ctx, b[j].dot.actor,
                                        b[j].dot.counter)) {
                 if ((rv = sib_dup(&dst->mem, &o[k], &b[j]))) {
-                    *out = k;
+                    m->k = k;
                     return rv;
                 }
                 k++;
@@ -227,7 +250,7 @@ static int merge_prepare(crdt_mvreg *dst, const crdt_mvreg *src,
             j++;
         }
     }
-    *out = k;
+    m->k = k;
     /* the vectors' join last: atomic, and nothing can fail after it */
     if (fast &&
         (rv = crdtp_avec_merge(&dst->ctx.vv, &dst->mem, &src->ctx.vv)))
@@ -235,11 +258,11 @@ static int merge_prepare(crdt_mvreg *dst, const crdt_mvreg *src,
     return CRDT_OK;
 }
 
-/* Frees what merge_prepare copied from src (entries of dst's own are
- * shallow copies and stay with the originals). */
-static void merge_abort(crdt_mvreg *dst, size_t k)
+/* Frees the value blocks that o[0, k), a result being built, copied from
+ * src (entries of dst's own are shallow copies and stay with the
+ * originals). */
+static void free_copies(crdt_mvreg *dst, const sib *o, size_t k)
 {
-    sib *o = dst->sibs + dst->n;
     size_t i;
 
     for (i = 0; i < k; i++) {
@@ -249,26 +272,178 @@ static void merge_abort(crdt_mvreg *dst, size_t k)
     }
 }
 
-static void merge_commit(crdt_mvreg *dst, const crdt_mvreg *src, size_t k,
-                         bool fast)
+/* Frees the value blocks of dst's siblings that are not in the result
+ * o[0, k) (sorted), before the result replaces them. */
+static inline void free_dropped(crdt_mvreg *dst, const sib *o, size_t k)
 {
-    sib *a = dst->sibs, *o = dst->sibs + dst->n;
+    const sib *a = dst->sibs;
     size_t i, j = 0;
 
-    /* free the long values of dst's siblings that did not survive */
     for (i = 0; i < dst->n; i++) {
+        if (a[i].len <= INLINE)
+            continue;
         while (j < k && dot_lt(o[j].dot, a[i].dot))
             j++;
-        if (a[i].len > INLINE && !(j < k && dot_eq(o[j].dot, a[i].dot)))
+        if (!(j < k && dot_eq(o[j].dot, a[i].dot)))
             crdtp_free(&dst->mem, a[i].v.heap);
     }
-    /* move the result down (o > a: a forward copy is safe); a loop of
-     * struct copies beats a memmove call for the usual handful */
-    for (i = 0; i < k; i++)
+}
+
+/* Undoes merge_prepare. */
+static void merge_abort(crdt_mvreg *dst, const merge_out *m)
+{
+    free_copies(dst, m->o, m->k);
+}
+
+static void merge_commit(crdt_mvreg *dst, const crdt_mvreg *src,
+                         const merge_out *m, bool fast)
+{
+    sib *a = dst->sibs;
+    const sib *o = m->o;
+    size_t i;
+
+    free_dropped(dst, o, m->k);
+    /* move the result in (from the stack, or down from the tail, where
+     * o > a makes a forward copy safe); a loop of struct copies beats a
+     * memmove call for the usual handful */
+    for (i = 0; i < m->k; i++)
         a[i] = o[i];
-    dst->n = k;
+    dst->n = m->k;
     if (!fast)
         crdtp_dotctx_join_apply(&dst->ctx, &dst->mem, &src->ctx);
+}
+
+/* d[0, k) = s[0, k) for k <= STACK_SIBS, unrolled: compilers turn a
+ * copy loop into a memcpy call, which costs more than the copies. */
+static inline void copy_few(sib *d, const sib *s, size_t k)
+{
+    switch (k) {
+    case 8: d[7] = s[7]; /* fall through */
+    case 7: d[6] = s[6]; /* fall through */
+    case 6: d[5] = s[5]; /* fall through */
+    case 5: d[4] = s[4]; /* fall through */
+    case 4: d[3] = s[3]; /* fall through */
+    case 3: d[2] = s[2]; /* fall through */
+    case 2: d[1] = s[1]; /* fall through */
+    case 1: d[0] = s[0]; /* fall through */
+    default: break;
+    }
+}
+
+/* Vectors of at most this many actors can take merge_small. */
+#define SMALL_VV 8
+
+static inline uint64_t max64(uint64_t x, uint64_t y)
+{
+    return x > y ? x : y;
+}
+
+/* v[a] for a vector of n <= SMALL_VV actors: the position is the number
+ * of smaller actors, found without branching on the data. */
+static inline uint64_t small_get(const crdt_actor *actors,
+                                 const uint64_t *counts, size_t n,
+                                 crdt_actor a)
+{
+    size_t i = 0, k;
+
+    for (k = 0; k < n; k++)
+        i += actors[k] < a;
+    return i < n && actors[i] == a ? counts[i] : 0;
+}
+
+/* Whether merge_small applies: both contexts bare vectors of at most
+ * SMALL_VV actors, at most STACK_SIBS siblings in all. */
+static inline bool small_merge_ok(const crdt_mvreg *dst,
+                                  const crdt_mvreg *src)
+{
+    return vv_only(dst, src) && dst->ctx.vv.len <= SMALL_VV &&
+           src->ctx.vv.len <= SMALL_VV && dst->n + src->n <= STACK_SIBS;
+}
+
+/*
+ * The usual merge in one pass, for registers small_merge_ok accepts: a
+ * register between writes has a bare vector of a few actors and a
+ * sibling or two.  Builds the vectors' union and the surviving siblings
+ * on the stack (a sibling survives when it is in both states or its dot
+ * is beyond the other's vector), reserves room, then commits; dst
+ * unchanged on CRDT_ERR_NOMEM.
+ */
+static int merge_small(crdt_mvreg *dst, const crdt_mvreg *src)
+{
+    avec *dv = &dst->ctx.vv;
+    const avec *sv = &src->ctx.vv;
+    crdt_actor *da = dv->actors;
+    uint64_t *dc = dv->counts;
+    const crdt_actor *sa = sv->actors;
+    const uint64_t *sc = sv->counts;
+    size_t dl = dv->len, sl = sv->len;
+    sib o[STACK_SIBS];
+    const sib *a = dst->sibs, *b = src->sibs;
+    size_t na = dst->n, nb = src->n, i = 0, j = 0, k = 0, u = 0;
+    int rv = CRDT_OK;
+
+    /* the surviving siblings, in order, on the stack */
+    while (i < na || j < nb) {
+        if (j == nb || (i < na && dot_lt(a[i].dot, b[j].dot))) {
+            if (a[i].dot.counter > small_get(sa, sc, sl, a[i].dot.actor))
+                o[k++] = a[i];
+            i++;
+        } else if (i == na || dot_lt(b[j].dot, a[i].dot)) {
+            if (b[j].dot.counter > small_get(da, dc, dl, b[j].dot.actor)) {
+                if ((rv = sib_dup(&dst->mem, &o[k], &b[j])))
+                    break;
+                k++;
+            }
+            j++;
+        } else {
+            o[k++] = a[i];
+            i++;
+            j++;
+        }
+    }
+    /* the size of the vectors' union */
+    for (i = 0, j = 0; i < dl && j < sl; u++) {
+        crdt_actor x = da[i], y = sa[j];
+
+        i += x <= y;
+        j += y <= x;
+    }
+    u += (dl - i) + (sl - j);
+    if (rv == CRDT_OK && (rv = sibs_reserve(dst, k)) == CRDT_OK &&
+        u > dv->cap)
+        rv = crdtp_avec_reserve(dv, &dst->mem, u);
+    if (rv != CRDT_OK) {
+        free_copies(dst, o, k);
+        return rv;
+    }
+    /* commit */
+    free_dropped(dst, o, k);
+    copy_few(dst->sibs, o, k);
+    dst->n = k;
+    /* the vectors' union in place, from the back so that no entry is
+     * overwritten before it is read */
+    da = dv->actors;
+    dc = dv->counts;
+    i = dl;
+    j = sl;
+    k = u;
+    while (j > 0) {
+        if (i > 0 && da[i - 1] > sa[j - 1]) {
+            k--, i--;
+            da[k] = da[i];
+            dc[k] = dc[i];
+        } else if (i > 0 && da[i - 1] == sa[j - 1]) {
+            k--, i--, j--;
+            da[k] = da[i];
+            dc[k] = max64(dc[i], sc[j]);
+        } else {
+            k--, j--;
+            da[k] = sa[j];
+            dc[k] = sc[j];
+        }
+    }
+    dv->len = u;
+    return CRDT_OK;
 }
 
 static void reg_init(crdt_mvreg *r, const crdt_mem *mem)
@@ -504,7 +679,7 @@ static int mutate(crdt_mvreg *reg, bool with_write, crdt_actor actor,
     crdt_mvreg t;
     sib s;
     crdt_dot d = {0, 0};
-    size_t k = 0;
+    merge_out m;
     bool have_s = false;
     int rv;
 
@@ -524,7 +699,7 @@ static int mutate(crdt_mvreg *reg, bool with_write, crdt_actor actor,
     if (delta) {
         if ((rv = build_delta(&t, reg, with_write, d, sib_val(&s), len)))
             goto abort_s;
-        if ((rv = merge_prepare(delta, &t, &k, false)))
+        if ((rv = merge_prepare(delta, &t, &m, false)))
             goto abort;
     }
     if (with_write) {
@@ -540,11 +715,11 @@ static int mutate(crdt_mvreg *reg, bool with_write, crdt_actor actor,
         reg->n = 1;
     }
     if (delta)
-        merge_commit(delta, &t, k, false);
+        merge_commit(delta, &t, &m, false);
     goto out;
 abort:
     if (delta)
-        merge_abort(delta, k);
+        merge_abort(delta, &m);
 abort_s:
     if (have_s)
         sib_free(&reg->mem, &s);
@@ -575,7 +750,7 @@ int crdt_mvreg_clear(crdt_mvreg *reg, crdt_mvreg *delta)
 
 int crdt_mvreg_merge(crdt_mvreg *dst, const crdt_mvreg *src)
 {
-    size_t k = 0;
+    merge_out m;
     bool fast;
     int rv;
 
@@ -583,12 +758,14 @@ int crdt_mvreg_merge(crdt_mvreg *dst, const crdt_mvreg *src)
         return CRDT_ERR_INVALID_ARG;
     if (dst == src)
         return CRDT_OK;
+    if (small_merge_ok(dst, src))
+        return merge_small(dst, src);
     fast = vv_only(dst, src);
-    if ((rv = merge_prepare(dst, src, &k, fast))) {
-        merge_abort(dst, k);
+    if ((rv = merge_prepare(dst, src, &m, fast))) {
+        merge_abort(dst, &m);
         return rv;
     }
-    merge_commit(dst, src, k, fast);
+    merge_commit(dst, src, &m, fast);
     return CRDT_OK;
 }
 

@@ -328,10 +328,13 @@ START_TEST(test_mvreg_merge_no_alloc)
         crdt_mvreg_free(w);
     }
     ck_assert_uint_eq(crdt_mvreg_count(a), 2);
-    /* the first merge grows x; the next ones reuse its storage */
-    ck_assert_int_eq(crdt_mvreg_copy(x, a), CRDT_OK);
-    merge_ok(x, b);
-    ck_assert_uint_eq(crdt_mvreg_count(x), 4);
+    /* the first rounds grow x (copy builds its copies after x's current
+     * siblings); the next ones reuse its storage */
+    for (i = 0; i < 2; i++) {
+        ck_assert_int_eq(crdt_mvreg_copy(x, a), CRDT_OK);
+        merge_ok(x, b);
+        ck_assert_uint_eq(crdt_mvreg_count(x), 4);
+    }
     calls = tm.calls;
     for (i = 0; i < 10; i++) {
         ck_assert_int_eq(crdt_mvreg_copy(x, a), CRDT_OK);
@@ -344,6 +347,71 @@ START_TEST(test_mvreg_merge_no_alloc)
     crdt_mvreg_free(b);
     crdt_mvreg_free(x);
     ck_assert_int_eq(tm.live, 0);
+}
+END_TEST
+
+/* Merges of registers past the small path's limits (more than 8
+ * siblings in all, more than 8 actors in a vector) agree with the small
+ * path's results and with the semantics, in any order. */
+START_TEST(test_mvreg_merge_large)
+{
+    static const size_t counts[] = {2, 8, 9, 17};
+    size_t c, w, i;
+
+    for (c = 0; c < sizeof counts / sizeof *counts; c++) {
+        size_t n = counts[c];
+        crdt_mvreg *acc = crdt_mvreg_new(NULL), *rev = crdt_mvreg_new(NULL);
+        crdt_mvreg *one[17], *x, *y;
+
+        ck_assert_ptr_nonnull(acc);
+        ck_assert_ptr_nonnull(rev);
+        for (w = 0; w < n; w++) {
+            one[w] = crdt_mvreg_new(NULL);
+            ck_assert_ptr_nonnull(one[w]);
+            wr(one[w], 100 + (crdt_actor)w, w % 2 ? long_a : "short",
+               NULL);
+        }
+        for (w = 0; w < n; w++) {
+            merge_ok(acc, one[w]);
+            merge_ok(rev, one[n - 1 - w]);
+            ck_assert_uint_eq(crdt_mvreg_count(acc), w + 1);
+        }
+        ck_assert(crdt_mvreg_equal(acc, rev));
+        for (i = 0; i < n; i++) {
+            const uint8_t *p;
+            size_t len;
+            crdt_dot d;
+            const char *want = i % 2 ? long_a : "short";
+
+            ck_assert_int_eq(crdt_mvreg_get(acc, i, &d, &p, &len), CRDT_OK);
+            ck_assert_uint_eq(d.actor, 100 + i);
+            ck_assert_uint_eq(d.counter, 1);
+            ck_assert_uint_eq(len, strlen(want));
+            ck_assert(memcmp(p, want, len) == 0);
+        }
+        /* a write over all n siblings supersedes them everywhere */
+        x = crdt_mvreg_clone(acc);
+        ck_assert_ptr_nonnull(x);
+        wr(x, 100, long_b, NULL);
+        ck_assert_uint_eq(crdt_mvreg_count(x), 1);
+        merge_ok(rev, x);
+        ck_assert(crdt_mvreg_equal(rev, x));
+        /* a concurrent write on a small register survives the merge with
+         * the large one, and the large one's write survives too */
+        y = crdt_mvreg_new(NULL);
+        ck_assert_ptr_nonnull(y);
+        wr(y, 7, "concurrent", NULL);
+        merge_ok(y, x);
+        ck_assert_uint_eq(crdt_mvreg_count(y), 2);
+        merge_ok(x, y);
+        ck_assert(crdt_mvreg_equal(x, y));
+        for (w = 0; w < n; w++)
+            crdt_mvreg_free(one[w]);
+        crdt_mvreg_free(acc);
+        crdt_mvreg_free(rev);
+        crdt_mvreg_free(x);
+        crdt_mvreg_free(y);
+    }
 }
 END_TEST
 
@@ -959,6 +1027,7 @@ static Suite *mvreg_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("merge");
     tcase_add_test(tc, test_mvreg_merge_no_alloc);
+    tcase_add_test(tc, test_mvreg_merge_large);
     suite_add_tcase(s, tc);
     tc = tcase_create("codec");
     tcase_add_test(tc, test_mvreg_codec_bytes);
