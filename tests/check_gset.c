@@ -180,6 +180,81 @@ START_TEST(test_gset_property_laws)
 }
 END_TEST
 
+/*
+ * Replicas: 3-5 replicas add random elements (keeping each add's delta),
+ * merge random deltas (duplicates and any order) and each other's states;
+ * every replica always holds exactly the adds it has seen (the model: a
+ * bitmap per replica), and after every delta reaches everyone, all
+ * converge to the union of all adds.
+ */
+#define GS_REP_MAX 5
+#define GS_OPS_MAX 120
+
+START_TEST(test_gset_replica_converge)
+{
+    tu_rng r;
+    long run, runs = tu_cases(10000) / 20 + 1;
+
+    tu_rng_init(&r, tu_seed("gset replicas"));
+    for (run = 0; run < runs; run++) {
+        int nrep = 3 + (int)tu_below(&r, 3), nops = 0, i, step, t;
+        int nsteps = 20 + (int)tu_below(&r, 100);
+        crdt_gset *rep[GS_REP_MAX], *delta[GS_OPS_MAX];
+        uint64_t seen[GS_REP_MAX], added[GS_OPS_MAX], all = 0;
+        uint8_t e[32];
+
+        for (i = 0; i < nrep; i++) {
+            rep[i] = mk(NULL);
+            seen[i] = 0;
+        }
+        for (step = 0; step < nsteps; step++) {
+            uint64_t k = tu_below(&r, 10);
+
+            i = (int)tu_below(&r, (uint64_t)nrep);
+            if (k < 4 && nops < GS_OPS_MAX) {
+                unsigned el = (unsigned)tu_below(&r, 64);
+
+                delta[nops] = mk(NULL);
+                tu_must(crdt_gset_add(rep[i], e, elem(el, e), delta[nops]),
+                        "add");
+                added[nops] = (uint64_t)1 << el;
+                seen[i] |= added[nops];
+                all |= added[nops];
+                nops++;
+            } else if (k < 8 && nops > 0) {
+                int o = (int)tu_below(&r, (uint64_t)nops);
+
+                tu_must(crdt_gset_merge(rep[i], delta[o]), "merge delta");
+                seen[i] |= added[o];
+            } else {
+                int j = (int)tu_below(&r, (uint64_t)nrep);
+
+                tu_must(crdt_gset_merge(rep[i], rep[j]), "merge state");
+                seen[i] |= seen[j];
+            }
+            check_model(rep[i], seen[i]);
+        }
+        /* deliver every delta everywhere, in random order, twice */
+        for (i = 0; i < nrep; i++) {
+            for (t = 0; nops && t < 2 * nops; t++)
+                tu_must(crdt_gset_merge(rep[i],
+                                        delta[tu_below(&r, (uint64_t)nops)]),
+                        "merge delta");
+            for (t = 0; t < nops; t++)
+                tu_must(crdt_gset_merge(rep[i], delta[t]), "merge delta");
+        }
+        for (i = 0; i < nrep; i++) {
+            tu_expect(crdt_gset_equal(rep[0], rep[i]), "converged");
+            check_model(rep[i], all);
+        }
+        for (i = 0; i < nrep; i++)
+            crdt_gset_free(rep[i]);
+        for (i = 0; i < nops; i++)
+            crdt_gset_free(delta[i]);
+    }
+}
+END_TEST
+
 START_TEST(test_gset_nomem_all)
 {
     tu_mem tm;
@@ -264,6 +339,7 @@ static Suite *gset_suite(void)
     tc = tcase_create("property");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_gset_property_laws);
+    tcase_add_test(tc, test_gset_replica_converge);
     suite_add_tcase(s, tc);
     tc = tcase_create("nomem");
     tcase_add_test(tc, test_gset_nomem_all);
