@@ -5,14 +5,17 @@
  * plus (for dot stores) one dot per element inline.
  *
  * Representation (one allocation each, grown by doubling):
- *   arena  the element bytes, back to back, no terminator.  Removing an
- *          element leaves its bytes as garbage (or shrinks the arena when
- *          they are at its end); the arena is compacted when garbage
- *          exceeds half of it.
- *   ents   n entries {off, len, hash}: 16 bytes each.  hash is the low 32
- *          bits of SipHash-2-4 (crypto_shorthash) of the bytes under the
- *          object's random key.  Entry order is storage order: appends go
- *          last; a removal moves the last entry into the hole.
+ *   arena  the bytes of elements longer than ES_INLINE (8), back to back,
+ *          no terminator.  Removing one leaves its bytes as garbage (or
+ *          shrinks the arena when they are at its end); the arena is
+ *          compacted when garbage exceeds half of it.
+ *   ents   n entries {ref, len, hash}: 16 bytes each.  ref holds an
+ *          element of <= 8 bytes itself (zero-padded: compared as one
+ *          word, no arena access, no garbage on removal), else the
+ *          offset of its bytes in the arena.  hash is the low 32 bits of
+ *          SipHash-2-4 (crypto_shorthash) of the bytes under the object's
+ *          random key.  Entry order is storage order: appends go last; a
+ *          removal moves the last entry into the hole.
  *   dots   (dot stores only, else NULL) parallel to ents: the element's
  *          one dot inline (counter >= 1), or, when it has several,
  *          counter == 0 and actor holding a pointer to a dotlist (sorted
@@ -24,8 +27,10 @@
  *          in the slot rejects almost every non-matching probe without
  *          touching the entry.
  *
- * Memory for n elements of b bytes with dots: b + 16 + 16 + 8 * slots / n
- * (between 10.7 and 21.3 by the load factor), plus growth slack.
+ * Memory for n elements of b bytes with dots: (b > 8 ? b : 0) + 16 + 16
+ * + 8 * slots / n (between 10.7 and 21.3 by the load factor), plus growth
+ * slack: 50.3 bytes per 8-byte element at 10^6 (bench --mem), 58.7 when
+ * short elements still went to the arena.
  *
  * Measured (bench orswot_*, 100,000 8-byte elements, 2 vCPU EPYC): slots
  * holding the hash beside the index vs bare 4-byte indices: the bare form
@@ -33,7 +38,8 @@
  * cache miss at 100,000 elements); see the orset commit for numbers.
  *
  * Costs: find/add/remove O(1) expected (one SipHash of the bytes, a probe
- * run of ~1.5 slots); the key being secret and per object, an adversary
+ * run of ~1.5 slots; a removal probes once more, for the slot of the
+ * entry it moves); the key being secret and per object, an adversary
  * cannot choose colliding elements.
  */
 #ifndef CRDT_ELEMSET_INTERNAL_H
@@ -45,14 +51,28 @@
 #include <crdt/common.h>
 #include <crdt/dotctx.h>
 
+/* Hot paths: cold code kept out of line (a smaller frame for the hot
+ * one), small helpers forced in line. */
+#if defined(__GNUC__)
+#define ES_NOINLINE __attribute__((noinline))
+#define ES_INLINE_ALWAYS inline __attribute__((always_inline))
+#else
+#define ES_NOINLINE
+#define ES_INLINE_ALWAYS inline
+#endif
+
 #define ES_KEYBYTES 16u
 #define ES_NONE ((size_t)-1)
 /* Largest element: lengths are 31-bit (bit 31 is a transient mark). */
 #define ES_MAX_LEN ((size_t)0x7fffffffu)
 #define ES_MARK 0x80000000u
 
+/* Elements of at most this many bytes live inline in their entry. */
+#define ES_INLINE 8u
+
 typedef struct es_ent {
-    uint64_t off;  /* offset of the bytes in the arena */
+    uint64_t ref;  /* len <= ES_INLINE: the bytes, zero-padded; else their
+                      offset in the arena */
     uint32_t len;  /* bytes; bit 31 is a transient mark of merges */
     uint32_t hash; /* keyed hash of the bytes (low 32 bits) */
 } es_ent;
@@ -88,8 +108,18 @@ int crdtp_es_copy(elemset *dst, const crdt_mem *mem, const elemset *src);
 uint32_t crdtp_shorthash(const elemset *s, const void *p, size_t n);
 /* Index of the element, or ES_NONE. */
 size_t crdtp_es_find(const elemset *s, const void *p, size_t n, uint32_t h);
-/* Makes room for k more elements of `bytes` bytes in all: then k pushes
- * cannot fail.  Unchanged (capacity aside) on error. */
+/* Index of the element, or ES_NONE; if found, *slot is its index slot
+ * (for crdtp_es_remove_slot). */
+size_t crdtp_es_find_slot(const elemset *s, const void *p, size_t n,
+                          uint32_t h, size_t *slot);
+/* Arena bytes an element of n bytes takes (0 when inline). */
+static inline size_t crdtp_es_abytes(size_t n)
+{
+    return n > ES_INLINE ? n : 0;
+}
+/* Makes room for k more elements taking `bytes` arena bytes in all (the
+ * sum of their crdtp_es_abytes): then k pushes cannot fail.  Unchanged
+ * (capacity aside) on error. */
 int crdtp_es_reserve(elemset *s, const crdt_mem *mem, size_t k,
                      size_t bytes);
 /* Appends an element known to be absent; room reserved.  Returns its
@@ -98,12 +128,23 @@ size_t crdtp_es_push(elemset *s, const void *p, size_t n, uint32_t h);
 /* Removes the element at i (frees its dot list): the last entry moves to
  * i.  Never fails. */
 void crdtp_es_remove_at(elemset *s, const crdt_mem *mem, size_t i);
+/* The same, given the slot crdtp_es_find_slot found (saves a probe). */
+void crdtp_es_remove_slot(elemset *s, const crdt_mem *mem, size_t i,
+                          size_t slot);
+/* Removes the element of bytes p[0..n), hash h, if present: true if it
+ * was.  Never fails. */
+bool crdtp_es_remove_key(elemset *s, const crdt_mem *mem, const void *p,
+                         size_t n, uint32_t h);
 /* Removes every element whose dot is {0, 0} (dead), in one pass. */
 void crdtp_es_remove_dead(elemset *s, const crdt_mem *mem);
 
 static inline const uint8_t *crdtp_es_bytes(const elemset *s, size_t i)
 {
-    return s->arena + s->ents[i].off;
+    const es_ent *e = &s->ents[i];
+
+    if ((e->len & ~ES_MARK) <= ES_INLINE)
+        return (const uint8_t *)&e->ref;
+    return s->arena + e->ref;
 }
 
 static inline size_t crdtp_es_len(const elemset *s, size_t i)

@@ -185,7 +185,7 @@ static int merge_prepare(oset *d, const crdt_mem *mem, const oset *s,
         if (i == ES_NONE) {
             k = join_dots(NULL, 0, &d->ctx, db, nb, &s->ctx, NULL);
             if (k)
-                add++, bytes += len;
+                add++, bytes += crdtp_es_abytes(len);
         } else {
             da = crdtp_es_dots(a, i, &na);
             if (na == 1 && nb == 1 && da->actor == db->actor &&
@@ -471,8 +471,9 @@ int crdt_orset_add(crdt_orset *s, crdt_actor actor, const void *elem,
     h = crdtp_shorthash(&s->s.es, elem, len);
     i = crdtp_es_find(&s->s.es, elem, len, h);
     if (!delta) {
-        if (i == ES_NONE && (rv = crdtp_es_reserve(&s->s.es, &s->mem, 1,
-                                                   len)))
+        if (i == ES_NONE &&
+            (rv = crdtp_es_reserve(&s->s.es, &s->mem, 1,
+                                   crdtp_es_abytes(len))))
             return rv;
         if ((rv = crdtp_dotctx_next_dot(&s->s.ctx, &s->mem, actor, &nd)))
             return rv;
@@ -491,7 +492,7 @@ int crdt_orset_add(crdt_orset *s, crdt_actor actor, const void *elem,
         old = crdtp_es_dots(&s->s.es, i, &nold);
     /* the delta: {elem: {nd}}, context {nd} + old */
     oset_init_like(&t, &delta->s.es);
-    if ((rv = crdtp_es_reserve(&t.es, &s->mem, 1, len)) ||
+    if ((rv = crdtp_es_reserve(&t.es, &s->mem, 1, crdtp_es_abytes(len))) ||
         (rv = crdtp_dotctx_add(&t.ctx, &s->mem, nd)))
         goto fail;
     for (k = 0; k < nold; k++)
@@ -503,7 +504,8 @@ int crdt_orset_add(crdt_orset *s, crdt_actor actor, const void *elem,
     if ((rv = with_delta(delta, &t, &s->mem, &p)))
         return rv;
     if ((i == ES_NONE &&
-         (rv = crdtp_es_reserve(&s->s.es, &s->mem, 1, len))) ||
+         (rv = crdtp_es_reserve(&s->s.es, &s->mem, 1,
+                                crdtp_es_abytes(len)))) ||
         (rv = crdtp_dotctx_join_prepare(&s->s.ctx, &s->mem, &t.ctx))) {
         plan_free(&p, &delta->mem);
         goto fail;
@@ -520,33 +522,48 @@ fail:
     return rv;
 }
 
-int crdt_orset_remove(crdt_orset *s, const void *elem, size_t len,
-                      crdt_orset *delta)
+/* remove with a delta (no element, context = the element's dots). */
+static ES_NOINLINE int remove_delta(crdt_orset *s, const void *elem,
+                                    size_t len, crdt_orset *delta)
 {
-    size_t i, n, k;
+    size_t i, n, k, slot;
     const crdt_dot *d;
     oset t;
     plan p;
     int rv;
 
+    if (s->s.es.n == 0)
+        return CRDT_OK;
+    i = crdtp_es_find_slot(&s->s.es, elem, len,
+                           crdtp_shorthash(&s->s.es, elem, len), &slot);
+    if (i == ES_NONE)
+        return CRDT_OK;
+    d = crdtp_es_dots(&s->s.es, i, &n);
+    oset_init_like(&t, &delta->s.es);
+    for (k = 0; k < n; k++)
+        if ((rv = crdtp_dotctx_add(&t.ctx, &s->mem, d[k]))) {
+            oset_clear(&t, &s->mem);
+            return rv;
+        }
+    if ((rv = with_delta(delta, &t, &s->mem, &p)))
+        return rv;
+    merge_commit(&delta->s, &delta->mem, &t, &p);
+    oset_clear(&t, &s->mem);
+    crdtp_es_remove_slot(&s->s.es, &s->mem, i, slot);
+    return CRDT_OK;
+}
+
+int crdt_orset_remove(crdt_orset *s, const void *elem, size_t len,
+                      crdt_orset *delta)
+{
     if (!s || (!elem && len) || len > ES_MAX_LEN || delta == s)
         return CRDT_ERR_INVALID_ARG;
-    if ((i = find(s, elem, len)) == ES_NONE)
-        return CRDT_OK;
-    if (delta) {
-        d = crdtp_es_dots(&s->s.es, i, &n);
-        oset_init_like(&t, &delta->s.es);
-        for (k = 0; k < n; k++)
-            if ((rv = crdtp_dotctx_add(&t.ctx, &s->mem, d[k]))) {
-                oset_clear(&t, &s->mem);
-                return rv;
-            }
-        if ((rv = with_delta(delta, &t, &s->mem, &p)))
-            return rv;
-        merge_commit(&delta->s, &delta->mem, &t, &p);
-        oset_clear(&t, &s->mem);
-    }
-    crdtp_es_remove_at(&s->s.es, &s->mem, i);
+    if (delta)
+        return remove_delta(s, elem, len, delta);
+    /* without a delta: one hash, one probe, no allocation */
+    if (s->s.es.n)
+        crdtp_es_remove_key(&s->s.es, &s->mem, elem, len,
+                            crdtp_shorthash(&s->s.es, elem, len));
     return CRDT_OK;
 }
 

@@ -633,6 +633,161 @@ START_TEST(test_orset_replica_converge)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- store */
+
+/* Candidate elements of the store tests: lengths around the inline limit
+ * of the element store (8 bytes) and long ones in the arena.  Variants v
+ * even are v followed by zero bytes, so "v", "v\0", "v\0\0"... differ
+ * only by their length (the inline form is zero-padded). */
+static const size_t cand_lens[] = {0, 1, 2, 3, 4, 7, 8, 9, 15, 16, 33, 900};
+#define NLENS (sizeof cand_lens / sizeof cand_lens[0])
+#define NCAND ((int)NLENS * 8)
+
+static void cand(int k, uint8_t *e, size_t *len)
+{
+    int v = k / (int)NLENS;
+    size_t j;
+
+    *len = cand_lens[k % (int)NLENS];
+    for (j = 0; j < *len; j++)
+        e[j] = v % 2 == 0 ? (j == 0 ? (uint8_t)v : 0) : (uint8_t)(v * 7 + j);
+}
+
+/* The empty element has one candidate, 0. */
+static int rand_cand(tu_rng *r)
+{
+    int k = (int)tu_below(r, NCAND);
+
+    return k % (int)NLENS == 0 ? 0 : k;
+}
+
+static void check_model(const crdt_orset *s, const bool *in, long step)
+{
+    uint8_t e[900];
+    size_t len, n = 0, i, nd;
+    const uint8_t *p;
+    int k;
+
+    for (k = 0; k < NCAND; k++) {
+        if (k % (int)NLENS == 0 && k != 0)
+            continue;
+        cand(k, e, &len);
+        tu_expect_k(crdt_orset_contains(s, e, len) == in[k], "contains",
+                    step);
+        n += in[k];
+    }
+    tu_expect_k(crdt_orset_size(s) == n, "size", step);
+    for (i = 0; i < crdt_orset_size(s); i++) {
+        tu_must_k(crdt_orset_elem(s, i, &p, &len, &nd), "elem", step);
+        tu_expect_k(nd >= 1 && crdt_orset_contains(s, p, len), "elem",
+                    step);
+    }
+}
+
+/* One random add or remove on s (by one of actors a0..a0+3) and its
+ * model; with a delta (checked against a clone of the state before)
+ * every few ops. */
+static void store_op(tu_rng *r, crdt_orset *s, crdt_actor a0, bool *in,
+                     bool *touched, long step)
+{
+    uint8_t e[900];
+    size_t len;
+    int k = rand_cand(r);
+    bool is_add = tu_below(r, 2) == 0;
+    crdt_orset *pre = NULL, *d = NULL;
+
+    cand(k, e, &len);
+    if (tu_below(r, 8) == 0) {
+        pre = clone(s);
+        d = mk(NULL);
+    }
+    if (is_add)
+        tu_must_k(crdt_orset_add(s, a0 + tu_below(r, 4), e, len, d), "add",
+                  step);
+    else
+        tu_must_k(crdt_orset_remove(s, e, len, d), "remove", step);
+    in[k] = is_add;
+    if (touched)
+        touched[k] = true;
+    if (d) {
+        tu_must_k(crdt_orset_merge(pre, d), "merge delta", step);
+        tu_expect_k(crdt_orset_equal(pre, s), "delta == mutation", step);
+        crdt_orset_free(pre);
+        crdt_orset_free(d);
+    }
+}
+
+/* Random adds and removes of short (inline) and long elements, forks
+ * merged back (concurrent adds give elements several dots), copies and
+ * codec round trips, against a model of which elements are present. */
+START_TEST(test_orset_store_model)
+{
+    tu_rng r;
+    long step, n = tu_cases(10000);
+    bool in[NCAND] = {false};
+    crdt_orset *s = mk(NULL);
+
+    tu_rng_init(&r, tu_seed("orset"));
+    for (step = 0; step < n; step++) {
+        uint64_t k = tu_below(&r, 100);
+
+        if (k < 90) {
+            store_op(&r, s, 1, in, NULL, step);
+        } else if (k < 97) {
+            /* fork, ops on both sides, merge: an element touched on a
+             * side ends as that side left it (a remove drops what the
+             * other side had at the fork, an add's new dot survives) */
+            crdt_orset *c = clone(s), *c2;
+            bool ins[NCAND], inc[NCAND], ts[NCAND] = {false},
+                 tc[NCAND] = {false};
+            uint64_t m = tu_below(&r, 12), j;
+            int q;
+
+            memcpy(ins, in, sizeof in);
+            memcpy(inc, in, sizeof in);
+            for (j = 0; j < m; j++) {
+                if (tu_below(&r, 2))
+                    store_op(&r, s, 1, ins, ts, step);
+                else
+                    store_op(&r, c, 5, inc, tc, step); /* own actors */
+            }
+            c2 = clone(c);
+            tu_must_k(crdt_orset_merge(c2, s), "merge", step);
+            tu_must_k(crdt_orset_merge(s, c), "merge", step);
+            tu_expect_k(crdt_orset_equal(s, c2), "commutative", step);
+            for (q = 0; q < NCAND; q++)
+                if (ts[q] || tc[q])
+                    in[q] = (ts[q] && ins[q]) || (tc[q] && inc[q]);
+            crdt_orset_free(c);
+            crdt_orset_free(c2);
+        } else if (k < 98) {
+            crdt_orset *c = mk(NULL);
+
+            tu_must_k(crdt_orset_copy(c, s), "copy", step);
+            tu_expect_k(crdt_orset_equal(c, s), "copy", step);
+            crdt_orset_free(s);
+            s = c;
+        } else if (k < 99) {
+            crdt_orset *c = mk(NULL);
+            crdt_buf b;
+
+            enc(s, &b);
+            tu_must_k(crdt_orset_decode(c, b.data, b.len, NULL, NULL),
+                      "decode", step);
+            tu_expect_k(crdt_orset_equal(c, s), "roundtrip", step);
+            crdt_buf_clear(&b);
+            crdt_orset_free(s);
+            s = c;
+        } else if (tu_below(&r, 4) == 0) {
+            tu_must_k(crdt_orset_clear(s, NULL), "clear", step);
+            memset(in, 0, sizeof in);
+        }
+        check_model(s, in, step);
+    }
+    crdt_orset_free(s);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- nomem */
 
 enum {
@@ -773,6 +928,10 @@ static Suite *orset_suite(void)
     tc = tcase_create("replica");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_orset_replica_converge);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("store");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_orset_store_model);
     suite_add_tcase(s, tc);
     tc = tcase_create("nomem");
     tcase_add_test(tc, test_orset_nomem_all);
