@@ -149,16 +149,6 @@ fail:
  * Hashing and lookup
  * ====================================================================== */
 
-uint32_t crdtp_shorthash(const elemset *s, const void *p, size_t n)
-{
-    unsigned char out[crypto_shorthash_BYTES];
-    uint32_t h;
-
-    crypto_shorthash(out, p, n, s->key);
-    memcpy(&h, out, sizeof h);
-    return h;
-}
-
 /* The inline form of n <= ES_INLINE bytes: as stored in es_ent.ref. */
 static inline uint64_t inline_word(const void *p, size_t n)
 {
@@ -190,8 +180,10 @@ static ES_INLINE_ALWAYS size_t probe(const elemset *s, const void *p,
     size_t mask, i;
     uint64_t v;
 
-    if (s->n == 0)
+    if (s->n == 0) {
+        *slot = ES_NONE;
         return ES_NONE;
+    }
     mask = s->nslots - 1;
     if (n <= ES_INLINE) {
         uint64_t w = inline_word(p, n);
@@ -207,6 +199,7 @@ static ES_INLINE_ALWAYS size_t probe(const elemset *s, const void *p,
                 }
             }
         }
+        *slot = i;
         return ES_NONE;
     }
     for (i = h & mask; (v = s->slots[i]) != 0; i = (i + 1) & mask) {
@@ -221,6 +214,7 @@ static ES_INLINE_ALWAYS size_t probe(const elemset *s, const void *p,
             }
         }
     }
+    *slot = i;
     return ES_NONE;
 }
 
@@ -280,8 +274,7 @@ static ES_INLINE_ALWAYS void slot_delete(elemset *s, size_t i)
  * Growth
  * ====================================================================== */
 
-int crdtp_es_reserve(elemset *s, const crdt_mem *mem, size_t k,
-                     size_t bytes)
+int crdtp_es_grow(elemset *s, const crdt_mem *mem, size_t k, size_t bytes)
 {
     size_t need, ns;
 
@@ -342,7 +335,8 @@ int crdtp_es_reserve(elemset *s, const crdt_mem *mem, size_t k,
     return CRDT_OK;
 }
 
-size_t crdtp_es_push(elemset *s, const void *p, size_t n, uint32_t h)
+size_t crdtp_es_push_at(elemset *s, const void *p, size_t n, uint32_t h,
+                        size_t slot)
 {
     size_t k = s->n++;
     es_ent *e = &s->ents[k];
@@ -360,8 +354,16 @@ size_t crdtp_es_push(elemset *s, const void *p, size_t n, uint32_t h)
         s->dots[k].actor = 0;
         s->dots[k].counter = 0;
     }
-    slot_insert(s->slots, s->nslots - 1, h, k);
+    if (slot == ES_NONE)
+        slot_insert(s->slots, s->nslots - 1, h, k);
+    else
+        s->slots[slot] = (uint64_t)h << 32 | (uint64_t)(k + 1);
     return k;
+}
+
+size_t crdtp_es_push(elemset *s, const void *p, size_t n, uint32_t h)
+{
+    return crdtp_es_push_at(s, p, n, h, ES_NONE);
 }
 
 void crdtp_es_set_dots(elemset *s, const crdt_mem *mem, size_t i,

@@ -48,6 +48,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include <crdt/common.h>
 #include <crdt/dotctx.h>
 
@@ -104,12 +106,24 @@ void crdtp_es_swap(elemset *a, elemset *b);
 /* dst becomes a copy of src (key included); dst unchanged on error. */
 int crdtp_es_copy(elemset *dst, const crdt_mem *mem, const elemset *src);
 
-/* Keyed hash (crdt_shorthash: SipHash-2-4 under s->key), low 32 bits. */
-uint32_t crdtp_shorthash(const elemset *s, const void *p, size_t n);
+/* Keyed hash (crypto_shorthash: SipHash-2-4 under s->key), low 32
+ * bits. */
+static inline uint32_t crdtp_shorthash(const elemset *s, const void *p,
+                                       size_t n)
+{
+    unsigned char out[crypto_shorthash_BYTES];
+    uint32_t h;
+
+    crypto_shorthash(out, p, n, s->key);
+    memcpy(&h, out, sizeof h);
+    return h;
+}
 /* Index of the element, or ES_NONE. */
 size_t crdtp_es_find(const elemset *s, const void *p, size_t n, uint32_t h);
-/* Index of the element, or ES_NONE; if found, *slot is its index slot
- * (for crdtp_es_remove_slot). */
+/* Index of the element, or ES_NONE.  *slot is then the element's index
+ * slot (for crdtp_es_remove_slot), or, if absent, the empty slot where it
+ * would go (for crdtp_es_push_at, valid while nslots is unchanged) or
+ * ES_NONE. */
 size_t crdtp_es_find_slot(const elemset *s, const void *p, size_t n,
                           uint32_t h, size_t *slot);
 /* Arena bytes an element of n bytes takes (0 when inline). */
@@ -119,12 +133,24 @@ static inline size_t crdtp_es_abytes(size_t n)
 }
 /* Makes room for k more elements taking `bytes` arena bytes in all (the
  * sum of their crdtp_es_abytes): then k pushes cannot fail.  Unchanged
- * (capacity aside) on error. */
-int crdtp_es_reserve(elemset *s, const crdt_mem *mem, size_t k,
-                     size_t bytes);
+ * (capacity aside) on error.  crdtp_es_grow is its allocating part. */
+int crdtp_es_grow(elemset *s, const crdt_mem *mem, size_t k, size_t bytes);
+static inline int crdtp_es_reserve(elemset *s, const crdt_mem *mem,
+                                   size_t k, size_t bytes)
+{
+    /* cap <= UINT32_MAX - 1 always, as the slots' indices need */
+    if (k <= s->cap - s->n && bytes <= s->acap - s->alen &&
+        s->n + k <= s->nslots / 4 * 3)
+        return CRDT_OK;
+    return crdtp_es_grow(s, mem, k, bytes);
+}
 /* Appends an element known to be absent; room reserved.  Returns its
  * index; its dot (if any) is zeroed for the caller to set. */
 size_t crdtp_es_push(elemset *s, const void *p, size_t n, uint32_t h);
+/* The same into the empty slot crdtp_es_find_slot gave (ES_NONE: probe
+ * for one). */
+size_t crdtp_es_push_at(elemset *s, const void *p, size_t n, uint32_t h,
+                        size_t slot);
 /* Removes the element at i (frees its dot list): the last entry moves to
  * i.  Never fails. */
 void crdtp_es_remove_at(elemset *s, const crdt_mem *mem, size_t i);

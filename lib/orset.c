@@ -454,11 +454,13 @@ static int with_delta(crdt_orset *delta, oset *t, const crdt_mem *tmem,
     return rv;
 }
 
-int crdt_orset_add(crdt_orset *s, crdt_actor actor, const void *elem,
-                   size_t len, crdt_orset *delta)
+/* add with a delta: {elem: {nd}}, context {nd} + the superseded dots;
+ * i is the element's index in s or ES_NONE, h its hash. */
+static ES_NOINLINE int add_delta(crdt_orset *s, crdt_actor actor,
+                                 const void *elem, size_t len, uint32_t h,
+                                 size_t i, crdt_orset *delta)
 {
-    uint32_t h;
-    size_t i, nold = 0, k;
+    size_t nold = 0, k;
     const crdt_dot *old = NULL;
     crdt_dot nd;
     uint64_t top;
@@ -466,22 +468,6 @@ int crdt_orset_add(crdt_orset *s, crdt_actor actor, const void *elem,
     plan p;
     int rv;
 
-    if (!s || (!elem && len) || len > ES_MAX_LEN || delta == s)
-        return CRDT_ERR_INVALID_ARG;
-    h = crdtp_shorthash(&s->s.es, elem, len);
-    i = crdtp_es_find(&s->s.es, elem, len, h);
-    if (!delta) {
-        if (i == ES_NONE &&
-            (rv = crdtp_es_reserve(&s->s.es, &s->mem, 1,
-                                   crdtp_es_abytes(len))))
-            return rv;
-        if ((rv = crdtp_dotctx_next_dot(&s->s.ctx, &s->mem, actor, &nd)))
-            return rv;
-        if (i == ES_NONE)
-            i = crdtp_es_push(&s->s.es, elem, len, h);
-        crdtp_es_set_dots(&s->s.es, &s->mem, i, &nd, NULL, 1);
-        return CRDT_OK;
-    }
     crdtp_dotctx_compact(&s->s.ctx);
     top = ctx_top(&s->s.ctx, actor);
     if (top == UINT64_MAX)
@@ -490,7 +476,6 @@ int crdt_orset_add(crdt_orset *s, crdt_actor actor, const void *elem,
     nd.counter = top + 1;
     if (i != ES_NONE)
         old = crdtp_es_dots(&s->s.es, i, &nold);
-    /* the delta: {elem: {nd}}, context {nd} + old */
     oset_init_like(&t, &delta->s.es);
     if ((rv = crdtp_es_reserve(&t.es, &s->mem, 1, crdtp_es_abytes(len))) ||
         (rv = crdtp_dotctx_add(&t.ctx, &s->mem, nd)))
@@ -520,6 +505,39 @@ int crdt_orset_add(crdt_orset *s, crdt_actor actor, const void *elem,
 fail:
     oset_clear(&t, &s->mem);
     return rv;
+}
+
+int crdt_orset_add(crdt_orset *s, crdt_actor actor, const void *elem,
+                   size_t len, crdt_orset *delta)
+{
+    elemset *es;
+    uint32_t h;
+    size_t i, slot, ns;
+    crdt_dot nd;
+    int rv;
+
+    if (!s || (!elem && len) || len > ES_MAX_LEN || delta == s)
+        return CRDT_ERR_INVALID_ARG;
+    es = &s->s.es;
+    h = crdtp_shorthash(es, elem, len);
+    i = crdtp_es_find_slot(es, elem, len, h, &slot);
+    if (delta)
+        return add_delta(s, actor, elem, len, h, i, delta);
+    if (i != ES_NONE) {
+        if ((rv = crdtp_dotctx_next_dot(&s->s.ctx, &s->mem, actor, &nd)))
+            return rv;
+        crdtp_es_set_dots(es, &s->mem, i, &nd, NULL, 1);
+        return CRDT_OK;
+    }
+    /* a new element: reserve, draw the dot, then push into the empty
+     * slot the lookup ended on (unless reserve resized the index) */
+    ns = es->nslots;
+    if ((rv = crdtp_es_reserve(es, &s->mem, 1, crdtp_es_abytes(len))) ||
+        (rv = crdtp_dotctx_next_dot(&s->s.ctx, &s->mem, actor, &nd)))
+        return rv;
+    i = crdtp_es_push_at(es, elem, len, h, es->nslots == ns ? slot : ES_NONE);
+    es->dots[i] = nd;
+    return CRDT_OK;
 }
 
 /* remove with a delta (no element, context = the element's dots). */
