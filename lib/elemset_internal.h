@@ -63,6 +63,14 @@
 #define ES_INLINE_ALWAYS inline
 #endif
 
+/* A hint to start loading *p for writing (a macro: GCC drops the builtin
+ * from inline helpers, which it then finds pure). */
+#if defined(__GNUC__)
+#define ES_PREFETCH(p) __builtin_prefetch((p), 1)
+#else
+#define ES_PREFETCH(p) ((void)(p))
+#endif
+
 #define ES_KEYBYTES 16u
 #define ES_NONE ((size_t)-1)
 /* Largest element: lengths are 31-bit (bit 31 is a transient mark). */
@@ -157,6 +165,14 @@ void crdtp_es_remove_at(elemset *s, const crdt_mem *mem, size_t i);
 /* The same, given the slot crdtp_es_find_slot found (saves a probe). */
 void crdtp_es_remove_slot(elemset *s, const crdt_mem *mem, size_t i,
                           size_t slot);
+/* The index slot of the last entry (n > 0), which a removal rewrites
+ * when it moves that entry into the hole.  Prefetched (ES_PREFETCH)
+ * before the key is hashed, its cache miss overlaps the hashing and the
+ * probe instead of following them. */
+static inline const uint64_t *crdtp_es_last_slot(const elemset *s)
+{
+    return &s->slots[s->ents[s->n - 1].hash & (s->nslots - 1)];
+}
 /* Removes the element of bytes p[0..n), hash h, if present: true if it
  * was.  Never fails. */
 bool crdtp_es_remove_key(elemset *s, const crdt_mem *mem, const void *p,

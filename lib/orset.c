@@ -579,9 +579,11 @@ int crdt_orset_remove(crdt_orset *s, const void *elem, size_t len,
     if (delta)
         return remove_delta(s, elem, len, delta);
     /* without a delta: one hash, one probe, no allocation */
-    if (s->s.es.n)
+    if (s->s.es.n) {
+        ES_PREFETCH(crdtp_es_last_slot(&s->s.es));
         crdtp_es_remove_key(&s->s.es, &s->mem, elem, len,
                             crdtp_shorthash(&s->s.es, elem, len));
+    }
     return CRDT_OK;
 }
 
