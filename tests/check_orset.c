@@ -223,6 +223,92 @@ START_TEST(test_orset_basic_copy_big)
 }
 END_TEST
 
+/* The dots of element e, or 0 if absent. */
+static size_t ndots_of(const crdt_orset *s, const char *e)
+{
+    size_t i, len, nd;
+    const uint8_t *p;
+
+    for (i = 0; i < crdt_orset_size(s); i++) {
+        tu_must(crdt_orset_elem(s, i, &p, &len, &nd), "elem");
+        if (len == strlen(e) && memcmp(p, e, len) == 0)
+            return nd;
+    }
+    return 0;
+}
+
+/* Removes of elements with several dots (concurrent adds merged), short
+ * and long, with and without a delta, from the middle of the storage
+ * (the last element moves into the hole with its dot list) and at its
+ * end. */
+START_TEST(test_orset_basic_remove_multidot)
+{
+    static const char *const es[] = {"k", "longer than eight", "m",
+                                     "another long one", "z"};
+    crdt_orset *a = mk(NULL), *b = mk(NULL), *pre, *d = mk(NULL), *x;
+    size_t i;
+
+    for (i = 0; i < 5; i++) {
+        add(a, 1, es[i], NULL);
+        add(b, 2, es[i], NULL);
+    }
+    tu_must(crdt_orset_merge(a, b), "merge");
+    for (i = 0; i < 5; i++)
+        ck_assert_uint_eq(ndots_of(a, es[i]), 2);
+    pre = clone(a);
+    /* the first element stored: the last one moves into its place */
+    rm(a, "k", d);
+    ck_assert(!has(a, "k"));
+    ck_assert_uint_eq(crdt_orset_size(d), 0);
+    ck_assert(crdt_orset_context_contains(d, (crdt_dot){1, 1}));
+    ck_assert(crdt_orset_context_contains(d, (crdt_dot){2, 1}));
+    ck_assert(!crdt_orset_context_contains(d, (crdt_dot){1, 2}));
+    for (i = 1; i < 5; i++)
+        ck_assert_uint_eq(ndots_of(a, es[i]), 2);
+    x = clone(pre);
+    tu_must(crdt_orset_merge(x, d), "merge");
+    ck_assert(crdt_orset_equal(x, a));
+    crdt_orset_free(x);
+    /* a long multi-dot element, into the same delta group */
+    rm(a, "longer than eight", d);
+    x = clone(pre);
+    tu_must(crdt_orset_merge(x, d), "merge");
+    ck_assert(crdt_orset_equal(x, a));
+    crdt_orset_free(x);
+    /* the delta removes b's copy (its dot was observed) but not a
+     * concurrent re-add on b */
+    add(b, 2, "k", NULL);
+    tu_must(crdt_orset_merge(b, d), "merge");
+    ck_assert(has(b, "k") && !has(b, "longer than eight"));
+    ck_assert_uint_eq(ndots_of(b, "k"), 1);
+    /* without a delta: the last stored element, then the rest */
+    i = crdt_orset_size(a);
+    {
+        const uint8_t *p;
+        size_t len;
+        char last[32];
+
+        tu_must(crdt_orset_elem(a, i - 1, &p, &len, NULL), "elem");
+        memcpy(last, p, len);
+        last[len] = 0;
+        rm(a, last, NULL);
+        ck_assert(!has(a, last));
+    }
+    ck_assert_uint_eq(crdt_orset_size(a), i - 1);
+    for (i = 0; i < 5; i++)
+        rm(a, es[i], NULL);
+    ck_assert_uint_eq(crdt_orset_size(a), 0);
+    ck_assert(crdt_orset_context_contains(a, (crdt_dot){2, 5}));
+    /* a remove that observed both dots wins over both adds */
+    tu_must(crdt_orset_merge(pre, a), "merge");
+    ck_assert_uint_eq(crdt_orset_size(pre), 0);
+    crdt_orset_free(a);
+    crdt_orset_free(b);
+    crdt_orset_free(pre);
+    crdt_orset_free(d);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- merge */
 
 START_TEST(test_orset_merge_cases)
@@ -795,6 +881,8 @@ enum {
     OP_ADD_NEW_DELTA,
     OP_ADD_GROUP,
     OP_REMOVE_DELTA,
+    OP_REMOVE_MULTI_DELTA,
+    OP_REMOVE_MULTI,
     OP_CLEAR_DELTA,
     OP_MERGE,
     OP_MERGE_INTO_NEW,
@@ -832,6 +920,8 @@ START_TEST(test_orset_nomem_all)
                 x = 5;
                 tu_must(crdt_orset_add(a, 7, &x, 8, d), "add");
             }
+            if (op == OP_REMOVE_MULTI_DELTA || op == OP_REMOVE_MULTI)
+                tu_must(crdt_orset_merge(a, src), "merge"); /* 3: 2 dots */
             a0 = clone(a);
             d0 = clone(d);
             crdt_buf_init(&b, &tm.mem);
@@ -852,6 +942,14 @@ START_TEST(test_orset_nomem_all)
             case OP_REMOVE_DELTA:
                 x = 4;
                 rv = crdt_orset_remove(a, &x, 8, d);
+                break;
+            case OP_REMOVE_MULTI_DELTA:
+                x = 3;
+                rv = crdt_orset_remove(a, &x, 8, d);
+                break;
+            case OP_REMOVE_MULTI:
+                x = 3;
+                rv = crdt_orset_remove(a, &x, 8, NULL);
                 break;
             case OP_CLEAR_DELTA:
                 rv = crdt_orset_clear(a, d);
@@ -912,6 +1010,7 @@ static Suite *orset_suite(void)
     tcase_add_test(tc, test_orset_basic_add_wins);
     tcase_add_test(tc, test_orset_basic_delta);
     tcase_add_test(tc, test_orset_basic_copy_big);
+    tcase_add_test(tc, test_orset_basic_remove_multidot);
     suite_add_tcase(s, tc);
     tc = tcase_create("merge");
     tcase_add_test(tc, test_orset_merge_cases);
