@@ -468,11 +468,6 @@ void crdtp_es_remove_slot(elemset *s, const crdt_mem *mem, size_t i,
     remove_slot(s, mem, i, slot);
 }
 
-void crdtp_es_remove_at(elemset *s, const crdt_mem *mem, size_t i)
-{
-    remove_slot(s, mem, i, slot_of(s, i));
-}
-
 bool crdtp_es_remove_key(elemset *s, const crdt_mem *mem, const void *p,
                          size_t n, uint32_t h)
 {

@@ -38,9 +38,13 @@
  * cache miss at 100,000 elements); see the orset commit for numbers.
  *
  * Costs: find/add/remove O(1) expected (one SipHash of the bytes, a probe
- * run of ~1.5 slots; a removal probes once more, for the slot of the
- * entry it moves); the key being secret and per object, an adversary
- * cannot choose colliding elements.
+ * run of ~1.5 slots; an add of a new element reuses the empty slot its
+ * lookup ended on; a removal probes once more, for the slot of the entry
+ * it moves, a line the OR-set prefetches before hashing); the key being
+ * secret and per object, an adversary cannot choose colliding elements.
+ * At 100,000 8-byte elements a lookup is bound by latency: the SipHash
+ * (~10 ns, ~155 instructions in libsodium), then the index slot and the
+ * entry, each usually an L2 miss.
  */
 #ifndef CRDT_ELEMSET_INTERNAL_H
 #define CRDT_ELEMSET_INTERNAL_H
@@ -159,10 +163,8 @@ size_t crdtp_es_push(elemset *s, const void *p, size_t n, uint32_t h);
  * for one). */
 size_t crdtp_es_push_at(elemset *s, const void *p, size_t n, uint32_t h,
                         size_t slot);
-/* Removes the element at i (frees its dot list): the last entry moves to
- * i.  Never fails. */
-void crdtp_es_remove_at(elemset *s, const crdt_mem *mem, size_t i);
-/* The same, given the slot crdtp_es_find_slot found (saves a probe). */
+/* Removes the element at i, whose index slot crdtp_es_find_slot gave
+ * (frees its dot list): the last entry moves to i.  Never fails. */
 void crdtp_es_remove_slot(elemset *s, const crdt_mem *mem, size_t i,
                           size_t slot);
 /* The index slot of the last entry (n > 0), which a removal rewrites

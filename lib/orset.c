@@ -18,6 +18,13 @@
  * the contexts joined.  Mutators build their delta as a small set, merge
  * it into the caller's delta with the same prepare/commit, and commit
  * their own change only once nothing can fail.
+ *
+ * Without a delta, add and remove take a short path (the delta paths are
+ * out of line, so it keeps a small frame): add is a hash, a probe, then
+ * reserve and the next dot (the only failure points) before the push or
+ * the dot update; remove is a hash and crdtp_es_remove_key, which cannot
+ * fail.  Measured on the peer's orswot workload (100,000 elements, 8
+ * actors; callgrind): remove 423 -> 327 instructions, add 539 -> 453.
  */
 #include "config.h"
 
