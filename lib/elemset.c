@@ -106,8 +106,10 @@ int crdtp_es_copy(elemset *dst, const crdt_mem *mem, const elemset *src)
         for (i = 0; i < src->n; i++) {
             size_t len = crdtp_es_len(src, i);
 
+            if (len <= ES_INLINE)
+                continue;
             memcpy(t.arena + off, crdtp_es_bytes(src, i), len);
-            t.ents[i].off = off;
+            t.ents[i].ref = off;
             off += len;
         }
         t.alen = off;
@@ -147,35 +149,86 @@ fail:
  * Hashing and lookup
  * ====================================================================== */
 
-uint32_t crdtp_shorthash(const elemset *s, const void *p, size_t n)
+/* The inline form of n <= ES_INLINE bytes: as stored in es_ent.ref. */
+static inline uint64_t inline_word(const void *p, size_t n)
 {
-    unsigned char out[crypto_shorthash_BYTES];
-    uint32_t h;
+    const uint8_t *b = p;
+    uint64_t w = 0;
+    uint8_t *o = (uint8_t *)&w;
+    size_t k = 0;
 
-    crypto_shorthash(out, p, n, s->key);
-    memcpy(&h, out, sizeof h);
-    return h;
+    if (n == 8) {
+        memcpy(&w, b, 8);
+        return w;
+    }
+    if (n & 4) {
+        memcpy(o, b, 4);
+        k = 4;
+    }
+    if (n & 2) {
+        memcpy(o + k, b + k, 2);
+        k += 2;
+    }
+    if (n & 1)
+        o[k] = b[k];
+    return w;
 }
 
-size_t crdtp_es_find(const elemset *s, const void *p, size_t n, uint32_t h)
+static ES_INLINE_ALWAYS size_t probe(const elemset *s, const void *p,
+                                     size_t n, uint32_t h, size_t *slot)
 {
     size_t mask, i;
     uint64_t v;
 
-    if (s->n == 0)
+    if (s->n == 0) {
+        *slot = ES_NONE;
         return ES_NONE;
+    }
     mask = s->nslots - 1;
+    if (n <= ES_INLINE) {
+        uint64_t w = inline_word(p, n);
+
+        for (i = h & mask; (v = s->slots[i]) != 0; i = (i + 1) & mask) {
+            if ((uint32_t)(v >> 32) == h) {
+                size_t k = (size_t)(uint32_t)v - 1;
+                const es_ent *e = &s->ents[k];
+
+                if (e->ref == w && (e->len & ~ES_MARK) == n) {
+                    *slot = i;
+                    return k;
+                }
+            }
+        }
+        *slot = i;
+        return ES_NONE;
+    }
     for (i = h & mask; (v = s->slots[i]) != 0; i = (i + 1) & mask) {
         if ((uint32_t)(v >> 32) == h) {
             size_t k = (size_t)(uint32_t)v - 1;
             const es_ent *e = &s->ents[k];
 
             if ((e->len & ~ES_MARK) == n &&
-                (n == 0 || memcmp(s->arena + e->off, p, n) == 0))
+                memcmp(s->arena + e->ref, p, n) == 0) {
+                *slot = i;
                 return k;
+            }
         }
     }
+    *slot = i;
     return ES_NONE;
+}
+
+size_t crdtp_es_find(const elemset *s, const void *p, size_t n, uint32_t h)
+{
+    size_t slot;
+
+    return probe(s, p, n, h, &slot);
+}
+
+size_t crdtp_es_find_slot(const elemset *s, const void *p, size_t n,
+                          uint32_t h, size_t *slot)
+{
+    return probe(s, p, n, h, slot);
 }
 
 static void slot_insert(uint64_t *slots, size_t mask, uint32_t h, size_t k)
@@ -188,7 +241,7 @@ static void slot_insert(uint64_t *slots, size_t mask, uint32_t h, size_t k)
 }
 
 /* Position of the slot that holds entry k. */
-static size_t slot_of(const elemset *s, size_t k)
+static ES_INLINE_ALWAYS size_t slot_of(const elemset *s, size_t k)
 {
     size_t mask = s->nslots - 1, i = s->ents[k].hash & mask;
 
@@ -197,20 +250,21 @@ static size_t slot_of(const elemset *s, size_t k)
     return i;
 }
 
-/* Backward-shift deletion of slot i. */
-static void slot_delete(elemset *s, size_t i)
+/* Backward-shift deletion of slot i: each later slot of the run moves
+ * back into the hole unless its home lies cyclically in (hole, slot],
+ * i.e. unless it is nearer its home than the hole is. */
+static ES_INLINE_ALWAYS void slot_delete(elemset *s, size_t i)
 {
-    size_t mask = s->nslots - 1, j = i, home;
+    size_t mask = s->nslots - 1, j = i;
+    uint64_t v;
 
     for (;;) {
         j = (j + 1) & mask;
-        if (!s->slots[j])
+        if (!(v = s->slots[j]))
             break;
-        home = (uint32_t)(s->slots[j] >> 32) & mask;
-        /* move j back to i unless its home lies cyclically in (i, j] */
-        if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
+        if (((j - (uint32_t)(v >> 32)) & mask) < ((j - i) & mask))
             continue;
-        s->slots[i] = s->slots[j];
+        s->slots[i] = v;
         i = j;
     }
     s->slots[i] = 0;
@@ -220,8 +274,7 @@ static void slot_delete(elemset *s, size_t i)
  * Growth
  * ====================================================================== */
 
-int crdtp_es_reserve(elemset *s, const crdt_mem *mem, size_t k,
-                     size_t bytes)
+int crdtp_es_grow(elemset *s, const crdt_mem *mem, size_t k, size_t bytes)
 {
     size_t need, ns;
 
@@ -282,22 +335,35 @@ int crdtp_es_reserve(elemset *s, const crdt_mem *mem, size_t k,
     return CRDT_OK;
 }
 
-size_t crdtp_es_push(elemset *s, const void *p, size_t n, uint32_t h)
+size_t crdtp_es_push_at(elemset *s, const void *p, size_t n, uint32_t h,
+                        size_t slot)
 {
     size_t k = s->n++;
+    es_ent *e = &s->ents[k];
 
-    s->ents[k].off = s->alen;
-    s->ents[k].len = (uint32_t)n;
-    s->ents[k].hash = h;
-    if (n)
+    if (n <= ES_INLINE) {
+        e->ref = inline_word(p, n);
+    } else {
+        e->ref = s->alen;
         memcpy(s->arena + s->alen, p, n);
-    s->alen += n;
+        s->alen += n;
+    }
+    e->len = (uint32_t)n;
+    e->hash = h;
     if (s->dots) {
         s->dots[k].actor = 0;
         s->dots[k].counter = 0;
     }
-    slot_insert(s->slots, s->nslots - 1, h, k);
+    if (slot == ES_NONE)
+        slot_insert(s->slots, s->nslots - 1, h, k);
+    else
+        s->slots[slot] = (uint64_t)h << 32 | (uint64_t)(k + 1);
     return k;
+}
+
+size_t crdtp_es_push(elemset *s, const void *p, size_t n, uint32_t h)
+{
+    return crdtp_es_push_at(s, p, n, h, ES_NONE);
 }
 
 void crdtp_es_set_dots(elemset *s, const crdt_mem *mem, size_t i,
@@ -337,8 +403,10 @@ static void compact_arena(elemset *s, const crdt_mem *mem)
     for (i = 0; i < s->n; i++) {
         size_t len = crdtp_es_len(s, i);
 
+        if (len <= ES_INLINE)
+            continue;
         memcpy(a + off, crdtp_es_bytes(s, i), len);
-        s->ents[i].off = off;
+        s->ents[i].ref = off;
         off += len;
     }
     crdtp_free(mem, s->arena);
@@ -349,7 +417,7 @@ static void compact_arena(elemset *s, const crdt_mem *mem)
 }
 
 /* Moves entry j (the last) to hole i, fixing its slot. */
-static void move_entry(elemset *s, size_t j, size_t i)
+static ES_INLINE_ALWAYS void move_entry(elemset *s, size_t j, size_t i)
 {
     size_t sl = slot_of(s, j);
 
@@ -359,32 +427,56 @@ static void move_entry(elemset *s, size_t j, size_t i)
         s->dots[i] = s->dots[j];
 }
 
+/* Accounts for the arena bytes of entry i, a long one, going away. */
 static void drop_bytes(elemset *s, size_t i)
 {
     size_t len = crdtp_es_len(s, i);
 
-    if (s->ents[i].off + len == s->alen)
+    if (s->ents[i].ref + len == s->alen)
         s->alen -= len;
     else
         s->garbage += len;
 }
 
-void crdtp_es_remove_at(elemset *s, const crdt_mem *mem, size_t i)
+static ES_INLINE_ALWAYS void remove_slot(elemset *s, const crdt_mem *mem,
+                                         size_t i, size_t slot)
 {
     size_t last = s->n - 1;
+    bool big = crdtp_es_len(s, i) > ES_INLINE;
 
-    if (s->dots)
-        crdtp_es_set_dots(s, mem, i, NULL, NULL, 0);
-    slot_delete(s, slot_of(s, i));
-    drop_bytes(s, i);
+    if (s->dots) {
+        const crdt_dot *d = &s->dots[i];
+
+        if (d->counter == 0 && d->actor != 0)
+            crdtp_free(mem, (void *)(uintptr_t)d->actor);
+    }
+    slot_delete(s, slot);
+    if (big)
+        drop_bytes(s, i);
     if (i != last)
         move_entry(s, last, i);
-    s->n--;
-    if (s->n == 0) {
+    s->n = last;
+    if (last == 0)
         s->alen = s->garbage = 0;
-    } else if (s->garbage > 4096 && s->garbage > s->alen / 2) {
+    else if (big && s->garbage > 4096 && s->garbage > s->alen / 2)
         compact_arena(s, mem);
-    }
+}
+
+void crdtp_es_remove_slot(elemset *s, const crdt_mem *mem, size_t i,
+                          size_t slot)
+{
+    remove_slot(s, mem, i, slot);
+}
+
+bool crdtp_es_remove_key(elemset *s, const crdt_mem *mem, const void *p,
+                         size_t n, uint32_t h)
+{
+    size_t slot, i = probe(s, p, n, h, &slot);
+
+    if (i == ES_NONE)
+        return false;
+    remove_slot(s, mem, i, slot);
+    return true;
 }
 
 void crdtp_es_remove_dead(elemset *s, const crdt_mem *mem)
@@ -396,7 +488,8 @@ void crdtp_es_remove_dead(elemset *s, const crdt_mem *mem)
     for (i = 0; i < s->n; i++)
         if (DEAD(i)) {
             slot_delete(s, slot_of(s, i));
-            drop_bytes(s, i);
+            if (crdtp_es_len(s, i) > ES_INLINE)
+                drop_bytes(s, i);
         }
     i = 0;
     j = s->n;

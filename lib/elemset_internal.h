@@ -5,14 +5,17 @@
  * plus (for dot stores) one dot per element inline.
  *
  * Representation (one allocation each, grown by doubling):
- *   arena  the element bytes, back to back, no terminator.  Removing an
- *          element leaves its bytes as garbage (or shrinks the arena when
- *          they are at its end); the arena is compacted when garbage
- *          exceeds half of it.
- *   ents   n entries {off, len, hash}: 16 bytes each.  hash is the low 32
- *          bits of SipHash-2-4 (crypto_shorthash) of the bytes under the
- *          object's random key.  Entry order is storage order: appends go
- *          last; a removal moves the last entry into the hole.
+ *   arena  the bytes of elements longer than ES_INLINE (8), back to back,
+ *          no terminator.  Removing one leaves its bytes as garbage (or
+ *          shrinks the arena when they are at its end); the arena is
+ *          compacted when garbage exceeds half of it.
+ *   ents   n entries {ref, len, hash}: 16 bytes each.  ref holds an
+ *          element of <= 8 bytes itself (zero-padded: compared as one
+ *          word, no arena access, no garbage on removal), else the
+ *          offset of its bytes in the arena.  hash is the low 32 bits of
+ *          SipHash-2-4 (crypto_shorthash) of the bytes under the object's
+ *          random key.  Entry order is storage order: appends go last; a
+ *          removal moves the last entry into the hole.
  *   dots   (dot stores only, else NULL) parallel to ents: the element's
  *          one dot inline (counter >= 1), or, when it has several,
  *          counter == 0 and actor holding a pointer to a dotlist (sorted
@@ -24,8 +27,10 @@
  *          in the slot rejects almost every non-matching probe without
  *          touching the entry.
  *
- * Memory for n elements of b bytes with dots: b + 16 + 16 + 8 * slots / n
- * (between 10.7 and 21.3 by the load factor), plus growth slack.
+ * Memory for n elements of b bytes with dots: (b > 8 ? b : 0) + 16 + 16
+ * + 8 * slots / n (between 10.7 and 21.3 by the load factor), plus growth
+ * slack: 50.3 bytes per 8-byte element at 10^6 (bench --mem), 58.7 when
+ * short elements still went to the arena.
  *
  * Measured (bench orswot_*, 100,000 8-byte elements, 2 vCPU EPYC): slots
  * holding the hash beside the index vs bare 4-byte indices: the bare form
@@ -33,8 +38,13 @@
  * cache miss at 100,000 elements); see the orset commit for numbers.
  *
  * Costs: find/add/remove O(1) expected (one SipHash of the bytes, a probe
- * run of ~1.5 slots); the key being secret and per object, an adversary
- * cannot choose colliding elements.
+ * run of ~1.5 slots; an add of a new element reuses the empty slot its
+ * lookup ended on; a removal probes once more, for the slot of the entry
+ * it moves, a line the OR-set prefetches before hashing); the key being
+ * secret and per object, an adversary cannot choose colliding elements.
+ * At 100,000 8-byte elements a lookup is bound by latency: the SipHash
+ * (~10 ns, ~155 instructions in libsodium), then the index slot and the
+ * entry, each usually an L2 miss.
  */
 #ifndef CRDT_ELEMSET_INTERNAL_H
 #define CRDT_ELEMSET_INTERNAL_H
@@ -42,8 +52,28 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include <crdt/common.h>
 #include <crdt/dotctx.h>
+
+/* Hot paths: cold code kept out of line (a smaller frame for the hot
+ * one), small helpers forced in line. */
+#if defined(__GNUC__)
+#define ES_NOINLINE __attribute__((noinline))
+#define ES_INLINE_ALWAYS inline __attribute__((always_inline))
+#else
+#define ES_NOINLINE
+#define ES_INLINE_ALWAYS inline
+#endif
+
+/* A hint to start loading *p for writing (a macro: GCC drops the builtin
+ * from inline helpers, which it then finds pure). */
+#if defined(__GNUC__)
+#define ES_PREFETCH(p) __builtin_prefetch((p), 1)
+#else
+#define ES_PREFETCH(p) ((void)(p))
+#endif
 
 #define ES_KEYBYTES 16u
 #define ES_NONE ((size_t)-1)
@@ -51,8 +81,12 @@
 #define ES_MAX_LEN ((size_t)0x7fffffffu)
 #define ES_MARK 0x80000000u
 
+/* Elements of at most this many bytes live inline in their entry. */
+#define ES_INLINE 8u
+
 typedef struct es_ent {
-    uint64_t off;  /* offset of the bytes in the arena */
+    uint64_t ref;  /* len <= ES_INLINE: the bytes, zero-padded; else their
+                      offset in the arena */
     uint32_t len;  /* bytes; bit 31 is a transient mark of merges */
     uint32_t hash; /* keyed hash of the bytes (low 32 bits) */
 } es_ent;
@@ -84,26 +118,77 @@ void crdtp_es_swap(elemset *a, elemset *b);
 /* dst becomes a copy of src (key included); dst unchanged on error. */
 int crdtp_es_copy(elemset *dst, const crdt_mem *mem, const elemset *src);
 
-/* Keyed hash (crdt_shorthash: SipHash-2-4 under s->key), low 32 bits. */
-uint32_t crdtp_shorthash(const elemset *s, const void *p, size_t n);
+/* Keyed hash (crypto_shorthash: SipHash-2-4 under s->key), low 32
+ * bits. */
+static inline uint32_t crdtp_shorthash(const elemset *s, const void *p,
+                                       size_t n)
+{
+    unsigned char out[crypto_shorthash_BYTES];
+    uint32_t h;
+
+    crypto_shorthash(out, p, n, s->key);
+    memcpy(&h, out, sizeof h);
+    return h;
+}
 /* Index of the element, or ES_NONE. */
 size_t crdtp_es_find(const elemset *s, const void *p, size_t n, uint32_t h);
-/* Makes room for k more elements of `bytes` bytes in all: then k pushes
- * cannot fail.  Unchanged (capacity aside) on error. */
-int crdtp_es_reserve(elemset *s, const crdt_mem *mem, size_t k,
-                     size_t bytes);
+/* Index of the element, or ES_NONE.  *slot is then the element's index
+ * slot (for crdtp_es_remove_slot), or, if absent, the empty slot where it
+ * would go (for crdtp_es_push_at, valid while nslots is unchanged) or
+ * ES_NONE. */
+size_t crdtp_es_find_slot(const elemset *s, const void *p, size_t n,
+                          uint32_t h, size_t *slot);
+/* Arena bytes an element of n bytes takes (0 when inline). */
+static inline size_t crdtp_es_abytes(size_t n)
+{
+    return n > ES_INLINE ? n : 0;
+}
+/* Makes room for k more elements taking `bytes` arena bytes in all (the
+ * sum of their crdtp_es_abytes): then k pushes cannot fail.  Unchanged
+ * (capacity aside) on error.  crdtp_es_grow is its allocating part. */
+int crdtp_es_grow(elemset *s, const crdt_mem *mem, size_t k, size_t bytes);
+static inline int crdtp_es_reserve(elemset *s, const crdt_mem *mem,
+                                   size_t k, size_t bytes)
+{
+    /* cap <= UINT32_MAX - 1 always, as the slots' indices need */
+    if (k <= s->cap - s->n && bytes <= s->acap - s->alen &&
+        s->n + k <= s->nslots / 4 * 3)
+        return CRDT_OK;
+    return crdtp_es_grow(s, mem, k, bytes);
+}
 /* Appends an element known to be absent; room reserved.  Returns its
  * index; its dot (if any) is zeroed for the caller to set. */
 size_t crdtp_es_push(elemset *s, const void *p, size_t n, uint32_t h);
-/* Removes the element at i (frees its dot list): the last entry moves to
- * i.  Never fails. */
-void crdtp_es_remove_at(elemset *s, const crdt_mem *mem, size_t i);
+/* The same into the empty slot crdtp_es_find_slot gave (ES_NONE: probe
+ * for one). */
+size_t crdtp_es_push_at(elemset *s, const void *p, size_t n, uint32_t h,
+                        size_t slot);
+/* Removes the element at i, whose index slot crdtp_es_find_slot gave
+ * (frees its dot list): the last entry moves to i.  Never fails. */
+void crdtp_es_remove_slot(elemset *s, const crdt_mem *mem, size_t i,
+                          size_t slot);
+/* The index slot of the last entry (n > 0), which a removal rewrites
+ * when it moves that entry into the hole.  Prefetched (ES_PREFETCH)
+ * before the key is hashed, its cache miss overlaps the hashing and the
+ * probe instead of following them. */
+static inline const uint64_t *crdtp_es_last_slot(const elemset *s)
+{
+    return &s->slots[s->ents[s->n - 1].hash & (s->nslots - 1)];
+}
+/* Removes the element of bytes p[0..n), hash h, if present: true if it
+ * was.  Never fails. */
+bool crdtp_es_remove_key(elemset *s, const crdt_mem *mem, const void *p,
+                         size_t n, uint32_t h);
 /* Removes every element whose dot is {0, 0} (dead), in one pass. */
 void crdtp_es_remove_dead(elemset *s, const crdt_mem *mem);
 
 static inline const uint8_t *crdtp_es_bytes(const elemset *s, size_t i)
 {
-    return s->arena + s->ents[i].off;
+    const es_ent *e = &s->ents[i];
+
+    if ((e->len & ~ES_MARK) <= ES_INLINE)
+        return (const uint8_t *)&e->ref;
+    return s->arena + e->ref;
 }
 
 static inline size_t crdtp_es_len(const elemset *s, size_t i)

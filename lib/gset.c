@@ -154,7 +154,7 @@ int crdt_gset_merge(crdt_gset *dst, const crdt_gset *src)
         uint32_t h = same ? b->ents[i].hash : crdtp_shorthash(a, p, n);
 
         if (crdtp_es_find(a, p, n, h) == ES_NONE)
-            k++, bytes += n;
+            k++, bytes += crdtp_es_abytes(n);
     }
     if (k == 0)
         return CRDT_OK;

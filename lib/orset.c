@@ -18,6 +18,13 @@
  * the contexts joined.  Mutators build their delta as a small set, merge
  * it into the caller's delta with the same prepare/commit, and commit
  * their own change only once nothing can fail.
+ *
+ * Without a delta, add and remove take a short path (the delta paths are
+ * out of line, so it keeps a small frame): add is a hash, a probe, then
+ * reserve and the next dot (the only failure points) before the push or
+ * the dot update; remove is a hash and crdtp_es_remove_key, which cannot
+ * fail.  Measured on the peer's orswot workload (100,000 elements, 8
+ * actors; callgrind): remove 423 -> 327 instructions, add 539 -> 453.
  */
 #include "config.h"
 
@@ -185,7 +192,7 @@ static int merge_prepare(oset *d, const crdt_mem *mem, const oset *s,
         if (i == ES_NONE) {
             k = join_dots(NULL, 0, &d->ctx, db, nb, &s->ctx, NULL);
             if (k)
-                add++, bytes += len;
+                add++, bytes += crdtp_es_abytes(len);
         } else {
             da = crdtp_es_dots(a, i, &na);
             if (na == 1 && nb == 1 && da->actor == db->actor &&
@@ -454,11 +461,13 @@ static int with_delta(crdt_orset *delta, oset *t, const crdt_mem *tmem,
     return rv;
 }
 
-int crdt_orset_add(crdt_orset *s, crdt_actor actor, const void *elem,
-                   size_t len, crdt_orset *delta)
+/* add with a delta: {elem: {nd}}, context {nd} + the superseded dots;
+ * i is the element's index in s or ES_NONE, h its hash. */
+static ES_NOINLINE int add_delta(crdt_orset *s, crdt_actor actor,
+                                 const void *elem, size_t len, uint32_t h,
+                                 size_t i, crdt_orset *delta)
 {
-    uint32_t h;
-    size_t i, nold = 0, k;
+    size_t nold = 0, k;
     const crdt_dot *old = NULL;
     crdt_dot nd;
     uint64_t top;
@@ -466,21 +475,6 @@ int crdt_orset_add(crdt_orset *s, crdt_actor actor, const void *elem,
     plan p;
     int rv;
 
-    if (!s || (!elem && len) || len > ES_MAX_LEN || delta == s)
-        return CRDT_ERR_INVALID_ARG;
-    h = crdtp_shorthash(&s->s.es, elem, len);
-    i = crdtp_es_find(&s->s.es, elem, len, h);
-    if (!delta) {
-        if (i == ES_NONE && (rv = crdtp_es_reserve(&s->s.es, &s->mem, 1,
-                                                   len)))
-            return rv;
-        if ((rv = crdtp_dotctx_next_dot(&s->s.ctx, &s->mem, actor, &nd)))
-            return rv;
-        if (i == ES_NONE)
-            i = crdtp_es_push(&s->s.es, elem, len, h);
-        crdtp_es_set_dots(&s->s.es, &s->mem, i, &nd, NULL, 1);
-        return CRDT_OK;
-    }
     crdtp_dotctx_compact(&s->s.ctx);
     top = ctx_top(&s->s.ctx, actor);
     if (top == UINT64_MAX)
@@ -489,9 +483,8 @@ int crdt_orset_add(crdt_orset *s, crdt_actor actor, const void *elem,
     nd.counter = top + 1;
     if (i != ES_NONE)
         old = crdtp_es_dots(&s->s.es, i, &nold);
-    /* the delta: {elem: {nd}}, context {nd} + old */
     oset_init_like(&t, &delta->s.es);
-    if ((rv = crdtp_es_reserve(&t.es, &s->mem, 1, len)) ||
+    if ((rv = crdtp_es_reserve(&t.es, &s->mem, 1, crdtp_es_abytes(len))) ||
         (rv = crdtp_dotctx_add(&t.ctx, &s->mem, nd)))
         goto fail;
     for (k = 0; k < nold; k++)
@@ -503,7 +496,8 @@ int crdt_orset_add(crdt_orset *s, crdt_actor actor, const void *elem,
     if ((rv = with_delta(delta, &t, &s->mem, &p)))
         return rv;
     if ((i == ES_NONE &&
-         (rv = crdtp_es_reserve(&s->s.es, &s->mem, 1, len))) ||
+         (rv = crdtp_es_reserve(&s->s.es, &s->mem, 1,
+                                crdtp_es_abytes(len)))) ||
         (rv = crdtp_dotctx_join_prepare(&s->s.ctx, &s->mem, &t.ctx))) {
         plan_free(&p, &delta->mem);
         goto fail;
@@ -520,33 +514,83 @@ fail:
     return rv;
 }
 
-int crdt_orset_remove(crdt_orset *s, const void *elem, size_t len,
-                      crdt_orset *delta)
+int crdt_orset_add(crdt_orset *s, crdt_actor actor, const void *elem,
+                   size_t len, crdt_orset *delta)
 {
-    size_t i, n, k;
+    elemset *es;
+    uint32_t h;
+    size_t i, slot, ns;
+    crdt_dot nd;
+    int rv;
+
+    if (!s || (!elem && len) || len > ES_MAX_LEN || delta == s)
+        return CRDT_ERR_INVALID_ARG;
+    es = &s->s.es;
+    h = crdtp_shorthash(es, elem, len);
+    i = crdtp_es_find_slot(es, elem, len, h, &slot);
+    if (delta)
+        return add_delta(s, actor, elem, len, h, i, delta);
+    if (i != ES_NONE) {
+        if ((rv = crdtp_dotctx_next_dot(&s->s.ctx, &s->mem, actor, &nd)))
+            return rv;
+        crdtp_es_set_dots(es, &s->mem, i, &nd, NULL, 1);
+        return CRDT_OK;
+    }
+    /* a new element: reserve, draw the dot, then push into the empty
+     * slot the lookup ended on (unless reserve resized the index) */
+    ns = es->nslots;
+    if ((rv = crdtp_es_reserve(es, &s->mem, 1, crdtp_es_abytes(len))) ||
+        (rv = crdtp_dotctx_next_dot(&s->s.ctx, &s->mem, actor, &nd)))
+        return rv;
+    i = crdtp_es_push_at(es, elem, len, h, es->nslots == ns ? slot : ES_NONE);
+    es->dots[i] = nd;
+    return CRDT_OK;
+}
+
+/* remove with a delta (no element, context = the element's dots). */
+static ES_NOINLINE int remove_delta(crdt_orset *s, const void *elem,
+                                    size_t len, crdt_orset *delta)
+{
+    size_t i, n, k, slot;
     const crdt_dot *d;
     oset t;
     plan p;
     int rv;
 
+    if (s->s.es.n == 0)
+        return CRDT_OK;
+    i = crdtp_es_find_slot(&s->s.es, elem, len,
+                           crdtp_shorthash(&s->s.es, elem, len), &slot);
+    if (i == ES_NONE)
+        return CRDT_OK;
+    d = crdtp_es_dots(&s->s.es, i, &n);
+    oset_init_like(&t, &delta->s.es);
+    for (k = 0; k < n; k++)
+        if ((rv = crdtp_dotctx_add(&t.ctx, &s->mem, d[k]))) {
+            oset_clear(&t, &s->mem);
+            return rv;
+        }
+    if ((rv = with_delta(delta, &t, &s->mem, &p)))
+        return rv;
+    merge_commit(&delta->s, &delta->mem, &t, &p);
+    oset_clear(&t, &s->mem);
+    crdtp_es_remove_slot(&s->s.es, &s->mem, i, slot);
+    return CRDT_OK;
+}
+
+int crdt_orset_remove(crdt_orset *s, const void *elem, size_t len,
+                      crdt_orset *delta)
+{
     if (!s || (!elem && len) || len > ES_MAX_LEN || delta == s)
         return CRDT_ERR_INVALID_ARG;
-    if ((i = find(s, elem, len)) == ES_NONE)
-        return CRDT_OK;
-    if (delta) {
-        d = crdtp_es_dots(&s->s.es, i, &n);
-        oset_init_like(&t, &delta->s.es);
-        for (k = 0; k < n; k++)
-            if ((rv = crdtp_dotctx_add(&t.ctx, &s->mem, d[k]))) {
-                oset_clear(&t, &s->mem);
-                return rv;
-            }
-        if ((rv = with_delta(delta, &t, &s->mem, &p)))
-            return rv;
-        merge_commit(&delta->s, &delta->mem, &t, &p);
-        oset_clear(&t, &s->mem);
+    if (delta)
+        return remove_delta(s, elem, len, delta);
+    /* without a delta: one hash, one probe, no allocation */
+    if (s->s.es.n) {
+        ES_PREFETCH(crdtp_es_last_slot(&s->s.es));
+        crdtp_es_remove_key(&s->s.es, &s->mem, elem, len,
+                            crdtp_shorthash(&s->s.es, elem, len));
     }
-    crdtp_es_remove_at(&s->s.es, &s->mem, i);
     return CRDT_OK;
 }
 

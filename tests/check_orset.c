@@ -223,6 +223,92 @@ START_TEST(test_orset_basic_copy_big)
 }
 END_TEST
 
+/* The dots of element e, or 0 if absent. */
+static size_t ndots_of(const crdt_orset *s, const char *e)
+{
+    size_t i, len, nd;
+    const uint8_t *p;
+
+    for (i = 0; i < crdt_orset_size(s); i++) {
+        tu_must(crdt_orset_elem(s, i, &p, &len, &nd), "elem");
+        if (len == strlen(e) && memcmp(p, e, len) == 0)
+            return nd;
+    }
+    return 0;
+}
+
+/* Removes of elements with several dots (concurrent adds merged), short
+ * and long, with and without a delta, from the middle of the storage
+ * (the last element moves into the hole with its dot list) and at its
+ * end. */
+START_TEST(test_orset_basic_remove_multidot)
+{
+    static const char *const es[] = {"k", "longer than eight", "m",
+                                     "another long one", "z"};
+    crdt_orset *a = mk(NULL), *b = mk(NULL), *pre, *d = mk(NULL), *x;
+    size_t i;
+
+    for (i = 0; i < 5; i++) {
+        add(a, 1, es[i], NULL);
+        add(b, 2, es[i], NULL);
+    }
+    tu_must(crdt_orset_merge(a, b), "merge");
+    for (i = 0; i < 5; i++)
+        ck_assert_uint_eq(ndots_of(a, es[i]), 2);
+    pre = clone(a);
+    /* the first element stored: the last one moves into its place */
+    rm(a, "k", d);
+    ck_assert(!has(a, "k"));
+    ck_assert_uint_eq(crdt_orset_size(d), 0);
+    ck_assert(crdt_orset_context_contains(d, (crdt_dot){1, 1}));
+    ck_assert(crdt_orset_context_contains(d, (crdt_dot){2, 1}));
+    ck_assert(!crdt_orset_context_contains(d, (crdt_dot){1, 2}));
+    for (i = 1; i < 5; i++)
+        ck_assert_uint_eq(ndots_of(a, es[i]), 2);
+    x = clone(pre);
+    tu_must(crdt_orset_merge(x, d), "merge");
+    ck_assert(crdt_orset_equal(x, a));
+    crdt_orset_free(x);
+    /* a long multi-dot element, into the same delta group */
+    rm(a, "longer than eight", d);
+    x = clone(pre);
+    tu_must(crdt_orset_merge(x, d), "merge");
+    ck_assert(crdt_orset_equal(x, a));
+    crdt_orset_free(x);
+    /* the delta removes b's copy (its dot was observed) but not a
+     * concurrent re-add on b */
+    add(b, 2, "k", NULL);
+    tu_must(crdt_orset_merge(b, d), "merge");
+    ck_assert(has(b, "k") && !has(b, "longer than eight"));
+    ck_assert_uint_eq(ndots_of(b, "k"), 1);
+    /* without a delta: the last stored element, then the rest */
+    i = crdt_orset_size(a);
+    {
+        const uint8_t *p;
+        size_t len;
+        char last[32];
+
+        tu_must(crdt_orset_elem(a, i - 1, &p, &len, NULL), "elem");
+        memcpy(last, p, len);
+        last[len] = 0;
+        rm(a, last, NULL);
+        ck_assert(!has(a, last));
+    }
+    ck_assert_uint_eq(crdt_orset_size(a), i - 1);
+    for (i = 0; i < 5; i++)
+        rm(a, es[i], NULL);
+    ck_assert_uint_eq(crdt_orset_size(a), 0);
+    ck_assert(crdt_orset_context_contains(a, (crdt_dot){2, 5}));
+    /* a remove that observed both dots wins over both adds */
+    tu_must(crdt_orset_merge(pre, a), "merge");
+    ck_assert_uint_eq(crdt_orset_size(pre), 0);
+    crdt_orset_free(a);
+    crdt_orset_free(b);
+    crdt_orset_free(pre);
+    crdt_orset_free(d);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- merge */
 
 START_TEST(test_orset_merge_cases)
@@ -633,6 +719,161 @@ START_TEST(test_orset_replica_converge)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- store */
+
+/* Candidate elements of the store tests: lengths around the inline limit
+ * of the element store (8 bytes) and long ones in the arena.  Variants v
+ * even are v followed by zero bytes, so "v", "v\0", "v\0\0"... differ
+ * only by their length (the inline form is zero-padded). */
+static const size_t cand_lens[] = {0, 1, 2, 3, 4, 7, 8, 9, 15, 16, 33, 900};
+#define NLENS (sizeof cand_lens / sizeof cand_lens[0])
+#define NCAND ((int)NLENS * 8)
+
+static void cand(int k, uint8_t *e, size_t *len)
+{
+    int v = k / (int)NLENS;
+    size_t j;
+
+    *len = cand_lens[k % (int)NLENS];
+    for (j = 0; j < *len; j++)
+        e[j] = v % 2 == 0 ? (j == 0 ? (uint8_t)v : 0) : (uint8_t)(v * 7 + j);
+}
+
+/* The empty element has one candidate, 0. */
+static int rand_cand(tu_rng *r)
+{
+    int k = (int)tu_below(r, NCAND);
+
+    return k % (int)NLENS == 0 ? 0 : k;
+}
+
+static void check_model(const crdt_orset *s, const bool *in, long step)
+{
+    uint8_t e[900];
+    size_t len, n = 0, i, nd;
+    const uint8_t *p;
+    int k;
+
+    for (k = 0; k < NCAND; k++) {
+        if (k % (int)NLENS == 0 && k != 0)
+            continue;
+        cand(k, e, &len);
+        tu_expect_k(crdt_orset_contains(s, e, len) == in[k], "contains",
+                    step);
+        n += in[k];
+    }
+    tu_expect_k(crdt_orset_size(s) == n, "size", step);
+    for (i = 0; i < crdt_orset_size(s); i++) {
+        tu_must_k(crdt_orset_elem(s, i, &p, &len, &nd), "elem", step);
+        tu_expect_k(nd >= 1 && crdt_orset_contains(s, p, len), "elem",
+                    step);
+    }
+}
+
+/* One random add or remove on s (by one of actors a0..a0+3) and its
+ * model; with a delta (checked against a clone of the state before)
+ * every few ops. */
+static void store_op(tu_rng *r, crdt_orset *s, crdt_actor a0, bool *in,
+                     bool *touched, long step)
+{
+    uint8_t e[900];
+    size_t len;
+    int k = rand_cand(r);
+    bool is_add = tu_below(r, 2) == 0;
+    crdt_orset *pre = NULL, *d = NULL;
+
+    cand(k, e, &len);
+    if (tu_below(r, 8) == 0) {
+        pre = clone(s);
+        d = mk(NULL);
+    }
+    if (is_add)
+        tu_must_k(crdt_orset_add(s, a0 + tu_below(r, 4), e, len, d), "add",
+                  step);
+    else
+        tu_must_k(crdt_orset_remove(s, e, len, d), "remove", step);
+    in[k] = is_add;
+    if (touched)
+        touched[k] = true;
+    if (d) {
+        tu_must_k(crdt_orset_merge(pre, d), "merge delta", step);
+        tu_expect_k(crdt_orset_equal(pre, s), "delta == mutation", step);
+        crdt_orset_free(pre);
+        crdt_orset_free(d);
+    }
+}
+
+/* Random adds and removes of short (inline) and long elements, forks
+ * merged back (concurrent adds give elements several dots), copies and
+ * codec round trips, against a model of which elements are present. */
+START_TEST(test_orset_store_model)
+{
+    tu_rng r;
+    long step, n = tu_cases(10000);
+    bool in[NCAND] = {false};
+    crdt_orset *s = mk(NULL);
+
+    tu_rng_init(&r, tu_seed("orset"));
+    for (step = 0; step < n; step++) {
+        uint64_t k = tu_below(&r, 100);
+
+        if (k < 90) {
+            store_op(&r, s, 1, in, NULL, step);
+        } else if (k < 97) {
+            /* fork, ops on both sides, merge: an element touched on a
+             * side ends as that side left it (a remove drops what the
+             * other side had at the fork, an add's new dot survives) */
+            crdt_orset *c = clone(s), *c2;
+            bool ins[NCAND], inc[NCAND], ts[NCAND] = {false},
+                 tc[NCAND] = {false};
+            uint64_t m = tu_below(&r, 12), j;
+            int q;
+
+            memcpy(ins, in, sizeof in);
+            memcpy(inc, in, sizeof in);
+            for (j = 0; j < m; j++) {
+                if (tu_below(&r, 2))
+                    store_op(&r, s, 1, ins, ts, step);
+                else
+                    store_op(&r, c, 5, inc, tc, step); /* own actors */
+            }
+            c2 = clone(c);
+            tu_must_k(crdt_orset_merge(c2, s), "merge", step);
+            tu_must_k(crdt_orset_merge(s, c), "merge", step);
+            tu_expect_k(crdt_orset_equal(s, c2), "commutative", step);
+            for (q = 0; q < NCAND; q++)
+                if (ts[q] || tc[q])
+                    in[q] = (ts[q] && ins[q]) || (tc[q] && inc[q]);
+            crdt_orset_free(c);
+            crdt_orset_free(c2);
+        } else if (k < 98) {
+            crdt_orset *c = mk(NULL);
+
+            tu_must_k(crdt_orset_copy(c, s), "copy", step);
+            tu_expect_k(crdt_orset_equal(c, s), "copy", step);
+            crdt_orset_free(s);
+            s = c;
+        } else if (k < 99) {
+            crdt_orset *c = mk(NULL);
+            crdt_buf b;
+
+            enc(s, &b);
+            tu_must_k(crdt_orset_decode(c, b.data, b.len, NULL, NULL),
+                      "decode", step);
+            tu_expect_k(crdt_orset_equal(c, s), "roundtrip", step);
+            crdt_buf_clear(&b);
+            crdt_orset_free(s);
+            s = c;
+        } else if (tu_below(&r, 4) == 0) {
+            tu_must_k(crdt_orset_clear(s, NULL), "clear", step);
+            memset(in, 0, sizeof in);
+        }
+        check_model(s, in, step);
+    }
+    crdt_orset_free(s);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- nomem */
 
 enum {
@@ -640,6 +881,8 @@ enum {
     OP_ADD_NEW_DELTA,
     OP_ADD_GROUP,
     OP_REMOVE_DELTA,
+    OP_REMOVE_MULTI_DELTA,
+    OP_REMOVE_MULTI,
     OP_CLEAR_DELTA,
     OP_MERGE,
     OP_MERGE_INTO_NEW,
@@ -677,6 +920,8 @@ START_TEST(test_orset_nomem_all)
                 x = 5;
                 tu_must(crdt_orset_add(a, 7, &x, 8, d), "add");
             }
+            if (op == OP_REMOVE_MULTI_DELTA || op == OP_REMOVE_MULTI)
+                tu_must(crdt_orset_merge(a, src), "merge"); /* 3: 2 dots */
             a0 = clone(a);
             d0 = clone(d);
             crdt_buf_init(&b, &tm.mem);
@@ -697,6 +942,14 @@ START_TEST(test_orset_nomem_all)
             case OP_REMOVE_DELTA:
                 x = 4;
                 rv = crdt_orset_remove(a, &x, 8, d);
+                break;
+            case OP_REMOVE_MULTI_DELTA:
+                x = 3;
+                rv = crdt_orset_remove(a, &x, 8, d);
+                break;
+            case OP_REMOVE_MULTI:
+                x = 3;
+                rv = crdt_orset_remove(a, &x, 8, NULL);
                 break;
             case OP_CLEAR_DELTA:
                 rv = crdt_orset_clear(a, d);
@@ -757,6 +1010,7 @@ static Suite *orset_suite(void)
     tcase_add_test(tc, test_orset_basic_add_wins);
     tcase_add_test(tc, test_orset_basic_delta);
     tcase_add_test(tc, test_orset_basic_copy_big);
+    tcase_add_test(tc, test_orset_basic_remove_multidot);
     suite_add_tcase(s, tc);
     tc = tcase_create("merge");
     tcase_add_test(tc, test_orset_merge_cases);
@@ -773,6 +1027,10 @@ static Suite *orset_suite(void)
     tc = tcase_create("replica");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_orset_replica_converge);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("store");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_orset_store_model);
     suite_add_tcase(s, tc);
     tc = tcase_create("nomem");
     tcase_add_test(tc, test_orset_nomem_all);

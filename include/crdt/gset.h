@@ -8,12 +8,12 @@
  * union: commutative, associative, idempotent.  The delta of an add is
  * the G-set {elem}; deltas join into delta groups by merge.
  *
- * Representation: the element store of lib/elemset_internal.h: the bytes
- * back to back in one arena, 16-byte entries, and an open-addressing
- * index keyed with SipHash-2-4 (libsodium's crypto_shorthash) under a
- * random key drawn per object, so hostile elements cannot force
- * collisions.  add/contains O(1) expected; merge O(m) for m source
- * elements.
+ * Representation: the element store of lib/elemset_internal.h: 16-byte
+ * entries holding elements of up to 8 bytes in place, longer ones back to
+ * back in one arena, and an open-addressing index keyed with SipHash-2-4
+ * (libsodium's crypto_shorthash) under a random key drawn per object, so
+ * hostile elements cannot force collisions.  add/contains O(1) expected;
+ * merge O(m) for m source elements.
  *
  * Iteration (crdt_gset_elem) is in storage order: insertion order, with
  * the new elements of a merge appended in the source's storage order.

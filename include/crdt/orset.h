@@ -30,10 +30,11 @@
  * stable across mutations (a remove moves the last element into the
  * hole).  The encoding sorts.
  *
- * Representation: lib/elemset_internal.h (contiguous bytes, 16-byte
- * entries, one inline dot per element, extra dots spilled to a list, an
+ * Representation: lib/elemset_internal.h (16-byte entries holding
+ * elements of up to 8 bytes in place, longer ones in contiguous storage,
+ * one inline dot per element, extra dots spilled to a list, an
  * open-addressing index keyed by SipHash-2-4 with a random key per
- * object) plus the context.  About 59 bytes per 8-byte element at 10^6
+ * object) plus the context.  About 50 bytes per 8-byte element at 10^6
  * elements.
  *
  * Encoding body (type tag CRDT_TAG_ORSET): the context's two fields
@@ -164,7 +165,9 @@ CRDT_API int crdt_orset_add(crdt_orset *s, crdt_actor actor, const void *elem,
  *
  * Errors: CRDT_ERR_INVALID_ARG (as add), CRDT_ERR_NOMEM (only with a
  * delta).  On error neither @p s nor @p delta changes.
- * Complexity: O(len) expected, plus the delta join.
+ * Complexity: O(len) expected; without a delta one hash, one probe and
+ * no allocation (a dot list is freed if the element had several dots);
+ * with one, plus the delta join.
  */
 CRDT_API int crdt_orset_remove(crdt_orset *s, const void *elem, size_t len,
                                crdt_orset *delta) CRDT_WARN_UNUSED;
