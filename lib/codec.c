@@ -333,9 +333,13 @@ int crdtp_cr_nil(cr *r)
     return crdtp_cr_fail(r, CRDT_ERR_DECODE);
 }
 
-int crdtp_cr_envelope(cr *r, uint32_t tag, uint32_t *nbody)
+/* Reads an envelope's header up to its tag: [version, tag, nbody more];
+ * the version must be ours (CRDT_ERR_VERSION at it); *at is where the tag
+ * starts.  Inline: it is on every decode's path. */
+static inline int header(cr *r, uint64_t *tag, const uint8_t **at,
+                         uint32_t *nbody)
 {
-    const uint8_t *at;
+    const uint8_t *vat;
     uint32_t n;
     uint64_t v;
     int rv;
@@ -344,17 +348,30 @@ int crdtp_cr_envelope(cr *r, uint32_t tag, uint32_t *nbody)
         return rv;
     if (n < 2)
         return crdtp_cr_fail_at(r, r->base, CRDT_ERR_DECODE);
-    at = r->p;
+    vat = r->p;
     if ((rv = crdtp_cr_uint(r, &v)))
         return rv;
     if (v != CRDT_FORMAT_VERSION)
-        return crdtp_cr_fail_at(r, at, CRDT_ERR_VERSION);
-    at = r->p;
-    if ((rv = crdtp_cr_uint(r, &v)))
+        return crdtp_cr_fail_at(r, vat, CRDT_ERR_VERSION);
+    *at = r->p;
+    if ((rv = crdtp_cr_uint(r, tag)))
+        return rv;
+    *nbody = n - 2;
+    return CRDT_OK;
+}
+
+int crdtp_cr_envelope(cr *r, uint32_t tag, uint32_t *nbody)
+{
+    const uint8_t *at;
+    uint32_t n;
+    uint64_t v;
+    int rv;
+
+    if ((rv = header(r, &v, &at, &n)))
         return rv;
     if (v != tag)
         return crdtp_cr_fail_at(r, at, CRDT_ERR_TYPE);
-    *nbody = n - 2;
+    *nbody = n;
     return CRDT_OK;
 }
 
@@ -377,28 +394,12 @@ int crdtp_decode_header(const uint8_t *data, size_t len, uint32_t *tag,
     int rv;
 
     crdtp_cr_init(&r, data, len, NULL);
-    if ((rv = crdtp_cr_array(&r, &n)))
-        goto out;
-    if (n < 2) {
-        rv = crdtp_cr_fail_at(&r, data, CRDT_ERR_DECODE);
-        goto out;
+    if ((rv = header(&r, &v, &at, &n)) == CRDT_OK) {
+        if (v > UINT32_MAX)
+            rv = crdtp_cr_fail_at(&r, at, CRDT_ERR_TYPE);
+        else
+            *tag = (uint32_t)v;
     }
-    at = r.p;
-    if ((rv = crdtp_cr_uint(&r, &v)))
-        goto out;
-    if (v != CRDT_FORMAT_VERSION) {
-        rv = crdtp_cr_fail_at(&r, at, CRDT_ERR_VERSION);
-        goto out;
-    }
-    at = r.p;
-    if ((rv = crdtp_cr_uint(&r, &v)))
-        goto out;
-    if (v > UINT32_MAX) {
-        rv = crdtp_cr_fail_at(&r, at, CRDT_ERR_TYPE);
-        goto out;
-    }
-    *tag = (uint32_t)v;
-out:
     crdtp_cr_info(&r, info);
     return rv;
 }

@@ -946,33 +946,42 @@ int crdt_dotctx_encode(const crdt_dotctx *ctx, crdt_buf *out)
     return cw_end(&w);
 }
 
+static inline void dec_init(void *tmp, const void *dst)
+{
+    (void)dst;
+    crdtp_dotctx_init(tmp);
+}
+
+static inline int dec_body(cr *r, void *tmp, const void *dst, uint32_t nbody)
+{
+    (void)nbody;
+    return crdtp_dotctx_decode_body(r, tmp,
+                                    &((const crdt_dotctx *)dst)->mem);
+}
+
+static inline int dec_commit(cr *r, void *dst, void *tmp)
+{
+    (void)r;
+    crdtp_dotctx_swap(&((crdt_dotctx *)dst)->c, tmp);
+    return CRDT_OK;
+}
+
+static inline void dec_clear(void *tmp, const void *dst)
+{
+    crdtp_dotctx_clear(tmp, &((const crdt_dotctx *)dst)->mem);
+}
+
+static const crdtp_decoder dotctx_decoder = {
+    .tag = CRDT_TAG_DOTCTX, .nbody = CRDTP_NBODY(2), .init = dec_init,
+    .body = dec_body, .commit = dec_commit, .clear = dec_clear,
+};
+
 int crdt_dotctx_decode(crdt_dotctx *dst, const uint8_t *data, size_t len,
                        const crdt_limits *lim, crdt_decode_info *info)
 {
-    cr r;
     dotctx tmp;
-    uint32_t nbody;
-    int rv;
 
-    if (!dst || (!data && len))
-        return CRDT_ERR_INVALID_ARG;
-    crdtp_cr_init(&r, data, len, lim);
-    crdtp_dotctx_init(&tmp);
-    if ((rv = crdtp_cr_envelope(&r, CRDT_TAG_DOTCTX, &nbody)))
-        goto out;
-    if (nbody != 2) {
-        rv = crdtp_cr_fail_at(&r, data, CRDT_ERR_DECODE);
-        goto out;
-    }
-    if ((rv = crdtp_dotctx_decode_body(&r, &tmp, &dst->mem)))
-        goto out;
-    if ((rv = crdtp_cr_finish(&r)))
-        goto out;
-    crdtp_dotctx_swap(&dst->c, &tmp);
-out:
-    crdtp_dotctx_clear(&tmp, &dst->mem);
-    crdtp_cr_info(&r, info);
-    return rv;
+    return crdtp_decode(&dotctx_decoder, dst, &tmp, data, len, lim, 0, info);
 }
 
 /* ======================================================================

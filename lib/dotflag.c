@@ -273,37 +273,47 @@ static int decode_dots(cr *r, dflag *t)
     return CRDT_OK;
 }
 
+static inline void dec_init(void *tmp, const void *dst)
+{
+    crdtp_dflag_init(tmp, &((const dflag *)dst)->mem);
+}
+
+static inline int dec_body(cr *r, void *tmp, const void *dst, uint32_t nbody)
+{
+    dflag *t = tmp;
+    int rv;
+
+    (void)dst, (void)nbody;
+    if ((rv = crdtp_dotctx_decode_body(r, &t->ctx, &t->mem)))
+        return rv;
+    return decode_dots(r, t);
+}
+
+static inline int dec_commit(cr *r, void *dst, void *tmp)
+{
+    dflag old = *(dflag *)dst;
+
+    (void)r;
+    *(dflag *)dst = *(dflag *)tmp;
+    *(dflag *)tmp = old;
+    return CRDT_OK;
+}
+
+static inline void dec_clear(void *tmp, const void *dst)
+{
+    (void)dst;
+    crdtp_dflag_clear(tmp);
+}
+
 int crdtp_dflag_decode(dflag *dst, uint32_t tag, const uint8_t *data,
                        size_t len, const crdt_limits *lim,
                        crdt_decode_info *info)
 {
-    cr r;
-    dflag t;
-    uint32_t nbody;
-    int rv;
+    const crdtp_decoder d = {
+        .tag = tag, .nbody = CRDTP_NBODY(3), .init = dec_init,
+        .body = dec_body, .commit = dec_commit, .clear = dec_clear,
+    };
+    dflag tmp;
 
-    crdtp_cr_init(&r, data, len, lim);
-    crdtp_dflag_init(&t, &dst->mem);
-    if ((rv = crdtp_cr_envelope(&r, tag, &nbody)))
-        goto out;
-    if (nbody != 3) {
-        rv = crdtp_cr_fail_at(&r, data, CRDT_ERR_DECODE);
-        goto out;
-    }
-    if ((rv = crdtp_dotctx_decode_body(&r, &t.ctx, &t.mem)))
-        goto out;
-    if ((rv = decode_dots(&r, &t)))
-        goto out;
-    if ((rv = crdtp_cr_finish(&r)))
-        goto out;
-    {
-        dflag old = *dst;
-
-        *dst = t;
-        t = old;
-    }
-out:
-    crdtp_dflag_clear(&t);
-    crdtp_cr_info(&r, info);
-    return rv;
+    return crdtp_decode(&d, dst, &tmp, data, len, lim, 0, info);
 }

@@ -211,66 +211,72 @@ int crdt_gset_encode(const crdt_gset *s, crdt_buf *out)
     return cw_end(&w);
 }
 
-int crdt_gset_decode(crdt_gset *dst, const uint8_t *data, size_t len,
-                     const crdt_limits *lim, crdt_decode_info *info)
+static inline void dec_init(void *tmp, const void *dst)
 {
-    cr r;
-    elemset tmp;
-    uint32_t nbody, n, i;
-    const uint8_t *prev = NULL, *p, *at;
+    elemset *es = tmp;
+
+    *es = ((const crdt_gset *)dst)->es; /* same key */
+    es->arena = NULL, es->ents = NULL, es->dots = NULL, es->slots = NULL;
+    es->alen = es->acap = es->garbage = es->n = es->cap = es->nslots = 0;
+}
+
+static inline int dec_body(cr *r, void *tmp, const void *dst, uint32_t nbody)
+{
+    const crdt_mem *mem = &((const crdt_gset *)dst)->mem;
+    elemset *es = tmp;
+    const uint8_t *prev = NULL, *p, *at = r->p;
     size_t prevn = 0, pn;
+    uint32_t n, i;
     int rv;
 
-    if (!dst || (!data && len))
-        return CRDT_ERR_INVALID_ARG;
-    crdtp_cr_init(&r, data, len, lim);
-    tmp = dst->es; /* same key */
-    tmp.arena = NULL, tmp.ents = NULL, tmp.dots = NULL, tmp.slots = NULL;
-    tmp.alen = tmp.acap = tmp.garbage = tmp.n = tmp.cap = tmp.nslots = 0;
-    if ((rv = crdtp_cr_envelope(&r, CRDT_TAG_GSET, &nbody)))
-        goto out;
-    if (nbody != 1) {
-        rv = crdtp_cr_fail_at(&r, data, CRDT_ERR_DECODE);
-        goto out;
-    }
-    at = r.p;
-    if ((rv = crdtp_cr_array(&r, &n)))
-        goto out;
-    if (n > r.lim.max_elements) {
-        rv = crdtp_cr_fail_at(&r, at, CRDT_ERR_LIMIT);
-        goto out;
-    }
+    (void)nbody;
+    if ((rv = crdtp_cr_array(r, &n)))
+        return rv;
+    if (n > r->lim.max_elements)
+        return crdtp_cr_fail_at(r, at, CRDT_ERR_LIMIT);
     /* every element takes >= 2 bytes, checked against what is left */
-    if (n && (rv = crdtp_es_reserve(&tmp, &dst->mem, n, 0)))
-        goto fail_nomem;
+    if (n && (rv = crdtp_es_reserve(es, mem, n, 0)))
+        return crdtp_cr_fail(r, rv);
     for (i = 0; i < n; i++) {
-        at = r.p;
-        if ((rv = crdtp_cr_bin(&r, &p, &pn)))
-            goto out;
-        if (pn > r.lim.max_value_bytes || pn > ES_MAX_LEN) {
-            rv = crdtp_cr_fail_at(&r, at, CRDT_ERR_LIMIT);
-            goto out;
-        }
-        if (prev && crdtp_es_cmp(prev, prevn, p, pn) >= 0) {
-            rv = crdtp_cr_fail_at(&r, at, CRDT_ERR_DECODE);
-            goto out;
-        }
-        if ((rv = crdtp_es_reserve(&tmp, &dst->mem, 1, pn)))
-            goto fail_nomem;
-        crdtp_es_push(&tmp, p, pn, crdtp_shorthash(&tmp, p, pn));
+        at = r->p;
+        if ((rv = crdtp_cr_bin(r, &p, &pn)))
+            return rv;
+        if (pn > r->lim.max_value_bytes || pn > ES_MAX_LEN)
+            return crdtp_cr_fail_at(r, at, CRDT_ERR_LIMIT);
+        if (prev && crdtp_es_cmp(prev, prevn, p, pn) >= 0)
+            return crdtp_cr_fail_at(r, at, CRDT_ERR_DECODE);
+        if ((rv = crdtp_es_reserve(es, mem, 1, pn)))
+            return crdtp_cr_fail(r, rv);
+        crdtp_es_push(es, p, pn, crdtp_shorthash(es, p, pn));
         prev = p;
         prevn = pn;
     }
-    if ((rv = crdtp_cr_finish(&r)))
-        goto out;
-    crdtp_es_swap(&dst->es, &tmp);
-    goto out;
-fail_nomem:
-    rv = crdtp_cr_fail(&r, rv);
-out:
-    crdtp_es_clear(&tmp, &dst->mem);
-    crdtp_cr_info(&r, info);
-    return rv;
+    return CRDT_OK;
+}
+
+static inline int dec_commit(cr *r, void *dst, void *tmp)
+{
+    (void)r;
+    crdtp_es_swap(&((crdt_gset *)dst)->es, tmp);
+    return CRDT_OK;
+}
+
+static inline void dec_clear(void *tmp, const void *dst)
+{
+    crdtp_es_clear(tmp, &((const crdt_gset *)dst)->mem);
+}
+
+static const crdtp_decoder gset_decoder = {
+    .tag = CRDT_TAG_GSET, .nbody = CRDTP_NBODY(1), .init = dec_init,
+    .body = dec_body, .commit = dec_commit, .clear = dec_clear,
+};
+
+int crdt_gset_decode(crdt_gset *dst, const uint8_t *data, size_t len,
+                     const crdt_limits *lim, crdt_decode_info *info)
+{
+    elemset tmp;
+
+    return crdtp_decode(&gset_decoder, dst, &tmp, data, len, lim, 0, info);
 }
 
 /* ======================================================================

@@ -196,29 +196,28 @@ int crdt_hlc_encode(const crdt_hlc *hlc, crdt_buf *out)
     return cw_end(&w);
 }
 
+static inline int dec_body(cr *r, void *tmp, const void *dst, uint32_t nbody)
+{
+    (void)dst, (void)nbody;
+    return crdtp_cr_uint(r, tmp);
+}
+
+static inline int dec_commit(cr *r, void *dst, void *tmp)
+{
+    (void)r;
+    ((crdt_hlc *)dst)->last = *(uint64_t *)tmp;
+    return CRDT_OK;
+}
+
+static const crdtp_decoder hlc_decoder = {
+    .tag = CRDT_TAG_HLC, .nbody = CRDTP_NBODY(1), .body = dec_body,
+    .commit = dec_commit,
+};
+
 int crdt_hlc_decode(crdt_hlc *dst, const uint8_t *data, size_t len,
                     const crdt_limits *lim, crdt_decode_info *info)
 {
-    cr r;
-    uint32_t nbody;
     uint64_t last = 0;
-    int rv;
 
-    if (!dst || (!data && len))
-        return CRDT_ERR_INVALID_ARG;
-    crdtp_cr_init(&r, data, len, lim);
-    if ((rv = crdtp_cr_envelope(&r, CRDT_TAG_HLC, &nbody)))
-        goto out;
-    if (nbody != 1) {
-        rv = crdtp_cr_fail_at(&r, data, CRDT_ERR_DECODE);
-        goto out;
-    }
-    if ((rv = crdtp_cr_uint(&r, &last)))
-        goto out;
-    if ((rv = crdtp_cr_finish(&r)))
-        goto out;
-    dst->last = last;
-out:
-    crdtp_cr_info(&r, info);
-    return rv;
+    return crdtp_decode(&hlc_decoder, dst, &last, data, len, lim, 0, info);
 }

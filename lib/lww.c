@@ -400,47 +400,58 @@ int crdt_lww_encode(const crdt_lww *reg, crdt_buf *out)
     return cw_end(&w);
 }
 
+/* The decoder's temporary: the write read, if the body has one. */
+typedef struct lww_tmp {
+    uint64_t ts, actor;
+    const uint8_t *val; /* the value's bytes, in the input */
+    const uint8_t *at;  /* where its bin starts */
+    size_t len;
+    bool has;
+} lww_tmp;
+
+static inline int dec_body(cr *r, void *tmp, const void *dst, uint32_t nbody)
+{
+    lww_tmp *t = tmp;
+    int rv;
+
+    (void)dst;
+    t->has = nbody == 3;
+    if (!t->has)
+        return CRDT_OK;
+    if ((rv = crdtp_cr_uint(r, &t->ts)) || (rv = crdtp_cr_uint(r, &t->actor)))
+        return rv;
+    t->at = r->p;
+    return crdtp_cr_bin(r, &t->val, &t->len);
+}
+
+static inline int dec_commit(cr *r, void *dst, void *tmp)
+{
+    crdt_lww *reg = dst;
+    const lww_tmp *t = tmp;
+    uint8_t *blk;
+    int rv;
+
+    if (!t->has) {
+        make_empty(reg);
+        return CRDT_OK;
+    }
+    if ((rv = prepare(reg, t->len, &blk)))
+        return crdtp_cr_fail_at(r, t->at, rv);
+    crdtp_free(&reg->mem, assign(reg, blk, t->ts, t->actor, t->val, t->len));
+    return CRDT_OK;
+}
+
+static const crdtp_decoder lww_decoder = {
+    .tag = CRDT_TAG_LWW, .nbody = CRDTP_NBODY(0) | CRDTP_NBODY(3),
+    .body = dec_body, .commit = dec_commit,
+};
+
 int crdt_lww_decode(crdt_lww *dst, const uint8_t *data, size_t len,
                     const crdt_limits *lim, crdt_decode_info *info)
 {
-    cr r;
-    uint32_t nbody;
-    uint64_t ts = 0, actor = 0;
-    const uint8_t *p = NULL, *at;
-    uint8_t *blk;
-    size_t n = 0;
-    int rv;
+    lww_tmp tmp;
 
-    if (!dst || (!data && len))
-        return CRDT_ERR_INVALID_ARG;
-    crdtp_cr_init(&r, data, len, lim);
-    if ((rv = crdtp_cr_envelope(&r, CRDT_TAG_LWW, &nbody)))
-        goto out;
-    if (nbody != 0 && nbody != 3) {
-        rv = crdtp_cr_fail_at(&r, data, CRDT_ERR_DECODE);
-        goto out;
-    }
-    if (nbody == 3) {
-        if ((rv = crdtp_cr_uint(&r, &ts)) || (rv = crdtp_cr_uint(&r, &actor)))
-            goto out;
-        at = r.p;
-        if ((rv = crdtp_cr_bin(&r, &p, &n)))
-            goto out;
-        if ((rv = crdtp_cr_finish(&r)))
-            goto out;
-        if ((rv = prepare(dst, n, &blk))) {
-            rv = crdtp_cr_fail_at(&r, at, rv);
-            goto out;
-        }
-        crdtp_free(&dst->mem, assign(dst, blk, ts, actor, p, n));
-    } else {
-        if ((rv = crdtp_cr_finish(&r)))
-            goto out;
-        make_empty(dst);
-    }
-out:
-    crdtp_cr_info(&r, info);
-    return rv;
+    return crdtp_decode(&lww_decoder, dst, &tmp, data, len, lim, 0, info);
 }
 
 /* ======================================================================

@@ -849,41 +849,50 @@ static int decode_sibs(cr *r, crdt_mvreg *t)
     return CRDT_OK;
 }
 
+static inline void dec_init(void *tmp, const void *dst)
+{
+    reg_init(tmp, &((const crdt_mvreg *)dst)->mem);
+}
+
+static inline int dec_body(cr *r, void *tmp, const void *dst, uint32_t nbody)
+{
+    crdt_mvreg *t = tmp;
+    int rv;
+
+    (void)dst, (void)nbody;
+    if ((rv = crdtp_dotctx_decode_body(r, &t->ctx, &t->mem)))
+        return rv;
+    return decode_sibs(r, t);
+}
+
+/* Swaps t into dst; t takes dst's old state to free. */
+static inline int dec_commit(cr *r, void *dst, void *tmp)
+{
+    crdt_mvreg old = *(crdt_mvreg *)dst;
+
+    (void)r;
+    *(crdt_mvreg *)dst = *(crdt_mvreg *)tmp;
+    *(crdt_mvreg *)tmp = old;
+    return CRDT_OK;
+}
+
+static inline void dec_clear(void *tmp, const void *dst)
+{
+    (void)dst;
+    reg_clear(tmp);
+}
+
+static const crdtp_decoder mvreg_decoder = {
+    .tag = CRDT_TAG_MVREG, .nbody = CRDTP_NBODY(3), .init = dec_init,
+    .body = dec_body, .commit = dec_commit, .clear = dec_clear,
+};
+
 int crdt_mvreg_decode(crdt_mvreg *dst, const uint8_t *data, size_t len,
                       const crdt_limits *lim, crdt_decode_info *info)
 {
-    cr r;
-    crdt_mvreg t;
-    uint32_t nbody;
-    int rv;
+    crdt_mvreg tmp;
 
-    if (!dst || (!data && len))
-        return CRDT_ERR_INVALID_ARG;
-    crdtp_cr_init(&r, data, len, lim);
-    reg_init(&t, &dst->mem);
-    if ((rv = crdtp_cr_envelope(&r, CRDT_TAG_MVREG, &nbody)))
-        goto out;
-    if (nbody != 3) {
-        rv = crdtp_cr_fail_at(&r, data, CRDT_ERR_DECODE);
-        goto out;
-    }
-    if ((rv = crdtp_dotctx_decode_body(&r, &t.ctx, &t.mem)))
-        goto out;
-    if ((rv = decode_sibs(&r, &t)))
-        goto out;
-    if ((rv = crdtp_cr_finish(&r)))
-        goto out;
-    /* commit: swap t into dst; t takes dst's old state to free */
-    {
-        crdt_mvreg old = *dst;
-
-        *dst = t;
-        t = old;
-    }
-out:
-    reg_clear(&t);
-    crdtp_cr_info(&r, info);
-    return rv;
+    return crdtp_decode(&mvreg_decoder, dst, &tmp, data, len, lim, 0, info);
 }
 
 /* ======================================================================

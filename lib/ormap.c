@@ -1059,99 +1059,119 @@ static int check_dots_unique(const crdt_ormap *tmp, const size_t *offs,
     return CRDT_OK;
 }
 
+/* The decoder's temporary: the map being read, where each entry starts
+ * in the input (for check_dots_unique), and the level the map nests at. */
+typedef struct map_tmp {
+    crdt_ormap m;
+    size_t *offs;
+    size_t depth; /* set by decode_at */
+} map_tmp;
+
+static inline void dec_init(void *tmp, const void *dst)
+{
+    map_tmp *t = tmp;
+
+    map_init(&t->m, ((const crdt_ormap *)dst)->reg,
+             &((const crdt_ormap *)dst)->mem);
+    t->offs = NULL;
+}
+
+static inline int dec_body(cr *r, void *tmp, const void *dst, uint32_t nbody)
+{
+    map_tmp *t = tmp;
+    crdt_ormap *m = &t->m;
+    const uint8_t *at, *key;
+    uint32_t n, i, k;
+    size_t klen;
+    int rv;
+
+    (void)dst, (void)nbody;
+    if ((rv = crdtp_dotctx_decode_body(r, &m->ctx, &m->mem)))
+        return rv;
+    at = r->p;
+    if ((rv = crdtp_cr_array(r, &n)))
+        return rv;
+    if (n > r->lim.max_elements)
+        return crdtp_cr_fail_at(r, at, CRDT_ERR_LIMIT);
+    if (n > cr_left(r) / ENTRY_MIN_BYTES)
+        return crdtp_cr_fail_at(r, at, CRDT_ERR_DECODE);
+    if (n && (!(m->ents = crdtp_malloc_array(&m->mem, n, sizeof *m->ents)) ||
+              !(m->live = crdtp_malloc_array(&m->mem, n, sizeof *m->live)) ||
+              !(t->offs = crdtp_malloc_array(&m->mem, n, sizeof *t->offs))))
+        return crdtp_cr_fail_at(r, at, CRDT_ERR_NOMEM);
+    m->cap = n;
+    for (i = 0; i < n; i++) {
+        entry *e = &m->ents[i];
+        const uint8_t *eat = r->p, *kat;
+
+        entry_init(e);
+        m->len = i + 1; /* cleared on failure */
+        t->offs[i] = (size_t)(eat - r->base);
+        if ((rv = crdtp_cr_array(r, &k)))
+            return rv;
+        if (k != 3)
+            return crdtp_cr_fail_at(r, eat, CRDT_ERR_DECODE);
+        kat = r->p;
+        if ((rv = crdtp_cr_bin(r, &key, &klen)))
+            return rv;
+        if (i > 0 &&
+            cmp_key(m->ents[i - 1].key, m->ents[i - 1].klen, key, klen) >= 0)
+            return crdtp_cr_fail_at(r, kat, CRDT_ERR_DECODE);
+        if ((rv = copy_key(&m->mem, key, klen, &e->key)))
+            return crdtp_cr_fail_at(r, kat, rv);
+        e->klen = klen;
+        if ((rv = decode_dots(m, r, e)) ||
+            (rv = decode_value(m, r, t->depth, e)))
+            return rv;
+    }
+    return CRDT_OK;
+}
+
+/* Checks, once the whole input was read, that no dot is under two keys;
+ * then installs the map in dst. */
+static inline int dec_commit(cr *r, void *dst, void *tmp)
+{
+    map_tmp *t = tmp;
+    int rv;
+
+    if ((rv = check_dots_unique(&t->m, t->offs, r, r->base)))
+        return rv;
+    map_install(dst, t->m.ents, t->m.len, t->m.cap, t->m.live, &t->m.ctx);
+    t->m.ents = NULL;
+    t->m.live = NULL;
+    t->m.len = 0;
+    return CRDT_OK;
+}
+
+static inline void dec_clear(void *tmp, const void *dst)
+{
+    map_tmp *t = tmp;
+
+    (void)dst;
+    crdtp_free(&t->m.mem, t->offs);
+    map_clear(&t->m);
+}
+
+static const crdtp_decoder ormap_decoder = {
+    .tag = CRDT_TAG_ORMAP, .nbody = CRDTP_NBODY(3), .init = dec_init,
+    .body = dec_body, .commit = dec_commit, .clear = dec_clear,
+};
+
+/* Decodes a map that nests at level depth (1 at the top). */
 static int decode_at(crdt_ormap *dst, const uint8_t *data, size_t len,
                      const crdt_limits *lim, size_t depth,
                      crdt_decode_info *info)
 {
-    size_t *offs = NULL;
-    crdt_ormap tmp;
-    const uint8_t *at, *key;
-    uint32_t nbody, n, i, k;
-    size_t klen;
-    cr r;
-    int rv;
+    map_tmp tmp;
 
-    crdtp_cr_init(&r, data, len, lim);
-    map_init(&tmp, dst->reg, &dst->mem);
-    if (depth > r.lim.max_depth) {
-        rv = crdtp_cr_fail_at(&r, data, CRDT_ERR_LIMIT);
-        goto out;
-    }
-    if ((rv = crdtp_cr_envelope(&r, CRDT_TAG_ORMAP, &nbody)))
-        goto out;
-    if (nbody != 3) {
-        rv = crdtp_cr_fail_at(&r, data, CRDT_ERR_DECODE);
-        goto out;
-    }
-    if ((rv = crdtp_dotctx_decode_body(&r, &tmp.ctx, &tmp.mem)))
-        goto out;
-    at = r.p;
-    if ((rv = crdtp_cr_array(&r, &n)))
-        goto out;
-    if (n > r.lim.max_elements) {
-        rv = crdtp_cr_fail_at(&r, at, CRDT_ERR_LIMIT);
-        goto out;
-    }
-    if (n > cr_left(&r) / ENTRY_MIN_BYTES) {
-        rv = crdtp_cr_fail_at(&r, at, CRDT_ERR_DECODE);
-        goto out;
-    }
-    if (n && (!(tmp.ents = crdtp_malloc_array(&tmp.mem, n, sizeof *tmp.ents)) ||
-              !(tmp.live = crdtp_malloc_array(&tmp.mem, n, sizeof *tmp.live)) ||
-              !(offs = crdtp_malloc_array(&tmp.mem, n, sizeof *offs)))) {
-        rv = crdtp_cr_fail_at(&r, at, CRDT_ERR_NOMEM);
-        goto out;
-    }
-    tmp.cap = n;
-    for (i = 0; i < n; i++) {
-        entry *e = &tmp.ents[i];
-        const uint8_t *eat = r.p, *kat;
-
-        entry_init(e);
-        tmp.len = i + 1; /* cleared on failure */
-        offs[i] = (size_t)(eat - data);
-        if ((rv = crdtp_cr_array(&r, &k)))
-            goto out;
-        if (k != 3) {
-            rv = crdtp_cr_fail_at(&r, eat, CRDT_ERR_DECODE);
-            goto out;
-        }
-        kat = r.p;
-        if ((rv = crdtp_cr_bin(&r, &key, &klen)))
-            goto out;
-        if (i > 0 && cmp_key(tmp.ents[i - 1].key, tmp.ents[i - 1].klen, key,
-                             klen) >= 0) {
-            rv = crdtp_cr_fail_at(&r, kat, CRDT_ERR_DECODE);
-            goto out;
-        }
-        if ((rv = copy_key(&tmp.mem, key, klen, &e->key))) {
-            rv = crdtp_cr_fail_at(&r, kat, rv);
-            goto out;
-        }
-        e->klen = klen;
-        if ((rv = decode_dots(&tmp, &r, e)) ||
-            (rv = decode_value(&tmp, &r, depth, e)))
-            goto out;
-    }
-    if ((rv = crdtp_cr_finish(&r)) ||
-        (rv = check_dots_unique(&tmp, offs, &r, data)))
-        goto out;
-    map_install(dst, tmp.ents, tmp.len, tmp.cap, tmp.live, &tmp.ctx);
-    tmp.ents = NULL;
-    tmp.live = NULL;
-    tmp.len = 0;
-out:
-    crdtp_free(&tmp.mem, offs);
-    map_clear(&tmp);
-    crdtp_cr_info(&r, info);
-    return rv;
+    tmp.depth = depth;
+    return crdtp_decode(&ormap_decoder, dst, &tmp, data, len, lim, depth,
+                        info);
 }
 
 int crdt_ormap_decode(crdt_ormap *dst, const uint8_t *data, size_t len,
                       const crdt_limits *lim, crdt_decode_info *info)
 {
-    if (!dst || (!data && len))
-        return CRDT_ERR_INVALID_ARG;
     return decode_at(dst, data, len, lim, 1, info);
 }
 

@@ -781,33 +781,44 @@ bad:
     return CRDT_OK;
 }
 
+static inline void dec_init(void *tmp, const void *dst)
+{
+    oset_init_like(tmp, &((const crdt_orset *)dst)->s.es);
+}
+
+static inline int dec_body(cr *r, void *tmp, const void *dst, uint32_t nbody)
+{
+    (void)nbody;
+    return decode_body(r, tmp, &((const crdt_orset *)dst)->mem);
+}
+
+static inline int dec_commit(cr *r, void *dst, void *tmp)
+{
+    crdt_orset *s = dst;
+
+    (void)r;
+    oset_clear(&s->s, &s->mem);
+    s->s = *(oset *)tmp;
+    oset_init_like(tmp, &s->s.es);
+    return CRDT_OK;
+}
+
+static inline void dec_clear(void *tmp, const void *dst)
+{
+    oset_clear(tmp, &((const crdt_orset *)dst)->mem);
+}
+
+static const crdtp_decoder orset_decoder = {
+    .tag = CRDT_TAG_ORSET, .nbody = CRDTP_NBODY(3), .init = dec_init,
+    .body = dec_body, .commit = dec_commit, .clear = dec_clear,
+};
+
 int crdt_orset_decode(crdt_orset *dst, const uint8_t *data, size_t len,
                       const crdt_limits *lim, crdt_decode_info *info)
 {
-    cr r;
-    oset t;
-    uint32_t nbody;
-    int rv;
+    oset tmp;
 
-    if (!dst || (!data && len))
-        return CRDT_ERR_INVALID_ARG;
-    crdtp_cr_init(&r, data, len, lim);
-    oset_init_like(&t, &dst->s.es);
-    if ((rv = crdtp_cr_envelope(&r, CRDT_TAG_ORSET, &nbody)))
-        goto out;
-    if (nbody != 3) {
-        rv = crdtp_cr_fail_at(&r, data, CRDT_ERR_DECODE);
-        goto out;
-    }
-    if ((rv = decode_body(&r, &t, &dst->mem)) || (rv = crdtp_cr_finish(&r)))
-        goto out;
-    oset_clear(&dst->s, &dst->mem);
-    dst->s = t;
-    oset_init_like(&t, &dst->s.es);
-out:
-    oset_clear(&t, &dst->mem);
-    crdtp_cr_info(&r, info);
-    return rv;
+    return crdtp_decode(&orset_decoder, dst, &tmp, data, len, lim, 0, info);
 }
 
 /* ======================================================================

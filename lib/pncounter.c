@@ -256,39 +256,65 @@ int crdt_pncounter_encode(const crdt_pncounter *pn, crdt_buf *out)
     return cw_end(&w);
 }
 
+/* The decoder's temporary: both halves, committed together. */
+typedef struct pn_tmp {
+    gctr p, n;
+} pn_tmp;
+
+static inline void dec_init(void *tmp, const void *dst)
+{
+    pn_tmp *t = tmp;
+
+    (void)dst;
+    crdtp_gctr_init(&t->p);
+    crdtp_gctr_init(&t->n);
+}
+
+static inline int dec_body(cr *r, void *tmp, const void *dst, uint32_t nbody)
+{
+    const crdt_mem *mem = &((const crdt_pncounter *)dst)->mem;
+    pn_tmp *t = tmp;
+    int rv;
+
+    (void)nbody;
+    if ((rv = crdtp_gctr_decode(r, &t->p, mem)))
+        return rv;
+    return crdtp_gctr_decode(r, &t->n, mem);
+}
+
+static inline int dec_commit(cr *r, void *dst, void *tmp)
+{
+    crdt_pncounter *pn = dst;
+    pn_tmp *t = tmp;
+
+    (void)r;
+    crdtp_gctr_swap(&pn->p, &t->p);
+    crdtp_gctr_swap(&pn->n, &t->n);
+    return CRDT_OK;
+}
+
+static inline void dec_clear(void *tmp, const void *dst)
+{
+    const crdt_mem *mem = &((const crdt_pncounter *)dst)->mem;
+    pn_tmp *t = tmp;
+
+    crdtp_gctr_clear(&t->p, mem);
+    crdtp_gctr_clear(&t->n, mem);
+}
+
+static const crdtp_decoder pncounter_decoder = {
+    .tag = CRDT_TAG_PNCOUNTER, .nbody = CRDTP_NBODY(2), .init = dec_init,
+    .body = dec_body, .commit = dec_commit, .clear = dec_clear,
+};
+
 int crdt_pncounter_decode(crdt_pncounter *dst, const uint8_t *data,
                           size_t len, const crdt_limits *lim,
                           crdt_decode_info *info)
 {
-    cr r;
-    gctr p, n;
-    uint32_t nbody;
-    int rv;
+    pn_tmp tmp;
 
-    if (!dst || (!data && len))
-        return CRDT_ERR_INVALID_ARG;
-    crdtp_cr_init(&r, data, len, lim);
-    crdtp_gctr_init(&p);
-    crdtp_gctr_init(&n);
-    if ((rv = crdtp_cr_envelope(&r, CRDT_TAG_PNCOUNTER, &nbody)))
-        goto out;
-    if (nbody != 2) {
-        rv = crdtp_cr_fail_at(&r, data, CRDT_ERR_DECODE);
-        goto out;
-    }
-    if ((rv = crdtp_gctr_decode(&r, &p, &dst->mem)))
-        goto out;
-    if ((rv = crdtp_gctr_decode(&r, &n, &dst->mem)))
-        goto out;
-    if ((rv = crdtp_cr_finish(&r)))
-        goto out;
-    crdtp_gctr_swap(&dst->p, &p);
-    crdtp_gctr_swap(&dst->n, &n);
-out:
-    crdtp_gctr_clear(&p, &dst->mem);
-    crdtp_gctr_clear(&n, &dst->mem);
-    crdtp_cr_info(&r, info);
-    return rv;
+    return crdtp_decode(&pncounter_decoder, dst, &tmp, data, len, lim, 0,
+                        info);
 }
 
 /* ======================================================================

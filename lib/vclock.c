@@ -216,33 +216,41 @@ int crdt_vclock_encode(const crdt_vclock *vc, crdt_buf *out)
     return cw_end(&w);
 }
 
+static inline void dec_init(void *tmp, const void *dst)
+{
+    (void)dst;
+    crdtp_avec_init(tmp);
+}
+
+static inline int dec_body(cr *r, void *tmp, const void *dst, uint32_t nbody)
+{
+    (void)nbody;
+    return crdtp_avec_decode(r, tmp, &((const crdt_vclock *)dst)->mem);
+}
+
+static inline int dec_commit(cr *r, void *dst, void *tmp)
+{
+    (void)r;
+    crdtp_avec_swap(&((crdt_vclock *)dst)->v, tmp);
+    return CRDT_OK;
+}
+
+static inline void dec_clear(void *tmp, const void *dst)
+{
+    crdtp_avec_clear(tmp, &((const crdt_vclock *)dst)->mem);
+}
+
+static const crdtp_decoder vclock_decoder = {
+    .tag = CRDT_TAG_VCLOCK, .nbody = CRDTP_NBODY(1), .init = dec_init,
+    .body = dec_body, .commit = dec_commit, .clear = dec_clear,
+};
+
 int crdt_vclock_decode(crdt_vclock *dst, const uint8_t *data, size_t len,
                        const crdt_limits *lim, crdt_decode_info *info)
 {
-    cr r;
     avec tmp;
-    uint32_t nbody;
-    int rv;
 
-    if (!dst || (!data && len))
-        return CRDT_ERR_INVALID_ARG;
-    crdtp_cr_init(&r, data, len, lim);
-    crdtp_avec_init(&tmp);
-    if ((rv = crdtp_cr_envelope(&r, CRDT_TAG_VCLOCK, &nbody)))
-        goto out;
-    if (nbody != 1) {
-        rv = crdtp_cr_fail_at(&r, data, CRDT_ERR_DECODE);
-        goto out;
-    }
-    if ((rv = crdtp_avec_decode(&r, &tmp, &dst->mem)))
-        goto out;
-    if ((rv = crdtp_cr_finish(&r)))
-        goto out;
-    crdtp_avec_swap(&dst->v, &tmp);
-out:
-    crdtp_avec_clear(&tmp, &dst->mem);
-    crdtp_cr_info(&r, info);
-    return rv;
+    return crdtp_decode(&vclock_decoder, dst, &tmp, data, len, lim, 0, info);
 }
 
 /* ======================================================================
