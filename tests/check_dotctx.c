@@ -581,11 +581,8 @@ static void expect_reject_lim(const uint8_t *in, size_t len,
 {
     const uint64_t p[] = {1, 1, 4, 3};
     crdt_dotctx *d = mk(NULL, 2, p), *d0 = mk(NULL, 2, p);
-    crdt_decode_info info = {12345, 0};
 
-    ck_assert_int_eq(crdt_dotctx_decode(d, in, len, lim, &info), code);
-    ck_assert_int_eq(info.code, code);
-    ck_assert_uint_eq(info.offset, offset);
+    tu_expect_reject(crdt_dotctx_type(), d, in, len, lim, code, offset);
     ck_assert(crdt_dotctx_equal(d, d0)); /* untouched */
     check_compact(d);
     crdt_dotctx_free(d);
@@ -1170,167 +1167,214 @@ static crdt_dotctx *nomem_base(void)
     return c;
 }
 
+/* The states every run of test_dotctx_nomem_all starts from. */
+typedef struct nomem_fixture {
+    crdt_dotctx *base;  /* nomem_base() */
+    crdt_dotctx *other; /* many actors and dots, so the join is linear */
+    crdt_dotctx *delta; /* one dot */
+    crdt_buf enc;       /* base encoded */
+} nomem_fixture;
+
+/* What a run of test_dotctx_nomem_all keeps besides a and d. */
+typedef struct nomem_run {
+    crdt_dotctx *a0; /* what a holds before the call (base, or a copy) */
+    crdt_dot dot;    /* next_dot's result */
+} nomem_run;
+
+static void nomem_setup(tu_nomem *c)
+{
+    const nomem_fixture *f = c->ops->fixture;
+    nomem_run *r = calloc(1, sizeof *r);
+    crdt_dotctx *a = exact(&c->tm->mem, f->base);
+
+    ck_assert_ptr_nonnull(r);
+    c->user = r;
+    c->a = a;
+    c->d = crdt_dotctx_new(&c->tm->mem);
+    ck_assert_ptr_nonnull(c->d);
+    r->a0 = f->base;
+    r->dot = D(0, 0);
+    if (c->op == OP_JOIN_DIRTY) {
+        /* a pending dot that compaction folds: compaction itself must not
+         * allocate */
+        ck_assert_int_eq(crdt_dotctx_add_unfolded(a, D(1, 5)), CRDT_OK);
+        ck_assert_int_eq(crdt_dotctx_add_unfolded(a, D(1, 4)), CRDT_OK);
+        ck_assert(!crdt_dotctx_is_compact(a));
+        r->a0 = crdt_dotctx_clone(f->base);
+        ck_assert_int_eq(crdt_dotctx_add(r->a0, D(1, 4)), CRDT_OK);
+    }
+}
+
+static int nomem_call(tu_nomem *c)
+{
+    const nomem_fixture *f = c->ops->fixture;
+    nomem_run *r = c->user;
+    crdt_dotctx *a = c->a, *d = c->d;
+
+    switch (c->op) {
+    case OP_ADD_CLOUD:
+        return crdt_dotctx_add(a, D(1, 9));
+    case OP_ADD_NEW_ACTOR:
+        return crdt_dotctx_add(a, D(9, 1));
+    case OP_ADD_UNFOLDED:
+        return crdt_dotctx_add_unfolded(a, D(1, 9));
+    case OP_ADD_UNFOLDED_NEW_ACTOR:
+        return crdt_dotctx_add_unfolded(a, D(9, 1));
+    case OP_NEXT_NEW_ACTOR:
+        return crdt_dotctx_next_dot(a, 9, &r->dot);
+    case OP_NEXT_CLOUD:
+        return crdt_dotctx_next_dot(a, 1, &r->dot);
+    case OP_JOIN_LINEAR:
+        return crdt_dotctx_join(a, f->other);
+    case OP_JOIN_DELTA:
+        return crdt_dotctx_join(a, f->delta);
+    case OP_JOIN_DIRTY:
+        return crdt_dotctx_join(a, f->other);
+    case OP_COPY:
+        return crdt_dotctx_copy(d, a);
+    case OP_CLONE:
+        return tu_nomem_made(c, crdt_dotctx_clone(a));
+    case OP_NEW:
+        return tu_nomem_made(c, crdt_dotctx_new(&c->tm->mem));
+    case OP_ENCODE:
+        return crdt_dotctx_encode(a, &c->out);
+    case OP_DECODE:
+        return crdt_dotctx_decode(d, f->enc.data, f->enc.len, NULL, NULL);
+    }
+    return CRDT_ERR_INVALID_ARG;
+}
+
+static void nomem_failed(tu_nomem *c)
+{
+    const nomem_run *r = c->user;
+
+    ck_assert(crdt_dotctx_equal(c->a, r->a0));
+    ck_assert_uint_eq(crdt_dotctx_vv_size(c->d), 0);
+    ck_assert_uint_eq(crdt_dotctx_cloud_size(c->d), 0);
+    ck_assert_uint_eq(r->dot.counter, 0);
+}
+
+static void nomem_succeeded(tu_nomem *c)
+{
+    const nomem_fixture *f = c->ops->fixture;
+    const nomem_run *r = c->user;
+    const crdt_dotctx *res = c->a;
+
+    if (c->op == OP_COPY || c->op == OP_DECODE)
+        res = c->d;
+    else if (c->op == OP_CLONE)
+        res = c->made;
+    if (c->op != OP_NEW)
+        ck_assert(crdt_dotctx_compare(res, r->a0) != CRDT_BEFORE);
+    if (c->op == OP_COPY || c->op == OP_CLONE || c->op == OP_DECODE)
+        ck_assert(crdt_dotctx_equal(res, f->base));
+    if (c->op == OP_NEXT_CLOUD)
+        ck_assert_uint_eq(r->dot.counter, 6);
+}
+
+static void nomem_teardown(tu_nomem *c)
+{
+    const nomem_fixture *f = c->ops->fixture;
+    nomem_run *r = c->user;
+
+    if (r->a0 != f->base)
+        crdt_dotctx_free(r->a0);
+    free(r);
+}
+
 START_TEST(test_dotctx_nomem_all)
 {
-    crdt_dotctx *base = nomem_base(), *other = crdt_dotctx_new(NULL);
-    crdt_dotctx *delta = crdt_dotctx_new(NULL);
-    crdt_buf enc;
-    tu_mem tm;
-    long n;
-    int op;
+    nomem_fixture f;
+    tu_nomem_ops ops = {
+        .type = crdt_dotctx_type(),
+        .nops = OP_COUNT,
+        .fixture = &f,
+        .setup = nomem_setup,
+        .call = nomem_call,
+        .failed = nomem_failed,
+        .succeeded = nomem_succeeded,
+        .teardown = nomem_teardown,
+        .allocs = tu_alloc_must, /* every op allocates at least once */
+    };
     uint64_t k;
 
-    /* other: many actors and dots, so the join is linear */
+    f.base = nomem_base();
+    f.other = crdt_dotctx_new(NULL);
+    f.delta = crdt_dotctx_new(NULL);
     for (k = 1; k <= 30; k++) {
-        ck_assert_int_eq(crdt_dotctx_add(other, D(100 + k, 1 + k % 3)),
+        ck_assert_int_eq(crdt_dotctx_add(f.other, D(100 + k, 1 + k % 3)),
                          CRDT_OK);
-        ck_assert_int_eq(crdt_dotctx_add(other, D(k, 1)), CRDT_OK);
+        ck_assert_int_eq(crdt_dotctx_add(f.other, D(k, 1)), CRDT_OK);
     }
-    ck_assert_int_eq(crdt_dotctx_add(delta, D(3, 99)), CRDT_OK);
-    encode(base, &enc);
-    tu_mem_init(&tm);
-    for (op = 0; op < OP_COUNT; op++) {
-        for (n = 0;; n++) {
-            crdt_dotctx *a = exact(&tm.mem, base), *a0 = base;
-            crdt_dotctx *d = crdt_dotctx_new(&tm.mem), *res = a, *cl = NULL;
-            crdt_buf b;
-            crdt_dot dot = D(0, 0);
-            int rv = CRDT_OK;
-
-            crdt_buf_init(&b, &tm.mem);
-            if (op == OP_JOIN_DIRTY) {
-                /* a pending dot that compaction folds: compaction itself
-                 * must not allocate */
-                ck_assert_int_eq(crdt_dotctx_add_unfolded(a, D(1, 5)),
-                                 CRDT_OK);
-                ck_assert_int_eq(crdt_dotctx_add_unfolded(a, D(1, 4)),
-                                 CRDT_OK);
-                ck_assert(!crdt_dotctx_is_compact(a));
-                a0 = crdt_dotctx_clone(base);
-                ck_assert_int_eq(crdt_dotctx_add(a0, D(1, 4)), CRDT_OK);
-            }
-            tu_mem_fail_at(&tm, n);
-            switch (op) {
-            case OP_ADD_CLOUD:
-                rv = crdt_dotctx_add(a, D(1, 9));
-                break;
-            case OP_ADD_NEW_ACTOR:
-                rv = crdt_dotctx_add(a, D(9, 1));
-                break;
-            case OP_ADD_UNFOLDED:
-                rv = crdt_dotctx_add_unfolded(a, D(1, 9));
-                break;
-            case OP_ADD_UNFOLDED_NEW_ACTOR:
-                rv = crdt_dotctx_add_unfolded(a, D(9, 1));
-                break;
-            case OP_NEXT_NEW_ACTOR:
-                rv = crdt_dotctx_next_dot(a, 9, &dot);
-                break;
-            case OP_NEXT_CLOUD:
-                rv = crdt_dotctx_next_dot(a, 1, &dot);
-                break;
-            case OP_JOIN_LINEAR:
-                rv = crdt_dotctx_join(a, other);
-                break;
-            case OP_JOIN_DELTA:
-                rv = crdt_dotctx_join(a, delta);
-                break;
-            case OP_JOIN_DIRTY:
-                rv = crdt_dotctx_join(a, other);
-                break;
-            case OP_COPY:
-                rv = crdt_dotctx_copy(d, a);
-                res = d;
-                break;
-            case OP_CLONE:
-                cl = crdt_dotctx_clone(a);
-                rv = cl ? CRDT_OK : CRDT_ERR_NOMEM;
-                res = cl;
-                break;
-            case OP_NEW:
-                cl = crdt_dotctx_new(&tm.mem);
-                rv = cl ? CRDT_OK : CRDT_ERR_NOMEM;
-                break;
-            case OP_ENCODE:
-                rv = crdt_dotctx_encode(a, &b);
-                break;
-            case OP_DECODE:
-                rv = crdt_dotctx_decode(d, enc.data, enc.len, NULL, NULL);
-                res = d;
-                break;
-            }
-            tu_mem_off(&tm);
-            if (rv != CRDT_OK) {
-                ck_assert_int_eq(rv, CRDT_ERR_NOMEM);
-                ck_assert(crdt_dotctx_equal(a, a0));
-                ck_assert_uint_eq(crdt_dotctx_vv_size(d), 0);
-                ck_assert_uint_eq(crdt_dotctx_cloud_size(d), 0);
-                ck_assert_uint_eq(b.len, 0);
-                ck_assert_uint_eq(dot.counter, 0);
-            } else {
-                /* every op here needs at least one allocation */
-                ck_assert_int_gt(n, 0);
-                if (op != OP_NEW)
-                    ck_assert(crdt_dotctx_compare(res, a0) != CRDT_BEFORE);
-                if (op == OP_COPY || op == OP_CLONE || op == OP_DECODE)
-                    ck_assert(crdt_dotctx_equal(res, base));
-                if (op == OP_NEXT_CLOUD)
-                    ck_assert_uint_eq(dot.counter, 6);
-            }
-            crdt_buf_clear(&b);
-            crdt_dotctx_free(a);
-            crdt_dotctx_free(d);
-            crdt_dotctx_free(cl);
-            if (a0 != base)
-                crdt_dotctx_free(a0);
-            ck_assert_int_eq(tm.live, 0);
-            if (rv == CRDT_OK)
-                break;
-        }
-    }
-    crdt_buf_clear(&enc);
-    crdt_dotctx_free(base);
-    crdt_dotctx_free(other);
-    crdt_dotctx_free(delta);
+    ck_assert_int_eq(crdt_dotctx_add(f.delta, D(3, 99)), CRDT_OK);
+    encode(f.base, &f.enc);
+    tu_nomem_run(&ops);
+    crdt_buf_clear(&f.enc);
+    crdt_dotctx_free(f.base);
+    crdt_dotctx_free(f.other);
+    crdt_dotctx_free(f.delta);
 }
 END_TEST
 
 /* A larger random join with every allocation failing in turn. */
+typedef struct join_fixture {
+    const crdt_dotctx *a0, *b;
+    const model *ma, *mab;
+} join_fixture;
+
+static void join_setup(tu_nomem *c)
+{
+    const join_fixture *f = c->ops->fixture;
+
+    c->a = exact(&c->tm->mem, f->a0);
+}
+
+static int join_call(tu_nomem *c)
+{
+    const join_fixture *f = c->ops->fixture;
+
+    return crdt_dotctx_join(c->a, f->b);
+}
+
+static void join_failed(tu_nomem *c)
+{
+    const join_fixture *f = c->ops->fixture;
+
+    check_model(c->a, f->ma);
+}
+
+static void join_succeeded(tu_nomem *c)
+{
+    const join_fixture *f = c->ops->fixture;
+
+    check_model(c->a, f->mab);
+}
+
 START_TEST(test_dotctx_nomem_join_random)
 {
     tu_rng rng;
-    tu_mem tm;
     int round;
 
     tu_rng_init(&rng, tu_seed("dotctx") ^ 0x4);
-    tu_mem_init(&tm);
     for (round = 0; round < 50; round++) {
         model ma, mb, mab;
         crdt_dotctx *a0 = build((random_model(&rng, &ma), &ma), &rng,
                                 BUILD_ADD);
         crdt_dotctx *b = build((random_model(&rng, &mb), &mb), &rng,
                                BUILD_ADD);
-        long n;
+        const join_fixture f = {a0, b, &ma, &mab};
+        const tu_nomem_ops ops = {
+            .type = crdt_dotctx_type(),
+            .nops = 1,
+            .fixture = &f,
+            .setup = join_setup,
+            .call = join_call,
+            .failed = join_failed,
+            .succeeded = join_succeeded,
+        };
 
         model_join(&mab, &ma, &mb);
-        for (n = 0;; n++) {
-            crdt_dotctx *a = exact(&tm.mem, a0);
-            int rv;
-
-            tu_mem_fail_at(&tm, n);
-            rv = crdt_dotctx_join(a, b);
-            tu_mem_off(&tm);
-            if (rv == CRDT_OK) {
-                check_model(a, &mab);
-            } else {
-                ck_assert_int_eq(rv, CRDT_ERR_NOMEM);
-                check_model(a, &ma);
-            }
-            crdt_dotctx_free(a);
-            ck_assert_int_eq(tm.live, 0);
-            if (rv == CRDT_OK)
-                break;
-        }
+        tu_nomem_run(&ops);
         crdt_dotctx_free(a0);
         crdt_dotctx_free(b);
     }

@@ -254,17 +254,11 @@ END_TEST
 static void expect_reject_lim(const ftype *t, const uint8_t *in, size_t len,
                               int code, size_t off, const crdt_limits *lim)
 {
-    void *dst = t->create(NULL), *dst0;
-    crdt_decode_info info = {12345, 0};
+    void *dst = t->create(NULL);
 
     ck_assert_int_eq(t->add(dst, 42, NULL), CRDT_OK);
-    dst0 = t->clone(dst);
-    ck_assert_int_eq(t->decode(dst, in, len, lim, &info), code);
-    ck_assert_int_eq(info.code, code);
-    ck_assert_uint_eq(info.offset, off);
-    ck_assert(t->equal(dst, dst0));
+    tu_expect_reject(t->type(), dst, in, len, lim, code, off);
     t->destroy(dst);
-    t->destroy(dst0);
 }
 
 START_TEST(test_flag_codec_reject)
@@ -521,98 +515,86 @@ static void *nomem_flag(const ftype *t, const crdt_mem *mem, crdt_actor base)
     return f;
 }
 
+static void nomem_setup(tu_nomem *c)
+{
+    const ftype *t = c->ops->fixture;
+
+    c->a = nomem_flag(t, &c->tm->mem, 0);
+    c->d = nomem_flag(t, &c->tm->mem, 10);
+    c->src = nomem_flag(t, &c->tm->mem, 20);
+    ck_assert_int_eq(t->encode(c->src, &c->enc), CRDT_OK);
+}
+
+static int nomem_call(tu_nomem *c)
+{
+    const ftype *t = c->ops->fixture;
+
+    switch (c->op) {
+    case OP_NEW:
+        return tu_nomem_made(c, t->create(&c->tm->mem));
+    case OP_CLONE:
+        return tu_nomem_made(c, t->clone(c->src));
+    case OP_COPY:
+        return t->copy(c->a, c->src);
+    case OP_ADD:
+        return t->add(c->a, 77, NULL);
+    case OP_ADD_DELTA:
+        return t->add(c->a, 77, c->d);
+    case OP_RMV_DELTA:
+        return t->rmv(c->a, c->d);
+    case OP_MERGE:
+        return t->merge(c->a, c->src);
+    case OP_ENCODE:
+        return t->encode(c->src, &c->out);
+    case OP_DECODE:
+        return t->decode(c->a, c->enc.data, c->enc.len, NULL, NULL);
+    }
+    return CRDT_ERR_INVALID_ARG;
+}
+
+static void nomem_failed(tu_nomem *c)
+{
+    /* storage reserved before the failure may be kept (it is capacity,
+     * not state); no more than two blocks, and live == 0 after the frees
+     * proves that nothing leaked */
+    ck_assert_msg(c->tm->live <= c->live + 2, "op %d n %ld", c->op, c->n);
+}
+
+static void nomem_succeeded(tu_nomem *c)
+{
+    const ftype *t = c->ops->fixture;
+
+    if (c->op == OP_ADD_DELTA || c->op == OP_RMV_DELTA) {
+        /* a0 + (d0 + delta) == (a0 + delta) + d0 */
+        ck_assert_int_eq(t->merge(c->a0, c->d), CRDT_OK);
+        ck_assert_int_eq(t->merge(c->d0, c->a), CRDT_OK);
+        ck_assert(t->equal(c->a0, c->d0));
+    } else if (c->op == OP_COPY || c->op == OP_DECODE) {
+        ck_assert(t->equal(c->a, c->src));
+    }
+}
+
+/* copy and add may fit a's storage (same shape): no allocation */
+static int nomem_allocs(int op)
+{
+    return op == OP_COPY || op == OP_ADD ? TU_ALLOC_MAY : TU_ALLOC_MUST;
+}
+
 START_TEST(test_flag_nomem_all)
 {
     const ftype *t = &types[_i];
-    tu_mem tm;
-    int op;
-    long n;
+    const tu_nomem_ops ops = {
+        .type = t->type(),
+        .nops = N_OPS,
+        .fixture = t,
+        .setup = nomem_setup,
+        .call = nomem_call,
+        .failed = nomem_failed,
+        .succeeded = nomem_succeeded,
+        .allocs = nomem_allocs,
+    };
 
-    tu_mem_init(&tm);
-    for (op = 0; op < N_OPS; op++) {
-        bool failed_once = false;
-
-        for (n = 0;; n++) {
-            void *a = nomem_flag(t, &tm.mem, 0);
-            void *d = nomem_flag(t, &tm.mem, 10);
-            void *src = nomem_flag(t, &tm.mem, 20), *out = NULL;
-            void *a0 = t->clone(a), *d0 = t->clone(d);
-            crdt_buf b, enc;
-            long live;
-            int rv = CRDT_OK;
-
-            crdt_buf_init(&b, &tm.mem);
-            crdt_buf_init(&enc, NULL);
-            ck_assert_int_eq(t->encode(src, &enc), CRDT_OK);
-            live = tm.live;
-            tu_mem_fail_at(&tm, n);
-            switch (op) {
-            case OP_NEW:
-                out = t->create(&tm.mem);
-                rv = out ? CRDT_OK : CRDT_ERR_NOMEM;
-                break;
-            case OP_CLONE:
-                out = t->clone(src);
-                rv = out ? CRDT_OK : CRDT_ERR_NOMEM;
-                break;
-            case OP_COPY:
-                rv = t->copy(a, src);
-                break;
-            case OP_ADD:
-                rv = t->add(a, 77, NULL);
-                break;
-            case OP_ADD_DELTA:
-                rv = t->add(a, 77, d);
-                break;
-            case OP_RMV_DELTA:
-                rv = t->rmv(a, d);
-                break;
-            case OP_MERGE:
-                rv = t->merge(a, src);
-                break;
-            case OP_ENCODE:
-                rv = t->encode(src, &b);
-                break;
-            case OP_DECODE:
-                rv = t->decode(a, enc.data, enc.len, NULL, NULL);
-                break;
-            }
-            tu_mem_off(&tm);
-            if (rv != CRDT_OK) {
-                failed_once = true;
-                ck_assert_int_eq(rv, CRDT_ERR_NOMEM);
-                ck_assert(t->equal(a, a0));
-                ck_assert(t->equal(d, d0));
-                ck_assert_uint_eq(b.len, 0);
-                /* storage reserved before the failure may be kept (it
-                 * is capacity, not state); no more than two blocks,
-                 * and live == 0 after the frees below proves that
-                 * nothing leaked */
-                ck_assert_msg(tm.live <= live + 2, "op %d n %ld", op, n);
-            } else if (op == OP_ADD_DELTA || op == OP_RMV_DELTA) {
-                /* a0 + (d0 + delta) == (a0 + delta) + d0 */
-                ck_assert_int_eq(t->merge(a0, d), CRDT_OK);
-                ck_assert_int_eq(t->merge(d0, a), CRDT_OK);
-                ck_assert(t->equal(a0, d0));
-            } else if (op == OP_COPY || op == OP_DECODE) {
-                ck_assert(t->equal(a, src));
-            }
-            crdt_buf_clear(&b);
-            crdt_buf_clear(&enc);
-            t->destroy(a);
-            t->destroy(d);
-            t->destroy(src);
-            t->destroy(out);
-            t->destroy(a0);
-            t->destroy(d0);
-            ck_assert_int_eq(tm.live, 0);
-            if (rv == CRDT_OK)
-                break;
-        }
-        /* copy and add may fit a's storage (same shape): no allocation */
-        if (op != OP_COPY && op != OP_ADD)
-            ck_assert_msg(failed_once, "%s: op %d never failed", t->name, op);
-    }
+    tu_nomem_run(&ops);
 }
 END_TEST
 

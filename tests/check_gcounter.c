@@ -436,11 +436,8 @@ static void expect_reject(const uint8_t *in, size_t len, int code,
 {
     const uint64_t p[] = {1, 1};
     crdt_gcounter *d = mk(NULL, 1, p);
-    crdt_decode_info info = {0, 0};
 
-    ck_assert_int_eq(crdt_gcounter_decode(d, in, len, NULL, &info), code);
-    ck_assert_int_eq(info.code, code);
-    ck_assert_uint_eq(info.offset, offset);
+    tu_expect_reject(crdt_gcounter_type(), d, in, len, NULL, code, offset);
     ck_assert_uint_eq(crdt_gcounter_size(d), 1); /* untouched */
     ck_assert_uint_eq(crdt_gcounter_get(d, 1), 1);
     ck_assert_uint_eq(crdt_gcounter_value(d), 1);
@@ -589,23 +586,6 @@ END_TEST
 
 /* ------------------------------------------------------------- property */
 
-/* Checks for hot loops.  A passing ck_assert costs a system call in
- * Check's fork mode (it records the location); these cost nothing unless
- * they fail. */
-#define CHECK(c)                                                           \
-    do {                                                                   \
-        if (!(c))                                                          \
-            ck_abort_msg("check failed: %s", #c);                          \
-    } while (0)
-#define CHECK_EQ(a, b)                                                     \
-    do {                                                                   \
-        unsigned long long a_ = (unsigned long long)(a);                   \
-        unsigned long long b_ = (unsigned long long)(b);                   \
-        if (a_ != b_)                                                      \
-            ck_abort_msg("check failed: %s == %s (%llu != %llu)", #a, #b,  \
-                         a_, b_);                                          \
-    } while (0)
-
 #define MODEL_ACTORS 12
 
 typedef struct model {
@@ -645,12 +625,12 @@ static void check_model(const crdt_gcounter *g, const model *m)
     uint64_t sum = 0;
 
     for (i = 0; i < MODEL_ACTORS; i++) {
-        CHECK_EQ(crdt_gcounter_get(g, model_actor[i]), m->c[i]);
+        TU_CHECK_EQ(crdt_gcounter_get(g, model_actor[i]), m->c[i]);
         n += m->c[i] != 0;
     }
-    CHECK_EQ(crdt_gcounter_size(g), n);
-    CHECK(model_sum(m, &sum));
-    CHECK_EQ(crdt_gcounter_value(g), sum);
+    TU_CHECK_EQ(crdt_gcounter_size(g), n);
+    TU_CHECK(model_sum(m, &sum));
+    TU_CHECK_EQ(crdt_gcounter_value(g), sum);
 }
 
 /* A random increment amount: mostly small, sometimes 0, sometimes a third
@@ -681,7 +661,7 @@ static int model_increment(crdt_gcounter *g, model *m, size_t i, uint64_t by,
         fits = model_sum(&next, &sum);
     }
     rv = crdt_gcounter_increment(g, model_actor[i], by, delta);
-    CHECK_EQ(rv, fits ? CRDT_OK : CRDT_ERR_OVERFLOW);
+    TU_CHECK_EQ(rv, fits ? CRDT_OK : CRDT_ERR_OVERFLOW);
     if (fits)
         *m = next;
     check_model(g, m);
@@ -693,7 +673,7 @@ static crdt_gcounter *random_counter(tu_rng *r, model *m)
     crdt_gcounter *g = crdt_gcounter_new(NULL);
     size_t i;
 
-    CHECK(g != NULL);
+    TU_CHECK(g != NULL);
     memset(m, 0, sizeof *m);
     for (i = 0; i < MODEL_ACTORS; i++) {
         /* sparse: about half the actors absent; small counts collide */
@@ -716,12 +696,12 @@ static crdt_gcounter *merged(const crdt_gcounter *a, const model *ma,
 
     model_join(&mj, ma, mb);
     if (!model_sum(&mj, &sum)) {
-        CHECK_EQ(rv, CRDT_ERR_OVERFLOW);
-        CHECK(crdt_gcounter_equal(r, a));
+        TU_CHECK_EQ(rv, CRDT_ERR_OVERFLOW);
+        TU_CHECK(crdt_gcounter_equal(r, a));
         crdt_gcounter_free(r);
         return NULL;
     }
-    CHECK_EQ(rv, CRDT_OK);
+    TU_CHECK_EQ(rv, CRDT_OK);
     check_model(r, &mj);
     return r;
 }
@@ -733,13 +713,13 @@ static void check_canonical(const crdt_gcounter *a, const crdt_gcounter *b)
 
     encode(a, &e1);
     encode(b, &e2);
-    CHECK_EQ(e1.len, e2.len);
-    CHECK(memcmp(e1.data, e2.data, e1.len) == 0);
-    CHECK_EQ(crdt_gcounter_increment(d, 5, 5, NULL), CRDT_OK);
-    CHECK_EQ(crdt_gcounter_decode(d, e1.data, e1.len, NULL, NULL),
-                     CRDT_OK);
-    CHECK(crdt_gcounter_equal(d, a));
-    CHECK_EQ(crdt_gcounter_value(d), crdt_gcounter_value(a));
+    TU_CHECK_EQ(e1.len, e2.len);
+    TU_CHECK(memcmp(e1.data, e2.data, e1.len) == 0);
+    TU_CHECK_EQ(crdt_gcounter_increment(d, 5, 5, NULL), CRDT_OK);
+    TU_CHECK_EQ(crdt_gcounter_decode(d, e1.data, e1.len, NULL, NULL),
+                CRDT_OK);
+    TU_CHECK(crdt_gcounter_equal(d, a));
+    TU_CHECK_EQ(crdt_gcounter_value(d), crdt_gcounter_value(a));
     crdt_buf_clear(&e1);
     crdt_buf_clear(&e2);
     crdt_gcounter_free(d);
@@ -764,11 +744,11 @@ START_TEST(test_gcounter_property_join_laws)
 
         model_join(&mab, &ma, &mb);
         model_join(&mbc, &mb, &mc);
-        CHECK(aa != NULL);
-        CHECK(crdt_gcounter_equal(aa, a)); /* idempotent */
-        CHECK((ab == NULL) == (ba == NULL));
+        TU_CHECK(aa != NULL);
+        TU_CHECK(crdt_gcounter_equal(aa, a)); /* idempotent */
+        TU_CHECK((ab == NULL) == (ba == NULL));
         if (ab) {
-            CHECK(crdt_gcounter_equal(ab, ba)); /* commutative */
+            TU_CHECK(crdt_gcounter_equal(ab, ba)); /* commutative */
             check_canonical(ab, ba);
             ab_c = merged(ab, &mab, c, &mc);
         } else {
@@ -777,9 +757,9 @@ START_TEST(test_gcounter_property_join_laws)
         if (bc)
             a_bc = merged(a, &ma, bc, &mbc);
         if (ab && bc) {
-            CHECK((ab_c == NULL) == (a_bc == NULL));
+            TU_CHECK((ab_c == NULL) == (a_bc == NULL));
             if (ab_c) /* associative */
-                CHECK(crdt_gcounter_equal(ab_c, a_bc));
+                TU_CHECK(crdt_gcounter_equal(ab_c, a_bc));
         }
         check_canonical(c, c);
         crdt_gcounter_free(a);
@@ -831,23 +811,22 @@ START_TEST(test_gcounter_property_delta)
             deltas[s] = crdt_gcounter_new(NULL);
             rv = model_increment(r, &m, ai, by, deltas[s]);
             /* the same mutation on a twin, accumulating a delta group */
-            CHECK_EQ(model_increment(r2, &mr2, ai, by, grp), rv);
-            CHECK(crdt_gcounter_equal(r, r2));
+            TU_CHECK_EQ(model_increment(r2, &mr2, ai, by, grp), rv);
+            TU_CHECK(crdt_gcounter_equal(r, r2));
             if (rv != CRDT_OK || by == 0) {
-                CHECK_EQ(crdt_gcounter_size(deltas[s]), 0);
-                CHECK(crdt_gcounter_equal(grp, grp0));
+                TU_CHECK_EQ(crdt_gcounter_size(deltas[s]), 0);
+                TU_CHECK(crdt_gcounter_equal(grp, grp0));
             } else {
-                CHECK_EQ(crdt_gcounter_size(deltas[s]), 1);
-                CHECK_EQ(crdt_gcounter_get(deltas[s],
-                                                    model_actor[ai]),
-                                  m.c[ai]);
-                CHECK_EQ(crdt_gcounter_get(grp, model_actor[ai]),
-                                  m.c[ai]);
+                TU_CHECK_EQ(crdt_gcounter_size(deltas[s]), 1);
+                TU_CHECK_EQ(crdt_gcounter_get(deltas[s], model_actor[ai]),
+                            m.c[ai]);
+                TU_CHECK_EQ(crdt_gcounter_get(grp, model_actor[ai]),
+                            m.c[ai]);
             }
             /* pre-state + delta == post-state */
             x = clone(pre);
-            CHECK_EQ(crdt_gcounter_merge(x, deltas[s]), CRDT_OK);
-            CHECK(crdt_gcounter_equal(x, r));
+            TU_CHECK_EQ(crdt_gcounter_merge(x, deltas[s]), CRDT_OK);
+            TU_CHECK(crdt_gcounter_equal(x, r));
             crdt_gcounter_free(x);
             /* any replica x that has seen the pre-state:
              * x + delta == x + post-state (both overflow, or neither) */
@@ -858,10 +837,10 @@ START_TEST(test_gcounter_property_delta)
                 xr = merged(x, &mx, r, &m);
                 rv = crdt_gcounter_merge(x, deltas[s]);
                 if (xr) {
-                    CHECK_EQ(rv, CRDT_OK);
-                    CHECK(crdt_gcounter_equal(x, xr));
+                    TU_CHECK_EQ(rv, CRDT_OK);
+                    TU_CHECK(crdt_gcounter_equal(x, xr));
                 } else {
-                    CHECK_EQ(rv, CRDT_ERR_OVERFLOW);
+                    TU_CHECK_EQ(rv, CRDT_ERR_OVERFLOW);
                 }
                 crdt_gcounter_free(xr);
             }
@@ -882,14 +861,14 @@ START_TEST(test_gcounter_property_delta)
         }
         t = clone(s0);
         for (i = 0; i < 2 * steps; i++)
-            CHECK_EQ(crdt_gcounter_merge(t, deltas[order[i]]),
-                             CRDT_OK);
-        CHECK(crdt_gcounter_equal(t, r));
+            TU_CHECK_EQ(crdt_gcounter_merge(t, deltas[order[i]]),
+                        CRDT_OK);
+        TU_CHECK(crdt_gcounter_equal(t, r));
         check_model(t, &m);
         /* the delta group alone */
-        CHECK_EQ(crdt_gcounter_copy(t, s0), CRDT_OK);
-        CHECK_EQ(crdt_gcounter_merge(t, grp), CRDT_OK);
-        CHECK(crdt_gcounter_equal(t, r));
+        TU_CHECK_EQ(crdt_gcounter_copy(t, s0), CRDT_OK);
+        TU_CHECK_EQ(crdt_gcounter_merge(t, grp), CRDT_OK);
+        TU_CHECK(crdt_gcounter_equal(t, r));
         for (s = 0; s < steps; s++)
             crdt_gcounter_free(deltas[s]);
         crdt_gcounter_free(t);
@@ -916,112 +895,96 @@ enum {
     N_OPS
 };
 
+static const uint64_t nomem_pa[] = {1, 5, 3, 1, 4, 4, 6, 6}; /* a full block */
+static const uint64_t nomem_pd[] = {2, 1, 5, 1, 7, 1, 8, 1};
+
+static void nomem_setup(tu_nomem *c)
+{
+    c->a = mk(&c->tm->mem, 4, nomem_pa);
+    c->d = c->op == OP_INC_GROUP ? mk(&c->tm->mem, 4, nomem_pd)
+                                 : crdt_gcounter_new(&c->tm->mem);
+    c->src = mk(NULL, 4, nomem_pd);
+    ck_assert_int_eq(crdt_gcounter_encode(c->a, &c->enc), CRDT_OK);
+}
+
+static int nomem_call(tu_nomem *c)
+{
+    crdt_gcounter *a = c->a, *d = c->d;
+
+    switch (c->op) {
+    case OP_INC:
+        return crdt_gcounter_increment(a, 100, 1, NULL);
+    case OP_INC_DELTA:
+        return crdt_gcounter_increment(a, 100, 1, d);
+    case OP_INC_GROUP:
+        return crdt_gcounter_increment(a, 1, 1, d);
+    case OP_MERGE:
+        return crdt_gcounter_merge(a, c->src);
+    case OP_MERGE_NEW:
+        return crdt_gcounter_merge(d, a);
+    case OP_COPY:
+        return crdt_gcounter_copy(d, a);
+    case OP_CLONE:
+        return tu_nomem_made(c, crdt_gcounter_clone(a));
+    case OP_ENCODE:
+        return crdt_gcounter_encode(a, &c->out);
+    case OP_DECODE:
+        return crdt_gcounter_decode(d, c->enc.data, c->enc.len, NULL, NULL);
+    }
+    return CRDT_ERR_INVALID_ARG;
+}
+
+static void nomem_failed(tu_nomem *c)
+{
+    ck_assert_uint_eq(crdt_gcounter_value(c->a), 16);
+}
+
+static void nomem_succeeded(tu_nomem *c)
+{
+    crdt_gcounter *a = c->a, *d = c->d;
+
+    switch (c->op) {
+    case OP_INC:
+        ck_assert_uint_eq(crdt_gcounter_value(a), 17);
+        break;
+    case OP_INC_DELTA:
+        ck_assert_uint_eq(crdt_gcounter_value(a), 17);
+        ck_assert_uint_eq(crdt_gcounter_get(d, 100), 1);
+        break;
+    case OP_INC_GROUP:
+        ck_assert_uint_eq(crdt_gcounter_get(d, 1), 6);
+        break;
+    case OP_MERGE:
+        ck_assert_uint_eq(crdt_gcounter_size(a), 8);
+        ck_assert_uint_eq(crdt_gcounter_value(a), 20);
+        break;
+    case OP_MERGE_NEW:
+    case OP_COPY:
+    case OP_DECODE:
+        ck_assert(crdt_gcounter_equal(d, c->a0));
+        break;
+    case OP_CLONE:
+        ck_assert(crdt_gcounter_equal(c->made, c->a0));
+        break;
+    case OP_ENCODE:
+        ck_assert_uint_eq(c->out.len, c->enc.len);
+        break;
+    }
+}
+
 START_TEST(test_gcounter_nomem_all)
 {
-    const uint64_t pa[] = {1, 5, 3, 1, 4, 4, 6, 6}; /* 4 = one full block */
-    const uint64_t pd[] = {2, 1, 5, 1, 7, 1, 8, 1};
-    tu_mem tm;
-    long n;
-    int op;
+    const tu_nomem_ops ops = {
+        .type = crdt_gcounter_type(),
+        .nops = N_OPS,
+        .setup = nomem_setup,
+        .call = nomem_call,
+        .failed = nomem_failed,
+        .succeeded = nomem_succeeded,
+        .allocs = tu_alloc_must, /* every op allocates at least once */
+    };
 
-    tu_mem_init(&tm);
-    for (op = 0; op < N_OPS; op++) {
-        for (n = 0;; n++) {
-            crdt_gcounter *a = mk(&tm.mem, 4, pa), *a0 = mk(NULL, 4, pa);
-            crdt_gcounter *d = crdt_gcounter_new(&tm.mem), *d0, *cl = NULL;
-            crdt_gcounter *src = mk(NULL, 4, pd);
-            crdt_buf b, enc;
-            int rv = CRDT_OK;
-
-            if (op == OP_INC_GROUP) {
-                crdt_gcounter_free(d);
-                d = mk(&tm.mem, 4, pd);
-            }
-            d0 = clone(d);
-            crdt_buf_init(&b, &tm.mem);
-            encode(a0, &enc);
-            tu_mem_fail_at(&tm, n);
-            switch (op) {
-            case OP_INC:
-                rv = crdt_gcounter_increment(a, 100, 1, NULL);
-                break;
-            case OP_INC_DELTA:
-                rv = crdt_gcounter_increment(a, 100, 1, d);
-                break;
-            case OP_INC_GROUP:
-                rv = crdt_gcounter_increment(a, 1, 1, d);
-                break;
-            case OP_MERGE:
-                rv = crdt_gcounter_merge(a, src);
-                break;
-            case OP_MERGE_NEW:
-                rv = crdt_gcounter_merge(d, a);
-                break;
-            case OP_COPY:
-                rv = crdt_gcounter_copy(d, a);
-                break;
-            case OP_CLONE:
-                cl = crdt_gcounter_clone(a);
-                rv = cl ? CRDT_OK : CRDT_ERR_NOMEM;
-                break;
-            case OP_ENCODE:
-                rv = crdt_gcounter_encode(a, &b);
-                break;
-            case OP_DECODE:
-                rv = crdt_gcounter_decode(d, enc.data, enc.len, NULL, NULL);
-                break;
-            }
-            tu_mem_off(&tm);
-            if (rv != CRDT_OK) {
-                ck_assert_int_eq(rv, CRDT_ERR_NOMEM);
-                ck_assert(crdt_gcounter_equal(a, a0));
-                ck_assert(crdt_gcounter_equal(d, d0));
-                ck_assert_uint_eq(crdt_gcounter_value(a), 16);
-                ck_assert_uint_eq(b.len, 0);
-            } else {
-                /* every op allocates at least once */
-                ck_assert_int_gt(n, 0);
-                switch (op) {
-                case OP_INC:
-                    ck_assert_uint_eq(crdt_gcounter_value(a), 17);
-                    break;
-                case OP_INC_DELTA:
-                    ck_assert_uint_eq(crdt_gcounter_value(a), 17);
-                    ck_assert_uint_eq(crdt_gcounter_get(d, 100), 1);
-                    break;
-                case OP_INC_GROUP:
-                    ck_assert_uint_eq(crdt_gcounter_get(d, 1), 6);
-                    break;
-                case OP_MERGE:
-                    ck_assert_uint_eq(crdt_gcounter_size(a), 8);
-                    ck_assert_uint_eq(crdt_gcounter_value(a), 20);
-                    break;
-                case OP_MERGE_NEW:
-                case OP_COPY:
-                case OP_DECODE:
-                    ck_assert(crdt_gcounter_equal(d, a0));
-                    break;
-                case OP_CLONE:
-                    ck_assert(crdt_gcounter_equal(cl, a0));
-                    break;
-                case OP_ENCODE:
-                    ck_assert_uint_eq(b.len, enc.len);
-                    break;
-                }
-            }
-            crdt_buf_clear(&b);
-            crdt_buf_clear(&enc);
-            crdt_gcounter_free(a);
-            crdt_gcounter_free(a0);
-            crdt_gcounter_free(d);
-            crdt_gcounter_free(d0);
-            crdt_gcounter_free(cl);
-            crdt_gcounter_free(src);
-            ck_assert_int_eq(tm.live, 0);
-            if (rv == CRDT_OK)
-                break;
-        }
-    }
+    tu_nomem_run(&ops);
 }
 END_TEST
 

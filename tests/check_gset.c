@@ -254,74 +254,53 @@ START_TEST(test_gset_replica_converge)
     }
 }
 END_TEST
+static void nomem_setup(tu_nomem *c)
+{
+    crdt_gset *a = mk(&c->tm->mem), *src = mk(NULL);
+    uint8_t x[32];
+    unsigned k;
+
+    c->a = a;
+    c->d = mk(&c->tm->mem);
+    c->src = src;
+    for (k = 0; k < 20; k++) {
+        tu_must(crdt_gset_add(a, x, elem(k, x), NULL), "add");
+        tu_must(crdt_gset_add(src, x, elem(k + 10, x), NULL), "add");
+    }
+    tu_must(crdt_gset_encode(a, &c->enc), "enc");
+}
+
+static int nomem_call(tu_nomem *c)
+{
+    uint8_t x[32];
+
+    switch (c->op) {
+    case 0:
+        return crdt_gset_add(c->a, x, elem(40, x), c->d);
+    case 1:
+        return crdt_gset_merge(c->a, c->src);
+    case 2:
+        return crdt_gset_copy(c->d, c->src);
+    case 3:
+        return tu_nomem_made(c, crdt_gset_clone(c->a));
+    case 4:
+        return crdt_gset_encode(c->a, &c->out);
+    case 5:
+        return crdt_gset_decode(c->d, c->enc.data, c->enc.len, NULL, NULL);
+    }
+    return CRDT_ERR_INVALID_ARG;
+}
 
 START_TEST(test_gset_nomem_all)
 {
-    tu_mem tm;
-    long n;
-    int op;
+    const tu_nomem_ops ops = {
+        .type = crdt_gset_type(),
+        .nops = 6,
+        .setup = nomem_setup,
+        .call = nomem_call,
+    };
 
-    tu_mem_init(&tm);
-    for (op = 0; op < 6; op++) {
-        for (n = 0;; n++) {
-            crdt_gset *a = mk(&tm.mem), *d = mk(&tm.mem), *src = mk(NULL);
-            crdt_gset *a0, *d0, *cl = NULL;
-            crdt_buf b, e;
-            uint8_t x[32];
-            unsigned k;
-            int rv = CRDT_OK;
-
-            for (k = 0; k < 20; k++) {
-                tu_must(crdt_gset_add(a, x, elem(k, x), NULL), "add");
-                tu_must(crdt_gset_add(src, x, elem(k + 10, x), NULL), "add");
-            }
-            a0 = crdt_gset_clone(a);
-            d0 = crdt_gset_clone(d);
-            crdt_buf_init(&b, &tm.mem);
-            crdt_buf_init(&e, NULL);
-            tu_must(crdt_gset_encode(a, &e), "enc");
-            tu_mem_fail_at(&tm, n);
-            switch (op) {
-            case 0:
-                rv = crdt_gset_add(a, x, elem(40, x), d);
-                break;
-            case 1:
-                rv = crdt_gset_merge(a, src);
-                break;
-            case 2:
-                rv = crdt_gset_copy(d, src);
-                break;
-            case 3:
-                cl = crdt_gset_clone(a);
-                rv = cl ? CRDT_OK : CRDT_ERR_NOMEM;
-                break;
-            case 4:
-                rv = crdt_gset_encode(a, &b);
-                break;
-            case 5:
-                rv = crdt_gset_decode(d, e.data, e.len, NULL, NULL);
-                break;
-            }
-            tu_mem_off(&tm);
-            if (rv != CRDT_OK) {
-                ck_assert_int_eq(rv, CRDT_ERR_NOMEM);
-                ck_assert(crdt_gset_equal(a, a0));
-                ck_assert(crdt_gset_equal(d, d0));
-                ck_assert_uint_eq(b.len, 0);
-            }
-            crdt_gset_free(a);
-            crdt_gset_free(d);
-            crdt_gset_free(a0);
-            crdt_gset_free(d0);
-            crdt_gset_free(cl);
-            crdt_gset_free(src);
-            crdt_buf_clear(&b);
-            crdt_buf_clear(&e);
-            ck_assert_int_eq(tm.live, 0);
-            if (rv == CRDT_OK)
-                break;
-        }
-    }
+    tu_nomem_run(&ops);
 }
 END_TEST
 

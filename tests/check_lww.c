@@ -619,13 +619,10 @@ static void expect_reject_lim(const uint8_t *in, size_t len,
                               const crdt_limits *lim, int code, size_t offset)
 {
     crdt_lww *d = crdt_lww_new(NULL);
-    crdt_decode_info info = {0, 0};
 
     ck_assert_int_eq(crdt_lww_set(d, 1, 1, long_a, sizeof long_a, NULL),
                      CRDT_OK);
-    ck_assert_int_eq(crdt_lww_decode(d, in, len, lim, &info), code);
-    ck_assert_int_eq(info.code, code);
-    ck_assert_uint_eq(info.offset, offset);
+    tu_expect_reject(crdt_lww_type(), d, in, len, lim, code, offset);
     expect_val(d, 1, 1, long_a, sizeof long_a); /* untouched */
     crdt_lww_free(d);
 }
@@ -1041,175 +1038,175 @@ enum {
     N_OPS
 };
 
+static char nomem_big[200]; /* 'B's */
+
+/* The clock for set_now and the one OP_HLC_NEW makes. */
+typedef struct nomem_clock {
+    fake_wall w;
+    crdt_hlc *h, *hout;
+    uint64_t hlast;
+} nomem_clock;
+
+static void nomem_setup(tu_nomem *c)
+{
+    nomem_clock *k = calloc(1, sizeof *k);
+    crdt_lww *d;
+
+    ck_assert_ptr_nonnull(k);
+    k->w.ms = 5000;
+    k->h = mk_hlc(&k->w, 0, &c->tm->mem);
+    k->hlast = crdt_hlc_last(k->h);
+    c->user = k;
+    c->a = mk(&c->tm->mem, 10, 1, "0123456789abcdefXYZ");
+    c->d = d = mk(&c->tm->mem, 3, 3, "delta");
+    c->src = crdt_lww_new(&c->tm->mem);
+    ck_assert_int_eq(crdt_lww_set(c->src, 20, 2, nomem_big, sizeof nomem_big,
+                                  NULL),
+                     CRDT_OK);
+    if (c->op == OP_SET_LARGE_DELTA_FULL)
+        ck_assert_int_eq(crdt_lww_set(d, 4, 3, nomem_big, sizeof nomem_big,
+                                      NULL),
+                         CRDT_OK);
+    if (c->op == OP_MERGE_SMALL)
+        ck_assert_int_eq(crdt_lww_set(d, 50, 3, "newer", 5, NULL), CRDT_OK);
+    ck_assert_int_eq(crdt_lww_encode(c->op == OP_DECODE_SMALL ? d : c->src,
+                                     &c->enc),
+                     CRDT_OK);
+}
+
+static int nomem_call(tu_nomem *c)
+{
+    nomem_clock *k = c->user;
+    crdt_lww *a = c->a, *d = c->d;
+    const char *big = nomem_big;
+
+    switch (c->op) {
+    case OP_SET_SMALL:
+        return crdt_lww_set(a, 11, 1, "small", 5, NULL);
+    case OP_SET_SMALL_DELTA:
+        return crdt_lww_set(a, 11, 1, "small", 5, d);
+    case OP_SET_LARGE:
+        return crdt_lww_set(a, 11, 1, big, sizeof nomem_big, NULL);
+    case OP_SET_LARGE_DELTA:
+    case OP_SET_LARGE_DELTA_FULL:
+        return crdt_lww_set(a, 11, 1, big, sizeof nomem_big, d);
+    case OP_SET_NOW_LARGE_DELTA:
+        return crdt_lww_set_now(a, k->h, 1, big, sizeof nomem_big, d);
+    case OP_MERGE_LARGE:
+        return crdt_lww_merge(a, c->src);
+    case OP_MERGE_SMALL:
+        return crdt_lww_merge(a, d);
+    case OP_COPY_LARGE:
+        return crdt_lww_copy(a, c->src);
+    case OP_CLONE_SMALL:
+        return tu_nomem_made(c, crdt_lww_clone(d));
+    case OP_CLONE_LARGE:
+        return tu_nomem_made(c, crdt_lww_clone(c->src));
+    case OP_ENCODE:
+        return crdt_lww_encode(c->src, &c->out);
+    case OP_DECODE_LARGE:
+    case OP_DECODE_SMALL:
+        return crdt_lww_decode(a, c->enc.data, c->enc.len, NULL, NULL);
+    case OP_NEW:
+        return tu_nomem_made(c, crdt_lww_new(&c->tm->mem));
+    case OP_HLC_NEW:
+        k->hout = crdt_hlc_new(NULL, &c->tm->mem);
+        return k->hout ? CRDT_OK : CRDT_ERR_NOMEM;
+    }
+    return CRDT_ERR_INVALID_ARG;
+}
+
+static void nomem_failed(tu_nomem *c)
+{
+    const nomem_clock *k = c->user;
+
+    ck_assert_uint_eq(crdt_hlc_last(k->h), k->hlast);
+    /* nothing leaked (a growable buffer may keep storage) */
+    if (c->op != OP_ENCODE)
+        ck_assert_msg(c->tm->live == c->live, "op %d n %ld", c->op, c->n);
+}
+
+/* check the success path did what it should */
+static void nomem_succeeded(tu_nomem *c)
+{
+    crdt_lww *a = c->a, *d = c->d;
+
+    switch (c->op) {
+    case OP_SET_LARGE_DELTA:
+    case OP_SET_LARGE_DELTA_FULL:
+        expect_val(d, 11, 1, nomem_big, sizeof nomem_big);
+        /* fall through */
+    case OP_SET_LARGE:
+        expect_val(a, 11, 1, nomem_big, sizeof nomem_big);
+        break;
+    case OP_SET_NOW_LARGE_DELTA:
+        expect_val(a, crdt_hlc_pack(5000, 0), 1, nomem_big,
+                   sizeof nomem_big);
+        ck_assert(crdt_lww_equal(a, d));
+        break;
+    case OP_MERGE_LARGE:
+    case OP_COPY_LARGE:
+    case OP_DECODE_LARGE:
+        ck_assert(crdt_lww_equal(a, c->src));
+        break;
+    case OP_MERGE_SMALL:
+    case OP_DECODE_SMALL:
+        ck_assert(crdt_lww_equal(a, d));
+        break;
+    case OP_CLONE_SMALL:
+        ck_assert(crdt_lww_equal(c->made, d));
+        break;
+    case OP_CLONE_LARGE:
+        ck_assert(crdt_lww_equal(c->made, c->src));
+        break;
+    case OP_ENCODE:
+        ck_assert_uint_eq(c->out.len, c->enc.len);
+        ck_assert_mem_eq(c->out.data, c->enc.data, c->enc.len);
+        break;
+    default:
+        break;
+    }
+}
+
+static void nomem_teardown(tu_nomem *c)
+{
+    nomem_clock *k = c->user;
+
+    crdt_hlc_free(k->h);
+    crdt_hlc_free(k->hout);
+    free(k);
+}
+
+/* ops that must allocate were made to fail at least once; those
+ * documented not to allocate never failed */
+static int nomem_allocs(int op)
+{
+    switch (op) {
+    case OP_SET_SMALL:
+    case OP_SET_SMALL_DELTA:
+    case OP_MERGE_SMALL:
+    case OP_DECODE_SMALL:
+        return TU_ALLOC_NEVER;
+    default:
+        return TU_ALLOC_MUST;
+    }
+}
+
 START_TEST(test_lww_nomem_all)
 {
-    char big[200];
-    tu_mem tm;
-    long n;
-    int op;
+    const tu_nomem_ops ops = {
+        .type = crdt_lww_type(),
+        .nops = N_OPS,
+        .setup = nomem_setup,
+        .call = nomem_call,
+        .failed = nomem_failed,
+        .succeeded = nomem_succeeded,
+        .teardown = nomem_teardown,
+        .allocs = nomem_allocs,
+    };
 
-    memset(big, 'B', sizeof big);
-    tu_mem_init(&tm);
-    for (op = 0; op < N_OPS; op++) {
-        bool allocated = false;
-
-        for (n = 0;; n++) {
-            fake_wall w = {5000};
-            crdt_hlc *h = mk_hlc(&w, 0, &tm.mem);
-            crdt_lww *a = mk(&tm.mem, 10, 1, "0123456789abcdefXYZ");
-            crdt_lww *d = mk(&tm.mem, 3, 3, "delta");
-            crdt_lww *src = crdt_lww_new(&tm.mem), *out = NULL;
-            crdt_lww *a0, *d0;
-            crdt_hlc *hout = NULL;
-            crdt_buf b, enc;
-            uint64_t hlast;
-            long live;
-            int rv = CRDT_OK;
-
-            ck_assert_int_eq(crdt_lww_set(src, 20, 2, big, sizeof big, NULL),
-                             CRDT_OK);
-            if (op == OP_SET_LARGE_DELTA_FULL)
-                ck_assert_int_eq(crdt_lww_set(d, 4, 3, big, sizeof big, NULL),
-                                 CRDT_OK);
-            if (op == OP_MERGE_SMALL)
-                ck_assert_int_eq(crdt_lww_set(d, 50, 3, "newer", 5, NULL),
-                                 CRDT_OK);
-            a0 = crdt_lww_clone(a);
-            d0 = crdt_lww_clone(d);
-            hlast = crdt_hlc_last(h);
-            crdt_buf_init(&b, &tm.mem);
-            crdt_buf_init(&enc, NULL);
-            ck_assert_int_eq(crdt_lww_encode(op == OP_DECODE_SMALL ? d : src,
-                                             &enc), CRDT_OK);
-            live = tm.live;
-            tu_mem_fail_at(&tm, n);
-            switch (op) {
-            case OP_SET_SMALL:
-                rv = crdt_lww_set(a, 11, 1, "small", 5, NULL);
-                break;
-            case OP_SET_SMALL_DELTA:
-                rv = crdt_lww_set(a, 11, 1, "small", 5, d);
-                break;
-            case OP_SET_LARGE:
-                rv = crdt_lww_set(a, 11, 1, big, sizeof big, NULL);
-                break;
-            case OP_SET_LARGE_DELTA:
-            case OP_SET_LARGE_DELTA_FULL:
-                rv = crdt_lww_set(a, 11, 1, big, sizeof big, d);
-                break;
-            case OP_SET_NOW_LARGE_DELTA:
-                rv = crdt_lww_set_now(a, h, 1, big, sizeof big, d);
-                break;
-            case OP_MERGE_LARGE:
-                rv = crdt_lww_merge(a, src);
-                break;
-            case OP_MERGE_SMALL:
-                rv = crdt_lww_merge(a, d);
-                break;
-            case OP_COPY_LARGE:
-                rv = crdt_lww_copy(a, src);
-                break;
-            case OP_CLONE_SMALL:
-                out = crdt_lww_clone(d);
-                rv = out ? CRDT_OK : CRDT_ERR_NOMEM;
-                break;
-            case OP_CLONE_LARGE:
-                out = crdt_lww_clone(src);
-                rv = out ? CRDT_OK : CRDT_ERR_NOMEM;
-                break;
-            case OP_ENCODE:
-                rv = crdt_lww_encode(src, &b);
-                break;
-            case OP_DECODE_LARGE:
-            case OP_DECODE_SMALL:
-                rv = crdt_lww_decode(a, enc.data, enc.len, NULL, NULL);
-                break;
-            case OP_NEW:
-                out = crdt_lww_new(&tm.mem);
-                rv = out ? CRDT_OK : CRDT_ERR_NOMEM;
-                break;
-            case OP_HLC_NEW:
-                hout = crdt_hlc_new(NULL, &tm.mem);
-                rv = hout ? CRDT_OK : CRDT_ERR_NOMEM;
-                break;
-            }
-            tu_mem_off(&tm);
-            if (rv != CRDT_OK) {
-                allocated = true;
-                ck_assert_int_eq(rv, CRDT_ERR_NOMEM);
-                ck_assert(crdt_lww_equal(a, a0));
-                ck_assert(crdt_lww_equal(d, d0));
-                ck_assert_uint_eq(crdt_hlc_last(h), hlast);
-                ck_assert_uint_eq(b.len, 0);
-                /* nothing leaked (a growable buffer may keep storage) */
-                if (op != OP_ENCODE)
-                    ck_assert_msg(tm.live == live, "op %d n %ld", op, n);
-            } else {
-                /* check the success path did what it should */
-                switch (op) {
-                case OP_SET_LARGE_DELTA:
-                case OP_SET_LARGE_DELTA_FULL:
-                    expect_val(d, 11, 1, big, sizeof big);
-                    /* fall through */
-                case OP_SET_LARGE:
-                    expect_val(a, 11, 1, big, sizeof big);
-                    break;
-                case OP_SET_NOW_LARGE_DELTA:
-                    expect_val(a, crdt_hlc_pack(5000, 0), 1, big,
-                               sizeof big);
-                    ck_assert(crdt_lww_equal(a, d));
-                    break;
-                case OP_MERGE_LARGE:
-                case OP_COPY_LARGE:
-                case OP_DECODE_LARGE:
-                    ck_assert(crdt_lww_equal(a, src));
-                    break;
-                case OP_MERGE_SMALL:
-                case OP_DECODE_SMALL:
-                    ck_assert(crdt_lww_equal(a, d));
-                    break;
-                case OP_CLONE_SMALL:
-                    ck_assert(crdt_lww_equal(out, d));
-                    break;
-                case OP_CLONE_LARGE:
-                    ck_assert(crdt_lww_equal(out, src));
-                    break;
-                case OP_ENCODE:
-                    ck_assert_uint_eq(b.len, enc.len);
-                    ck_assert_mem_eq(b.data, enc.data, enc.len);
-                    break;
-                default:
-                    break;
-                }
-            }
-            crdt_buf_clear(&b);
-            crdt_buf_clear(&enc);
-            crdt_lww_free(a);
-            crdt_lww_free(d);
-            crdt_lww_free(src);
-            crdt_lww_free(out);
-            crdt_lww_free(a0);
-            crdt_lww_free(d0);
-            crdt_hlc_free(h);
-            crdt_hlc_free(hout);
-            ck_assert_int_eq(tm.live, 0);
-            if (rv == CRDT_OK)
-                break;
-        }
-        /* ops that must allocate were made to fail at least once; those
-         * documented not to allocate never failed */
-        switch (op) {
-        case OP_SET_SMALL:
-        case OP_SET_SMALL_DELTA:
-        case OP_MERGE_SMALL:
-        case OP_DECODE_SMALL:
-            ck_assert_msg(!allocated, "op %d allocated", op);
-            break;
-        default:
-            ck_assert_msg(allocated, "op %d never failed", op);
-            break;
-        }
-    }
+    memset(nomem_big, 'B', sizeof nomem_big);
+    tu_nomem_run(&ops);
 }
 END_TEST
 

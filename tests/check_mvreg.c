@@ -473,17 +473,11 @@ END_TEST
 static void expect_reject_lim(const uint8_t *in, size_t len, int code,
                               size_t off, const crdt_limits *lim)
 {
-    crdt_mvreg *dst = crdt_mvreg_new(NULL), *dst0;
-    crdt_decode_info info = {12345, 0};
+    crdt_mvreg *dst = crdt_mvreg_new(NULL);
 
     wr(dst, 42, "keep me", NULL);
-    dst0 = crdt_mvreg_clone(dst);
-    ck_assert_int_eq(crdt_mvreg_decode(dst, in, len, lim, &info), code);
-    ck_assert_int_eq(info.code, code);
-    ck_assert_uint_eq(info.offset, off);
-    ck_assert(crdt_mvreg_equal(dst, dst0));
+    tu_expect_reject(crdt_mvreg_type(), dst, in, len, lim, code, off);
     crdt_mvreg_free(dst);
-    crdt_mvreg_free(dst0);
 }
 
 static void expect_reject(const uint8_t *in, size_t len, int code,
@@ -896,119 +890,98 @@ static crdt_mvreg *nomem_reg(const crdt_mem *mem, crdt_actor base)
     return r;
 }
 
+static void nomem_setup(tu_nomem *c)
+{
+    c->a = nomem_reg(&c->tm->mem, 0);
+    c->d = nomem_reg(&c->tm->mem, 10);
+    c->src = nomem_reg(&c->tm->mem, 20);
+    ck_assert_int_eq(crdt_mvreg_encode(c->src, &c->enc), CRDT_OK);
+}
+
+static int nomem_call(tu_nomem *c)
+{
+    crdt_mvreg *a = c->a, *d = c->d;
+
+    switch (c->op) {
+    case OP_NEW:
+        return tu_nomem_made(c, crdt_mvreg_new(&c->tm->mem));
+    case OP_CLONE:
+        return tu_nomem_made(c, crdt_mvreg_clone(c->src));
+    case OP_COPY:
+        return crdt_mvreg_copy(a, c->src);
+    case OP_WRITE_SMALL:
+        return crdt_mvreg_write(a, 77, "s", 1, NULL);
+    case OP_WRITE_LARGE:
+        return crdt_mvreg_write(a, 77, long_b, sizeof long_b, NULL);
+    case OP_WRITE_SMALL_DELTA:
+        return crdt_mvreg_write(a, 77, "s", 1, d);
+    case OP_WRITE_LARGE_DELTA:
+        return crdt_mvreg_write(a, 77, long_b, sizeof long_b, d);
+    case OP_CLEAR_DELTA:
+        return crdt_mvreg_clear(a, d);
+    case OP_MERGE:
+        return crdt_mvreg_merge(a, c->src);
+    case OP_ENCODE:
+        return crdt_mvreg_encode(c->src, &c->out);
+    case OP_DECODE:
+        return crdt_mvreg_decode(a, c->enc.data, c->enc.len, NULL, NULL);
+    }
+    return CRDT_ERR_INVALID_ARG;
+}
+
+static void nomem_failed(tu_nomem *c)
+{
+    /* storage reserved before the failure may be kept (it is capacity,
+     * not state); no more than two blocks, and live == 0 after the frees
+     * proves that nothing leaked */
+    ck_assert_msg(c->tm->live <= c->live + 2, "op %d n %ld", c->op, c->n);
+}
+
+static void nomem_succeeded(tu_nomem *c)
+{
+    switch (c->op) {
+    case OP_COPY:
+    case OP_DECODE:
+        ck_assert(crdt_mvreg_equal(c->a, c->src));
+        break;
+    case OP_CLONE:
+        ck_assert(crdt_mvreg_equal(c->made, c->src));
+        break;
+    case OP_WRITE_SMALL_DELTA:
+    case OP_WRITE_LARGE_DELTA:
+    case OP_CLEAR_DELTA:
+        /* a0 + (d0 + delta) == (a0 + delta) + d0 */
+        ck_assert_int_eq(crdt_mvreg_merge(c->a0, c->d), CRDT_OK);
+        ck_assert_int_eq(crdt_mvreg_merge(c->d0, c->a), CRDT_OK);
+        ck_assert(crdt_mvreg_equal(c->a0, c->d0));
+        break;
+    case OP_MERGE:
+        ck_assert_uint_eq(crdt_mvreg_count(c->a), 6);
+        break;
+    default:
+        break;
+    }
+}
+
+/* a small write may fit the storage it has (no allocation) */
+static int nomem_allocs(int op)
+{
+    return op == OP_WRITE_SMALL ? TU_ALLOC_MAY : TU_ALLOC_MUST;
+}
+
 START_TEST(test_mvreg_nomem_all)
 {
-    tu_mem tm;
-    int op;
-    long n;
+    const tu_nomem_ops ops = {
+        .type = crdt_mvreg_type(),
+        .nops = N_OPS,
+        .setup = nomem_setup,
+        .call = nomem_call,
+        .failed = nomem_failed,
+        .succeeded = nomem_succeeded,
+        .allocs = nomem_allocs,
+    };
 
-    tu_mem_init(&tm);
-    for (op = 0; op < N_OPS; op++) {
-        bool failed_once = false;
-
-        for (n = 0;; n++) {
-            crdt_mvreg *a = nomem_reg(&tm.mem, 0);
-            crdt_mvreg *d = nomem_reg(&tm.mem, 10);
-            crdt_mvreg *src = nomem_reg(&tm.mem, 20), *out = NULL;
-            crdt_mvreg *a0 = crdt_mvreg_clone(a), *d0 = crdt_mvreg_clone(d);
-            crdt_buf b, enc;
-            long live;
-            int rv = CRDT_OK;
-
-            crdt_buf_init(&b, &tm.mem);
-            crdt_buf_init(&enc, NULL);
-            ck_assert_int_eq(crdt_mvreg_encode(src, &enc), CRDT_OK);
-            live = tm.live;
-            tu_mem_fail_at(&tm, n);
-            switch (op) {
-            case OP_NEW:
-                out = crdt_mvreg_new(&tm.mem);
-                rv = out ? CRDT_OK : CRDT_ERR_NOMEM;
-                break;
-            case OP_CLONE:
-                out = crdt_mvreg_clone(src);
-                rv = out ? CRDT_OK : CRDT_ERR_NOMEM;
-                break;
-            case OP_COPY:
-                rv = crdt_mvreg_copy(a, src);
-                break;
-            case OP_WRITE_SMALL:
-                rv = crdt_mvreg_write(a, 77, "s", 1, NULL);
-                break;
-            case OP_WRITE_LARGE:
-                rv = crdt_mvreg_write(a, 77, long_b, sizeof long_b, NULL);
-                break;
-            case OP_WRITE_SMALL_DELTA:
-                rv = crdt_mvreg_write(a, 77, "s", 1, d);
-                break;
-            case OP_WRITE_LARGE_DELTA:
-                rv = crdt_mvreg_write(a, 77, long_b, sizeof long_b, d);
-                break;
-            case OP_CLEAR_DELTA:
-                rv = crdt_mvreg_clear(a, d);
-                break;
-            case OP_MERGE:
-                rv = crdt_mvreg_merge(a, src);
-                break;
-            case OP_ENCODE:
-                rv = crdt_mvreg_encode(src, &b);
-                break;
-            case OP_DECODE:
-                rv = crdt_mvreg_decode(a, enc.data, enc.len, NULL, NULL);
-                break;
-            }
-            tu_mem_off(&tm);
-            if (rv != CRDT_OK) {
-                failed_once = true;
-                ck_assert_int_eq(rv, CRDT_ERR_NOMEM);
-                ck_assert(crdt_mvreg_equal(a, a0));
-                ck_assert(crdt_mvreg_equal(d, d0));
-                ck_assert_uint_eq(b.len, 0);
-                /* storage reserved before the failure may be kept (it
-                 * is capacity, not state); no more than two blocks,
-                 * and live == 0 after the frees below proves that
-                 * nothing leaked */
-                ck_assert_msg(tm.live <= live + 2, "op %d n %ld", op, n);
-            } else {
-                switch (op) {
-                case OP_COPY:
-                case OP_DECODE:
-                    ck_assert(crdt_mvreg_equal(a, src));
-                    break;
-                case OP_CLONE:
-                    ck_assert(crdt_mvreg_equal(out, src));
-                    break;
-                case OP_WRITE_SMALL_DELTA:
-                case OP_WRITE_LARGE_DELTA:
-                case OP_CLEAR_DELTA:
-                    /* a0 + (d0 + delta) == (a0 + delta) + d0 */
-                    ck_assert_int_eq(crdt_mvreg_merge(a0, d), CRDT_OK);
-                    ck_assert_int_eq(crdt_mvreg_merge(d0, a), CRDT_OK);
-                    ck_assert(crdt_mvreg_equal(a0, d0));
-                    break;
-                case OP_MERGE:
-                    ck_assert_uint_eq(crdt_mvreg_count(a), 6);
-                    break;
-                default:
-                    break;
-                }
-            }
-            crdt_buf_clear(&b);
-            crdt_buf_clear(&enc);
-            crdt_mvreg_free(a);
-            crdt_mvreg_free(d);
-            crdt_mvreg_free(src);
-            crdt_mvreg_free(out);
-            crdt_mvreg_free(a0);
-            crdt_mvreg_free(d0);
-            ck_assert_int_eq(tm.live, 0);
-            if (rv == CRDT_OK)
-                break;
-        }
-        /* a small write may fit the storage it has (no allocation) */
-        if (op != OP_WRITE_SMALL)
-            ck_assert_msg(failed_once, "op %d never failed", op);
-    }
+    tu_nomem_run(&ops);
 }
 END_TEST
 

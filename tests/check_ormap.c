@@ -483,21 +483,11 @@ END_TEST
 static void reject(const uint8_t *in, size_t len, const crdt_limits *lim,
                    int code)
 {
-    crdt_ormap *m = crdt_ormap_new(NULL, NULL), *m0;
-    crdt_decode_info info = {0, 0};
-    int rv;
+    crdt_ormap *m = crdt_ormap_new(NULL, NULL);
 
     tu_must(inc(m, 9, "keep", 1, NULL), "inc");
-    m0 = crdt_ormap_clone(m);
-    rv = crdt_ormap_decode(m, in, len, lim, &info);
-    if (rv != code)
-        ck_abort_msg("decode: %s, want %s (offset %zu)", crdt_strerror(rv),
-                     crdt_strerror(code), info.offset);
-    tu_expect(info.code == code, "info.code");
-    tu_expect(info.offset <= len, "info.offset");
-    tu_expect(crdt_ormap_equal(m, m0), "dst untouched");
+    tu_expect_reject(crdt_ormap_type(), m, in, len, lim, code, TU_ANY_OFFSET);
     crdt_ormap_free(m);
-    crdt_ormap_free(m0);
 }
 
 START_TEST(test_ormap_codec_reject)
@@ -988,102 +978,108 @@ enum {
     OP_COUNT
 };
 
+/* The states every run of test_ormap_nomem_all starts from. */
+typedef struct nomem_fixture {
+    crdt_ormap *base;  /* counters, an LWW, a nested map */
+    crdt_ormap *other; /* base with a key removed, others updated, added */
+    crdt_buf enc;      /* base encoded */
+} nomem_fixture;
+
+static void nomem_setup(tu_nomem *c)
+{
+    const nomem_fixture *f = c->ops->fixture;
+
+    c->a = crdt_ormap_new(NULL, &c->tm->mem);
+    c->d = crdt_ormap_new(NULL, &c->tm->mem);
+    ck_assert_int_eq(crdt_ormap_decode(c->a, f->enc.data, f->enc.len, NULL,
+                                       NULL),
+                     CRDT_OK);
+    tu_must(inc(c->d, 3, "k0", 1, NULL), "delta");
+}
+
+static int nomem_call(tu_nomem *c)
+{
+    const nomem_fixture *f = c->ops->fixture;
+    crdt_ormap *a = c->a, *d = c->d;
+
+    switch (c->op) {
+    case OP_UPDATE_NEW:
+        return inc(a, 1, "fresh", 1, d);
+    case OP_UPDATE_OLD:
+        return inc(a, 1, "k3", 1, d);
+    case OP_UPDATE_NESTED:
+        return nest_inc(a, 1, "nest", "deep", 1, d);
+    case OP_REMOVE:
+        return crdt_ormap_remove(a, "k4", 2, d);
+    case OP_MERGE:
+        return crdt_ormap_merge(a, f->other);
+    case OP_COPY:
+        return crdt_ormap_copy(d, a);
+    case OP_CLONE:
+        return tu_nomem_made(c, crdt_ormap_clone(a));
+    case OP_ENCODE:
+        return crdt_ormap_encode(a, &c->out);
+    case OP_DECODE:
+        return crdt_ormap_decode(d, f->enc.data, f->enc.len, NULL, NULL);
+    }
+    return CRDT_ERR_INVALID_ARG;
+}
+
+static void nomem_failed(tu_nomem *c)
+{
+    const nomem_fixture *f = c->ops->fixture;
+
+    ck_assert(crdt_ormap_equal(c->a, f->base));
+}
+
+static void nomem_succeeded(tu_nomem *c)
+{
+    const nomem_fixture *f = c->ops->fixture;
+
+    if (c->op == OP_MERGE) {
+        crdt_ormap *want = merged(f->base, f->other);
+
+        ck_assert(crdt_ormap_equal(c->a, want));
+        crdt_ormap_free(want);
+    } else if (c->op == OP_COPY || c->op == OP_DECODE) {
+        ck_assert(crdt_ormap_equal(c->d, f->base));
+    }
+}
+
 START_TEST(test_ormap_nomem_all)
 {
-    crdt_ormap *base = crdt_ormap_new(NULL, NULL), *other;
-    crdt_buf enc;
-    tu_mem tm;
-    int op, i;
+    nomem_fixture f;
+    const tu_nomem_ops ops = {
+        .type = crdt_ormap_type(),
+        .nops = OP_COUNT,
+        .fixture = &f,
+        .setup = nomem_setup,
+        .call = nomem_call,
+        .failed = nomem_failed,
+        .succeeded = nomem_succeeded,
+    };
+    int i;
 
+    f.base = crdt_ormap_new(NULL, NULL);
     for (i = 0; i < 6; i++) {
         char k[3] = {'k', (char)('0' + i), 0};
 
-        tu_must(inc(base, 1, k, 1 + (uint64_t)i, NULL), "inc");
+        tu_must(inc(f.base, 1, k, 1 + (uint64_t)i, NULL), "inc");
     }
-    tu_must(set_lww(base, 1, "lww", 5, "a value longer than sixteen", NULL),
-         "lww");
-    tu_must(nest_inc(base, 1, "nest", "in", 3, NULL), "nest");
-    other = crdt_ormap_clone(base);
-    tu_must(crdt_ormap_remove(other, "k1", 2, NULL), "remove");
-    tu_must(inc(other, 2, "k2", 9, NULL), "inc");
-    tu_must(inc(other, 2, "new", 9, NULL), "inc");
-    tu_must(nest_inc(other, 2, "nest", "in2", 3, NULL), "nest");
-    encode(base, &enc);
-    tu_mem_init(&tm);
-    for (op = 0; op < OP_COUNT; op++) {
-        long n;
-
-        for (n = 0;; n++) {
-            crdt_ormap *a = crdt_ormap_new(NULL, &tm.mem);
-            crdt_ormap *d = crdt_ormap_new(NULL, &tm.mem), *cl = NULL;
-            crdt_ormap *d0;
-            crdt_buf b;
-            int rv = CRDT_OK;
-
-            ck_assert_int_eq(crdt_ormap_decode(a, enc.data, enc.len, NULL,
-                                               NULL),
-                             CRDT_OK);
-            tu_must(inc(d, 3, "k0", 1, NULL), "delta");
-            d0 = crdt_ormap_clone(d);
-            crdt_buf_init(&b, &tm.mem);
-            tu_mem_fail_at(&tm, n);
-            switch (op) {
-            case OP_UPDATE_NEW:
-                rv = inc(a, 1, "fresh", 1, d);
-                break;
-            case OP_UPDATE_OLD:
-                rv = inc(a, 1, "k3", 1, d);
-                break;
-            case OP_UPDATE_NESTED:
-                rv = nest_inc(a, 1, "nest", "deep", 1, d);
-                break;
-            case OP_REMOVE:
-                rv = crdt_ormap_remove(a, "k4", 2, d);
-                break;
-            case OP_MERGE:
-                rv = crdt_ormap_merge(a, other);
-                break;
-            case OP_COPY:
-                rv = crdt_ormap_copy(d, a);
-                break;
-            case OP_CLONE:
-                cl = crdt_ormap_clone(a);
-                rv = cl ? CRDT_OK : CRDT_ERR_NOMEM;
-                break;
-            case OP_ENCODE:
-                rv = crdt_ormap_encode(a, &b);
-                break;
-            case OP_DECODE:
-                rv = crdt_ormap_decode(d, enc.data, enc.len, NULL, NULL);
-                break;
-            }
-            tu_mem_off(&tm);
-            if (rv != CRDT_OK) {
-                ck_assert_int_eq(rv, CRDT_ERR_NOMEM);
-                ck_assert(crdt_ormap_equal(a, base));
-                ck_assert(crdt_ormap_equal(d, d0));
-                ck_assert_uint_eq(b.len, 0);
-            } else if (op == OP_MERGE) {
-                crdt_ormap *want = merged(base, other);
-
-                ck_assert(crdt_ormap_equal(a, want));
-                crdt_ormap_free(want);
-            } else if (op == OP_COPY || op == OP_DECODE) {
-                ck_assert(crdt_ormap_equal(d, base));
-            }
-            crdt_buf_clear(&b);
-            crdt_ormap_free(a);
-            crdt_ormap_free(d);
-            crdt_ormap_free(d0);
-            crdt_ormap_free(cl);
-            ck_assert_int_eq(tm.live, 0);
-            if (rv == CRDT_OK)
-                break;
-        }
-    }
-    crdt_buf_clear(&enc);
-    crdt_ormap_free(base);
-    crdt_ormap_free(other);
+    tu_must(set_lww(f.base, 1, "lww", 5, "a value longer than sixteen",
+                    NULL),
+            "lww");
+    tu_must(nest_inc(f.base, 1, "nest", "in", 3, NULL), "nest");
+    f.other = crdt_ormap_clone(f.base);
+    tu_must(crdt_ormap_remove(f.other, "k1", 2, NULL), "remove");
+    tu_must(inc(f.other, 2, "k2", 9, NULL), "inc");
+    tu_must(inc(f.other, 2, "new", 9, NULL), "inc");
+    tu_must(nest_inc(f.other, 2, "nest", "in2", 3, NULL), "nest");
+    encode(f.base, &f.enc);
+    tu_nomem_run(&ops);
+    crdt_buf_clear(&f.enc);
+    crdt_ormap_free(f.base);
+    crdt_ormap_free(f.other);
 }
 END_TEST
 

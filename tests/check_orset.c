@@ -381,17 +381,11 @@ END_TEST
 static void expect_reject(const uint8_t *in, size_t len, int code,
                           const crdt_limits *lim)
 {
-    crdt_orset *d = mk(NULL), *d0;
-    crdt_decode_info info = {0, 0};
+    crdt_orset *d = mk(NULL);
 
     add(d, 9, "keep", NULL);
-    d0 = clone(d);
-    ck_assert_int_eq(crdt_orset_decode(d, in, len, lim, &info), code);
-    ck_assert_int_eq(info.code, code);
-    ck_assert_uint_le(info.offset, len);
-    ck_assert(crdt_orset_equal(d, d0));
+    tu_expect_reject(crdt_orset_type(), d, in, len, lim, code, TU_ANY_OFFSET);
     crdt_orset_free(d);
-    crdt_orset_free(d0);
 }
 
 START_TEST(test_orset_codec_reject)
@@ -893,110 +887,89 @@ enum {
     N_OPS
 };
 
+static void nomem_setup(tu_nomem *c)
+{
+    crdt_orset *a = mk(&c->tm->mem), *src = mk(NULL);
+    uint64_t i, x;
+
+    c->a = a;
+    c->d = mk(&c->tm->mem);
+    c->src = src;
+    for (i = 0; i < 20; i++) {
+        x = i;
+        tu_must(crdt_orset_add(a, 1 + i % 3, &x, 8, NULL), "add");
+        x = i + 10;
+        tu_must(crdt_orset_add(src, 4 + i % 2, &x, 8, NULL), "add");
+    }
+    x = 3;
+    tu_must(crdt_orset_add(src, 9, &x, 8, NULL), "add"); /* 2 dots */
+    if (c->op == OP_ADD_GROUP) {
+        x = 5;
+        tu_must(crdt_orset_add(a, 7, &x, 8, c->d), "add");
+    }
+    if (c->op == OP_REMOVE_MULTI_DELTA || c->op == OP_REMOVE_MULTI)
+        tu_must(crdt_orset_merge(a, src), "merge"); /* 3: 2 dots */
+    enc(a, &c->enc);
+}
+
+static int nomem_call(tu_nomem *c)
+{
+    crdt_orset *a = c->a, *d = c->d;
+    uint64_t x = 1000;
+
+    switch (c->op) {
+    case OP_ADD:
+        return crdt_orset_add(a, 2, &x, 8, NULL);
+    case OP_ADD_NEW_DELTA:
+        return crdt_orset_add(a, 12, &x, 8, d);
+    case OP_ADD_GROUP:
+        x = 5;
+        return crdt_orset_add(a, 2, &x, 8, d);
+    case OP_REMOVE_DELTA:
+        x = 4;
+        return crdt_orset_remove(a, &x, 8, d);
+    case OP_REMOVE_MULTI_DELTA:
+        x = 3;
+        return crdt_orset_remove(a, &x, 8, d);
+    case OP_REMOVE_MULTI:
+        x = 3;
+        return crdt_orset_remove(a, &x, 8, NULL);
+    case OP_CLEAR_DELTA:
+        return crdt_orset_clear(a, d);
+    case OP_MERGE:
+        return crdt_orset_merge(a, c->src);
+    case OP_MERGE_INTO_NEW:
+        return crdt_orset_merge(d, c->src);
+    case OP_COPY:
+        return crdt_orset_copy(d, c->src);
+    case OP_CLONE:
+        return tu_nomem_made(c, crdt_orset_clone(a));
+    case OP_ENCODE:
+        return crdt_orset_encode(a, &c->out);
+    case OP_DECODE:
+        return crdt_orset_decode(d, c->enc.data, c->enc.len, NULL, NULL);
+    }
+    return CRDT_ERR_INVALID_ARG;
+}
+
+static void nomem_succeeded(tu_nomem *c)
+{
+    if (c->op == OP_DECODE)
+        ck_assert(crdt_orset_equal(c->d, c->a0));
+}
+
 START_TEST(test_orset_nomem_all)
 {
-    tu_mem tm;
-    long n;
-    int op;
+    const tu_nomem_ops ops = {
+        .type = crdt_orset_type(),
+        .nops = N_OPS,
+        .max_n = 10000,
+        .setup = nomem_setup,
+        .call = nomem_call,
+        .succeeded = nomem_succeeded,
+    };
 
-    tu_mem_init(&tm);
-    for (op = 0; op < N_OPS; op++) {
-        for (n = 0;; n++) {
-            crdt_orset *a = mk(&tm.mem), *d = mk(&tm.mem), *src = mk(NULL);
-            crdt_orset *a0, *d0, *cl = NULL;
-            crdt_buf b, e;
-            uint64_t i, x;
-            int rv = CRDT_OK;
-
-            for (i = 0; i < 20; i++) {
-                x = i;
-                tu_must(crdt_orset_add(a, 1 + i % 3, &x, 8, NULL), "add");
-                x = i + 10;
-                tu_must(crdt_orset_add(src, 4 + i % 2, &x, 8, NULL), "add");
-            }
-            x = 3;
-            tu_must(crdt_orset_add(src, 9, &x, 8, NULL), "add"); /* 2 dots */
-            if (op == OP_ADD_GROUP) {
-                x = 5;
-                tu_must(crdt_orset_add(a, 7, &x, 8, d), "add");
-            }
-            if (op == OP_REMOVE_MULTI_DELTA || op == OP_REMOVE_MULTI)
-                tu_must(crdt_orset_merge(a, src), "merge"); /* 3: 2 dots */
-            a0 = clone(a);
-            d0 = clone(d);
-            crdt_buf_init(&b, &tm.mem);
-            enc(a, &e);
-            tu_mem_fail_at(&tm, n);
-            x = 1000;
-            switch (op) {
-            case OP_ADD:
-                rv = crdt_orset_add(a, 2, &x, 8, NULL);
-                break;
-            case OP_ADD_NEW_DELTA:
-                rv = crdt_orset_add(a, 12, &x, 8, d);
-                break;
-            case OP_ADD_GROUP:
-                x = 5;
-                rv = crdt_orset_add(a, 2, &x, 8, d);
-                break;
-            case OP_REMOVE_DELTA:
-                x = 4;
-                rv = crdt_orset_remove(a, &x, 8, d);
-                break;
-            case OP_REMOVE_MULTI_DELTA:
-                x = 3;
-                rv = crdt_orset_remove(a, &x, 8, d);
-                break;
-            case OP_REMOVE_MULTI:
-                x = 3;
-                rv = crdt_orset_remove(a, &x, 8, NULL);
-                break;
-            case OP_CLEAR_DELTA:
-                rv = crdt_orset_clear(a, d);
-                break;
-            case OP_MERGE:
-                rv = crdt_orset_merge(a, src);
-                break;
-            case OP_MERGE_INTO_NEW:
-                rv = crdt_orset_merge(d, src);
-                break;
-            case OP_COPY:
-                rv = crdt_orset_copy(d, src);
-                break;
-            case OP_CLONE:
-                cl = crdt_orset_clone(a);
-                rv = cl ? CRDT_OK : CRDT_ERR_NOMEM;
-                break;
-            case OP_ENCODE:
-                rv = crdt_orset_encode(a, &b);
-                break;
-            case OP_DECODE:
-                rv = crdt_orset_decode(d, e.data, e.len, NULL, NULL);
-                break;
-            }
-            tu_mem_off(&tm);
-            if (rv != CRDT_OK) {
-                ck_assert_int_eq(rv, CRDT_ERR_NOMEM);
-                ck_assert(crdt_orset_equal(a, a0));
-                ck_assert(crdt_orset_equal(d, d0));
-                ck_assert_uint_eq(b.len, 0);
-            } else if (op == OP_DECODE) {
-                ck_assert(crdt_orset_equal(d, a0));
-            }
-            crdt_orset_free(a);
-            crdt_orset_free(d);
-            crdt_orset_free(cl);
-            crdt_orset_free(a0);
-            crdt_orset_free(d0);
-            crdt_orset_free(src);
-            crdt_buf_clear(&b);
-            crdt_buf_clear(&e);
-            ck_assert_int_eq(tm.live, 0);
-            if (rv == CRDT_OK)
-                break;
-            ck_assert_int_lt(n, 10000);
-        }
-    }
+    tu_nomem_run(&ops);
 }
 END_TEST
 

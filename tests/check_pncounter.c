@@ -523,11 +523,8 @@ static void expect_reject(const uint8_t *in, size_t len, int code,
 {
     const uint64_t t[] = {POS, 1, 1, NEG, 2, 2};
     crdt_pncounter *d = mk(NULL, 2, t), *d0 = mk(NULL, 2, t);
-    crdt_decode_info info = {0, 0};
 
-    ck_assert_int_eq(crdt_pncounter_decode(d, in, len, NULL, &info), code);
-    ck_assert_int_eq(info.code, code);
-    ck_assert_uint_eq(info.offset, offset);
+    tu_expect_reject(crdt_pncounter_type(), d, in, len, NULL, code, offset);
     ck_assert(crdt_pncounter_equal(d, d0)); /* untouched */
     ck_assert_int_eq(value(d), -1);
     crdt_pncounter_free(d);
@@ -694,23 +691,6 @@ END_TEST
 
 /* ------------------------------------------------------------- property */
 
-/* Checks for hot loops.  A passing ck_assert costs a system call in
- * Check's fork mode (it records the location); these cost nothing unless
- * they fail. */
-#define CHECK(c)                                                           \
-    do {                                                                   \
-        if (!(c))                                                          \
-            ck_abort_msg("check failed: %s", #c);                          \
-    } while (0)
-#define CHECK_EQ(a, b)                                                     \
-    do {                                                                   \
-        unsigned long long a_ = (unsigned long long)(a);                   \
-        unsigned long long b_ = (unsigned long long)(b);                   \
-        if (a_ != b_)                                                      \
-            ck_abort_msg("check failed: %s == %s (%llu != %llu)", #a, #b,  \
-                         a_, b_);                                          \
-    } while (0)
-
 #define MODEL_ACTORS 12
 
 /* c[POS] and c[NEG]: each actor's increments and decrements. */
@@ -764,25 +744,25 @@ static void check_model(const crdt_pncounter *pn, const model *m)
 
     for (i = 0; i < MODEL_ACTORS; i++) {
         crdt_pncounter_get(pn, model_actor[i], &p, &n);
-        CHECK_EQ(p, m->c[POS][i]);
-        CHECK_EQ(n, m->c[NEG][i]);
+        TU_CHECK_EQ(p, m->c[POS][i]);
+        TU_CHECK_EQ(n, m->c[NEG][i]);
         np += m->c[POS][i] != 0;
         nn += m->c[NEG][i] != 0;
     }
-    CHECK_EQ(crdt_pncounter_size(pn, POS), np);
-    CHECK_EQ(crdt_pncounter_size(pn, NEG), nn);
-    CHECK(model_sum(m, POS, &sp) && model_sum(m, NEG, &sn));
+    TU_CHECK_EQ(crdt_pncounter_size(pn, POS), np);
+    TU_CHECK_EQ(crdt_pncounter_size(pn, NEG), nn);
+    TU_CHECK(model_sum(m, POS, &sp) && model_sum(m, NEG, &sn));
     crdt_pncounter_totals(pn, &p, &n);
-    CHECK_EQ(p, sp);
-    CHECK_EQ(n, sn);
+    TU_CHECK_EQ(p, sp);
+    TU_CHECK_EQ(n, sn);
     /* the value against 128-bit arithmetic */
     want = (__int128)sp - (__int128)sn;
     rv = crdt_pncounter_value(pn, &v);
     if (want < INT64_MIN || want > INT64_MAX) {
-        CHECK_EQ(rv, CRDT_ERR_OVERFLOW);
+        TU_CHECK_EQ(rv, CRDT_ERR_OVERFLOW);
     } else {
-        CHECK_EQ(rv, CRDT_OK);
-        CHECK(v == (int64_t)want);
+        TU_CHECK_EQ(rv, CRDT_OK);
+        TU_CHECK(v == (int64_t)want);
     }
 }
 
@@ -817,7 +797,7 @@ static int model_mutate(crdt_pncounter *pn, model *m, int side, size_t i,
         rv = crdt_pncounter_increment(pn, model_actor[i], by, delta);
     else
         rv = crdt_pncounter_decrement(pn, model_actor[i], by, delta);
-    CHECK_EQ(rv, fits ? CRDT_OK : CRDT_ERR_OVERFLOW);
+    TU_CHECK_EQ(rv, fits ? CRDT_OK : CRDT_ERR_OVERFLOW);
     if (fits)
         *m = next;
     check_model(pn, m);
@@ -830,7 +810,7 @@ static crdt_pncounter *random_counter(tu_rng *r, model *m)
     size_t i;
     int side;
 
-    CHECK(pn != NULL);
+    TU_CHECK(pn != NULL);
     memset(m, 0, sizeof *m);
     for (side = 0; side < 2; side++) {
         for (i = 0; i < MODEL_ACTORS; i++) {
@@ -846,7 +826,7 @@ static crdt_pncounter *pclone(const crdt_pncounter *pn)
 {
     crdt_pncounter *c = crdt_pncounter_clone(pn);
 
-    CHECK(c != NULL);
+    TU_CHECK(c != NULL);
     return c;
 }
 
@@ -861,12 +841,12 @@ static crdt_pncounter *merged(const crdt_pncounter *a, const model *ma,
 
     model_join(&mj, ma, mb);
     if (!model_fits(&mj)) {
-        CHECK_EQ(rv, CRDT_ERR_OVERFLOW);
-        CHECK(crdt_pncounter_equal(r, a));
+        TU_CHECK_EQ(rv, CRDT_ERR_OVERFLOW);
+        TU_CHECK(crdt_pncounter_equal(r, a));
         crdt_pncounter_free(r);
         return NULL;
     }
-    CHECK_EQ(rv, CRDT_OK);
+    TU_CHECK_EQ(rv, CRDT_OK);
     check_model(r, &mj);
     return r;
 }
@@ -878,14 +858,14 @@ static void check_canonical(const crdt_pncounter *a, const crdt_pncounter *b)
 
     crdt_buf_init(&e1, NULL);
     crdt_buf_init(&e2, NULL);
-    CHECK_EQ(crdt_pncounter_encode(a, &e1), CRDT_OK);
-    CHECK_EQ(crdt_pncounter_encode(b, &e2), CRDT_OK);
-    CHECK_EQ(e1.len, e2.len);
-    CHECK(memcmp(e1.data, e2.data, e1.len) == 0);
-    CHECK_EQ(crdt_pncounter_decrement(d, 5, 5, NULL), CRDT_OK);
-    CHECK_EQ(crdt_pncounter_decode(d, e1.data, e1.len, NULL, NULL),
-             CRDT_OK);
-    CHECK(crdt_pncounter_equal(d, a));
+    TU_CHECK_EQ(crdt_pncounter_encode(a, &e1), CRDT_OK);
+    TU_CHECK_EQ(crdt_pncounter_encode(b, &e2), CRDT_OK);
+    TU_CHECK_EQ(e1.len, e2.len);
+    TU_CHECK(memcmp(e1.data, e2.data, e1.len) == 0);
+    TU_CHECK_EQ(crdt_pncounter_decrement(d, 5, 5, NULL), CRDT_OK);
+    TU_CHECK_EQ(crdt_pncounter_decode(d, e1.data, e1.len, NULL, NULL),
+                CRDT_OK);
+    TU_CHECK(crdt_pncounter_equal(d, a));
     crdt_buf_clear(&e1);
     crdt_buf_clear(&e2);
     crdt_pncounter_free(d);
@@ -910,11 +890,11 @@ START_TEST(test_pncounter_property_join_laws)
 
         model_join(&mab, &ma, &mb);
         model_join(&mbc, &mb, &mc);
-        CHECK(aa != NULL);
-        CHECK(crdt_pncounter_equal(aa, a)); /* idempotent */
-        CHECK((ab == NULL) == (ba == NULL));
+        TU_CHECK(aa != NULL);
+        TU_CHECK(crdt_pncounter_equal(aa, a)); /* idempotent */
+        TU_CHECK((ab == NULL) == (ba == NULL));
         if (ab) {
-            CHECK(crdt_pncounter_equal(ab, ba)); /* commutative */
+            TU_CHECK(crdt_pncounter_equal(ab, ba)); /* commutative */
             check_canonical(ab, ba);
             ab_c = merged(ab, &mab, c, &mc);
         } else {
@@ -923,9 +903,9 @@ START_TEST(test_pncounter_property_join_laws)
         if (bc)
             a_bc = merged(a, &ma, bc, &mbc);
         if (ab && bc) {
-            CHECK((ab_c == NULL) == (a_bc == NULL));
+            TU_CHECK((ab_c == NULL) == (a_bc == NULL));
             if (ab_c) /* associative */
-                CHECK(crdt_pncounter_equal(ab_c, a_bc));
+                TU_CHECK(crdt_pncounter_equal(ab_c, a_bc));
         }
         check_canonical(c, c);
         crdt_pncounter_free(a);
@@ -978,23 +958,23 @@ START_TEST(test_pncounter_property_delta)
             deltas[s] = crdt_pncounter_new(NULL);
             rv = model_mutate(r, &m, side, ai, by, deltas[s]);
             /* the same mutation on a twin, accumulating a delta group */
-            CHECK_EQ(model_mutate(r2, &mr2, side, ai, by, grp), rv);
-            CHECK(crdt_pncounter_equal(r, r2));
+            TU_CHECK_EQ(model_mutate(r2, &mr2, side, ai, by, grp), rv);
+            TU_CHECK(crdt_pncounter_equal(r, r2));
             if (rv != CRDT_OK || by == 0) {
-                CHECK_EQ(crdt_pncounter_size(deltas[s], POS), 0);
-                CHECK_EQ(crdt_pncounter_size(deltas[s], NEG), 0);
-                CHECK(crdt_pncounter_equal(grp, grp0));
+                TU_CHECK_EQ(crdt_pncounter_size(deltas[s], POS), 0);
+                TU_CHECK_EQ(crdt_pncounter_size(deltas[s], NEG), 0);
+                TU_CHECK(crdt_pncounter_equal(grp, grp0));
             } else {
-                CHECK_EQ(crdt_pncounter_size(deltas[s], side), 1);
-                CHECK_EQ(crdt_pncounter_size(deltas[s], 1 - side), 0);
-                CHECK_EQ(get(deltas[s], model_actor[ai], side),
-                         m.c[side][ai]);
-                CHECK_EQ(get(grp, model_actor[ai], side), m.c[side][ai]);
+                TU_CHECK_EQ(crdt_pncounter_size(deltas[s], side), 1);
+                TU_CHECK_EQ(crdt_pncounter_size(deltas[s], 1 - side), 0);
+                TU_CHECK_EQ(get(deltas[s], model_actor[ai], side),
+                            m.c[side][ai]);
+                TU_CHECK_EQ(get(grp, model_actor[ai], side), m.c[side][ai]);
             }
             /* pre-state + delta == post-state */
             x = pclone(pre);
-            CHECK_EQ(crdt_pncounter_merge(x, deltas[s]), CRDT_OK);
-            CHECK(crdt_pncounter_equal(x, r));
+            TU_CHECK_EQ(crdt_pncounter_merge(x, deltas[s]), CRDT_OK);
+            TU_CHECK(crdt_pncounter_equal(x, r));
             crdt_pncounter_free(x);
             /* any replica x that has seen the pre-state:
              * x + delta == x + post-state (both overflow, or neither) */
@@ -1005,10 +985,10 @@ START_TEST(test_pncounter_property_delta)
                 xr = merged(x, &mx, r, &m);
                 rv = crdt_pncounter_merge(x, deltas[s]);
                 if (xr) {
-                    CHECK_EQ(rv, CRDT_OK);
-                    CHECK(crdt_pncounter_equal(x, xr));
+                    TU_CHECK_EQ(rv, CRDT_OK);
+                    TU_CHECK(crdt_pncounter_equal(x, xr));
                 } else {
-                    CHECK_EQ(rv, CRDT_ERR_OVERFLOW);
+                    TU_CHECK_EQ(rv, CRDT_ERR_OVERFLOW);
                 }
                 crdt_pncounter_free(xr);
             }
@@ -1029,13 +1009,13 @@ START_TEST(test_pncounter_property_delta)
         }
         t = pclone(s0);
         for (i = 0; i < 2 * steps; i++)
-            CHECK_EQ(crdt_pncounter_merge(t, deltas[order[i]]), CRDT_OK);
-        CHECK(crdt_pncounter_equal(t, r));
+            TU_CHECK_EQ(crdt_pncounter_merge(t, deltas[order[i]]), CRDT_OK);
+        TU_CHECK(crdt_pncounter_equal(t, r));
         check_model(t, &m);
         /* the delta group alone */
-        CHECK_EQ(crdt_pncounter_copy(t, s0), CRDT_OK);
-        CHECK_EQ(crdt_pncounter_merge(t, grp), CRDT_OK);
-        CHECK(crdt_pncounter_equal(t, r));
+        TU_CHECK_EQ(crdt_pncounter_copy(t, s0), CRDT_OK);
+        TU_CHECK_EQ(crdt_pncounter_merge(t, grp), CRDT_OK);
+        TU_CHECK(crdt_pncounter_equal(t, r));
         for (s = 0; s < steps; s++)
             crdt_pncounter_free(deltas[s]);
         crdt_pncounter_free(t);
@@ -1063,122 +1043,107 @@ enum {
     N_OPS
 };
 
+/* 4 actors per half = one full block each */
+static const uint64_t nomem_ta[] = {POS, 1, 5, POS, 3, 1, POS, 4, 4,
+                                    POS, 6, 6, NEG, 1, 1, NEG, 2, 2,
+                                    NEG, 4, 1, NEG, 9, 1};
+static const uint64_t nomem_td[] = {POS, 2, 1, POS, 5, 1, POS, 7, 1,
+                                    POS, 8, 1, NEG, 3, 1, NEG, 5, 1,
+                                    NEG, 7, 1, NEG, 8, 1};
+
+static void nomem_setup(tu_nomem *c)
+{
+    c->a = mk(&c->tm->mem, 8, nomem_ta);
+    c->d = c->op == OP_DEC_GROUP ? mk(&c->tm->mem, 8, nomem_td)
+                                 : crdt_pncounter_new(&c->tm->mem);
+    c->src = mk(NULL, 8, nomem_td);
+    ck_assert_int_eq(crdt_pncounter_encode(c->a, &c->enc), CRDT_OK);
+}
+
+static int nomem_call(tu_nomem *c)
+{
+    crdt_pncounter *a = c->a, *d = c->d;
+
+    switch (c->op) {
+    case OP_INC:
+        return crdt_pncounter_increment(a, 100, 1, NULL);
+    case OP_DEC:
+        return crdt_pncounter_decrement(a, 100, 1, NULL);
+    case OP_INC_DELTA:
+        return crdt_pncounter_increment(a, 100, 1, d);
+    case OP_DEC_GROUP:
+        return crdt_pncounter_decrement(a, 1, 1, d);
+    case OP_MERGE:
+        return crdt_pncounter_merge(a, c->src);
+    case OP_MERGE_NEW:
+        return crdt_pncounter_merge(d, a);
+    case OP_COPY:
+        return crdt_pncounter_copy(d, a);
+    case OP_CLONE:
+        return tu_nomem_made(c, crdt_pncounter_clone(a));
+    case OP_ENCODE:
+        return crdt_pncounter_encode(a, &c->out);
+    case OP_DECODE:
+        return crdt_pncounter_decode(d, c->enc.data, c->enc.len, NULL, NULL);
+    }
+    return CRDT_ERR_INVALID_ARG;
+}
+
+static void nomem_failed(tu_nomem *c)
+{
+    ck_assert_int_eq(value(c->a), 16 - 5);
+}
+
+static void nomem_succeeded(tu_nomem *c)
+{
+    crdt_pncounter *a = c->a, *d = c->d;
+
+    switch (c->op) {
+    case OP_INC:
+        ck_assert_int_eq(value(a), 12);
+        break;
+    case OP_DEC:
+        ck_assert_int_eq(value(a), 10);
+        break;
+    case OP_INC_DELTA:
+        ck_assert_int_eq(value(a), 12);
+        ck_assert_uint_eq(get(d, 100, POS), 1);
+        break;
+    case OP_DEC_GROUP:
+        ck_assert_uint_eq(get(d, 1, NEG), 2);
+        break;
+    case OP_MERGE:
+        ck_assert_uint_eq(crdt_pncounter_size(a, POS), 8);
+        ck_assert_uint_eq(crdt_pncounter_size(a, NEG), 8);
+        ck_assert_int_eq(value(a), 20 - 9);
+        break;
+    case OP_MERGE_NEW:
+    case OP_COPY:
+    case OP_DECODE:
+        ck_assert(crdt_pncounter_equal(d, c->a0));
+        break;
+    case OP_CLONE:
+        ck_assert(crdt_pncounter_equal(c->made, c->a0));
+        break;
+    case OP_ENCODE:
+        ck_assert_uint_eq(c->out.len, c->enc.len);
+        break;
+    }
+}
+
 START_TEST(test_pncounter_nomem_all)
 {
-    /* 4 actors per half = one full block each */
-    const uint64_t ta[] = {POS, 1, 5, POS, 3, 1, POS, 4, 4, POS, 6, 6,
-                           NEG, 1, 1, NEG, 2, 2, NEG, 4, 1, NEG, 9, 1};
-    const uint64_t td[] = {POS, 2, 1, POS, 5, 1, POS, 7, 1, POS, 8, 1,
-                           NEG, 3, 1, NEG, 5, 1, NEG, 7, 1, NEG, 8, 1};
-    tu_mem tm;
-    long n;
-    int op;
+    const tu_nomem_ops ops = {
+        .type = crdt_pncounter_type(),
+        .nops = N_OPS,
+        .setup = nomem_setup,
+        .call = nomem_call,
+        .failed = nomem_failed,
+        .succeeded = nomem_succeeded,
+        .allocs = tu_alloc_must, /* every op allocates at least once */
+    };
 
-    tu_mem_init(&tm);
-    for (op = 0; op < N_OPS; op++) {
-        for (n = 0;; n++) {
-            crdt_pncounter *a = mk(&tm.mem, 8, ta), *a0 = mk(NULL, 8, ta);
-            crdt_pncounter *d = crdt_pncounter_new(&tm.mem), *d0, *cl = NULL;
-            crdt_pncounter *src = mk(NULL, 8, td);
-            crdt_buf b, enc;
-            int rv = CRDT_OK;
-
-            if (op == OP_DEC_GROUP) {
-                crdt_pncounter_free(d);
-                d = mk(&tm.mem, 8, td);
-            }
-            d0 = clone(d);
-            crdt_buf_init(&b, &tm.mem);
-            encode(a0, &enc);
-            tu_mem_fail_at(&tm, n);
-            switch (op) {
-            case OP_INC:
-                rv = crdt_pncounter_increment(a, 100, 1, NULL);
-                break;
-            case OP_DEC:
-                rv = crdt_pncounter_decrement(a, 100, 1, NULL);
-                break;
-            case OP_INC_DELTA:
-                rv = crdt_pncounter_increment(a, 100, 1, d);
-                break;
-            case OP_DEC_GROUP:
-                rv = crdt_pncounter_decrement(a, 1, 1, d);
-                break;
-            case OP_MERGE:
-                rv = crdt_pncounter_merge(a, src);
-                break;
-            case OP_MERGE_NEW:
-                rv = crdt_pncounter_merge(d, a);
-                break;
-            case OP_COPY:
-                rv = crdt_pncounter_copy(d, a);
-                break;
-            case OP_CLONE:
-                cl = crdt_pncounter_clone(a);
-                rv = cl ? CRDT_OK : CRDT_ERR_NOMEM;
-                break;
-            case OP_ENCODE:
-                rv = crdt_pncounter_encode(a, &b);
-                break;
-            case OP_DECODE:
-                rv = crdt_pncounter_decode(d, enc.data, enc.len, NULL, NULL);
-                break;
-            }
-            tu_mem_off(&tm);
-            if (rv != CRDT_OK) {
-                ck_assert_int_eq(rv, CRDT_ERR_NOMEM);
-                ck_assert(crdt_pncounter_equal(a, a0));
-                ck_assert(crdt_pncounter_equal(d, d0));
-                ck_assert_int_eq(value(a), 16 - 5);
-                ck_assert_uint_eq(b.len, 0);
-            } else {
-                /* every op allocates at least once */
-                ck_assert_int_gt(n, 0);
-                switch (op) {
-                case OP_INC:
-                    ck_assert_int_eq(value(a), 12);
-                    break;
-                case OP_DEC:
-                    ck_assert_int_eq(value(a), 10);
-                    break;
-                case OP_INC_DELTA:
-                    ck_assert_int_eq(value(a), 12);
-                    ck_assert_uint_eq(get(d, 100, POS), 1);
-                    break;
-                case OP_DEC_GROUP:
-                    ck_assert_uint_eq(get(d, 1, NEG), 2);
-                    break;
-                case OP_MERGE:
-                    ck_assert_uint_eq(crdt_pncounter_size(a, POS), 8);
-                    ck_assert_uint_eq(crdt_pncounter_size(a, NEG), 8);
-                    ck_assert_int_eq(value(a), 20 - 9);
-                    break;
-                case OP_MERGE_NEW:
-                case OP_COPY:
-                case OP_DECODE:
-                    ck_assert(crdt_pncounter_equal(d, a0));
-                    break;
-                case OP_CLONE:
-                    ck_assert(crdt_pncounter_equal(cl, a0));
-                    break;
-                case OP_ENCODE:
-                    ck_assert_uint_eq(b.len, enc.len);
-                    break;
-                }
-            }
-            crdt_buf_clear(&b);
-            crdt_buf_clear(&enc);
-            crdt_pncounter_free(a);
-            crdt_pncounter_free(a0);
-            crdt_pncounter_free(d);
-            crdt_pncounter_free(d0);
-            crdt_pncounter_free(cl);
-            crdt_pncounter_free(src);
-            ck_assert_int_eq(tm.live, 0);
-            if (rv == CRDT_OK)
-                break;
-        }
-    }
+    tu_nomem_run(&ops);
 }
 END_TEST
 

@@ -248,11 +248,8 @@ static void expect_reject(const uint8_t *in, size_t len, int code,
 {
     const uint64_t p[] = {1, 1};
     crdt_vclock *d = mk(NULL, 1, p);
-    crdt_decode_info info = {0, 0};
 
-    ck_assert_int_eq(crdt_vclock_decode(d, in, len, NULL, &info), code);
-    ck_assert_int_eq(info.code, code);
-    ck_assert_uint_eq(info.offset, offset);
+    tu_expect_reject(crdt_vclock_type(), d, in, len, NULL, code, offset);
     ck_assert_uint_eq(crdt_vclock_size(d), 1); /* untouched */
     ck_assert_uint_eq(crdt_vclock_get(d, 1), 1);
     crdt_vclock_free(d);
@@ -460,101 +457,95 @@ END_TEST
 
 /* ---------------------------------------------------------------- nomem */
 
-START_TEST(test_vclock_nomem_merge)
+/* merge: a union that needs an allocation */
+static void merge_setup(tu_nomem *c)
 {
     const uint64_t pa[] = {1, 5, 3, 1};
     const uint64_t pb[] = {0, 9, 2, 4, 3, 7, 8, 1, 9, 1, 10, 1};
-    tu_mem tm;
-    long n;
 
-    tu_mem_init(&tm);
-    for (n = 0;; n++) {
-        crdt_vclock *a = mk(&tm.mem, 2, pa), *b = mk(&tm.mem, 6, pb);
-        crdt_vclock *a0 = mk(NULL, 2, pa);
-        int rv;
+    c->a = mk(&c->tm->mem, 2, pa);
+    c->src = mk(&c->tm->mem, 6, pb);
+}
 
-        tu_mem_fail_at(&tm, n);
-        rv = crdt_vclock_merge(a, b);
-        tu_mem_off(&tm);
-        if (rv == CRDT_OK) {
-            ck_assert_uint_eq(crdt_vclock_size(a), 7);
-            ck_assert_int_gt(n, 0); /* the union needed an allocation */
-        } else {
-            ck_assert_int_eq(rv, CRDT_ERR_NOMEM);
-            ck_assert(crdt_vclock_equal(a, a0));
-        }
-        crdt_vclock_free(a);
-        crdt_vclock_free(b);
-        crdt_vclock_free(a0);
-        ck_assert_int_eq(tm.live, 0);
-        if (rv == CRDT_OK)
-            break;
-    }
+static int merge_call(tu_nomem *c)
+{
+    return crdt_vclock_merge(c->a, c->src);
+}
+
+static void merge_succeeded(tu_nomem *c)
+{
+    ck_assert_uint_eq(crdt_vclock_size(c->a), 7);
+}
+
+START_TEST(test_vclock_nomem_merge)
+{
+    const tu_nomem_ops ops = {
+        .type = crdt_vclock_type(),
+        .nops = 1,
+        .setup = merge_setup,
+        .call = merge_call,
+        .succeeded = merge_succeeded,
+        .allocs = tu_alloc_must, /* the union needs an allocation */
+    };
+
+    tu_nomem_run(&ops);
 }
 END_TEST
 
-START_TEST(test_vclock_nomem_all)
+/* every fallible call: set, increment, copy, clone, encode, decode */
+static void all_setup(tu_nomem *c)
 {
     const uint64_t pa[] = {1, 5, 3, 1, 4, 4, 5, 5, 6, 6};
-    tu_mem tm;
-    long n;
-    int op;
 
-    tu_mem_init(&tm);
-    for (op = 0; op < 6; op++) {
-        for (n = 0;; n++) {
-            crdt_vclock *a = mk(&tm.mem, 5, pa), *a0 = mk(NULL, 5, pa);
-            crdt_vclock *d = crdt_vclock_new(&tm.mem), *cl = NULL;
-            crdt_vclock *res = a;
-            crdt_buf b, enc;
-            int rv = CRDT_OK;
+    c->a = mk(&c->tm->mem, 5, pa);
+    c->d = crdt_vclock_new(&c->tm->mem);
+    ck_assert_ptr_nonnull(c->d);
+    ck_assert_int_eq(crdt_vclock_encode(c->a, &c->enc), CRDT_OK);
+}
 
-            crdt_buf_init(&b, &tm.mem);
-            encode(a0, &enc);
-            tu_mem_fail_at(&tm, n);
-            switch (op) {
-            case 0:
-                rv = crdt_vclock_set(a, 100, 1);
-                break;
-            case 1:
-                rv = crdt_vclock_increment(a, 2, NULL);
-                break;
-            case 2:
-                rv = crdt_vclock_copy(d, a);
-                res = d;
-                break;
-            case 3:
-                cl = crdt_vclock_clone(a);
-                rv = cl ? CRDT_OK : CRDT_ERR_NOMEM;
-                break;
-            case 4:
-                rv = crdt_vclock_encode(a, &b);
-                break;
-            case 5:
-                rv = crdt_vclock_decode(d, enc.data, enc.len, NULL, NULL);
-                res = d;
-                break;
-            }
-            tu_mem_off(&tm);
-            if (rv != CRDT_OK) {
-                ck_assert_int_eq(rv, CRDT_ERR_NOMEM);
-                ck_assert(crdt_vclock_equal(a, a0));
-                ck_assert_uint_eq(crdt_vclock_size(d), 0);
-                ck_assert_uint_eq(b.len, 0);
-            } else {
-                ck_assert_uint_ge(crdt_vclock_size(res), 5);
-            }
-            crdt_buf_clear(&b);
-            crdt_buf_clear(&enc);
-            crdt_vclock_free(a);
-            crdt_vclock_free(a0);
-            crdt_vclock_free(d);
-            crdt_vclock_free(cl);
-            ck_assert_int_eq(tm.live, 0);
-            if (rv == CRDT_OK)
-                break;
-        }
+static int all_call(tu_nomem *c)
+{
+    switch (c->op) {
+    case 0:
+        return crdt_vclock_set(c->a, 100, 1);
+    case 1:
+        return crdt_vclock_increment(c->a, 2, NULL);
+    case 2:
+        return crdt_vclock_copy(c->d, c->a);
+    case 3:
+        return tu_nomem_made(c, crdt_vclock_clone(c->a));
+    case 4:
+        return crdt_vclock_encode(c->a, &c->out);
+    case 5:
+        return crdt_vclock_decode(c->d, c->enc.data, c->enc.len, NULL, NULL);
     }
+    return CRDT_ERR_INVALID_ARG;
+}
+
+static void all_failed(tu_nomem *c)
+{
+    ck_assert_uint_eq(crdt_vclock_size(c->d), 0);
+}
+
+static void all_succeeded(tu_nomem *c)
+{
+    const crdt_vclock *res = c->op == 2 || c->op == 5 ? c->d : c->a;
+
+    ck_assert_uint_ge(crdt_vclock_size(res), 5);
+}
+
+START_TEST(test_vclock_nomem_all)
+{
+    const tu_nomem_ops ops = {
+        .type = crdt_vclock_type(),
+        .nops = 6,
+        .setup = all_setup,
+        .call = all_call,
+        .failed = all_failed,
+        .succeeded = all_succeeded,
+    };
+
+    tu_nomem_run(&ops);
 }
 END_TEST
 

@@ -4,10 +4,17 @@
 #
 #   bash tests/cli.sh path/to/crdt     (make check passes $CRDT_CLI)
 #
-# With CRDT_VALGRIND=1 every crdt invocation runs under
+# With CRDT_VALGRIND=1 crdt invocations run under
 #   valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=all
-# and any valgrind error or leak fails the test.  Ends with
-# "cli: N passed, M failed" and exits non-zero if M > 0.
+# and any valgrind error or leak fails the test.  CRDT_VALGRIND_EVERY=N
+# (default 1: every run) samples them, deterministically: the runs are
+# numbered 1, 2, ... in script order (each run and each README session
+# step counts one), and run k goes under valgrind if (k - 1) % N == 0 (runs
+# 1, N + 1, 2N + 1, ...) or if it is expected to fail (expect_err: the error
+# paths are where leaks hide, so all of them are always checked).  The
+# other runs are tested as usual, without valgrind.  Ends with
+# "cli: R crdt runs, V under valgrind (...)" and "cli: N passed, M failed",
+# and exits non-zero if M > 0.
 set -u
 
 crdt="${1:-${CRDT_CLI:-}}"
@@ -42,15 +49,43 @@ if head -c 2 "$crdt" | grep -q '#!'; then
     export LD_LIBRARY_PATH="$(printf '%s\n' "$resolved" | sed -n 2p)"
 fi
 
-prefix=()
+valgrind=()
 if [ "${CRDT_VALGRIND:-0}" = 1 ]; then
-    prefix=(valgrind -q --error-exitcode=99 --leak-check=full
+    valgrind=(valgrind -q --error-exitcode=99 --leak-check=full
         --errors-for-leak-kinds=all)
 fi
+every="${CRDT_VALGRIND_EVERY:-1}"
+case "$every" in
+'' | *[!0-9]* | 0)
+    echo "cli.sh: CRDT_VALGRIND_EVERY must be a positive integer" >&2
+    exit 2
+    ;;
+esac
 
 pass=0
 failed=0
 nrun=0
+nvg=0       # runs under valgrind
+nvg_fail=0  # of which expected to fail and not on the every-N grid
+want_fail=0 # set by expect_err around its run
+prefix=()
+
+# next_run: counts a run and sets prefix to the valgrind command if this
+# run goes under valgrind (see the header), else to nothing.
+next_run() {
+    nrun=$((nrun + 1))
+    prefix=()
+    [ "${#valgrind[@]}" -gt 0 ] || return 0
+    if [ $(((nrun - 1) % every)) -eq 0 ]; then
+        prefix=("${valgrind[@]}")
+    elif [ "$want_fail" = 1 ]; then
+        prefix=("${valgrind[@]}")
+        nvg_fail=$((nvg_fail + 1))
+    else
+        return 0
+    fi
+    nvg=$((nvg + 1))
+}
 
 ok() {
     pass=$((pass + 1))
@@ -70,7 +105,7 @@ run() {
         in="$2"
         shift 2
     fi
-    nrun=$((nrun + 1))
+    next_run
     "${prefix[@]}" "$crdt" "$@" <"$in" >out 2>err
     rc=$?
     if [ "$rc" -eq 99 ] && [ "${#prefix[@]}" -gt 0 ]; then
@@ -127,7 +162,9 @@ expect_hex() {
 expect_err() {
     local name="$1" want_rc="$2" re="$3"
     shift 3
+    want_fail=1
     run "$@"
+    want_fail=0
     if [ "$rc" -eq "$want_rc" ] && [ ! -s out ] &&
         [ "$(wc -l <err)" -eq 1 ] && grep -Eq -- "$re" err; then
         ok
@@ -732,9 +769,12 @@ crdt() {
 }
 session_step() {
     local got
+    # A step whose output shows an error message is expected to fail.
+    case "$2" in "crdt: "* | *$'\n'"crdt: "*) want_fail=1 ;; esac
+    next_run
+    want_fail=0
     got="$(eval "$1" 2>&1; echo x)"
     got="${got%x}"
-    nrun=$((nrun + 1))
     if [ "$got" = "$2" ]; then
         ok
     else
@@ -774,6 +814,10 @@ else
 fi
 
 # --- summary ------------------------------------------------------------------
-echo "cli: $nrun crdt runs${prefix:+ under valgrind}"
+if [ "${#valgrind[@]}" -gt 0 ]; then
+    echo "cli: $nrun crdt runs, $nvg under valgrind: $((nvg - nvg_fail)) sampled (runs 1, 1 + N, 1 + 2N, ... for CRDT_VALGRIND_EVERY=N=$every) + $nvg_fail more expected to fail"
+else
+    echo "cli: $nrun crdt runs"
+fi
 echo "cli: $pass passed, $failed failed"
 [ "$failed" -eq 0 ]
