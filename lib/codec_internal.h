@@ -35,6 +35,8 @@
 
 /* Upper bound of the encoded size of an unsigned integer. */
 #define CW_UINT_MAX 9u
+/* Upper bound of an array, map or bin header of up to 2^32 - 1 items. */
+#define CW_HDR_MAX 5u
 /* Upper bound of an envelope header with up to 2^32 body fields. */
 #define CW_HEADER_MAX (5u + 5u + 5u)
 
@@ -175,6 +177,48 @@ static inline uint8_t *cw_put_uint(uint8_t *p, uint64_t v)
     p[0] = 0xcf;
     cw_store_be64(p + 1, v);
     return p + 9;
+}
+
+/* Writes an array header of n items at p (the same bytes as
+ * msgpack_pack_array; at most CW_HDR_MAX); returns the end. */
+static inline uint8_t *cw_put_array(uint8_t *p, size_t n)
+{
+    if (n < 16) {
+        *p = (uint8_t)(0x90 | n);
+        return p + 1;
+    }
+    if (n <= 0xffff) {
+        p[0] = 0xdc;
+        cw_store_be16(p + 1, (uint16_t)n);
+        return p + 3;
+    }
+    p[0] = 0xdd;
+    cw_store_be32(p + 1, (uint32_t)n);
+    return p + 5;
+}
+
+/* Writes bin n and the n bytes at d at p (the same bytes as
+ * msgpack_pack_bin plus msgpack_pack_bin_body: at most CW_HDR_MAX + n);
+ * returns the end. */
+static inline uint8_t *cw_put_bin(uint8_t *p, const void *d, size_t n)
+{
+    if (n <= 0xff) {
+        p[0] = 0xc4, p[1] = (uint8_t)n;
+        p += 2;
+    } else if (n <= 0xffff) {
+        p[0] = 0xc5;
+        cw_store_be16(p + 1, (uint16_t)n);
+        p += 3;
+    } else {
+        p[0] = 0xc6;
+        cw_store_be32(p + 1, (uint32_t)n);
+        p += 5;
+    }
+    if (n == 8)
+        memcpy(p, d, 8); /* the common short element, one store */
+    else if (n)
+        memcpy(p, d, n);
+    return p + n;
 }
 
 /* Direct access for hot loops: cw_span returns a pointer to at least n

@@ -532,12 +532,19 @@ int crdtp_es_cmp(const uint8_t *a, size_t na, const uint8_t *b, size_t nb)
 static uint64_t prefix(const elemset *s, size_t i)
 {
     const uint8_t *p = crdtp_es_bytes(s, i);
-    size_t n = crdtp_es_len(s, i), k;
-    uint64_t v = 0;
+    size_t n = crdtp_es_len(s, i);
+    uint8_t b[8] = {0};
 
-    for (k = 0; k < 8; k++)
-        v = v << 8 | (k < n ? p[k] : 0);
-    return v;
+    if (n >= 8)
+        memcpy(b, p, 8);
+    else
+        while (n--)
+            b[n] = p[n];
+    /* one byte-swapped load with gcc and clang */
+    return (uint64_t)b[0] << 56 | (uint64_t)b[1] << 48 |
+           (uint64_t)b[2] << 40 | (uint64_t)b[3] << 32 |
+           (uint64_t)b[4] << 24 | (uint64_t)b[5] << 16 |
+           (uint64_t)b[6] << 8 | b[7];
 }
 
 typedef struct srec {
@@ -546,49 +553,62 @@ typedef struct srec {
 } srec;
 
 /* Sorts entry indices into canonical order: an LSD radix sort of
- * (8-byte prefix, index) records (byte passes whose digit is the same in
- * every key are skipped), then an insertion sort of each run of equal
+ * (8-byte prefix, index) records on bytes (the 8 digit histograms are
+ * counted in one pass over the keys, and a pass whose digit is the same
+ * in every key is skipped), then an insertion sort of each run of equal
  * prefixes by the full comparison.  On success *perm (n uint32, from
  * mem) is the caller's. */
 int crdtp_es_sorted(const elemset *s, const crdt_mem *mem, uint32_t **perm)
 {
     size_t n = s->n, i, pass;
     srec *a, *b, *t;
-    uint32_t *p;
+    uint32_t *p, (*cnt)[256];
 
     *perm = NULL;
     if (n == 0)
         return CRDT_OK;
     a = crdtp_malloc_array(mem, n, 2 * sizeof *a);
     p = crdtp_malloc_array(mem, n, sizeof *p);
-    if (!a || !p) {
+    cnt = crdtp_malloc(mem, 8 * sizeof *cnt);
+    if (!a || !p || !cnt) {
         crdtp_free(mem, a);
         crdtp_free(mem, p);
+        crdtp_free(mem, cnt);
         return CRDT_ERR_NOMEM;
     }
+    memset(cnt, 0, 8 * sizeof *cnt);
     b = a + n;
     for (i = 0; i < n; i++) {
-        a[i].key = prefix(s, i);
+        uint64_t k = prefix(s, i);
+
+        a[i].key = k;
         a[i].idx = i;
+        cnt[0][k & 0xff]++;
+        cnt[1][(k >> 8) & 0xff]++;
+        cnt[2][(k >> 16) & 0xff]++;
+        cnt[3][(k >> 24) & 0xff]++;
+        cnt[4][(k >> 32) & 0xff]++;
+        cnt[5][(k >> 40) & 0xff]++;
+        cnt[6][(k >> 48) & 0xff]++;
+        cnt[7][k >> 56]++;
     }
     for (pass = 0; pass < 8; pass++) {
-        size_t cnt[256] = {0}, sum = 0, d;
+        uint32_t *c = cnt[pass], sum = 0, x;
         unsigned sh = (unsigned)pass * 8;
+        size_t d;
 
-        for (i = 0; i < n; i++)
-            cnt[(a[i].key >> sh) & 0xff]++;
-        if (cnt[(a[0].key >> sh) & 0xff] == n)
+        if (c[(a[0].key >> sh) & 0xff] == n)
             continue;
         for (d = 0; d < 256; d++) {
-            size_t c = cnt[d];
-
-            cnt[d] = sum;
-            sum += c;
+            x = c[d];
+            c[d] = sum;
+            sum += x;
         }
         for (i = 0; i < n; i++)
-            b[cnt[(a[i].key >> sh) & 0xff]++] = a[i];
+            b[c[(a[i].key >> sh) & 0xff]++] = a[i];
         t = a, a = b, b = t;
     }
+    crdtp_free(mem, cnt);
     for (i = 0; i < n; i++)
         p[i] = (uint32_t)a[i].idx;
     /* equal prefixes: full comparison (elements longer than 8 bytes or

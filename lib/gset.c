@@ -204,9 +204,16 @@ int crdt_gset_encode(const crdt_gset *s, crdt_buf *out)
     cw_begin(&w, out, CRDT_TAG_GSET, 1);
     cw_reserve(&w, 5 + 5 * s->es.n + s->es.alen);
     cw_array(&w, s->es.n);
-    for (i = 0; i < s->es.n; i++)
-        cw_bin(&w, crdtp_es_bytes(&s->es, perm[i]),
-               crdtp_es_len(&s->es, perm[i]));
+    for (i = 0; i < s->es.n; i++) {
+        const uint8_t *e = crdtp_es_bytes(&s->es, perm[i]);
+        size_t len = crdtp_es_len(&s->es, perm[i]);
+        uint8_t *p = cw_span(&w, CW_HDR_MAX + len);
+
+        if (p)
+            cw_commit(&w, cw_put_bin(p, e, len));
+        else
+            cw_bin(&w, e, len);
+    }
     crdtp_free(&s->mem, perm);
     return cw_end(&w);
 }

@@ -694,9 +694,23 @@ int crdt_orset_encode(const crdt_orset *s, crdt_buf *out)
     cw_array(&w, es->n);
     for (i = 0; i < es->n; i++) {
         const crdt_dot *d = crdtp_es_dots(es, perm[i], &n);
+        size_t len = crdtp_es_len(es, perm[i]);
+        uint8_t *p = cw_span(&w, 1 + 2 * CW_HDR_MAX + len + n * DOT_BYTES);
 
+        if (p) { /* room for the most this entry can take: write it */
+            p = cw_put_array(p, 2);
+            p = cw_put_bin(p, crdtp_es_bytes(es, perm[i]), len);
+            p = cw_put_array(p, n);
+            for (k = 0; k < n; k++) {
+                p = cw_put_array(p, 2);
+                p = cw_put_uint(p, d[k].actor);
+                p = cw_put_uint(p, d[k].counter);
+            }
+            cw_commit(&w, p);
+            continue;
+        }
         cw_array(&w, 2);
-        cw_bin(&w, crdtp_es_bytes(es, perm[i]), crdtp_es_len(es, perm[i]));
+        cw_bin(&w, crdtp_es_bytes(es, perm[i]), len);
         cw_array(&w, n);
         for (k = 0; k < n; k++) {
             cw_array(&w, 2);

@@ -186,6 +186,54 @@ START_TEST(test_common_codec_uint_matches_msgpack)
 }
 END_TEST
 
+/* Likewise the in-place array and bin headers (cw_put_array, cw_put_bin)
+ * against msgpack_pack_array and msgpack_pack_bin + bin_body, at every
+ * size class boundary and at random sizes. */
+START_TEST(test_common_codec_headers_match_msgpack)
+{
+    static const size_t edge[] = {0,   1,      8,      15,      16,
+                                  255, 256,    0xffff, 0x10000, 0x12345,
+                                  7,   0xfffe, 17,     9,       300};
+    tu_rng rng;
+    long k, n = tu_cases(2000);
+    uint8_t *body = malloc(0x12345), *mine = malloc(0x12345 + CW_HDR_MAX);
+    size_t i;
+
+    ck_assert(body && mine);
+    tu_rng_init(&rng, tu_seed("common headers"));
+    for (i = 0; i < 0x12345; i++)
+        body[i] = (uint8_t)tu_rand(&rng);
+    for (k = 0; k < n; k++) {
+        size_t m = (size_t)k < sizeof edge / sizeof edge[0]
+                       ? edge[k]
+                       : (size_t)tu_below(&rng, (uint64_t)1 << tu_below(&rng, 17));
+        size_t off = (size_t)tu_below(&rng, 0x12345 - m + 1);
+        crdt_buf ref;
+        msgpack_packer pk;
+        size_t len;
+
+        crdt_buf_init(&ref, NULL);
+        msgpack_packer_init(&pk, &ref, sbuf_write);
+        ck_assert_int_eq(msgpack_pack_array(&pk, m), 0);
+        len = (size_t)(cw_put_array(mine, m) - mine);
+        ck_assert_uint_le(len, CW_HDR_MAX);
+        ck_assert_uint_eq(len, ref.len);
+        ck_assert_mem_eq(mine, ref.data, len);
+        crdt_buf_reset(&ref);
+        ck_assert_int_eq(msgpack_pack_bin(&pk, m), 0);
+        if (m)
+            ck_assert_int_eq(msgpack_pack_bin_body(&pk, body + off, m), 0);
+        len = (size_t)(cw_put_bin(mine, body + off, m) - mine);
+        ck_assert_uint_le(len, CW_HDR_MAX + m);
+        ck_assert_uint_eq(len, ref.len);
+        ck_assert(memcmp(mine, ref.data, len) == 0);
+        crdt_buf_clear(&ref);
+    }
+    free(body);
+    free(mine);
+}
+END_TEST
+
 static Suite *common_suite(void)
 {
     Suite *s = suite_create("common");
@@ -209,6 +257,7 @@ static Suite *common_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("codec");
     tcase_add_test(tc, test_common_codec_uint_matches_msgpack);
+    tcase_add_test(tc, test_common_codec_headers_match_msgpack);
     suite_add_tcase(s, tc);
     return s;
 }
