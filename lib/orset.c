@@ -28,6 +28,9 @@
  */
 #include "config.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #include <crdt/orset.h>
 
 #include "codec_internal.h"
@@ -80,6 +83,11 @@ static inline bool ctx_has(const dotctx *c, crdt_dot d)
 static inline bool dot_lt(crdt_dot x, crdt_dot y)
 {
     return x.actor < y.actor || (x.actor == y.actor && x.counter < y.counter);
+}
+
+static inline bool dot_eq(crdt_dot x, crdt_dot y)
+{
+    return x.actor == y.actor && x.counter == y.counter;
 }
 
 /* The join of one element's dots: a (with context ca) and b (cb); a dot
@@ -722,7 +730,132 @@ int crdt_orset_encode(const crdt_orset *s, crdt_buf *out)
     return cw_end(&w);
 }
 
-static int decode_body(cr *r, oset *t, const crdt_mem *mem)
+/*
+ * The decoder's check that no dot is under two elements (a state where
+ * one is would break the join: a later add or remove of one element
+ * would silently drop the other).  A dot (a, c) with c <= vv[a] is
+ * marked in a bitmap of vv[a] bits per actor, when the bitmaps of all
+ * actors so far fit in a budget of 8 bits per remaining input byte (the
+ * memory is then at most the input's size); any other dot (cloud dots,
+ * and actors past the budget) is kept with its offset and checked by a
+ * sort at the end: O(D log D) in the worst case, O(D) for states whose
+ * counters are dense.
+ */
+typedef struct dot_at {
+    crdt_dot d;
+    size_t off; /* of the dot in the input */
+} dot_at;
+
+typedef struct dotseen {
+    const avec *vv;
+    size_t *first; /* per vv entry: its first word in bits, or SIZE_MAX */
+    uint64_t *bits;
+    dot_at *rest;
+    size_t nrest, caprest;
+} dotseen;
+
+static int dotseen_init(dotseen *ds, const avec *vv, size_t budget_bits,
+                        const crdt_mem *mem)
+{
+    size_t i, words = 0;
+
+    ds->vv = vv;
+    ds->first = NULL;
+    ds->bits = NULL;
+    ds->rest = NULL;
+    ds->nrest = ds->caprest = 0;
+    if (vv->len == 0)
+        return CRDT_OK;
+    if (!(ds->first = crdtp_malloc_array(mem, vv->len, sizeof *ds->first)))
+        return CRDT_ERR_NOMEM;
+    for (i = 0; i < vv->len; i++) {
+        uint64_t c = vv->counts[i];
+
+        if (c <= budget_bits) {
+            budget_bits -= (size_t)c;
+            ds->first[i] = words;
+            words += (size_t)(c / 64 + 1);
+        } else {
+            ds->first[i] = SIZE_MAX;
+        }
+    }
+    if (words) {
+        if (!(ds->bits = crdtp_malloc_array(mem, words, sizeof *ds->bits)))
+            return CRDT_ERR_NOMEM;
+        memset(ds->bits, 0, words * sizeof *ds->bits);
+    }
+    return CRDT_OK;
+}
+
+static void dotseen_clear(dotseen *ds, const crdt_mem *mem)
+{
+    crdtp_free(mem, ds->first);
+    crdtp_free(mem, ds->bits);
+    crdtp_free(mem, ds->rest);
+}
+
+/* Notes dot d of the input at at: CRDT_ERR_DECODE if d is not in the
+ * context, or is a marked dot seen before; CRDT_ERR_NOMEM. */
+static int dotseen_add(dotseen *ds, const dotctx *ctx, crdt_dot d,
+                       size_t at, const crdt_mem *mem)
+{
+    const avec *vv = ds->vv;
+    bool found;
+    size_t i = vv->len ? crdtp_avec_search(vv, d.actor, &found) : 0;
+
+    if (vv->len && found && d.counter <= vv->counts[i] &&
+        ds->first[i] != SIZE_MAX) {
+        uint64_t *w = &ds->bits[ds->first[i] + d.counter / 64];
+        uint64_t m = (uint64_t)1 << (d.counter % 64);
+
+        if (d.counter == 0 || (*w & m))
+            return CRDT_ERR_DECODE;
+        *w |= m;
+        return CRDT_OK;
+    }
+    if (!ctx_has(ctx, d))
+        return CRDT_ERR_DECODE;
+    if (ds->nrest == ds->caprest) {
+        size_t cap = ds->caprest ? 2 * ds->caprest : 16;
+        dot_at *p = crdtp_realloc_array(mem, ds->rest, cap, sizeof *p);
+
+        if (!p)
+            return CRDT_ERR_NOMEM;
+        ds->rest = p;
+        ds->caprest = cap;
+    }
+    ds->rest[ds->nrest].d = d;
+    ds->rest[ds->nrest++].off = at;
+    return CRDT_OK;
+}
+
+static int dot_at_cmp(const void *a, const void *b)
+{
+    const dot_at *x = a, *y = b;
+
+    if (x->d.actor != y->d.actor)
+        return x->d.actor < y->d.actor ? -1 : 1;
+    if (x->d.counter != y->d.counter)
+        return x->d.counter < y->d.counter ? -1 : 1;
+    return (x->off > y->off) - (x->off < y->off);
+}
+
+/* The unmarked dots: fails at the later of two equal ones. */
+static int dotseen_finish(dotseen *ds, cr *r)
+{
+    size_t i;
+
+    if (ds->nrest < 2)
+        return CRDT_OK;
+    qsort(ds->rest, ds->nrest, sizeof *ds->rest, dot_at_cmp);
+    for (i = 1; i < ds->nrest; i++)
+        if (dot_eq(ds->rest[i - 1].d, ds->rest[i].d))
+            return crdtp_cr_fail_at(r, r->base + ds->rest[i].off,
+                                    CRDT_ERR_DECODE);
+    return CRDT_OK;
+}
+
+static int decode_elems(cr *r, oset *t, dotseen *ds, const crdt_mem *mem)
 {
     const uint8_t *prev = NULL, *p, *at;
     size_t prevn = 0, pn, k;
@@ -730,8 +863,6 @@ static int decode_body(cr *r, oset *t, const crdt_mem *mem)
     crdt_dot one = {0, 0}, dd;
     int rv;
 
-    if ((rv = crdtp_dotctx_decode_body(r, &t->ctx, mem)))
-        return rv;
     at = r->p;
     if ((rv = crdtp_cr_array(r, &n)))
         return rv;
@@ -771,9 +902,14 @@ static int decode_body(cr *r, oset *t, const crdt_mem *mem)
                 (rv = cr_uint(r, &dd.actor)) ||
                 (rv = cr_uint(r, &dd.counter)))
                 goto bad;
-            if ((k > 0 && !dot_lt(l ? l->d[k - 1] : one, dd)) ||
-                !ctx_has(&t->ctx, dd)) {
+            if (k > 0 && !dot_lt(l ? l->d[k - 1] : one, dd)) {
                 rv = crdtp_cr_fail_at(r, at, CRDT_ERR_DECODE);
+                goto bad;
+            }
+            /* in the context, and under no other element */
+            if ((rv = dotseen_add(ds, &t->ctx, dd, (size_t)(at - r->base),
+                                  mem))) {
+                rv = crdtp_cr_fail_at(r, at, rv);
                 goto bad;
             }
             if (l)
@@ -792,7 +928,26 @@ bad:
         crdtp_free(mem, l);
         return rv;
     }
-    return CRDT_OK;
+    return dotseen_finish(ds, r);
+}
+
+static int decode_body(cr *r, oset *t, const crdt_mem *mem)
+{
+    size_t left;
+    dotseen ds;
+    int rv;
+
+    if ((rv = crdtp_dotctx_decode_body(r, &t->ctx, mem)))
+        return rv;
+    /* 8 bits of bitmap per input byte left: memory <= the input's size */
+    left = (size_t)(r->end - r->p);
+    if ((rv = dotseen_init(&ds, &t->ctx.vv,
+                           left > SIZE_MAX / 8 ? SIZE_MAX : 8 * left, mem)))
+        rv = crdtp_cr_fail(r, rv);
+    else
+        rv = decode_elems(r, t, &ds, mem);
+    dotseen_clear(&ds, mem);
+    return rv;
 }
 
 static inline void dec_init(void *tmp, const void *dst)

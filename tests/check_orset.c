@@ -388,6 +388,67 @@ static void expect_reject(const uint8_t *in, size_t len, int code,
     crdt_orset_free(d);
 }
 
+/* A dot under two elements is rejected at the later one, on each path of
+ * the decoder's check: a counter within the vector (bitmap), a cloud dot,
+ * and an actor whose vector entry is too large for a bitmap (sort). */
+START_TEST(test_orset_codec_shared_dot)
+{
+    /* [1, 8, {5: 1}, [], [["a", [[5,1]]], ["b", [[5,1]]]]] */
+    const uint8_t vv[] = {0x95, 0x01, 0x08, 0x81, 0x05, 0x01, 0x90, 0x92,
+                          0x92, 0xc4, 0x01, 0x61, 0x91, 0x92, 0x05, 0x01,
+                          0x92, 0xc4, 0x01, 0x62, 0x91, 0x92, 0x05, 0x01};
+    /* [1, 8, {}, [[5,3]], [["a", [[5,3]]], ["b", [[5,3]]]]] */
+    const uint8_t cloud[] = {0x95, 0x01, 0x08, 0x80, 0x91, 0x92, 0x05,
+                             0x03, 0x92, 0x92, 0xc4, 0x01, 0x61, 0x91,
+                             0x92, 0x05, 0x03, 0x92, 0xc4, 0x01, 0x62,
+                             0x91, 0x92, 0x05, 0x03};
+    /* [1, 8, {5: 2^40}, [], [["a", [[5,7]]], ["b", [[5,9]]],
+     *  ["c", [[5,7]]]]] */
+    const uint8_t big[] = {0x95, 0x01, 0x08, 0x81, 0x05, 0xcf, 0x00, 0x00,
+                           0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x90, 0x93,
+                           0x92, 0xc4, 0x01, 0x61, 0x91, 0x92, 0x05, 0x07,
+                           0x92, 0xc4, 0x01, 0x62, 0x91, 0x92, 0x05, 0x09,
+                           0x92, 0xc4, 0x01, 0x63, 0x91, 0x92, 0x05, 0x07};
+    /* [1, 8, {5: 3, 6: 2}, [], [["a", [[5,1],[6,2]]],
+     *  ["b", [[5,3],[6,2]]]]] */
+    const uint8_t multi[] = {0x95, 0x01, 0x08, 0x82, 0x05, 0x03, 0x06, 0x02,
+                             0x90, 0x92, 0x92, 0xc4, 0x01, 0x61, 0x92, 0x92,
+                             0x05, 0x01, 0x92, 0x06, 0x02, 0x92, 0xc4, 0x01,
+                             0x62, 0x92, 0x92, 0x05, 0x03, 0x92, 0x06, 0x02};
+    /* the same counters under other actors, every path, no dot shared:
+     * [1, 8, {5: 2, 6: 1, 7: 2^40}, [[8,5]], [["a", [[5,1],[6,1]]],
+     *  ["b", [[5,2],[7,7],[8,5]]], ["c", [[7,9]]]]] */
+    const uint8_t ok[] = {0x95, 0x01, 0x08, 0x83, 0x05, 0x02, 0x06, 0x01,
+                          0x07, 0xcf, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+                          0x00, 0x00, 0x91, 0x92, 0x08, 0x05, 0x93, 0x92,
+                          0xc4, 0x01, 0x61, 0x92, 0x92, 0x05, 0x01, 0x92,
+                          0x06, 0x01, 0x92, 0xc4, 0x01, 0x62, 0x93, 0x92,
+                          0x05, 0x02, 0x92, 0x07, 0x07, 0x92, 0x08, 0x05,
+                          0x92, 0xc4, 0x01, 0x63, 0x91, 0x92, 0x07, 0x09};
+    crdt_orset *d = mk(NULL), *s = mk(NULL);
+    crdt_buf b;
+
+    add(d, 9, "keep", NULL);
+    tu_expect_reject(crdt_orset_type(), d, vv, sizeof vv, NULL,
+                     CRDT_ERR_DECODE, 21);
+    tu_expect_reject(crdt_orset_type(), d, cloud, sizeof cloud, NULL,
+                     CRDT_ERR_DECODE, 22);
+    tu_expect_reject(crdt_orset_type(), d, big, sizeof big, NULL,
+                     CRDT_ERR_DECODE, 37);
+    tu_expect_reject(crdt_orset_type(), d, multi, sizeof multi, NULL,
+                     CRDT_ERR_DECODE, 29);
+    ck_assert_int_eq(crdt_orset_decode(s, ok, sizeof ok, NULL, NULL),
+                     CRDT_OK);
+    ck_assert_uint_eq(crdt_orset_size(s), 3);
+    enc(s, &b);
+    ck_assert_uint_eq(b.len, sizeof ok);
+    ck_assert_mem_eq(b.data, ok, sizeof ok);
+    crdt_buf_clear(&b);
+    crdt_orset_free(s);
+    crdt_orset_free(d);
+}
+END_TEST
+
 START_TEST(test_orset_codec_reject)
 {
     /* [1, 8, {5: 2}, [], [["b", [[5,1]]], ["a", [[5,2]]]]]: unsorted */
@@ -991,6 +1052,7 @@ static Suite *orset_suite(void)
     tc = tcase_create("codec");
     tcase_add_test(tc, test_orset_codec_bytes);
     tcase_add_test(tc, test_orset_codec_reject);
+    tcase_add_test(tc, test_orset_codec_shared_dot);
     suite_add_tcase(s, tc);
     tc = tcase_create("property");
     tcase_set_timeout(tc, 300);

@@ -651,12 +651,58 @@ static void orset_model(const void *obj, FILE *out)
     free(e);
 }
 
+static int dot_cmp_qsort(const void *a, const void *b)
+{
+    const crdt_dot *x = a, *y = b;
+
+    if (x->actor != y->actor)
+        return x->actor < y->actor ? -1 : 1;
+    return (x->counter > y->counter) - (x->counter < y->counter);
+}
+
+/* Every dot in the context and under one element only (else a remove
+ * of one element would take another's add with it). */
+static const char *orset_invalid(const void *obj)
+{
+    size_t i, k, nd, n = crdt_orset_size(obj), all = 0, cap = 16;
+    crdt_dot *d = malloc(cap * sizeof *d), *p;
+    const char *why = d ? NULL : "out of memory";
+
+    for (i = 0; !why && i < n; i++) {
+        if (crdt_orset_elem(obj, i, NULL, NULL, &nd))
+            why = "crdt_orset_elem failed";
+        for (k = 0; !why && k < nd; k++, all++) {
+            if (all == cap) {
+                if (!(p = realloc(d, 2 * cap * sizeof *d))) {
+                    why = "out of memory";
+                    break;
+                }
+                d = p;
+                cap *= 2;
+            }
+            if (crdt_orset_elem_dot(obj, i, k, &d[all]))
+                why = "crdt_orset_elem_dot failed";
+            else if (!crdt_orset_context_contains(obj, d[all]))
+                why = "a dot not in the context";
+        }
+    }
+    if (!why) {
+        qsort(d, all, sizeof *d, dot_cmp_qsort);
+        for (i = 1; i < all && !why; i++)
+            if (dot_cmp_qsort(&d[i - 1], &d[i]) == 0)
+                why = "a dot under two elements";
+    }
+    free(d);
+    return why;
+}
+
 static const tt_type tt_orset = {
     .ops = crdt_orset_type,
     .registered = true,
     .decode_errors = errs_limit,
     .gen = orset_gen,
     .model = orset_model,
+    .invalid = orset_invalid,
 };
 
 /* ======================================================================

@@ -52,6 +52,10 @@ typedef struct tt_type {
     int (*gen)(void *obj, tu_rng *rng, tt_shape shape);
     /* Prints the logical content as one line of JSON (no newline). */
     void (*model)(const void *obj, FILE *out);
+    /* Optional (NULL: none): the invariants of a state beyond its bytes
+     * being canonical, checked on every state a decoder accepts.  NULL if
+     * they hold, else what is wrong. */
+    const char *(*invalid)(const void *obj);
 } tt_type;
 
 /* Every type, NULL-terminated. */

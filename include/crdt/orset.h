@@ -41,7 +41,8 @@
  * exactly as crdt/dotctx.h, then the elements as an array of
  * [bin, [[actor, counter], ...]] pairs, strictly ascending by bytes
  * (memcmp, then the shorter first); each element's dots non-empty,
- * strictly ascending by (actor, counter), each in the context:
+ * strictly ascending by (actor, counter), each in the context, and no
+ * dot under two elements (one write adds one element):
  *     [1, 8, {vv}, [[actor, counter], ...], [[elem, [[a, c], ...]], ...]]
  * e.g. actor 5 adding "a" then "b" gives
  *     [1, 8, {5: 2}, [], [[b"a", [[5, 1]]], [b"b", [[5, 2]]]]]
@@ -219,7 +220,8 @@ CRDT_API int crdt_orset_encode(const crdt_orset *s,
  * crdt_orset_decode replaces @p dst with the set encoded in @p data.  The
  * input must be exactly one canonical encoding: a context as
  * crdt_dotctx_decode accepts, elements strictly ascending, each with at
- * least one dot, dots strictly ascending, every dot in the context.
+ * least one dot, dots strictly ascending, every dot in the context and
+ * under one element only.
  *
  * Ownership: borrows @p data; @p dst keeps its allocator and key.  @p lim
  * NULL means the defaults; @p info (may be NULL) gets the error and its
@@ -228,7 +230,10 @@ CRDT_API int crdt_orset_encode(const crdt_orset *s,
  * CRDT_ERR_TYPE, CRDT_ERR_LIMIT (more than lim->max_elements elements or
  * dots of one element, an element over lim->max_value_bytes, the
  * context's limits), CRDT_ERR_NOMEM.  On error @p dst is unchanged.
- * Complexity: O(len); allocates O(len).
+ * Complexity: O(len) when the context's vector counters sum to at most 8
+ * times the input's length in bytes (a bitmap of one bit per counter marks
+ * the dots seen), else O(len log len) for the dots past that budget;
+ * allocates O(len).
  */
 CRDT_API int crdt_orset_decode(crdt_orset *dst, const uint8_t *data,
                                size_t len, const crdt_limits *lim,

@@ -11,7 +11,8 @@
  *   - on success, re-encoding must reproduce the input byte for byte (the
  *     decoders accept only canonical encodings), the encoding must fit a
  *     fixed buffer of exactly that size and fail with CRDT_ERR_BUFFER in
- *     one byte less, leaving it empty;
+ *     one byte less, leaving it empty; and the state must satisfy the
+ *     type's invariants (tt_type.invalid, where the table has them);
  *   - on failure, the code must be one the type's header documents for
  *     bad input (tt_type.decode_errors: CRDT_ERR_DECODE, _VERSION, _TYPE,
  *     and where documented _LIMIT, _OVERFLOW), crdt_decode_info must
@@ -289,6 +290,11 @@ static int fz_decode(const uint8_t *data, size_t len, const crdt_limits *lim,
         fz_fail("%s limits: decoding %zu bytes allocated %zu bytes", lname,
                 len, fz.mem.peak - base);
     if (rv == CRDT_OK) {
+        const char *why = fz.t->invalid ? fz.t->invalid(fz.dst) : NULL;
+
+        if (why)
+            fz_fail("%s limits: decoded a state that breaks the type's "
+                    "invariants: %s", lname, why);
         fz_check_canonical(data, len);
         /* Put the prefilled state back for the next decode. */
         if (fz.ops->decode(fz.dst, fz.ref_enc.data, fz.ref_enc.len, NULL,
