@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include <crdt/ormap.h>
 #include <crdt/type.h>
 
 #include "codec_internal.h"
@@ -138,6 +139,18 @@ int crdt_registry_add(crdt_registry *reg, const crdt_type *type)
     return crdtp_registry_add_all(reg, &type, 1);
 }
 
+void *crdt_registry_create(const crdt_registry *reg, const crdt_type *type,
+                           const crdt_mem *mem)
+{
+    if (!reg || !type)
+        return NULL;
+    /* an OR-map embeds values of the registry's types, not only the
+     * built-in ones its descriptor's create knows */
+    if (type == crdt_ormap_type())
+        return crdt_ormap_new(reg, mem);
+    return type->create(mem);
+}
+
 int crdt_registry_decode(const crdt_registry *reg, const uint8_t *data,
                          size_t len, const crdt_limits *lim,
                          const crdt_mem *mem, const crdt_type **type,
@@ -160,7 +173,7 @@ int crdt_registry_decode(const crdt_registry *reg, const uint8_t *data,
         }
         return CRDT_ERR_TYPE;
     }
-    o = t->create(mem);
+    o = crdt_registry_create(reg, t, mem);
     if (!o)
         return CRDT_ERR_NOMEM;
     if ((rv = t->decode(o, data, len, lim, info))) {

@@ -252,6 +252,78 @@ START_TEST(test_type_registry_user_type)
 }
 END_TEST
 
+/* The update function of the map test: raise the maxreg to *user_data. */
+static int mr_raise(void *value, void *value_delta, void *user_data)
+{
+    uint64_t v = *(const uint64_t *)user_data;
+
+    ((maxreg *)value)->v = v;
+    ((maxreg *)value_delta)->v = v;
+    return CRDT_OK;
+}
+
+static int put_sub(void *value, void *value_delta, void *user_data)
+{
+    return crdt_ormap_update(value, 2, "in", 2, &maxreg_type, mr_raise,
+                             user_data, value_delta);
+}
+
+/* A map made by crdt_registry_create holds a user type, at the top level
+ * and nested; crdt_registry_decode reads it back; a map made by the
+ * descriptor's own create knows only the built-in types. */
+START_TEST(test_type_registry_user_type_in_map)
+{
+    crdt_registry *reg = crdt_registry_new(NULL);
+    const crdt_type *got = NULL, *vt;
+    const void *val;
+    crdt_ormap *m, *other, *plain;
+    crdt_decode_info info;
+    void *obj = NULL;
+    uint64_t v = 7, w = 9;
+    crdt_buf buf;
+
+    ck_assert_int_eq(crdt_registry_add_builtins(reg), CRDT_OK);
+    ck_assert_int_eq(crdt_registry_add(reg, &maxreg_type), CRDT_OK);
+    ck_assert_ptr_null(crdt_registry_create(NULL, &maxreg_type, NULL));
+    ck_assert_ptr_null(crdt_registry_create(reg, NULL, NULL));
+    m = crdt_registry_create(reg, crdt_ormap_type(), NULL);
+    other = crdt_registry_create(reg, crdt_ormap_type(), NULL);
+    ck_assert(m && other);
+    ck_assert_int_eq(crdt_ormap_update(m, 1, "k", 1, &maxreg_type, mr_raise,
+                                       &v, NULL),
+                     CRDT_OK);
+    ck_assert_int_eq(crdt_ormap_update(m, 1, "sub", 3, crdt_ormap_type(),
+                                       put_sub, &w, NULL),
+                     CRDT_OK);
+    crdt_buf_init(&buf, NULL);
+    ck_assert_int_eq(crdt_ormap_encode(m, &buf), CRDT_OK);
+    ck_assert_int_eq(crdt_registry_decode(reg, buf.data, buf.len, NULL, NULL,
+                                          &got, &obj, &info),
+                     CRDT_OK);
+    ck_assert_ptr_eq(got, crdt_ormap_type());
+    ck_assert(crdt_ormap_equal(obj, m));
+    ck_assert_int_eq(crdt_ormap_get(obj, "k", 1, &vt, &val), CRDT_OK);
+    ck_assert_ptr_eq(vt, &maxreg_type);
+    ck_assert_uint_eq(((const maxreg *)val)->v, 7);
+    /* merge of a decoded map into another registry-made map */
+    ck_assert_int_eq(crdt_ormap_merge(other, obj), CRDT_OK);
+    ck_assert(crdt_ormap_equal(other, m));
+    got->destroy(obj);
+    /* the descriptor's create: built-ins only */
+    plain = crdt_ormap_type()->create(NULL);
+    ck_assert_ptr_nonnull(plain);
+    ck_assert_int_eq(crdt_ormap_decode(plain, buf.data, buf.len, NULL,
+                                       &info),
+                     CRDT_ERR_TYPE);
+    ck_assert_uint_eq(crdt_ormap_size(plain), 0);
+    crdt_ormap_type()->destroy(plain);
+    crdt_buf_clear(&buf);
+    crdt_ormap_free(m);
+    crdt_ormap_free(other);
+    crdt_registry_free(reg);
+}
+END_TEST
+
 START_TEST(test_type_nomem_registry)
 {
     tu_mem tm;
@@ -310,6 +382,7 @@ static Suite *type_suite(void)
     tc = tcase_create("registry");
     tcase_add_test(tc, test_type_registry_add_find);
     tcase_add_test(tc, test_type_registry_user_type);
+    tcase_add_test(tc, test_type_registry_user_type_in_map);
     suite_add_tcase(s, tc);
     tc = tcase_create("nomem");
     tcase_add_test(tc, test_type_nomem_registry);

@@ -317,7 +317,8 @@ CRDT_API int crdt_ormap_decode(crdt_ormap *dst, const uint8_t *data,
 /**
  * crdt_ormap_type returns the type descriptor of OR-maps (tag
  * CRDT_TAG_ORMAP).  Its create makes maps over the built-in types only
- * (registry NULL).  Ownership: a static constant.
+ * (registry NULL); crdt_registry_create and crdt_registry_decode make
+ * maps over their registry's types.  Ownership: a static constant.
  */
 CRDT_API const crdt_type *crdt_ormap_type(void);
 

@@ -119,12 +119,30 @@ CRDT_API const crdt_type *crdt_registry_entry(const crdt_registry *reg,
                                               size_t i);
 
 /**
+ * crdt_registry_create returns a new empty object of @p type (normally one
+ * of @p reg's types) allocated with @p mem (NULL = malloc): type->create,
+ * except that an OR-map (crdt_ormap_type()) is made with crdt_ormap_new(reg,
+ * mem), so that its values may be of any type @p reg holds, user types
+ * included.  Code that holds objects generically should create them here
+ * rather than through type->create.
+ *
+ * Ownership: the caller destroys the object with type->destroy; an OR-map
+ * borrows @p reg, which must outlive it.
+ * Errors: NULL if @p reg or @p type is NULL or allocation fails.
+ */
+CRDT_API void *crdt_registry_create(const crdt_registry *reg,
+                                    const crdt_type *type,
+                                    const crdt_mem *mem);
+
+/**
  * crdt_registry_decode decodes an encoding of any registered type: reads
- * the envelope's tag, creates an object of that type with @p mem and
- * decodes into it.
+ * the envelope's tag, creates an object of that type with @p mem
+ * (crdt_registry_create: an OR-map can hold values of any of @p reg's
+ * types) and decodes into it.
  *
  * Ownership: on success *@p obj is a new object the caller destroys with
- * (*@p type)->destroy.  @p info as in the types' decoders.
+ * (*@p type)->destroy; a decoded OR-map borrows @p reg, which must outlive
+ * it.  @p info as in the types' decoders.
  * Errors: CRDT_ERR_INVALID_ARG, CRDT_ERR_TYPE (tag not registered), the
  * decoder's errors, CRDT_ERR_NOMEM.  Out-parameters are written only on
  * success.
