@@ -103,6 +103,52 @@ START_TEST(test_gset_codec_bytes)
 }
 END_TEST
 
+/* Hostile and non-canonical inputs: each rejected with its code at the
+ * offending byte, the destination untouched. */
+START_TEST(test_gset_codec_reject)
+{
+    static const struct {
+        const char *what;
+        uint8_t in[16];
+        size_t len;
+        int code;
+        size_t off;
+    } bad[] = {
+        {"str element", {0x93, 0x01, 0x0b, 0x91, 0xa1, 0x61}, 6,
+         CRDT_ERR_DECODE, 4},
+        {"bin16 header for 1 byte", {0x93, 0x01, 0x0b, 0x91, 0xc5, 0x00,
+         0x01, 0x61}, 8, CRDT_ERR_DECODE, 4},
+        {"array16 header for 1 element", {0x93, 0x01, 0x0b, 0xdc, 0x00,
+         0x01, 0xc4, 0x01, 0x61}, 9, CRDT_ERR_DECODE, 3},
+        {"map body", {0x93, 0x01, 0x0b, 0x80}, 4, CRDT_ERR_DECODE, 3},
+        {"integer element", {0x93, 0x01, 0x0b, 0x91, 0x01}, 5,
+         CRDT_ERR_DECODE, 4},
+        {"orset tag", {0x93, 0x01, 0x08, 0x90}, 4, CRDT_ERR_TYPE, 2},
+        {"version 2", {0x93, 0x02, 0x0b, 0x90}, 4, CRDT_ERR_VERSION, 1},
+        {"two body fields", {0x94, 0x01, 0x0b, 0x90, 0x90}, 5,
+         CRDT_ERR_DECODE, 0},
+        {"trailing byte", {0x93, 0x01, 0x0b, 0x90, 0xc0}, 5,
+         CRDT_ERR_DECODE, 4},
+        {"count past the input", {0x93, 0x01, 0x0b, 0xdd, 0x7f, 0xff, 0xff,
+         0xff}, 8, CRDT_ERR_DECODE, TU_ANY_OFFSET},
+        {"bin length past the input", {0x93, 0x01, 0x0b, 0x91, 0xc5, 0x01,
+         0x00, 0x61}, 8, CRDT_ERR_DECODE, TU_ANY_OFFSET},
+        {"bin of 2^31 bytes", {0x93, 0x01, 0x0b, 0x91, 0xc6, 0x7f, 0xff,
+         0xff, 0xff}, 9, CRDT_ERR_LIMIT, 4},
+    };
+    crdt_gset *d = mk(NULL);
+    size_t i;
+
+    tu_must(crdt_gset_add(d, "keep", 4, NULL), "add");
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        fprintf(stderr, "gset reject: %s\n", bad[i].what); /* in the log */
+        tu_expect_reject(crdt_gset_type(), d, bad[i].in, bad[i].len, NULL,
+                         bad[i].code, bad[i].off);
+    }
+    crdt_gset_free(d);
+}
+END_TEST
+
 /* A random set over the universe 0..63 and its bitmap. */
 static crdt_gset *rand_set(tu_rng *r, uint64_t *bits)
 {
@@ -314,6 +360,7 @@ static Suite *gset_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("codec");
     tcase_add_test(tc, test_gset_codec_bytes);
+    tcase_add_test(tc, test_gset_codec_reject);
     suite_add_tcase(s, tc);
     tc = tcase_create("property");
     tcase_set_timeout(tc, 300);
