@@ -767,6 +767,39 @@ truncate -s $((64 * 1024 * 1024)) big.bin
 expect_err "input of exactly 64 MiB is decoded" 1 "^crdt: big.bin: malformed encoding at byte 0$" value big.bin
 rm -f big.bin
 
+# --- the README's wire-format examples ----------------------------------------
+# Every hex example in README.md's "Wire format" section (each `xx xx ...`
+# in backticks: the examples table and the field-by-field text) decodes,
+# and re-encodes to the same bytes (the encodings are canonical).
+if [ -f "$readme" ]; then
+    awk '/^## Wire format/ { s = 1; next }
+         s && /^## / { exit }
+         s' "$readme" |
+        grep -o '`[0-9a-f][0-9a-f]\( [0-9a-f][0-9a-f]\)\{1,\}`' |
+        tr -d '` ' >wire_hex.txt
+    nhex=0
+    while IFS= read -r h; do
+        nhex=$((nhex + 1))
+        unhex "$h" >wire.bin
+        run inspect wire.bin
+        if [ "$rc" -ne 0 ] || [ -s err ]; then
+            bad "README wire example $h: inspect rc=$rc"
+            continue
+        fi
+        if grep -q '^{"type":"hlc"' out; then # merge does not take clocks
+            ok
+            continue
+        fi
+        run merge wire.bin
+        if [ "$rc" -eq 0 ] && [ "$(hex out)" = "$h" ] && [ ! -s err ]; then
+            ok
+        else
+            bad "README wire example $h: re-encodes as $(hex out) (rc=$rc)"
+        fi
+    done <wire_hex.txt
+    check "README wire examples found" [ "$nhex" -ge 10 ]
+fi
+
 # --- the README's session ---------------------------------------------------------
 # Runs every "$ command" of the console block in README.md's section on the
 # tool and compares stdout and stderr with the lines that follow it.
