@@ -241,7 +241,9 @@ static inline int dec_body(cr *r, void *tmp, const void *dst, uint32_t nbody)
         return rv;
     if (n > r->lim.max_elements)
         return crdtp_cr_fail_at(r, at, CRDT_ERR_LIMIT);
-    /* every element takes >= 2 bytes, checked against what is left */
+    /* crdtp_cr_array checked n against the bytes left (at least one per
+     * item; an element takes two), so this reservation is bounded by the
+     * input's length */
     if (n && (rv = crdtp_es_reserve(es, mem, n, 0)))
         return crdtp_cr_fail(r, rv);
     for (i = 0; i < n; i++) {
