@@ -429,7 +429,7 @@ class ORSet:
     """README: tag 8, body: a causal context exactly as dotctx's two fields,
     then [[bin, [[actor, counter], ...]], ...]: elements ascending by bytes,
     each with a non-empty, strictly ascending list of dots, each in the
-    context.  The C model has the elements only (the API has no context
+    context and under no other element.  The C model has the elements only (the API has no context
     iterator); the context is checked here from the bytes."""
     name = "orset"
     tag = 8
@@ -445,6 +445,7 @@ class ORSet:
             assert type(pair) is list and len(pair) == 2, "element not a pair"
         check_elems([e for e, _ in elems], "orset")
         out = []
+        seen = set()
         for e, dots in elems:
             assert type(dots) is list and dots, "element without dots"
             for d in dots:
@@ -455,6 +456,8 @@ class ORSet:
                     "dot %r not in the context" % d
             keys = [tuple(d) for d in dots]
             assert keys == sorted(set(keys)), "dots not strictly ascending"
+            assert not seen & set(keys), "a dot under two elements"
+            seen |= set(keys)
             out.append([e.hex(), [list(d) for d in dots]])
         return dict(ctx_model, elems=out)
 
@@ -471,11 +474,15 @@ class ORSet:
         dots = [(a, c) for a, n in ctx_model["vv"]
                 for c in range(max(1, n - 3), n + 1)]
         dots += [tuple(d) for d in ctx_model["cloud"]]
+        rng.shuffle(dots)  # each dot goes to one element at most
         elems = {}
-        for _ in range(rng.randrange(12) if dots else 0):
+        for _ in range(rng.randrange(12)):
             e = rand_elem(rng)
             k = rng.choice([1, 1, 1, 2, 3])
-            elems[e] = sorted(set(rng.choice(dots) for _ in range(k)))
+            if e in elems or len(dots) < k:
+                continue
+            elems[e] = sorted(dots[:k])
+            del dots[:k]
         return dict(ctx_model, elems=[[e.hex(), [list(d) for d in ds]]
                                       for e, ds in sorted(elems.items())])
 
@@ -504,6 +511,9 @@ class ORSet:
              b"\x92\xc4\x01a\x91\x92\x05\x02", DECODE, 17),
             ("duplicate elements", v + b"\x92\x92\xc4\x01a\x91\x92\x05\x01"
              b"\x92\xc4\x01a\x91\x92\x05\x02", DECODE, 17),
+            ("a dot under two elements",
+             v + b"\x92\x92\xc4\x01a\x91\x92\x05\x02"
+             b"\x92\xc4\x01b\x91\x92\x05\x02", DECODE, 21),
             ("str element", v + b"\x91\x92\xa1a\x91\x92\x05\x01", DECODE,
              m + 2),
             ("bin16 element", v + b"\x91\x92\xc5\x00\x01a\x91\x92\x05\x01",
