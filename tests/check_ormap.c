@@ -18,9 +18,12 @@
 
 #include <crdt/flag.h>
 #include <crdt/gcounter.h>
+#include <crdt/gset.h>
 #include <crdt/lww.h>
 #include <crdt/mvreg.h>
 #include <crdt/ormap.h>
+#include <crdt/orset.h>
+#include <crdt/pncounter.h>
 #include <crdt/type.h>
 
 #include "testutil.h"
@@ -147,6 +150,129 @@ static crdt_ormap *merged(const crdt_ormap *a, const crdt_ormap *b)
     tu_expect(r != NULL, "clone");
     tu_must(crdt_ormap_merge(r, b), "merge");
     return r;
+}
+
+/* ------------------------------------------------- values of every type */
+
+/* The embedded value types the tests below put in maps. */
+enum {
+    VT_GCOUNTER,
+    VT_PNCOUNTER,
+    VT_LWW,
+    VT_MVREG,
+    VT_ORSET,
+    VT_EWFLAG,
+    VT_DWFLAG,
+    VT_GSET,
+    VT_ORMAP,
+    VT_COUNT
+};
+
+static const crdt_type *vt_type(int vt)
+{
+    switch (vt) {
+    case VT_GCOUNTER:
+        return crdt_gcounter_type();
+    case VT_PNCOUNTER:
+        return crdt_pncounter_type();
+    case VT_LWW:
+        return crdt_lww_type();
+    case VT_MVREG:
+        return crdt_mvreg_type();
+    case VT_ORSET:
+        return crdt_orset_type();
+    case VT_EWFLAG:
+        return crdt_ewflag_type();
+    case VT_DWFLAG:
+        return crdt_dwflag_type();
+    case VT_GSET:
+        return crdt_gset_type();
+    default:
+        return crdt_ormap_type();
+    }
+}
+
+/* A mutation of a value, run by vop_fn inside crdt_ormap_update. */
+enum {
+    VO_NOOP,    /* nothing: reveals a removed key's retained value */
+    VO_INC,     /* gcounter, pncounter: + n */
+    VO_DEC,     /* pncounter: - n */
+    VO_SET,     /* lww: write s at timestamp n */
+    VO_WRITE,   /* mvreg: write s */
+    VO_CLEAR,   /* mvreg, orset: clear */
+    VO_ADD,     /* orset, gset: add s */
+    VO_RM,      /* orset: remove s */
+    VO_ENABLE,  /* ewflag, dwflag */
+    VO_DISABLE, /* ewflag, dwflag */
+    VO_NESTED   /* ormap: inner (an update of ikey) or remove ikey */
+};
+
+typedef struct vop {
+    int vt;                 /* VT_*: the value's type */
+    int kind;               /* VO_* */
+    crdt_actor actor;       /* the updating actor, at every level */
+    uint64_t n;             /* amount, or lww timestamp */
+    const char *s;          /* value or element */
+    const char *ikey;       /* VO_NESTED: the inner key */
+    const struct vop *inner; /* VO_NESTED: its update; NULL = remove */
+    long *tally;            /* if set: tally[vt]++ for each run */
+} vop;
+
+static int vop_apply(crdt_ormap *m, const char *key, const vop *op,
+                     crdt_ormap *delta);
+
+static int vop_fn(void *v, void *vd, void *ud)
+{
+    const vop *op = ud;
+    size_t len = op->s ? strlen(op->s) : 0;
+
+    if (op->tally)
+        op->tally[op->vt]++;
+    switch (op->kind) {
+    case VO_NOOP:
+        return CRDT_OK;
+    case VO_INC:
+        if (op->vt == VT_GCOUNTER)
+            return crdt_gcounter_increment(v, op->actor, op->n, vd);
+        return crdt_pncounter_increment(v, op->actor, op->n, vd);
+    case VO_DEC:
+        return crdt_pncounter_decrement(v, op->actor, op->n, vd);
+    case VO_SET:
+        return crdt_lww_set(v, op->n, op->actor, op->s, len, vd);
+    case VO_WRITE:
+        return crdt_mvreg_write(v, op->actor, op->s, len, vd);
+    case VO_CLEAR:
+        if (op->vt == VT_MVREG)
+            return crdt_mvreg_clear(v, vd);
+        return crdt_orset_clear(v, vd);
+    case VO_ADD:
+        if (op->vt == VT_ORSET)
+            return crdt_orset_add(v, op->actor, op->s, len, vd);
+        return crdt_gset_add(v, op->s, len, vd);
+    case VO_RM:
+        return crdt_orset_remove(v, op->s, len, vd);
+    case VO_ENABLE:
+        if (op->vt == VT_EWFLAG)
+            return crdt_ewflag_enable(v, op->actor, vd);
+        return crdt_dwflag_enable(v, vd);
+    case VO_DISABLE:
+        if (op->vt == VT_EWFLAG)
+            return crdt_ewflag_disable(v, vd);
+        return crdt_dwflag_disable(v, op->actor, vd);
+    case VO_NESTED:
+        if (op->inner)
+            return vop_apply(v, op->ikey, op->inner, vd);
+        return crdt_ormap_remove(v, op->ikey, strlen(op->ikey), vd);
+    }
+    return CRDT_ERR_INVALID_ARG;
+}
+
+/* Updates key of m by op (the key's type is op->vt). */
+static int vop_apply(crdt_ormap *m, const char *key, const vop *op,
+                     crdt_ormap *delta)
+{
+    return crdt_ormap_update(m, op->actor, key, strlen(key), vt_type(op->vt),
+                             vop_fn, (void *)(uintptr_t)op, delta);
 }
 
 /* ---------------------------------------------------------------- basic */
@@ -625,6 +751,195 @@ START_TEST(test_ormap_codec_depth)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- merge */
+
+/* Add-wins, for each value type: replicas a and b share a key's first
+ * update op1 (actor 1); then a updates the key again (opa, actor 1) and
+ * removes it, while b, which saw only op1, updates it concurrently (opb,
+ * actor 2).  Every merge keeps the key (b's update was not observed by
+ * the remove) with the join of every value it has had, a's hidden opa
+ * included (values are never reset). */
+static const vop aw_inner_i = {VT_GCOUNTER, VO_INC, 1, 1, NULL, NULL, NULL,
+                               NULL};
+static const vop aw_inner_j = {VT_GCOUNTER, VO_INC, 2, 1, NULL, NULL, NULL,
+                               NULL};
+
+typedef struct aw_case {
+    vop op1, opa, opb;
+    void (*check)(const void *v); /* the merged value, beyond the join */
+} aw_case;
+
+static void aw_check_mvreg(const void *v)
+{
+    const uint8_t *p;
+    size_t len;
+    crdt_dot d;
+
+    /* a's write "a" (1, 2) and b's write "b" (2, 1) are concurrent */
+    ck_assert_uint_eq(crdt_mvreg_count(v), 2);
+    ck_assert_int_eq(crdt_mvreg_get(v, 0, &d, &p, &len), CRDT_OK);
+    ck_assert(d.actor == 1 && d.counter == 2 && len == 1 && p[0] == 'a');
+    ck_assert_int_eq(crdt_mvreg_get(v, 1, &d, &p, &len), CRDT_OK);
+    ck_assert(d.actor == 2 && d.counter == 1 && len == 1 && p[0] == 'b');
+}
+
+static void aw_check_ewflag(const void *v)
+{
+    /* b's disable saw only op1's enable; a's hidden re-enable wins */
+    ck_assert(crdt_ewflag_value(v));
+}
+
+static void aw_check_dwflag(const void *v)
+{
+    /* b's enable saw only op1's disable; a's hidden re-disable wins */
+    ck_assert(!crdt_dwflag_value(v));
+}
+
+static void aw_check_orset(const void *v)
+{
+    /* b removed x (op1's add, observed); a's hidden add of z survives */
+    ck_assert_uint_eq(crdt_orset_size(v), 1);
+    ck_assert(crdt_orset_contains(v, "z", 1));
+}
+
+static void aw_check_gset(const void *v)
+{
+    ck_assert_uint_eq(crdt_gset_size(v), 3);
+    ck_assert(crdt_gset_contains(v, "x", 1));
+    ck_assert(crdt_gset_contains(v, "y", 1));
+    ck_assert(crdt_gset_contains(v, "z", 1));
+}
+
+static void aw_check_gcounter(const void *v)
+{
+    ck_assert_uint_eq(crdt_gcounter_value(v), 13);
+}
+
+static void aw_check_pncounter(const void *v)
+{
+    int64_t x;
+
+    ck_assert_int_eq(crdt_pncounter_value(v, &x), CRDT_OK);
+    ck_assert_int_eq(x, 13);
+}
+
+static void aw_check_lww(const void *v)
+{
+    const uint8_t *p;
+    size_t len;
+
+    /* a's hidden write has the larger timestamp: it stays the value */
+    ck_assert_int_eq(crdt_lww_value(v, &p, &len), CRDT_OK);
+    ck_assert(len == 1 && p[0] == 'a');
+    ck_assert_uint_eq(crdt_lww_timestamp(v), 3);
+}
+
+static void aw_check_ormap(const void *v)
+{
+    /* a's hidden inner remove of i observed op1; b's j is new */
+    ck_assert(!crdt_ormap_contains(v, "i", 1));
+    ck_assert_uint_eq(count(v, "j"), 1);
+    ck_assert_uint_eq(crdt_ormap_size(v), 1);
+}
+
+#define AWOP(vt, kind, actor, n, s) {vt, kind, actor, n, s, NULL, NULL, NULL}
+
+static const aw_case aw_cases[] = {
+    {AWOP(VT_MVREG, VO_WRITE, 1, 0, "1"), AWOP(VT_MVREG, VO_WRITE, 1, 0, "a"),
+     AWOP(VT_MVREG, VO_WRITE, 2, 0, "b"), aw_check_mvreg},
+    {AWOP(VT_EWFLAG, VO_ENABLE, 1, 0, NULL),
+     AWOP(VT_EWFLAG, VO_ENABLE, 1, 0, NULL),
+     AWOP(VT_EWFLAG, VO_DISABLE, 2, 0, NULL), aw_check_ewflag},
+    {AWOP(VT_DWFLAG, VO_DISABLE, 1, 0, NULL),
+     AWOP(VT_DWFLAG, VO_DISABLE, 1, 0, NULL),
+     AWOP(VT_DWFLAG, VO_ENABLE, 2, 0, NULL), aw_check_dwflag},
+    {AWOP(VT_ORSET, VO_ADD, 1, 0, "x"), AWOP(VT_ORSET, VO_ADD, 1, 0, "z"),
+     AWOP(VT_ORSET, VO_RM, 2, 0, "x"), aw_check_orset},
+    {AWOP(VT_GSET, VO_ADD, 1, 0, "x"), AWOP(VT_GSET, VO_ADD, 1, 0, "z"),
+     AWOP(VT_GSET, VO_ADD, 2, 0, "y"), aw_check_gset},
+    {AWOP(VT_GCOUNTER, VO_INC, 1, 1, NULL),
+     AWOP(VT_GCOUNTER, VO_INC, 1, 2, NULL),
+     AWOP(VT_GCOUNTER, VO_INC, 2, 10, NULL), aw_check_gcounter},
+    {AWOP(VT_PNCOUNTER, VO_INC, 1, 5, NULL),
+     AWOP(VT_PNCOUNTER, VO_DEC, 1, 2, NULL),
+     AWOP(VT_PNCOUNTER, VO_INC, 2, 10, NULL), aw_check_pncounter},
+    {AWOP(VT_LWW, VO_SET, 1, 1, "1"), AWOP(VT_LWW, VO_SET, 1, 3, "a"),
+     AWOP(VT_LWW, VO_SET, 2, 2, "b"), aw_check_lww},
+    {{VT_ORMAP, VO_NESTED, 1, 0, NULL, "i", &aw_inner_i, NULL},
+     {VT_ORMAP, VO_NESTED, 1, 0, NULL, "i", NULL, NULL},
+     {VT_ORMAP, VO_NESTED, 2, 0, NULL, "j", &aw_inner_j, NULL},
+     aw_check_ormap},
+};
+#define N_AW ((int)(sizeof aw_cases / sizeof aw_cases[0]))
+
+/* The value of key "k" in m (present). */
+static const void *kval(const crdt_ormap *m, const crdt_type *want)
+{
+    const crdt_type *t;
+    const void *v;
+
+    ck_assert_int_eq(crdt_ormap_get(m, "k", 1, &t, &v), CRDT_OK);
+    ck_assert_ptr_eq(t, want);
+    return v;
+}
+
+START_TEST(test_ormap_merge_add_wins)
+{
+    const aw_case *c = &aw_cases[_i];
+    const crdt_type *t = vt_type(c->op1.vt);
+    crdt_ormap *a = crdt_ormap_new(NULL, NULL), *b, *da, *db, *r[4], *z;
+    void *want;
+    int i;
+
+    ck_assert_int_eq(vop_apply(a, "k", &c->op1, NULL), CRDT_OK);
+    b = crdt_ormap_clone(a);
+    da = crdt_ormap_new(NULL, NULL);
+    db = crdt_ormap_new(NULL, NULL);
+    ck_assert_int_eq(vop_apply(a, "k", &c->opa, da), CRDT_OK);
+    /* the join the merged key must hold: a's value (hidden by the
+     * remove below) and b's */
+    want = t->create(NULL);
+    ck_assert_int_eq(t->copy(want, kval(a, t)), CRDT_OK);
+    ck_assert_int_eq(crdt_ormap_remove(a, "k", 1, da), CRDT_OK);
+    ck_assert(!crdt_ormap_contains(a, "k", 1));
+    ck_assert_int_eq(vop_apply(b, "k", &c->opb, db), CRDT_OK);
+    ck_assert_int_eq(t->merge(want, kval(b, t)), CRDT_OK);
+    /* states both ways, and each side's delta group into the other */
+    r[0] = merged(a, b);
+    r[1] = merged(b, a);
+    r[2] = merged(a, db);
+    r[3] = merged(b, da);
+    for (i = 0; i < 4; i++) {
+        ck_assert_msg(crdt_ormap_contains(r[i], "k", 1),
+                      "%s: merge %d lost the key", t->name, i);
+        ck_assert_uint_eq(crdt_ormap_size(r[i]), 1);
+        ck_assert_msg(t->equal(kval(r[i], t), want),
+                      "%s: merge %d: value is not the join", t->name, i);
+        c->check(kval(r[i], t));
+        ck_assert(crdt_ormap_equal(r[i], r[0]));
+        ck_assert(same_bytes(r[i], r[0]));
+    }
+    /* control: a remove that observed b's update does remove the key,
+     * everywhere, and the value stays retained */
+    z = crdt_ormap_new(NULL, NULL);
+    ck_assert_int_eq(crdt_ormap_remove(r[0], "k", 1, z), CRDT_OK);
+    ck_assert_int_eq(crdt_ormap_merge(r[1], z), CRDT_OK);
+    ck_assert_int_eq(crdt_ormap_merge(r[1], b), CRDT_OK);
+    ck_assert_int_eq(crdt_ormap_merge(r[1], a), CRDT_OK);
+    ck_assert(!crdt_ormap_contains(r[0], "k", 1));
+    ck_assert(!crdt_ormap_contains(r[1], "k", 1));
+    ck_assert(crdt_ormap_equal(r[0], r[1]));
+    t->destroy(want);
+    crdt_ormap_free(z);
+    for (i = 0; i < 4; i++)
+        crdt_ormap_free(r[i]);
+    crdt_ormap_free(a);
+    crdt_ormap_free(b);
+    crdt_ormap_free(da);
+    crdt_ormap_free(db);
+}
+END_TEST
+
 /* ------------------------------------------------------------- property */
 
 static const char *const pkeys[] = {"a", "b", "c"}; /* c holds an lww */
@@ -1100,6 +1415,9 @@ static Suite *ormap_suite(void)
     tcase_add_test(tc, test_ormap_codec_builtins);
     tcase_add_test(tc, test_ormap_codec_reject);
     tcase_add_test(tc, test_ormap_codec_depth);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("merge");
+    tcase_add_loop_test(tc, test_ormap_merge_add_wins, 0, N_AW);
     suite_add_tcase(s, tc);
     tc = tcase_create("property");
     tcase_set_timeout(tc, 300);
