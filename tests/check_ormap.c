@@ -3,7 +3,9 @@
  * OR-map suite: update in place (counters, LWW), observed remove against
  * concurrent updates, remove then re-add (resumes the retained value),
  * nested maps, type mismatch; the codec (bytes of the header's examples,
- * removed keys, hostile input, depth limits); properties (join laws and
+ * removed keys, hostile input, depth limits); add-wins against a
+ * concurrent key remove for every value type; properties on maps of
+ * every value type, nested maps up to depth 3 included (join laws and
  * delta = mutation on every case, removes, re-adds and type conflicts
  * included; round trip, canonical bytes); a randomized replica test
  * against a reference model (present iff some update is not covered;
@@ -168,6 +170,11 @@ enum {
     VT_COUNT
 };
 
+static const char *const vt_names[VT_COUNT] = {
+    "gcounter", "pncounter", "lww",  "mvreg", "orset",
+    "ewflag",   "dwflag",    "gset", "ormap",
+};
+
 static const crdt_type *vt_type(int vt)
 {
     switch (vt) {
@@ -273,6 +280,21 @@ static int vop_apply(crdt_ormap *m, const char *key, const vop *op,
 {
     return crdt_ormap_update(m, op->actor, key, strlen(key), vt_type(op->vt),
                              vop_fn, (void *)(uintptr_t)op, delta);
+}
+
+/* A vop with only the common fields set. */
+static vop mkop(int vt, int kind, crdt_actor actor, uint64_t n,
+                const char *s)
+{
+    vop op;
+
+    memset(&op, 0, sizeof op);
+    op.vt = vt;
+    op.kind = kind;
+    op.actor = actor;
+    op.n = n;
+    op.s = s;
+    return op;
 }
 
 /* ---------------------------------------------------------------- basic */
@@ -942,61 +964,149 @@ END_TEST
 
 /* ------------------------------------------------------------- property */
 
-static const char *const pkeys[] = {"a", "b", "c"}; /* c holds an lww */
+/* The keys of one property case: a schema of up to three levels of maps.
+ * Level 0 is the map under test, level 1 the maps its map-typed keys
+ * hold, level 2 the maps theirs hold (no maps: depth 3 at most).  Each
+ * level has keys "0", "1", "2" (n of them) with a fixed type each, so
+ * that replicas agree on the types, except for the deliberate conflicts
+ * of random_op. */
+typedef struct schema {
+    int n[3];
+    int vt[3][3];
+} schema;
 
-/* A random op on m by actor; *removed set if it removed a present key.
- * Key c is sometimes updated as a gcounter: replicas that create it
- * concurrently with different types exercise the larger-tag rule (on a
- * replica that already holds it as an lww, the update fails with
- * CRDT_ERR_TYPE and changes nothing). */
-static void random_op(tu_rng *rng, crdt_ormap *m, crdt_actor actor,
-                      crdt_ormap *delta, bool *removed)
+static const char *const pkeys[] = {"0", "1", "2"};
+static const char *const pelems[] = {"x", "y", "z"};
+
+typedef struct pctx {
+    tu_rng *rng;
+    schema sch;
+    long tally[VT_COUNT]; /* value mutations run, per type, any level */
+    long conflicts;       /* updates refused with CRDT_ERR_TYPE */
+} pctx;
+
+/* Case c's schema: its first key takes every type in turn, the rest are
+ * random. */
+static void random_schema(pctx *p, long c)
 {
-    int k = (int)tu_below(rng, 3), what = (int)tu_below(rng, 4);
+    int l, i;
 
-    if (what == 0) {
-        *removed |= crdt_ormap_contains(m, pkeys[k], 1);
-        tu_must(crdt_ormap_remove(m, pkeys[k], 1, delta), "remove");
-    } else if (k == 2 && tu_below(rng, 6) == 0) {
-        int rv = inc(m, actor, "c", 1, delta);
+    for (l = 0; l < 3; l++) {
+        p->sch.n[l] = 2 + (int)tu_below(p->rng, 2);
+        for (i = 0; i < p->sch.n[l]; i++)
+            p->sch.vt[l][i] =
+                (int)tu_below(p->rng, l == 2 ? VT_ORMAP : VT_COUNT);
+    }
+    p->sch.vt[0][0] = (int)(c % VT_COUNT);
+}
 
-        if (rv != CRDT_ERR_TYPE)
-            tu_must(rv, "inc c");
-    } else if (k == 2) {
-        char v[2] = {(char)('a' + tu_below(rng, 3)), 0};
-        int rv = set_lww(m, actor, "c", tu_below(rng, 4), v, delta);
+/* A random mutation of a value of type vt at schema level l, by actor,
+ * into chain[0] (nested ones use chain[1..]). */
+static void random_vop(pctx *p, int l, int vt, crdt_actor actor, vop *chain)
+{
+    tu_rng *rng = p->rng;
+    vop *op = &chain[0];
+    int w;
 
-        if (rv != CRDT_ERR_TYPE)
-            tu_must(rv, "lww");
-    } else {
-        tu_must(inc(m, actor, pkeys[k], 1 + tu_below(rng, 3), delta), "inc");
+    *op = mkop(vt, VO_INC, actor, 1 + tu_below(rng, 3),
+               pelems[tu_below(rng, 3)]);
+    op->tally = p->tally;
+    switch (vt) {
+    case VT_PNCOUNTER:
+        op->kind = tu_below(rng, 2) ? VO_INC : VO_DEC;
+        break;
+    case VT_LWW:
+        op->kind = VO_SET;
+        op->n = tu_below(rng, 4);
+        break;
+    case VT_MVREG:
+        op->kind = tu_below(rng, 4) ? VO_WRITE : VO_CLEAR;
+        break;
+    case VT_ORSET:
+        w = (int)tu_below(rng, 8);
+        op->kind = w < 5 ? VO_ADD : w < 7 ? VO_RM : VO_CLEAR;
+        break;
+    case VT_EWFLAG:
+    case VT_DWFLAG:
+        op->kind = tu_below(rng, 2) ? VO_ENABLE : VO_DISABLE;
+        break;
+    case VT_GSET:
+        op->kind = VO_ADD;
+        break;
+    case VT_ORMAP: {
+        int k = (int)tu_below(rng, (uint64_t)p->sch.n[l + 1]);
+
+        op->kind = VO_NESTED;
+        op->ikey = pkeys[k];
+        if (tu_below(rng, 5)) {
+            op->inner = &chain[1];
+            random_vop(p, l + 1, p->sch.vt[l + 1][k], actor, chain + 1);
+        }
+        break;
+    }
     }
 }
 
-/* Three replicas after random ops and exchanges. */
-static void random_states(tu_rng *rng, crdt_ormap *r[3], bool *removed)
+/* A random op on m by actor: a key remove (*removed set if the key was
+ * present) or an update of a random key with a random mutation of its
+ * value (nested maps: of a random inner key, or its remove).  Now and
+ * then an update uses another type than the schema's (gcounter, or lww
+ * for a gcounter key): replicas that create a key concurrently with
+ * different types exercise the larger-tag rule (a replica that already
+ * holds the key with the other type refuses with CRDT_ERR_TYPE and
+ * changes nothing). */
+static void random_op(pctx *p, crdt_ormap *m, crdt_actor actor,
+                      crdt_ormap *delta, bool *removed)
 {
-    int i, n = (int)tu_below(rng, 14);
+    int k = (int)tu_below(p->rng, (uint64_t)p->sch.n[0]);
+    int vt = p->sch.vt[0][k], rv;
+    vop chain[3];
+
+    if (tu_below(p->rng, 5) == 0) {
+        *removed |= crdt_ormap_contains(m, pkeys[k], 1);
+        tu_must(crdt_ormap_remove(m, pkeys[k], 1, delta), "remove");
+        return;
+    }
+    if (tu_below(p->rng, 16) == 0)
+        vt = vt == VT_GCOUNTER ? VT_LWW : VT_GCOUNTER;
+    random_vop(p, 0, vt, actor, chain);
+    rv = vop_apply(m, pkeys[k], chain, delta);
+    if (rv == CRDT_ERR_TYPE)
+        p->conflicts++;
+    else
+        tu_must(rv, "update");
+}
+
+/* Three replicas after random ops (replica i as actor i + 1) and
+ * exchanges. */
+static void random_states(pctx *p, crdt_ormap *r[3], bool *removed)
+{
+    int i, n = 4 + (int)tu_below(p->rng, 24);
 
     for (i = 0; i < 3; i++)
         r[i] = crdt_ormap_new(NULL, NULL);
     for (i = 0; i < n; i++) {
-        int x = (int)tu_below(rng, 3);
+        int x = (int)tu_below(p->rng, 3);
 
-        if (tu_below(rng, 3) == 0)
-            tu_must(crdt_ormap_merge(r[x], r[(x + 1 + tu_below(rng, 2)) % 3]),
-                 "exchange");
+        if (tu_below(p->rng, 3) == 0)
+            tu_must(crdt_ormap_merge(r[x],
+                                     r[(x + 1 + tu_below(p->rng, 2)) % 3]),
+                    "exchange");
         else
-            random_op(rng, r[x], (crdt_actor)x + 1, NULL, removed);
+            random_op(p, r[x], (crdt_actor)x + 1, NULL, removed);
     }
 }
 
 START_TEST(test_ormap_property_laws)
 {
     tu_rng rng;
+    pctx p;
     long n = tu_cases(10000), c, with_removes = 0, delta_removes = 0;
+    int t;
 
     tu_rng_init(&rng, tu_seed("ormap") ^ 0x1);
+    memset(&p, 0, sizeof p);
+    p.rng = &rng;
     for (c = 0; c < n; c++) {
         crdt_ormap *r[3], *ab, *ba, *ab_c, *bc, *a_bc, *aa, *x, *d, *y, *z;
         crdt_ormap *w, *again;
@@ -1004,7 +1114,8 @@ START_TEST(test_ormap_property_laws)
         crdt_buf e;
         int i, ops;
 
-        random_states(&rng, r, &removed);
+        random_schema(&p, c);
+        random_states(&p, r, &removed);
         with_removes += removed;
         ab = merged(r[0], r[1]);
         ba = merged(r[1], r[0]);
@@ -1027,13 +1138,19 @@ START_TEST(test_ormap_property_laws)
         tu_must(crdt_ormap_decode(y, e.data, e.len, NULL, NULL), "decode");
         tu_expect(crdt_ormap_equal(y, ab_c), "round trip");
         crdt_buf_clear(&e);
-        /* delta == mutation, for a delta group of 1-3 ops */
+        /* delta == mutation, for a delta group of 1-3 ops, by actors
+         * whose every event ab has seen (1 and 2) or a new one (4); not
+         * by 3, whose next dots (at every level) ab may not know are
+         * taken, which only a replica misusing actor 3 would do */
         x = crdt_ormap_clone(ab);
         d = crdt_ormap_new(NULL, NULL);
         ops = 1 + (int)tu_below(&rng, 3);
         removed = false;
-        for (i = 0; i < ops; i++)
-            random_op(&rng, x, 1 + tu_below(&rng, 3), d, &removed);
+        for (i = 0; i < ops; i++) {
+            crdt_actor actor = (crdt_actor)(1 + tu_below(&rng, 3));
+
+            random_op(&p, x, actor == 3 ? 4 : actor, d, &removed);
+        }
         delta_removes += removed;
         z = merged(ab, d);
         tu_expect(crdt_ormap_equal(z, x), "delta == mutation");
@@ -1059,8 +1176,16 @@ START_TEST(test_ormap_property_laws)
     }
     fprintf(stderr,
             "ormap: %ld property cases, %ld with removes in the states, "
-            "%ld with removes in the delta group\n",
-            n, with_removes, delta_removes);
+            "%ld with removes in the delta group, %ld type conflicts; "
+            "value mutations:",
+            n, with_removes, delta_removes, p.conflicts);
+    for (t = 0; t < VT_COUNT; t++) {
+        fprintf(stderr, " %s %ld", vt_names[t], p.tally[t]);
+        /* every type is the first key's in one case of VT_COUNT */
+        if (n >= 100)
+            tu_expect(p.tally[t] > 0, "every value type mutated");
+    }
+    fprintf(stderr, "\n");
 }
 END_TEST
 
