@@ -801,10 +801,16 @@ static int dotseen_add(dotseen *ds, const dotctx *ctx, crdt_dot d,
 {
     const avec *vv = ds->vv;
     bool found;
-    size_t i = vv->len ? crdtp_avec_search(vv, d.actor, &found) : 0;
+    size_t i = 0, k;
 
-    if (vv->len && found && d.counter <= vv->counts[i] &&
-        ds->first[i] != SIZE_MAX) {
+    if (vv->len <= 16) { /* no early exit: random actors mispredict it */
+        for (k = 0; k < vv->len; k++)
+            i += vv->actors[k] < d.actor;
+        found = i < vv->len && vv->actors[i] == d.actor;
+    } else {
+        i = crdtp_avec_search(vv, d.actor, &found);
+    }
+    if (found && d.counter <= vv->counts[i] && ds->first[i] != SIZE_MAX) {
         uint64_t *w = &ds->bits[ds->first[i] + d.counter / 64];
         uint64_t m = (uint64_t)1 << (d.counter % 64);
 
