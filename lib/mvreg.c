@@ -421,7 +421,9 @@ static int merge_small(crdt_mvreg *dst, const crdt_mvreg *src)
     copy_few(dst->sibs, o, k);
     dst->n = k;
     /* the vectors' union in place, from the back so that no entry is
-     * overwritten before it is read */
+     * overwritten before it is read: avec.c's merge_into, kept here on
+     * the locals already loaded (calling a shared inline copy of it
+     * measured 10 more instructions and 6% more time per V=2 merge) */
     da = dv->actors;
     dc = dv->counts;
     i = dl;
