@@ -38,6 +38,22 @@ void crdtp_avec_swap(avec *a, avec *b);
 int crdtp_avec_reserve(avec *v, const crdt_mem *mem, size_t n);
 /* Index of actor, or the insertion point with *found = false. */
 size_t crdtp_avec_search(const avec *v, crdt_actor a, bool *found);
+/* crdtp_avec_search for hot lookups of random actors: a vector of up to
+ * 16 actors (the usual handful of replicas) is scanned without branching
+ * on the data, the position being the number of smaller actors, so that
+ * random actors cost no mispredictions; a longer one is searched. */
+static inline size_t crdtp_avec_find(const avec *v, crdt_actor a,
+                                     bool *found)
+{
+    size_t i = 0, k;
+
+    if (v->len > 16)
+        return crdtp_avec_search(v, a, found);
+    for (k = 0; k < v->len; k++)
+        i += v->actors[k] < a;
+    *found = i < v->len && v->actors[i] == a;
+    return i;
+}
 uint64_t crdtp_avec_get(const avec *v, crdt_actor a);
 /* Sets a's count (0 removes it). */
 int crdtp_avec_set(avec *v, const crdt_mem *mem, crdt_actor a, uint64_t c);

@@ -416,6 +416,17 @@ static bool subset(const dotctx *a, const dotctx *b)
     return true;
 }
 
+int crdtp_dot_at_cmp(const void *a, const void *b)
+{
+    const crdtp_dot_at *x = a, *y = b;
+
+    if (x->d.actor != y->d.actor)
+        return x->d.actor < y->d.actor ? -1 : 1;
+    if (x->d.counter != y->d.counter)
+        return x->d.counter < y->d.counter ? -1 : 1;
+    return (x->off > y->off) - (x->off < y->off);
+}
+
 bool crdtp_dotctx_equal(const dotctx *a, const dotctx *b)
 {
     if (a == b)

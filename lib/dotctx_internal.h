@@ -59,24 +59,28 @@ int crdtp_dotctx_copy(dotctx *dst, const crdt_mem *mem, const dotctx *src);
 
 /* --- queries ------------------------------------------------------------ */
 
-/* vv[a], 0 if absent.  Small vectors (the usual handful of replicas) are
- * scanned without branching on the data: the position is the number of
- * smaller actors, so a dot store's random actors cost no mispredictions. */
+/* vv[a], 0 if absent (crdtp_avec_find: no data-dependent branches for
+ * the usual handful of replicas). */
 static inline uint64_t crdtp_dotctx_vv_get(const dotctx *c, crdt_actor a)
 {
-    const avec *v = &c->vv;
-    size_t i = 0, k;
+    bool found;
+    size_t i = crdtp_avec_find(&c->vv, a, &found);
 
-    if (v->len <= 16) {
-        for (k = 0; k < v->len; k++)
-            i += v->actors[k] < a;
-        return (i < v->len && v->actors[i] == a) ? v->counts[i] : 0;
-    }
-    return crdtp_avec_get(v, a);
+    return found ? c->vv.counts[i] : 0;
 }
 
 /* Whether (a, n) is in the cloud or the pending list (ignores vv). */
 bool crdtp_dotctx_in_cloud(const dotctx *c, crdt_actor a, uint64_t n);
+
+/* A dot and an input offset, for decoders' checks that no dot is stored
+ * twice (under two keys, two elements): sort with crdtp_dot_at_cmp (by
+ * dot, then offset) and look for equal neighbours. */
+typedef struct crdtp_dot_at {
+    crdt_dot d;
+    size_t off;
+} crdtp_dot_at;
+/* qsort comparator of crdtp_dot_at: actor, counter, then offset. */
+int crdtp_dot_at_cmp(const void *a, const void *b);
 
 /* Whether the dot (a, n) is in c; exact on dirty contexts too. */
 static inline bool crdtp_dotctx_contains(const dotctx *c, crdt_actor a,

@@ -1009,30 +1009,14 @@ static int decode_dots(const crdt_ormap *tmp, cr *r, entry *e)
     return CRDT_OK;
 }
 
-/* A dot and the offset of the entry that holds it, for the check that no
- * dot is under two keys. */
-typedef struct dot_at {
-    crdt_dot d;
-    size_t off;
-} dot_at;
-
-static int dot_at_cmp(const void *a, const void *b)
-{
-    const dot_at *x = a, *y = b;
-    int c = dot_cmp(x->d, y->d);
-
-    if (c)
-        return c;
-    return (x->off > y->off) - (x->off < y->off);
-}
-
 /* Fails (at the later entry) if a dot is under two keys of tmp, whose
  * entries start at the offsets in offs: O(D log D) for D dots, one
- * allocation of D dot_at, D bounded by the input length. */
+ * allocation of D crdtp_dot_at (with their entries' offsets), D bounded
+ * by the input length. */
 static int check_dots_unique(const crdt_ormap *tmp, const size_t *offs,
                              cr *r, const uint8_t *data)
 {
-    dot_at *all;
+    crdtp_dot_at *all;
     size_t i, k, n = 0;
 
     for (i = 0; i < tmp->len; i++)
@@ -1047,7 +1031,7 @@ static int check_dots_unique(const crdt_ormap *tmp, const size_t *offs,
             all[n].d = dots_of(&tmp->ents[i])[k];
             all[n++].off = offs[i];
         }
-    qsort(all, n, sizeof *all, dot_at_cmp);
+    qsort(all, n, sizeof *all, crdtp_dot_at_cmp);
     for (i = 1; i < n; i++)
         if (dot_cmp(all[i - 1].d, all[i].d) == 0) {
             size_t off = all[i].off;

@@ -741,16 +741,10 @@ int crdt_orset_encode(const crdt_orset *s, crdt_buf *out)
  * sort at the end: O(D log D) in the worst case, O(D) for states whose
  * counters are dense.
  */
-typedef struct dot_at {
-    crdt_dot d;
-    size_t off; /* of the dot in the input */
-} dot_at;
-
 typedef struct dotseen {
-    const avec *vv;
     size_t *first; /* per vv entry: its first word in bits, or SIZE_MAX */
     uint64_t *bits;
-    dot_at *rest;
+    crdtp_dot_at *rest; /* dots not marked, with their offsets */
     size_t nrest, caprest;
 } dotseen;
 
@@ -759,7 +753,6 @@ static int dotseen_init(dotseen *ds, const avec *vv, size_t budget_bits,
 {
     size_t i, words = 0;
 
-    ds->vv = vv;
     ds->first = NULL;
     ds->bits = NULL;
     ds->rest = NULL;
@@ -794,22 +787,16 @@ static void dotseen_clear(dotseen *ds, const crdt_mem *mem)
     crdtp_free(mem, ds->rest);
 }
 
-/* Notes dot d of the input at at: CRDT_ERR_DECODE if d is not in the
- * context, or is a marked dot seen before; CRDT_ERR_NOMEM. */
+/* Notes dot d of the input at at: CRDT_ERR_DECODE if d is not in ctx
+ * (whose vector dotseen_init was given), or is a marked dot seen before;
+ * CRDT_ERR_NOMEM. */
 static int dotseen_add(dotseen *ds, const dotctx *ctx, crdt_dot d,
                        size_t at, const crdt_mem *mem)
 {
-    const avec *vv = ds->vv;
+    const avec *vv = &ctx->vv;
     bool found;
-    size_t i = 0, k;
+    size_t i = crdtp_avec_find(vv, d.actor, &found);
 
-    if (vv->len <= 16) { /* no early exit: random actors mispredict it */
-        for (k = 0; k < vv->len; k++)
-            i += vv->actors[k] < d.actor;
-        found = i < vv->len && vv->actors[i] == d.actor;
-    } else {
-        i = crdtp_avec_search(vv, d.actor, &found);
-    }
     if (found && d.counter <= vv->counts[i] && ds->first[i] != SIZE_MAX) {
         uint64_t *w = &ds->bits[ds->first[i] + d.counter / 64];
         uint64_t m = (uint64_t)1 << (d.counter % 64);
@@ -823,7 +810,8 @@ static int dotseen_add(dotseen *ds, const dotctx *ctx, crdt_dot d,
         return CRDT_ERR_DECODE;
     if (ds->nrest == ds->caprest) {
         size_t cap = ds->caprest ? 2 * ds->caprest : 16;
-        dot_at *p = crdtp_realloc_array(mem, ds->rest, cap, sizeof *p);
+        crdtp_dot_at *p =
+            crdtp_realloc_array(mem, ds->rest, cap, sizeof *p);
 
         if (!p)
             return CRDT_ERR_NOMEM;
@@ -835,17 +823,6 @@ static int dotseen_add(dotseen *ds, const dotctx *ctx, crdt_dot d,
     return CRDT_OK;
 }
 
-static int dot_at_cmp(const void *a, const void *b)
-{
-    const dot_at *x = a, *y = b;
-
-    if (x->d.actor != y->d.actor)
-        return x->d.actor < y->d.actor ? -1 : 1;
-    if (x->d.counter != y->d.counter)
-        return x->d.counter < y->d.counter ? -1 : 1;
-    return (x->off > y->off) - (x->off < y->off);
-}
-
 /* The unmarked dots: fails at the later of two equal ones. */
 static int dotseen_finish(dotseen *ds, cr *r)
 {
@@ -853,7 +830,7 @@ static int dotseen_finish(dotseen *ds, cr *r)
 
     if (ds->nrest < 2)
         return CRDT_OK;
-    qsort(ds->rest, ds->nrest, sizeof *ds->rest, dot_at_cmp);
+    qsort(ds->rest, ds->nrest, sizeof *ds->rest, crdtp_dot_at_cmp);
     for (i = 1; i < ds->nrest; i++)
         if (dot_eq(ds->rest[i - 1].d, ds->rest[i].d))
             return crdtp_cr_fail_at(r, r->base + ds->rest[i].off,
