@@ -2,72 +2,95 @@
 /**
  * @file crdt/ormap.h
  * Observed-remove map: byte-string keys to embedded CRDT values of any
- * registered type (counters, LWW registers, causal contexts, nested maps,
- * and every type an application registers), with one causal context for
- * the whole map (a delta-state causal map, Almeida, Shoker and Baquero
- * 2018, with opaque embedded values as in Akka's ORMap).
+ * registered type, on one causal context for the whole map and every
+ * value in it (the causal map of Almeida, Shoker and Baquero 2018's
+ * delta-state CRDTs, with Riak DT's per-key presence dots and embedded
+ * counters).
  *
- * State: a causal context C (crdt/dotctx.h) and, per key ever updated,
- * the key's presence dots D_k (a set of dots, all in C, no dot under two
- * keys; one dot unless concurrent updates met), the value's type
- * descriptor and the value V_k.  The key is present iff D_k is non-empty.
- * A key whose D_k is empty (removed) stays in the state, hidden, with its
- * value: contains, get, size and crdt_ormap_entry skip it, encode and
- * equal include it.  A dot in C but under no key records an update that
- * was superseded or removed.
+ * Two kinds of values:
+ *  - causal values, the dot stores: orset, mvreg, ewflag, dwflag and
+ *    nested ormaps.  Their dots are dots of the map: a mutation inside a
+ *    value draws its new dots from the map's context, and removing a key
+ *    removes the value's observed dots, so the value resets.
+ *  - plain values, every other type (vclock, dotctx, gcounter,
+ *    pncounter, lww, gset and application types).  They carry no dots,
+ *    so the map keeps one slot per updating actor: the slot is tagged
+ *    with the map dot of that actor's latest update of the key and holds
+ *    the join of that actor's value deltas to the key (Riak's embedded
+ *    counter, for any type).  The key's value is the join of its slots.
+ *
+ * State: a causal context C (crdt/dotctx.h) and, per key, an entry: the
+ * value's type, the key's dots D (a set of dots of C) and
+ *  - causal: one value V whose dots are in C (its own context, as an
+ *    object, is exactly its dots);
+ *  - plain: one value per dot of D (the slots), D non-empty.
+ * No dot of C is in two places (two keys, a key's D and its value, two
+ * levels of nested maps).  The key is present iff D is non-empty.  A
+ * causal entry with D empty and dots left in V (possible when deltas
+ * arrive out of causal order: a remove that saw the key's presence but
+ * not all of its value) is kept, hidden; an entry with nothing left is
+ * dropped.  Removed keys leave nothing but their dots in C: no
+ * tombstones.
  *
  * Verbs:
- *  - update(key, type, fn): creates the key's value (type->create) if the
- *    key was never seen, else continues from its value (present or
- *    retained by a remove); runs fn on a COPY of it (so a failure changes
- *    nothing), then gives the key one new dot (superseding the dots it
- *    had) and the mutated copy as its value.  The delta is {key: (new
- *    dot, the value delta fn filled)} with context {new dot} + superseded
- *    dots.  Every replica that holds the key holds its value, so merging
- *    the value delta there has the effect of the mutation.
- *  - remove(key): observed remove: the key's dots go, its value stays;
- *    the delta is the key's dots as context and no entries.
- *  - merge (join): the product of two joins.  Presence: a dot survives
- *    under a key iff it is on both sides, or on one side and not in the
- *    other side's context (the dot-store join); the contexts are joined.
- *    Values: every key of either side is kept and its values are joined
- *    with the type's merge, whether or not the key is present on either
- *    side.  A key held with different types on the two sides (a misuse:
- *    two replicas created it with different types concurrently) keeps the
- *    value of the type with the larger wire tag: max over tags, then the
- *    join within a tag, the same choice everywhere and associative.  So
- *    merge is commutative, associative and idempotent on every state.
+ *  - update(actor, key, type, fn): fn mutates a copy of the key's value
+ *    (for a new key, type->create's empty value) and fills value_delta.
+ *    A causal value is mutated with C as its context, so its new dots
+ *    are fresh in C.  Then the key gets one new presence dot d of actor
+ *    (after every dot fn drew), superseding D.  For a plain value, the
+ *    actor's slot (the key's dots of actor) is replaced by the slot d
+ *    holding the old slot joined with value_delta; the other actors'
+ *    slots stay.  The delta is {key: ({d}, value_delta)} (plain: the new
+ *    slot) with context {d}, the superseded dots and value_delta's
+ *    context.
+ *  - remove(key): observed remove: the key's dots and its value's dots
+ *    (causal) or slots (plain) go; the delta is those dots as context
+ *    and no entries.  A concurrent update survives with exactly what it
+ *    brought: for a causal value the updater's new dots (an OR-set value
+ *    {x} removed while y is added concurrently merges to {y}); for a
+ *    plain value the updater's slot, which holds every update of that
+ *    actor to the key since its slot was last removed (a counter keeps
+ *    that actor's whole count, as Riak's maps do).
+ *  - merge (join), per key: D and plain slots by the dot-store join (a
+ *    dot survives iff on both sides, or on one side and not in the other
+ *    side's context; a slot on both sides has its values joined); causal
+ *    values by their type's join with the two maps' contexts as their
+ *    contexts (a key on one side only is joined with an empty value
+ *    under the other side's context, which removes what that side saw
+ *    removed); contexts joined.  A key held with different types (a
+ *    misuse: two replicas created it with different types concurrently)
+ *    keeps the entry of the larger wire tag, joined with nothing from
+ *    the other (whose dots are in its context, so the loser's updates are
+ *    removed where the winner saw them): the same choice everywhere and
+ *    associative.  Merge is commutative, associative and idempotent.
  *
  * Semantics:
  *  - Add wins: an update concurrent with a remove of the same key keeps
- *    the key, with the join of every value it has had.
- *  - Values are never reset (as in Akka's ORMap): remove hides a key and
- *    keeps its value, and a later update, on any replica, continues from
- *    the join of everything the key ever held.  Remove then re-add of a
- *    counter resumes its old count, consistently on every replica.  For
- *    reset-on-remove values use types that carry their own causality
- *    (nested maps of such types), or a fresh key.
- *  - Cost: removed keys keep their entries and values (tombstones), so
- *    the state, its encoding and merges grow with the set of keys ever
- *    used, not with the keys present.  Maps whose keys churn (sessions,
- *    request ids) grow without bound; use a fresh map per epoch for them.
- *    A future version may add a reset-remove for values that are dot
- *    stores themselves, which would let removed keys be dropped.
- *  - A key keeps the type it was created with: update with another type
- *    fails with CRDT_ERR_TYPE even after a remove.
+ *    the key, with what the update brought (above).
+ *  - Remove resets: a key removed and then updated again starts from an
+ *    empty value, on every replica that saw the remove.
+ *  - A key keeps its type while it exists: update with another type fails
+ *    with CRDT_ERR_TYPE; after a remove, any type may be used.
+ *  - A plain value's slots grow with the actors that update the key, not
+ *    with the updates; a plain value's delta is the updating actor's slot
+ *    (for a gset: every element that actor added to the key), so large
+ *    collections belong in causal values (an orset).
+ *
+ * Reading: crdt_ormap_get and crdt_ormap_entry lend the value: a causal
+ * value itself (its context is its own dots: query it with the type's
+ * functions; it is not the map's state), a plain value as the join of its
+ * slots, kept up to date by every mutation.
  *
  * Representation: a sorted array of entries (memcmp order over the common
  * length, then the shorter key first), searched by binary search: O(log n)
  * lookup, and the canonical (encoding) order and merge's linear two-
- * pointer pass come for free; an insert or remove moves the tail
- * (memmove of 56-byte entries).  A hash index would make lookups O(1)
- * expected and inserts cheaper on large maps, but it needs a keyed hash
- * (hostile keys) and a sort before each encode and merge; maps of
- * embedded CRDTs are usually small and merged or encoded as often as
- * looked up, so the sorted array wins until measurements say otherwise.
- * Each key's first dot is stored inline; more dots take one block.  An
- * index of the present entries keeps size and crdt_ormap_entry O(1); it
- * is rebuilt (O(n), no allocation) when a key appears or disappears.
+ * pointer pass come for free; an insert or remove moves the tail.  A hash
+ * index would make lookups O(1) expected and inserts cheaper on large
+ * maps, but it needs a keyed hash (hostile keys) and a sort before each
+ * encode and merge; maps of embedded CRDTs are usually small and merged
+ * or encoded as often as looked up, so the sorted array wins until
+ * measurements say otherwise.  An index of the present entries keeps size
+ * and crdt_ormap_entry O(1).
  *
  * Depth: a map nested in a map counts one level; a map holds at most
  * CRDT_ORMAP_MAX_DEPTH levels of maps (itself included) when built by
@@ -77,19 +100,26 @@
  *
  * Encoding body (type tag CRDT_TAG_ORMAP), three fields:
  *     [1, 12, {actor: counter, ...}, [[actor, counter], ...],
- *      [[key, [[actor, counter], ...], value], ...]]
+ *      [[key, tag, [[actor, counter], ...], [value, ...]], ...]]
  * The first two fields are the causal context's body (as crdt/dotctx.h).
- * Then the entries, removed keys included, strictly ascending by key
- * (bytes, memcmp then length): key a MessagePack bin; the key's dots,
- * strictly ascending by (actor, counter), each in the context and under
- * no other key, [] for a removed key; value the embedded value's own
- * complete encoding inline (a nested array [1, tag, body...]).  Example:
- * key "a" holding a gcounter {1: 2}, updated once by actor 1:
- *     [1, 12, {1: 1}, [], [[h'61', [[1, 1]], [1, 3, {1: 2}]]]]
- *     = 95 01 0c 81 01 01 90 91 93 c4 01 61 91 92 01 01 93 01 03 81 01 02
- * and after removing "a" (the value stays, the dots go):
- *     [1, 12, {1: 1}, [], [[h'61', [], [1, 3, {1: 2}]]]]
- *     = 95 01 0c 81 01 01 90 91 93 c4 01 61 90 93 01 03 81 01 02
+ * Then the entries, strictly ascending by key (bytes, memcmp then
+ * length), each four fields: key a MessagePack bin; tag the value type's
+ * wire tag; the key's dots D, strictly ascending by (actor, counter), each
+ * in the context; and the values, each a complete encoding of that tag
+ * inline (a nested array [1, tag, body...]):
+ *  - causal tag (7 mvreg, 8 orset, 9 ewflag, 10 dwflag, 12 ormap): one
+ *    value, whose own context is exactly its dots, all in the map's
+ *    context; D may be [] only if the value has a dot.
+ *  - any other tag: one value per dot of D, in D's order (the slots); D
+ *    is not empty.
+ * No dot is in two places (the D of two keys, a D and a value, two
+ * values).  Example: key "a" holding a gcounter {1: 2}, updated once by
+ * actor 1:
+ *     [1, 12, {1: 1}, [], [[h'61', 3, [[1, 1]], [[1, 3, {1: 2}]]]]]
+ *     = 95 01 0c 81 01 01 90 91 94 c4 01 61 03 91 92 01 01
+ *       91 93 01 03 81 01 02
+ * and after removing "a" (nothing is left but the dot):
+ *     [1, 12, {1: 1}, [], []] = 95 01 0c 81 01 01 90 90
  */
 #ifndef CRDT_ORMAP_H
 #define CRDT_ORMAP_H
