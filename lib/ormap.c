@@ -1133,7 +1133,7 @@ typedef struct upd {
     void **slots;        /* plain, ndots >= 2: the new slots */
     void *val;           /* the new value (causal) or slot / join (plain) */
     void *u;             /* plain: the updater's new slot */
-    dotctx ctx;          /* the map's new context */
+    dotctx ctx;          /* the map's new context, or (plain) {d} */
     dotctx dctx;         /* the delta's context */
     void *vd;            /* the value delta */
 } upd;
@@ -1211,8 +1211,8 @@ static int update_plain(crdt_ormap *m, crdt_actor actor, const entry *e,
     rv = fn(w, p->vd, user_data);
     type->destroy(w); /* the value is rebuilt from the slots */
     if (rv || (rv = peek_next_dot(&m->ctx, actor, &p->d)) ||
-        (rv = crdtp_dotctx_copy(&p->ctx, &m->mem, &m->ctx)) ||
         (rv = crdtp_dotctx_add(&p->ctx, &m->mem, p->d)) ||
+        (rv = crdtp_dotctx_join_prepare(&m->ctx, &m->mem, &p->ctx)) ||
         (rv = crdtp_dotctx_add(&p->dctx, &m->mem, p->d)))
         return rv;
     for (i = 0; i < n; i++) { /* the actor's slots: joined, superseded */
@@ -1345,7 +1345,10 @@ int crdt_ormap_update(crdt_ormap *m, crdt_actor actor, const void *key,
             goto out;
     }
     /* commit */
-    crdtp_dotctx_swap(&m->ctx, &p.ctx);
+    if (ds)
+        crdtp_dotctx_swap(&m->ctx, &p.ctx);
+    else /* room reserved by update_plain */
+        crdtp_dotctx_join_apply(&m->ctx, &m->mem, &p.ctx);
     if (found) {
         if (!ds && same && e->ndots >= 2) {
             /* the others' slots moved to p.slots: destroy the rest */
