@@ -1210,7 +1210,7 @@ static void aw_check_pncounter(const void *v, int variant)
     int64_t x;
 
     ck_assert_int_eq(crdt_pncounter_value(v, &x), CRDT_OK);
-    ck_assert_int_eq(x, variant ? 15 : 10);
+    ck_assert_int_eq(x, (variant ? 15 : 10));
 }
 
 static void aw_check_lww(const void *v, int variant)
