@@ -1692,12 +1692,13 @@ END_TEST
 #define MR 5  /* replicas (actor i + 1) */
 #define MK 4  /* keys "0".."3", gcounters */
 
-/* The model of one key: its slots, one per actor at most (an actor's
- * update replaces its own slot; a remove drops the slots it saw): the
- * slot's dot and the count it holds, which is 0 when there is no slot. */
+/* The model of one key: its slots, as dots per actor.  A slot's count
+ * is fixed when its dot is made (slotval, per run: dots are unique), so
+ * a key's count for an actor is the largest of its live slots' (an
+ * actor may have two live slots where deltas arrive out of order: the
+ * older one goes when the delta that superseded it arrives). */
 typedef struct mkey {
     uint64_t dots[MR]; /* bit c - 1: dot (actor, c) */
-    uint64_t cnt[MR];  /* per actor: the count of its slot, or 0 */
     bool has;          /* some dot: present */
 } mkey;
 
@@ -1720,16 +1721,24 @@ static void m_merge(mrep *d, const mrep *s)
 
             x->dots[a] = (A & B) | (A & ~s->ctx[a]) | (B & ~d->ctx[a]);
             any |= x->dots[a] != 0;
-            /* the slot that survives, with its count */
-            if (!x->dots[a])
-                x->cnt[a] = 0;
-            else if (!(x->dots[a] & A))
-                x->cnt[a] = y->cnt[a];
         }
         x->has = any;
     }
     for (a = 0; a < MR; a++)
         d->ctx[a] |= s->ctx[a];
+}
+
+/* The count of actor a's live slots in key mk. */
+static uint64_t m_count(const mkey *mk, int a,
+                        const uint64_t slotval[MR][64])
+{
+    uint64_t c = 0, v;
+    int i;
+
+    for (i = 0; i < 64; i++)
+        if ((mk->dots[a] >> i & 1) && (v = slotval[a][i]) > c)
+            c = v;
+    return c;
 }
 
 static int top_bit(uint64_t v)
@@ -1743,7 +1752,8 @@ static int top_bit(uint64_t v)
     return n;
 }
 
-static void check_rep(const crdt_ormap *m, const mrep *r)
+static void check_rep(const crdt_ormap *m, const mrep *r,
+                      const uint64_t slotval[MR][64])
 {
     int k, a;
     size_t present = 0;
@@ -1759,11 +1769,13 @@ static void check_rep(const crdt_ormap *m, const mrep *r)
         present++;
         tu_must(crdt_ormap_get(m, key, 1, NULL, &v), "present as in model");
         for (a = 0; a < MR; a++)
-            if (crdt_gcounter_get(v, (crdt_actor)a + 1) != r->k[k].cnt[a])
+            if (crdt_gcounter_get(v, (crdt_actor)a + 1) !=
+                m_count(&r->k[k], a, slotval))
                 ck_abort_msg("key %d actor %d: %llu, model %llu", k, a + 1,
                              (unsigned long long)crdt_gcounter_get(
                                  v, (crdt_actor)a + 1),
-                             (unsigned long long)r->k[k].cnt[a]);
+                             (unsigned long long)m_count(&r->k[k], a,
+                                                         slotval));
     }
     tu_expect(crdt_ormap_size(m) == present, "size as in model");
 }
@@ -1782,8 +1794,10 @@ START_TEST(test_ormap_replicas_converge)
         mrep mr[MR], mpool[POOL];
         uint64_t upd[MK][MR], cov[MK][MR], incs[MK][MR];
         int npool = 0, ops = 0, rems[MK] = {0};
+        uint64_t slotval[MR][64];
 
         memset(mr, 0, sizeof mr);
+        memset(slotval, 0, sizeof slotval);
         memset(upd, 0, sizeof upd);
         memset(cov, 0, sizeof cov);
         memset(incs, 0, sizeof incs);
@@ -1813,8 +1827,7 @@ START_TEST(test_ormap_replicas_converge)
                     for (a = 0; a < MR; a++) {
                         md->ctx[a] = mk->dots[a];
                         cov[k][a] |= mk->dots[a];
-                        mk->dots[a] = 0;
-                        mk->cnt[a] = 0; /* the slots go */
+                        mk->dots[a] = 0; /* the slots go */
                     }
                     mk->has = false;
                     rems[k]++;
@@ -1824,18 +1837,18 @@ START_TEST(test_ormap_replicas_converge)
 
                     tu_must(inc(rep[x], (crdt_actor)x + 1, key, 1, pool[npool]),
                          "inc");
-                    /* x's slot is replaced; the others stay */
+                    /* x's slot is replaced, counting on from it (0 if
+                     * none); the others stay */
+                    slotval[x][c - 1] = m_count(mk, x, slotval) + 1;
                     md->ctx[x] = mk->dots[x];
                     cov[k][x] |= mk->dots[x];
                     mk->has = true;
                     mk->dots[x] = bit;
-                    mk->cnt[x]++; /* from x's slot, 0 if none */
                     m->ctx[x] |= bit;
                     md->ctx[x] |= bit;
                     /* the delta carries x's new slot */
                     md->k[k].has = true;
                     md->k[k].dots[x] = bit;
-                    md->k[k].cnt[x] = mk->cnt[x];
                     upd[k][x] |= bit;
                     incs[k][x]++;
                 }
@@ -1852,7 +1865,7 @@ START_TEST(test_ormap_replicas_converge)
                 tu_must(crdt_ormap_merge(rep[x], rep[y]), "merge state");
                 m_merge(&mr[x], &mr[y]);
             }
-            check_rep(rep[x], &mr[x]);
+            check_rep(rep[x], &mr[x], slotval);
             check_invariants(rep[x]);
         }
         /* every delta reaches everyone, in a random order, then states
@@ -1873,7 +1886,7 @@ START_TEST(test_ormap_replicas_converge)
                     m_merge(&mr[i], &mr[j]);
                 }
         for (i = 0; i < nr; i++) {
-            check_rep(rep[i], &mr[i]);
+            check_rep(rep[i], &mr[i], slotval);
             tu_expect(crdt_ormap_equal(rep[i], rep[0]), "converged");
             tu_expect(same_bytes(rep[i], rep[0]), "converged bytes");
         }
