@@ -1,18 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * OR-map suite: update in place (counters, LWW), observed remove against
- * concurrent updates, remove then re-add (resumes the retained value),
+ * OR-map suite, on the causal map of crdt/ormap.h (values share the
+ * map's context): update in place (counters, LWW), observed remove
+ * against concurrent updates (a plain value keeps the updating actor's
+ * whole slot, a causal value only the updater's new dots), remove resets
+ * (a re-added key starts empty, may take another type), no tombstones,
  * nested maps, type mismatch; the codec (bytes of the header's examples,
- * removed keys, hostile input, depth limits); add-wins against a
- * concurrent key remove for every value type; properties on maps of
- * every value type, nested maps up to depth 3 included (join laws and
- * delta = mutation on every case, removes, re-adds and type conflicts
- * included; round trip, canonical bytes); randomized replica tests
- * against reference models (present iff some update is not covered;
- * a counter is the join of every increment to its key), one over
- * counters, one over every value type with deltas, delta groups and
- * states exchanged (values are the join of every mutation of their key,
- * key removes notwithstanding); allocation-failure injection.
+ * slots, causal values and hidden entries, hostile input, depth limits);
+ * add-wins against a concurrent key remove for every value type; the
+ * map's invariants (typetab's hook) on the states the tests make;
+ * properties on maps of every value type, nested maps up to depth 3
+ * included (join laws and delta = mutation on every case, removes,
+ * re-adds and type conflicts included; round trip, canonical bytes,
+ * remove resets, nothing left after removing every key); randomized
+ * replica tests against reference models, one over counters (per-actor
+ * slots), one over every value type with deltas, delta groups and states
+ * exchanged (causal values restricted to the dots no remove observed,
+ * plain values per-actor slots); allocation-failure injection.
  */
 #include <check.h>
 #include <stdio.h>
@@ -20,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <crdt/dotctx.h>
 #include <crdt/flag.h>
 #include <crdt/gcounter.h>
 #include <crdt/gset.h>
@@ -31,6 +36,7 @@
 #include <crdt/type.h>
 
 #include "testutil.h"
+#include "typetab.h"
 
 /* ------------------------------------------------------------ mutations */
 
@@ -145,6 +151,18 @@ static bool same_bytes(const crdt_ormap *a, const crdt_ormap *b)
     crdt_buf_clear(&x);
     crdt_buf_clear(&y);
     return eq;
+}
+
+/* The invariants of crdt/ormap.h (typetab's hook, which reads them off
+ * the encoding): every dot in the context, no dot in two places, causal
+ * values' context exactly their dots, a plain entry one value per dot,
+ * no tombstones. */
+static void check_invariants(const crdt_ormap *m)
+{
+    const char *why = tt_find("ormap")->invalid(m);
+
+    if (why)
+        ck_abort_msg("ormap invariant broken: %s", why);
 }
 
 static crdt_ormap *merged(const crdt_ormap *a, const crdt_ormap *b)
@@ -358,6 +376,16 @@ START_TEST(test_ormap_basic_update)
         crdt_ormap_free(m0);
         crdt_ormap_free(d0);
     }
+    /* a removed key may come back with another type, which it keeps */
+    ck_assert_int_eq(crdt_ormap_remove(m, "b", 1, d), CRDT_OK);
+    ck_assert_int_eq(set_lww(m, 1, "b", 1, "x", d), CRDT_OK);
+    ck_assert_int_eq(crdt_ormap_get(m, "b", 1, &t, &v), CRDT_OK);
+    ck_assert_ptr_eq(t, crdt_lww_type());
+    ck_assert_int_eq(inc(m, 1, "b", 1, d), CRDT_ERR_TYPE);
+    ck_assert_int_eq(crdt_ormap_get(d, "b", 1, &t, &v), CRDT_OK);
+    ck_assert_ptr_eq(t, crdt_lww_type());
+    check_invariants(m);
+    check_invariants(d);
     /* the empty key is a key */
     ck_assert_int_eq(inc(m, 1, "", 4, NULL), CRDT_OK);
     ck_assert_uint_eq(count(m, ""), 4);
@@ -371,6 +399,7 @@ END_TEST
 START_TEST(test_ormap_basic_remove_concurrent)
 {
     crdt_ormap *a = crdt_ormap_new(NULL, NULL), *b, *da, *db, *x, *y;
+    const void *v;
 
     ck_assert_int_eq(inc(a, 1, "k", 3, NULL), CRDT_OK);
     ck_assert_int_eq(inc(a, 1, "j", 1, NULL), CRDT_OK);
@@ -388,8 +417,13 @@ START_TEST(test_ormap_basic_remove_concurrent)
     y = merged(b, a);
     ck_assert(crdt_ormap_equal(x, y));
     ck_assert(same_bytes(x, y));
-    /* the update wins, with the updater's value (3 + 10: not reset) */
-    ck_assert_uint_eq(count(x, "k"), 13);
+    check_invariants(x);
+    /* the update wins with what it brought: actor 2's slot (10); actor
+     * 1's slot, which the remove saw, is gone */
+    ck_assert_uint_eq(count(x, "k"), 10);
+    ck_assert_int_eq(crdt_ormap_get(x, "k", 1, NULL, &v), CRDT_OK);
+    ck_assert_uint_eq(crdt_gcounter_get(v, 1), 0);
+    ck_assert_uint_eq(crdt_gcounter_get(v, 2), 10);
     ck_assert(!crdt_ormap_contains(x, "j", 1));
     /* deltas give the same */
     crdt_ormap_free(y);
@@ -398,22 +432,23 @@ START_TEST(test_ormap_basic_remove_concurrent)
     ck_assert_int_eq(crdt_ormap_merge(a, db), CRDT_OK);
     ck_assert(crdt_ormap_equal(a, x));
     ck_assert(crdt_ormap_equal(y, x));
-    /* remove: hidden, but the value is retained */
+    /* remove: gone */
     ck_assert_int_eq(crdt_ormap_remove(a, "k", 1, da), CRDT_OK);
     ck_assert(!crdt_ormap_contains(a, "k", 1));
     ck_assert_int_eq(crdt_ormap_get(a, "k", 1, NULL, NULL), CRDT_ERR_NOT_FOUND);
     ck_assert_uint_eq(crdt_ormap_size(a), 0);
     ck_assert_int_eq(crdt_ormap_entry(a, 0, NULL, NULL, NULL, NULL),
                      CRDT_ERR_NOT_FOUND);
-    /* then re-add: resumes from the retained value (3 + 10 + 1) */
+    /* then re-add: starts from 0 (remove resets) */
     ck_assert_int_eq(inc(a, 1, "k", 1, da), CRDT_OK);
-    ck_assert_uint_eq(count(a, "k"), 14);
+    ck_assert_uint_eq(count(a, "k"), 1);
     ck_assert_uint_eq(crdt_ormap_size(a), 1);
+    check_invariants(a);
     /* the same on a replica that missed the remove, in either order, and
      * from the deltas alone */
     crdt_ormap_free(y);
     y = merged(x, a);
-    ck_assert_uint_eq(count(y, "k"), 14);
+    ck_assert_uint_eq(count(y, "k"), 1);
     ck_assert(crdt_ormap_equal(y, a));
     crdt_ormap_free(y);
     y = merged(a, x);
@@ -421,6 +456,7 @@ START_TEST(test_ormap_basic_remove_concurrent)
     crdt_ormap_free(y);
     y = merged(b, da);
     ck_assert(crdt_ormap_equal(y, a));
+    ck_assert(same_bytes(y, a));
     ck_assert_int_eq(crdt_ormap_merge(x, a), CRDT_OK);
     ck_assert(crdt_ormap_equal(x, a));
     ck_assert_int_eq(crdt_ormap_remove(NULL, "k", 1, NULL),
@@ -431,6 +467,119 @@ START_TEST(test_ormap_basic_remove_concurrent)
     crdt_ormap_free(db);
     crdt_ormap_free(x);
     crdt_ormap_free(y);
+}
+END_TEST
+
+static int os_add_fn(void *v, void *d, void *ud)
+{
+    const vop *op = ud;
+
+    return crdt_orset_add(v, op->actor, op->s, strlen(op->s), d);
+}
+
+static int os_add(crdt_ormap *m, crdt_actor actor, const char *key,
+                  const char *elem, crdt_ormap *delta)
+{
+    vop op = mkop(VT_ORSET, VO_ADD, actor, 0, elem);
+
+    return crdt_ormap_update(m, actor, key, strlen(key), crdt_orset_type(),
+                             os_add_fn, &op, delta);
+}
+
+/* What survives a concurrent remove: a plain value keeps the updating
+ * actor's whole slot (every update of that actor since its slot was last
+ * removed), a causal value only the updater's new dots. */
+START_TEST(test_ormap_basic_slots)
+{
+    crdt_ormap *a = crdt_ormap_new(NULL, NULL), *b, *x, *d;
+    const void *v;
+
+    /* a counter: actor 2 adds 5, everyone sees it; then adds 7 while a
+     * removes the key: the key keeps 12, actor 2's whole count */
+    ck_assert_int_eq(inc(a, 2, "k", 5, NULL), CRDT_OK);
+    ck_assert_int_eq(inc(a, 1, "k", 100, NULL), CRDT_OK);
+    b = crdt_ormap_clone(a);
+    ck_assert_int_eq(inc(b, 2, "k", 7, NULL), CRDT_OK);
+    ck_assert_int_eq(crdt_ormap_remove(a, "k", 1, NULL), CRDT_OK);
+    x = merged(a, b);
+    check_invariants(x);
+    ck_assert_int_eq(crdt_ormap_get(x, "k", 1, NULL, &v), CRDT_OK);
+    ck_assert_uint_eq(crdt_gcounter_get(v, 2), 12);
+    ck_assert_uint_eq(crdt_gcounter_get(v, 1), 0);
+    ck_assert_uint_eq(count(x, "k"), 12);
+    /* the delta of actor 2's second update is its whole slot (12) */
+    crdt_ormap_free(x);
+    crdt_ormap_free(b);
+    crdt_ormap_free(a);
+    a = crdt_ormap_new(NULL, NULL);
+    d = crdt_ormap_new(NULL, NULL);
+    ck_assert_int_eq(inc(a, 2, "k", 5, NULL), CRDT_OK);
+    ck_assert_int_eq(inc(a, 2, "k", 7, d), CRDT_OK);
+    ck_assert_int_eq(crdt_ormap_get(d, "k", 1, NULL, &v), CRDT_OK);
+    ck_assert_uint_eq(crdt_gcounter_get(v, 2), 12);
+    crdt_ormap_free(a);
+    crdt_ormap_free(d);
+    /* an OR-set {x} (and w, by actor 2) removed while actor 2 adds y:
+     * {y} (a causal value keeps only the new dots) */
+    a = crdt_ormap_new(NULL, NULL);
+    ck_assert_int_eq(os_add(a, 1, "s", "x", NULL), CRDT_OK);
+    ck_assert_int_eq(os_add(a, 2, "s", "w", NULL), CRDT_OK);
+    b = crdt_ormap_clone(a);
+    ck_assert_int_eq(os_add(b, 2, "s", "y", NULL), CRDT_OK);
+    ck_assert_int_eq(crdt_ormap_remove(a, "s", 1, NULL), CRDT_OK);
+    x = merged(a, b);
+    check_invariants(x);
+    ck_assert_int_eq(crdt_ormap_get(x, "s", 1, NULL, &v), CRDT_OK);
+    ck_assert_uint_eq(crdt_orset_size(v), 1);
+    ck_assert(crdt_orset_contains(v, "y", 1));
+    crdt_ormap_free(a);
+    crdt_ormap_free(b);
+    crdt_ormap_free(x);
+}
+END_TEST
+
+/* Removed keys leave nothing but their dots: maps with the same context
+ * and present keys are equal whatever their histories. */
+START_TEST(test_ormap_basic_no_tombstones)
+{
+    static const uint8_t ctx_only[] = {0x95, 0x01, 0x0c, 0x81, 0x01,
+                                       0x04, 0x90, 0x90};
+    crdt_ormap *m1 = crdt_ormap_new(NULL, NULL);
+    crdt_ormap *m2 = crdt_ormap_new(NULL, NULL);
+    crdt_ormap *m3 = crdt_ormap_new(NULL, NULL), *c;
+    crdt_buf e;
+    int i;
+
+    for (i = 0; i < 4; i++) /* dots (1, 1..4) on one key */
+        ck_assert_int_eq(inc(m1, 1, "k", 1, NULL), CRDT_OK);
+    ck_assert_int_eq(crdt_ormap_remove(m1, "k", 1, NULL), CRDT_OK);
+    /* four keys, one dot each, removed in another order */
+    ck_assert_int_eq(inc(m2, 1, "a", 1, NULL), CRDT_OK);
+    ck_assert_int_eq(set_lww(m2, 1, "b", 1, "v", NULL), CRDT_OK);
+    ck_assert_int_eq(inc(m2, 1, "c", 1, NULL), CRDT_OK);
+    ck_assert_int_eq(inc(m2, 1, "d", 1, NULL), CRDT_OK);
+    ck_assert_int_eq(crdt_ormap_remove(m2, "c", 1, NULL), CRDT_OK);
+    ck_assert_int_eq(crdt_ormap_remove(m2, "a", 1, NULL), CRDT_OK);
+    ck_assert_int_eq(crdt_ormap_remove(m2, "d", 1, NULL), CRDT_OK);
+    ck_assert_int_eq(crdt_ormap_remove(m2, "b", 1, NULL), CRDT_OK);
+    /* two or-set adds: a value dot and a presence dot each */
+    ck_assert_int_eq(os_add(m3, 1, "s", "x", NULL), CRDT_OK);
+    ck_assert_int_eq(os_add(m3, 1, "s", "y", NULL), CRDT_OK);
+    ck_assert_int_eq(crdt_ormap_remove(m3, "s", 1, NULL), CRDT_OK);
+    encode(m1, &e);
+    ck_assert_uint_eq(e.len, sizeof ctx_only);
+    ck_assert(memcmp(e.data, ctx_only, e.len) == 0);
+    crdt_buf_clear(&e);
+    ck_assert(crdt_ormap_equal(m1, m2));
+    ck_assert(crdt_ormap_equal(m1, m3));
+    ck_assert(same_bytes(m1, m2));
+    ck_assert(same_bytes(m1, m3));
+    c = merged(m2, m3);
+    ck_assert(crdt_ormap_equal(c, m1));
+    crdt_ormap_free(c);
+    crdt_ormap_free(m1);
+    crdt_ormap_free(m2);
+    crdt_ormap_free(m3);
 }
 END_TEST
 
@@ -463,6 +612,19 @@ START_TEST(test_ormap_basic_nested)
     ck_assert(crdt_ormap_equal(c, a));
     /* a nested type mismatch */
     ck_assert_int_eq(inc(r, 1, "x", 1, NULL), CRDT_ERR_TYPE);
+    check_invariants(r);
+    /* a removed inner map starts over empty: its inner keys' dots were
+     * removed with it */
+    ck_assert_int_eq(crdt_ormap_remove(r, "x", 1, NULL), CRDT_OK);
+    ck_assert_int_eq(nest_inc(r, 3, "x", "y", 1, NULL), CRDT_OK);
+    ck_assert_int_eq(crdt_ormap_get(r, "x", 1, &t, &in), CRDT_OK);
+    ck_assert_uint_eq(count(in, "y"), 1);
+    ck_assert(!crdt_ormap_contains(in, "z", 1));
+    ck_assert_uint_eq(crdt_ormap_size(in), 1);
+    check_invariants(r);
+    /* and a replica that missed the remove agrees after merging */
+    ck_assert_int_eq(crdt_ormap_merge(b, r), CRDT_OK);
+    ck_assert(crdt_ormap_equal(b, r));
     crdt_buf_clear(&e);
     crdt_ormap_free(a);
     crdt_ormap_free(b);
@@ -521,36 +683,116 @@ END_TEST
 
 /* ---------------------------------------------------------------- codec */
 
-static const uint8_t example[] = {0x95, 0x01, 0x0c, 0x81, 0x01, 0x01, 0x90,
-                                  0x91, 0x93, 0xc4, 0x01, 0x61, 0x91, 0x92,
-                                  0x01, 0x01, 0x93, 0x01, 0x03, 0x81, 0x01,
-                                  0x02};
+/* The header's example: "a" holding a gcounter {1: 2}, updated once by
+ * actor 1: [1, 12, {1: 1}, [], [[h'61', 3, [[1, 1]], [[1, 3, {1: 2}]]]]] */
+static const uint8_t example[] = {
+    0x95, 0x01, 0x0c, 0x81, 0x01, 0x01, 0x90, 0x91, 0x94, 0xc4, 0x01, 0x61,
+    0x03, 0x91, 0x92, 0x01, 0x01, 0x91, 0x93, 0x01, 0x03, 0x81, 0x01, 0x02};
 
-/* The example after removing "a": the entry stays, with no dots. */
-static const uint8_t removed_example[] = {
-    0x95, 0x01, 0x0c, 0x81, 0x01, 0x01, 0x90, 0x91, 0x93, 0xc4,
-    0x01, 0x61, 0x90, 0x93, 0x01, 0x03, 0x81, 0x01, 0x02};
+/* The example after removing "a": nothing is left but the dot. */
+static const uint8_t removed_example[] = {0x95, 0x01, 0x0c, 0x81,
+                                          0x01, 0x01, 0x90, 0x90};
+
+/* Two slots: "a" incremented by actor 1 (2) and actor 2 (3):
+ * [1, 12, {1: 1, 2: 1}, [], [[h'61', 3, [[1, 1], [2, 1]],
+ *                             [[1, 3, {1: 2}], [1, 3, {2: 3}]]]]] */
+static const uint8_t slots_example[] = {
+    0x95, 0x01, 0x0c, 0x82, 0x01, 0x01, 0x02, 0x01, 0x90, 0x91, 0x94, 0xc4,
+    0x01, 0x61, 0x03, 0x92, 0x92, 0x01, 0x01, 0x92, 0x02, 0x01, 0x92, 0x93,
+    0x01, 0x03, 0x81, 0x01, 0x02, 0x93, 0x01, 0x03, 0x81, 0x02, 0x03};
+
+/* A causal value: "s" an or-set to which actor 1 added "x": the add's
+ * dot (1, 1) is the map's, drawn before the presence dot (1, 2); the
+ * set's own context is its dot:
+ * [1, 12, {1: 2}, [], [[h'73', 8, [[1, 2]],
+ *                       [[1, 8, {1: 1}, [], [[h'78', [[1, 1]]]]]]]]] */
+static const uint8_t causal_example[] = {
+    0x95, 0x01, 0x0c, 0x81, 0x01, 0x02, 0x90, 0x91, 0x94, 0xc4, 0x01, 0x73,
+    0x08, 0x91, 0x92, 0x01, 0x02, 0x91, 0x95, 0x01, 0x08, 0x81, 0x01, 0x01,
+    0x90, 0x91, 0x92, 0xc4, 0x01, 0x78, 0x91, 0x92, 0x01, 0x01};
+
+/* The same or-set value with no presence dot (a remove that saw the
+ * key's presence but not the add): hidden, kept, valid. */
+static const uint8_t hidden_example[] = {
+    0x95, 0x01, 0x0c, 0x81, 0x01, 0x02, 0x90, 0x91, 0x94, 0xc4, 0x01, 0x73,
+    0x08, 0x90, 0x91, 0x95, 0x01, 0x08, 0x81, 0x01, 0x01, 0x90, 0x91, 0x92,
+    0xc4, 0x01, 0x78, 0x91, 0x92, 0x01, 0x01};
+
+static void expect_bytes(const crdt_ormap *m, const uint8_t *want,
+                         size_t len)
+{
+    crdt_buf e;
+
+    encode(m, &e);
+    ck_assert_uint_eq(e.len, len);
+    ck_assert(memcmp(e.data, want, len) == 0);
+    crdt_buf_clear(&e);
+}
 
 START_TEST(test_ormap_codec_removed)
 {
     crdt_ormap *m = crdt_ormap_new(NULL, NULL), *c = crdt_ormap_new(NULL, NULL);
-    crdt_buf e;
 
     ck_assert_int_eq(inc(m, 1, "a", 2, NULL), CRDT_OK);
     ck_assert_int_eq(crdt_ormap_remove(m, "a", 1, NULL), CRDT_OK);
-    encode(m, &e);
-    ck_assert_uint_eq(e.len, sizeof removed_example);
-    ck_assert(memcmp(e.data, removed_example, e.len) == 0);
-    crdt_buf_clear(&e);
+    expect_bytes(m, removed_example, sizeof removed_example);
     ck_assert_int_eq(crdt_ormap_decode(c, removed_example,
                                        sizeof removed_example, NULL, NULL),
                      CRDT_OK);
     ck_assert(crdt_ormap_equal(c, m));
     ck_assert_uint_eq(crdt_ormap_size(c), 0);
     ck_assert(!crdt_ormap_contains(c, "a", 1));
-    /* a re-add on the decoded copy resumes from {1: 2} */
+    /* a re-add on the decoded copy starts from 0 */
     ck_assert_int_eq(inc(c, 1, "a", 1, NULL), CRDT_OK);
-    ck_assert_uint_eq(count(c, "a"), 3);
+    ck_assert_uint_eq(count(c, "a"), 1);
+    /* and may use another type */
+    ck_assert_int_eq(crdt_ormap_remove(c, "a", 1, NULL), CRDT_OK);
+    ck_assert_int_eq(set_lww(c, 1, "a", 1, "v", NULL), CRDT_OK);
+    ck_assert_int_eq(crdt_ormap_get(c, "a", 1, NULL, NULL), CRDT_OK);
+    check_invariants(c);
+    crdt_ormap_free(m);
+    crdt_ormap_free(c);
+}
+END_TEST
+
+START_TEST(test_ormap_codec_slots)
+{
+    crdt_ormap *m = crdt_ormap_new(NULL, NULL), *c = crdt_ormap_new(NULL, NULL);
+    const void *v;
+
+    ck_assert_int_eq(inc(m, 1, "a", 2, NULL), CRDT_OK);
+    ck_assert_int_eq(inc(m, 2, "a", 3, NULL), CRDT_OK);
+    expect_bytes(m, slots_example, sizeof slots_example);
+    ck_assert_int_eq(crdt_ormap_decode(c, slots_example,
+                                       sizeof slots_example, NULL, NULL),
+                     CRDT_OK);
+    ck_assert(crdt_ormap_equal(c, m));
+    /* the value is the join of the slots */
+    ck_assert_uint_eq(count(c, "a"), 5);
+    crdt_ormap_free(m);
+    /* causal: the value's dot is the map's */
+    m = crdt_ormap_new(NULL, NULL);
+    ck_assert_int_eq(os_add(m, 1, "s", "x", NULL), CRDT_OK);
+    expect_bytes(m, causal_example, sizeof causal_example);
+    ck_assert_int_eq(crdt_ormap_decode(c, causal_example,
+                                       sizeof causal_example, NULL, NULL),
+                     CRDT_OK);
+    ck_assert(crdt_ormap_equal(c, m));
+    ck_assert_int_eq(crdt_ormap_get(c, "s", 1, NULL, &v), CRDT_OK);
+    ck_assert(crdt_orset_contains(v, "x", 1));
+    /* a hidden entry decodes, is not present, and is what an update of
+     * the key continues from */
+    ck_assert_int_eq(crdt_ormap_decode(c, hidden_example,
+                                       sizeof hidden_example, NULL, NULL),
+                     CRDT_OK);
+    ck_assert_uint_eq(crdt_ormap_size(c), 0);
+    ck_assert(!crdt_ormap_contains(c, "s", 1));
+    expect_bytes(c, hidden_example, sizeof hidden_example);
+    ck_assert_int_eq(os_add(c, 2, "s", "y", NULL), CRDT_OK);
+    ck_assert_int_eq(crdt_ormap_get(c, "s", 1, NULL, &v), CRDT_OK);
+    ck_assert_uint_eq(crdt_orset_size(v), 2);
+    ck_assert(crdt_orset_contains(v, "x", 1));
+    check_invariants(c);
     crdt_ormap_free(m);
     crdt_ormap_free(c);
 }
@@ -642,18 +884,25 @@ static void reject(const uint8_t *in, size_t len, const crdt_limits *lim,
 
 START_TEST(test_ormap_codec_reject)
 {
-    uint8_t in[64];
+    uint8_t in[80];
     size_t i;
     crdt_limits lim;
-    /* two entries, ctx {1: 2}: [k1, [[1,1]], gc{}], [k2, [[1,2]], gc{}] */
+    /* two entries, ctx {1: 2}: ["b", 3, [[1, 1]], [gc{}]],
+     * ["a", 3, [[1, 2]], [gc{}]] (unsorted) */
     const uint8_t two[] = {0x95, 0x01, 0x0c, 0x81, 0x01, 0x02, 0x90, 0x92,
-                           0x93, 0xc4, 0x01, 0x62, 0x91, 0x92, 0x01, 0x01,
-                           0x93, 0x01, 0x03, 0x80, 0x93, 0xc4, 0x01, 0x61,
-                           0x91, 0x92, 0x01, 0x02, 0x93, 0x01, 0x03, 0x80};
+                           0x94, 0xc4, 0x01, 0x62, 0x03, 0x91, 0x92, 0x01,
+                           0x01, 0x91, 0x93, 0x01, 0x03, 0x80, 0x94, 0xc4,
+                           0x01, 0x61, 0x03, 0x91, 0x92, 0x01, 0x02, 0x91,
+                           0x93, 0x01, 0x03, 0x80};
+    /* ["a", 3, [], []]: the old tombstone, a plain entry without dots */
+    const uint8_t tomb[] = {0x95, 0x01, 0x0c, 0x81, 0x01, 0x01, 0x90,
+                            0x91, 0x94, 0xc4, 0x01, 0x61, 0x03, 0x90, 0x90};
 
     /* every proper prefix */
     for (i = 0; i < sizeof example; i++)
         reject(example, i, NULL, CRDT_ERR_DECODE);
+    for (i = 0; i < sizeof causal_example; i++)
+        reject(causal_example, i, NULL, CRDT_ERR_DECODE);
     /* unsorted keys ("b" then "a"), then duplicates */
     reject(two, sizeof two, NULL, CRDT_ERR_DECODE);
     memcpy(in, two, sizeof two);
@@ -670,13 +919,13 @@ START_TEST(test_ormap_codec_reject)
     }
     /* a dot not in the context */
     memcpy(in, example, sizeof example);
-    in[15] = 0x02;
+    in[16] = 0x02;
     reject(in, sizeof example, NULL, CRDT_ERR_DECODE);
     /* a dot under two keys (sorted keys "`" and "a", both [1, 1]),
-     * reported at the second entry */
+     * reported in the second entry */
     memcpy(in, two, sizeof two);
     in[11] = 0x60;
-    in[27] = 0x01;
+    in[30] = 0x01;
     reject(in, sizeof two, NULL, CRDT_ERR_DECODE);
     {
         crdt_ormap *m = crdt_ormap_new(NULL, NULL);
@@ -684,22 +933,70 @@ START_TEST(test_ormap_codec_reject)
 
         ck_assert_int_eq(crdt_ormap_decode(m, in, sizeof two, NULL, &info),
                          CRDT_ERR_DECODE);
-        ck_assert_uint_eq(info.offset, 20);
+        ck_assert_uint_ge(info.offset, 22);
+        ck_assert_uint_le(info.offset, 30);
         crdt_ormap_free(m);
     }
-    /* a removed key's entry with a dot not in the context */
-    memcpy(in, removed_example, sizeof removed_example);
-    in[12] = 0x91; /* [[1, 2]] in place of [] */
-    memcpy(in + 13, "\x92\x01\x02", 3);
-    memcpy(in + 16, removed_example + 13, sizeof removed_example - 13);
-    reject(in, sizeof removed_example + 3, NULL, CRDT_ERR_DECODE);
-    /* unknown nested tag 13, and a user tag */
+    /* plain entries: no dots (with or without a value), a value short
+     * or one too many */
+    reject(tomb, sizeof tomb, NULL, CRDT_ERR_DECODE);
+    memcpy(in, tomb, sizeof tomb - 1);
+    memcpy(in + sizeof tomb - 1, example + 17, sizeof example - 17);
+    reject(in, sizeof tomb - 1 + sizeof example - 17, NULL, CRDT_ERR_DECODE);
+    memcpy(in, example, 17);
+    in[17] = 0x90;
+    reject(in, 18, NULL, CRDT_ERR_DECODE);
     memcpy(in, example, sizeof example);
-    in[18] = 0x0d;
+    in[17] = 0x92;
+    memcpy(in + sizeof example, example + 18, sizeof example - 18);
+    reject(in, 2 * sizeof example - 18, NULL, CRDT_ERR_DECODE);
+    /* a value of another tag than its entry (pncounter {} {}) */
+    memcpy(in, example, 18);
+    memcpy(in + 18, "\x94\x01\x04\x80\x80", 5);
+    reject(in, 23, NULL, CRDT_ERR_DECODE);
+    /* causal entries: no dot left anywhere (an empty set, no presence
+     * dot), two values, a value whose context is not its dots, a value
+     * dot that is also a presence dot, a value dot not in the map's
+     * context */
+    {
+        static const uint8_t empty_set[] = {
+            0x95, 0x01, 0x0c, 0x81, 0x01, 0x02, 0x90, 0x91, 0x94, 0xc4,
+            0x01, 0x73, 0x08, 0x90, 0x91, 0x95, 0x01, 0x08, 0x80, 0x90,
+            0x90};
+
+        reject(empty_set, sizeof empty_set, NULL, CRDT_ERR_DECODE);
+    }
+    memcpy(in, causal_example, sizeof causal_example);
+    in[17] = 0x92;
+    memcpy(in + sizeof causal_example, causal_example + 18,
+           sizeof causal_example - 18);
+    reject(in, 2 * sizeof causal_example - 18, NULL, CRDT_ERR_DECODE);
+    memcpy(in, causal_example, sizeof causal_example);
+    in[23] = 0x02; /* the set's context {1: 2}, its dot (1, 1) */
+    reject(in, sizeof causal_example, NULL, CRDT_ERR_DECODE);
+    memcpy(in, causal_example, sizeof causal_example);
+    in[33] = 0x02; /* the set's dot (1, 2), its context {1: 1} */
+    reject(in, sizeof causal_example, NULL, CRDT_ERR_DECODE);
+    memcpy(in, causal_example, sizeof causal_example);
+    in[23] = 0x02; /* set {1: 2} holding (1, 2): the presence dot too */
+    in[33] = 0x02;
+    reject(in, sizeof causal_example, NULL, CRDT_ERR_DECODE);
+    memcpy(in, causal_example, sizeof causal_example);
+    in[22] = 0x02; /* set {2: 1} holding (2, 1), not in {1: 2} */
+    in[32] = 0x02;
+    reject(in, sizeof causal_example, NULL, CRDT_ERR_DECODE);
+    /* unknown tag 13, in the entry and its value */
+    memcpy(in, example, sizeof example);
+    in[12] = 0x0d;
+    in[20] = 0x0d;
     reject(in, sizeof example, NULL, CRDT_ERR_TYPE);
     /* the nested value's own error, at its offset */
     memcpy(in, example, sizeof example);
-    in[21] = 0x00; /* gcounter count 0 */
+    in[23] = 0x00; /* gcounter count 0 */
+    reject(in, sizeof example, NULL, CRDT_ERR_DECODE);
+    /* an entry of three fields (the old format) */
+    memcpy(in, example, sizeof example);
+    in[8] = 0x93;
     reject(in, sizeof example, NULL, CRDT_ERR_DECODE);
     /* trailing byte */
     memcpy(in, example, sizeof example);
@@ -708,29 +1005,57 @@ START_TEST(test_ormap_codec_reject)
     /* limits */
     crdt_limits_default(&lim);
     lim.max_elements = 1;
-    reject(two, sizeof two, &lim, CRDT_ERR_LIMIT);
+    memcpy(in, two, sizeof two);
+    in[11] = 0x60;
+    reject(in, sizeof two, &lim, CRDT_ERR_LIMIT);
     crdt_limits_default(&lim);
     lim.max_value_bytes = 0;
     reject(example, sizeof example, &lim, CRDT_ERR_LIMIT);
 }
 END_TEST
 
-/* One level: [1, 12, {1: 1}, [], [["", [[1, 1]], <inner>]]] */
-static const uint8_t level[] = {0x95, 0x01, 0x0c, 0x81, 0x01, 0x01, 0x90,
-                                0x91, 0x93, 0xc4, 0x00, 0x91, 0x92, 0x01,
-                                0x01};
-static const uint8_t leaf[] = {0x93, 0x01, 0x03, 0x80};
-
+/* levels maps nested under key "" (the innermost holding "" a gcounter
+ * slot), each valid: level j of n has context {1: n - j}, its key the dot
+ * (1, n - j) and its value level j + 1, whose context is its dots. */
 static uint8_t *nested_bytes(size_t levels, size_t *len)
 {
-    uint8_t *p = malloc(levels * sizeof level + sizeof leaf);
-    size_t i;
+    uint8_t *p = malloc(levels * 24 + 16), *q = p;
+    size_t j;
 
     ck_assert_ptr_nonnull(p);
-    for (i = 0; i < levels; i++)
-        memcpy(p + i * sizeof level, level, sizeof level);
-    memcpy(p + levels * sizeof level, leaf, sizeof leaf);
-    *len = levels * sizeof level + sizeof leaf;
+    for (j = 0; j < levels; j++) {
+        uint64_t c = (uint64_t)(levels - j);
+        uint8_t u[3];
+        size_t ul = 1;
+
+        if (c < 0x80) {
+            u[0] = (uint8_t)c;
+        } else if (c < 0x100) {
+            u[0] = 0xcc;
+            u[1] = (uint8_t)c;
+            ul = 2;
+        } else {
+            u[0] = 0xcd;
+            u[1] = (uint8_t)(c >> 8);
+            u[2] = (uint8_t)c;
+            ul = 3;
+        }
+        memcpy(q, "\x95\x01\x0c\x81\x01", 5);
+        q += 5;
+        memcpy(q, u, ul);
+        q += ul;
+        memcpy(q, "\x90\x91\x94\xc4\x00", 5);
+        q += 5;
+        *q++ = j + 1 < levels ? 0x0c : 0x03;
+        memcpy(q, "\x91\x92\x01", 3);
+        q += 3;
+        memcpy(q, u, ul);
+        q += ul;
+        *q++ = 0x91;
+    }
+    memcpy(q, "\x93\x01\x03\x80", 4); /* the slot: a gcounter {} */
+    q += 4;
+    *len = (size_t)(q - p);
     return p;
 }
 
@@ -742,9 +1067,12 @@ START_TEST(test_ormap_codec_depth)
     uint8_t *p;
     clock_t t0;
 
-    /* 16 levels decode with the defaults, 17 do not */
+    /* 16 levels decode with the defaults (and re-encode to the input),
+     * 17 do not */
     p = nested_bytes(16, &len);
     ck_assert_int_eq(crdt_ormap_decode(m, p, len, NULL, NULL), CRDT_OK);
+    expect_bytes(m, p, len);
+    check_invariants(m);
     free(p);
     p = nested_bytes(17, &len);
     reject(p, len, NULL, CRDT_ERR_LIMIT);
@@ -753,6 +1081,8 @@ START_TEST(test_ormap_codec_depth)
     free(p);
     p = nested_bytes(2, &len);
     reject(p, len, &lim, CRDT_ERR_LIMIT);
+    lim.max_depth = 2;
+    ck_assert_int_eq(crdt_ormap_decode(m, p, len, &lim, NULL), CRDT_OK);
     free(p);
     /* 1000 levels: rejected fast, without deep recursion */
     t0 = clock();
@@ -764,11 +1094,11 @@ START_TEST(test_ormap_codec_depth)
     /* raw nested arrays in a value slot */
     p = malloc(sizeof example + 1000);
     ck_assert_ptr_nonnull(p);
-    memcpy(p, example, 16);
+    memcpy(p, example, 18);
     for (i = 0; i < 1000; i++)
-        p[16 + i] = 0x91;
-    p[1016] = 0xc0;
-    reject(p, 1017, NULL, CRDT_ERR_LIMIT);
+        p[18 + i] = 0x91;
+    p[1018] = 0xc0;
+    reject(p, 1019, NULL, CRDT_ERR_LIMIT);
     free(p);
     ck_assert((double)(clock() - t0) / CLOCKS_PER_SEC < 1.0);
     crdt_ormap_free(m);
@@ -778,91 +1108,153 @@ END_TEST
 /* ---------------------------------------------------------------- merge */
 
 /* Add-wins, for each value type: replicas a and b share a key's first
- * update op1 (actor 1); then a updates the key again (opa, actor 1) and
- * removes it, while b, which saw only op1, updates it concurrently (opb,
- * actor 2).  Every merge keeps the key (b's update was not observed by
- * the remove) with the join of every value it has had, a's hidden opa
- * included (values are never reset). */
-static const vop aw_inner_i = {VT_GCOUNTER, VO_INC, 1, 1, NULL, NULL, NULL,
-                               NULL};
+ * update op1; then a updates the key again (opa, actor 1) and removes
+ * it, while b, which saw only op1, updates it concurrently (opb, actor
+ * 2).  Every merge keeps the key (b's update was not observed by the
+ * remove) with exactly what b's update brought: a causal value only
+ * opb's new dots, a plain value actor 2's slot.  Variant 0 runs op1 as
+ * actor 1, variant 1 as actor 2, so that actor 2's slot holds op1 too
+ * (plain values keep it; causal values lose op1's dots, which the remove
+ * saw). */
+static const vop aw_inner_i1 = {VT_GCOUNTER, VO_INC, 1, 1, NULL, NULL, NULL,
+                                NULL};
+static const vop aw_inner_i2 = {VT_GCOUNTER, VO_INC, 2, 1, NULL, NULL, NULL,
+                                NULL};
 static const vop aw_inner_j = {VT_GCOUNTER, VO_INC, 2, 1, NULL, NULL, NULL,
                                NULL};
 
 typedef struct aw_case {
     vop op1, opa, opb;
-    void (*check)(const void *v); /* the merged value, beyond the join */
+    /* the merged value; variant 1: op1 was actor 2's */
+    void (*check)(const void *v, int variant);
 } aw_case;
 
-static void aw_check_mvreg(const void *v)
+static void aw_check_mvreg(const void *v, int variant)
 {
     const uint8_t *p;
     size_t len;
     crdt_dot d;
 
-    /* a's write "a" (1, 2) and b's write "b" (2, 1) are concurrent */
-    ck_assert_uint_eq(crdt_mvreg_count(v), 2);
+    /* only b's write "b": op1's "1" and a's "a" were removed */
+    (void)variant;
+    ck_assert_uint_eq(crdt_mvreg_count(v), 1);
     ck_assert_int_eq(crdt_mvreg_get(v, 0, &d, &p, &len), CRDT_OK);
-    ck_assert(d.actor == 1 && d.counter == 2 && len == 1 && p[0] == 'a');
-    ck_assert_int_eq(crdt_mvreg_get(v, 1, &d, &p, &len), CRDT_OK);
-    ck_assert(d.actor == 2 && d.counter == 1 && len == 1 && p[0] == 'b');
+    ck_assert(d.actor == 2 && len == 1 && p[0] == 'b');
 }
 
-static void aw_check_ewflag(const void *v)
+static void aw_check_ew_off(const void *v, int variant)
 {
-    /* b's disable saw only op1's enable; a's hidden re-enable wins */
+    /* b's disable brought no dot; op1's and a's enables were removed */
+    (void)variant;
+    ck_assert(!crdt_ewflag_value(v));
+}
+
+static void aw_check_ew_on(const void *v, int variant)
+{
+    (void)variant;
     ck_assert(crdt_ewflag_value(v));
 }
 
-static void aw_check_dwflag(const void *v)
+static void aw_check_dw_on(const void *v, int variant)
 {
-    /* b's enable saw only op1's disable; a's hidden re-disable wins */
+    /* b's enable brought no dot; the disables were removed */
+    (void)variant;
+    ck_assert(crdt_dwflag_value(v));
+}
+
+static void aw_check_dw_off(const void *v, int variant)
+{
+    (void)variant;
     ck_assert(!crdt_dwflag_value(v));
 }
 
-static void aw_check_orset(const void *v)
+static void aw_check_orset_empty(const void *v, int variant)
 {
-    /* b removed x (op1's add, observed); a's hidden add of z survives */
+    /* b removed x; a's z was removed with the key */
+    (void)variant;
+    ck_assert_uint_eq(crdt_orset_size(v), 0);
+}
+
+static void aw_check_orset_y(const void *v, int variant)
+{
+    size_t nd;
+    crdt_dot d;
+
+    /* the header's example: {x} removed while y is added: {y} */
+    (void)variant;
     ck_assert_uint_eq(crdt_orset_size(v), 1);
-    ck_assert(crdt_orset_contains(v, "z", 1));
+    ck_assert(crdt_orset_contains(v, "y", 1));
+    ck_assert_int_eq(crdt_orset_elem(v, 0, NULL, NULL, &nd), CRDT_OK);
+    ck_assert_uint_eq(nd, 1);
+    ck_assert_int_eq(crdt_orset_elem_dot(v, 0, 0, &d), CRDT_OK);
+    ck_assert_uint_eq(d.actor, 2);
 }
 
-static void aw_check_gset(const void *v)
+static void aw_check_gset(const void *v, int variant)
 {
-    ck_assert_uint_eq(crdt_gset_size(v), 3);
-    ck_assert(crdt_gset_contains(v, "x", 1));
+    /* actor 2's slot: y, and x if op1 was actor 2's */
+    ck_assert_uint_eq(crdt_gset_size(v), (variant ? 2 : 1));
     ck_assert(crdt_gset_contains(v, "y", 1));
-    ck_assert(crdt_gset_contains(v, "z", 1));
+    ck_assert(crdt_gset_contains(v, "x", 1) == (variant == 1));
+    ck_assert(!crdt_gset_contains(v, "z", 1));
 }
 
-static void aw_check_gcounter(const void *v)
+static void aw_check_gcounter(const void *v, int variant)
 {
-    ck_assert_uint_eq(crdt_gcounter_value(v), 13);
+    ck_assert_uint_eq(crdt_gcounter_value(v), (variant ? 11 : 10));
+    ck_assert_uint_eq(crdt_gcounter_get(v, 1), 0);
 }
 
-static void aw_check_pncounter(const void *v)
+static void aw_check_pncounter(const void *v, int variant)
 {
     int64_t x;
 
     ck_assert_int_eq(crdt_pncounter_value(v, &x), CRDT_OK);
-    ck_assert_int_eq(x, 13);
+    ck_assert_int_eq(x, (variant ? 15 : 10));
 }
 
-static void aw_check_lww(const void *v)
+static void aw_check_lww(const void *v, int variant)
 {
     const uint8_t *p;
     size_t len;
 
-    /* a's hidden write has the larger timestamp: it stays the value */
+    /* b's write (timestamp 2) beats op1's; a's (3) was removed */
+    (void)variant;
     ck_assert_int_eq(crdt_lww_value(v, &p, &len), CRDT_OK);
-    ck_assert(len == 1 && p[0] == 'a');
-    ck_assert_uint_eq(crdt_lww_timestamp(v), 3);
+    ck_assert(len == 1 && p[0] == 'b');
+    ck_assert_uint_eq(crdt_lww_timestamp(v), 2);
 }
 
-static void aw_check_ormap(const void *v)
+static void aw_check_lww_old(const void *v, int variant)
 {
-    /* a's hidden inner remove of i observed op1; b's j is new */
+    const uint8_t *p;
+    size_t len;
+
+    /* b's write (timestamp 0) lost to op1's at b: its slot holds op1's
+     * write if op1 was actor 2's, else nothing */
+    if (!variant) {
+        ck_assert(!crdt_lww_has_value(v));
+        return;
+    }
+    ck_assert_int_eq(crdt_lww_value(v, &p, &len), CRDT_OK);
+    ck_assert(len == 1 && p[0] == '1');
+    ck_assert_uint_eq(crdt_lww_timestamp(v), 1);
+}
+
+static void aw_check_ormap_j(const void *v, int variant)
+{
+    /* the inner map is causal: op1's i was removed with the key */
+    (void)variant;
     ck_assert(!crdt_ormap_contains(v, "i", 1));
     ck_assert_uint_eq(count(v, "j"), 1);
+    ck_assert_uint_eq(crdt_ormap_size(v), 1);
+}
+
+static void aw_check_ormap_i(const void *v, int variant)
+{
+    /* b updated inner i: its inner slot of actor 2 (with op1's 1 if op1
+     * was actor 2's) under a new dot; actor 1's slot was removed */
+    ck_assert_uint_eq(count(v, "i"), (variant ? 2 : 1));
     ck_assert_uint_eq(crdt_ormap_size(v), 1);
 }
 
@@ -873,12 +1265,20 @@ static const aw_case aw_cases[] = {
      AWOP(VT_MVREG, VO_WRITE, 2, 0, "b"), aw_check_mvreg},
     {AWOP(VT_EWFLAG, VO_ENABLE, 1, 0, NULL),
      AWOP(VT_EWFLAG, VO_ENABLE, 1, 0, NULL),
-     AWOP(VT_EWFLAG, VO_DISABLE, 2, 0, NULL), aw_check_ewflag},
+     AWOP(VT_EWFLAG, VO_DISABLE, 2, 0, NULL), aw_check_ew_off},
+    {AWOP(VT_EWFLAG, VO_DISABLE, 1, 0, NULL),
+     AWOP(VT_EWFLAG, VO_DISABLE, 1, 0, NULL),
+     AWOP(VT_EWFLAG, VO_ENABLE, 2, 0, NULL), aw_check_ew_on},
     {AWOP(VT_DWFLAG, VO_DISABLE, 1, 0, NULL),
      AWOP(VT_DWFLAG, VO_DISABLE, 1, 0, NULL),
-     AWOP(VT_DWFLAG, VO_ENABLE, 2, 0, NULL), aw_check_dwflag},
+     AWOP(VT_DWFLAG, VO_ENABLE, 2, 0, NULL), aw_check_dw_on},
+    {AWOP(VT_DWFLAG, VO_ENABLE, 1, 0, NULL),
+     AWOP(VT_DWFLAG, VO_ENABLE, 1, 0, NULL),
+     AWOP(VT_DWFLAG, VO_DISABLE, 2, 0, NULL), aw_check_dw_off},
     {AWOP(VT_ORSET, VO_ADD, 1, 0, "x"), AWOP(VT_ORSET, VO_ADD, 1, 0, "z"),
-     AWOP(VT_ORSET, VO_RM, 2, 0, "x"), aw_check_orset},
+     AWOP(VT_ORSET, VO_RM, 2, 0, "x"), aw_check_orset_empty},
+    {AWOP(VT_ORSET, VO_ADD, 1, 0, "x"), AWOP(VT_ORSET, VO_ADD, 1, 0, "z"),
+     AWOP(VT_ORSET, VO_ADD, 2, 0, "y"), aw_check_orset_y},
     {AWOP(VT_GSET, VO_ADD, 1, 0, "x"), AWOP(VT_GSET, VO_ADD, 1, 0, "z"),
      AWOP(VT_GSET, VO_ADD, 2, 0, "y"), aw_check_gset},
     {AWOP(VT_GCOUNTER, VO_INC, 1, 1, NULL),
@@ -889,10 +1289,16 @@ static const aw_case aw_cases[] = {
      AWOP(VT_PNCOUNTER, VO_INC, 2, 10, NULL), aw_check_pncounter},
     {AWOP(VT_LWW, VO_SET, 1, 1, "1"), AWOP(VT_LWW, VO_SET, 1, 3, "a"),
      AWOP(VT_LWW, VO_SET, 2, 2, "b"), aw_check_lww},
-    {{VT_ORMAP, VO_NESTED, 1, 0, NULL, "i", &aw_inner_i, NULL},
+    {AWOP(VT_LWW, VO_SET, 1, 1, "1"), AWOP(VT_LWW, VO_SET, 1, 3, "a"),
+     AWOP(VT_LWW, VO_SET, 2, 0, "b"), aw_check_lww_old},
+    {{VT_ORMAP, VO_NESTED, 1, 0, NULL, "i", &aw_inner_i1, NULL},
      {VT_ORMAP, VO_NESTED, 1, 0, NULL, "i", NULL, NULL},
      {VT_ORMAP, VO_NESTED, 2, 0, NULL, "j", &aw_inner_j, NULL},
-     aw_check_ormap},
+     aw_check_ormap_j},
+    {{VT_ORMAP, VO_NESTED, 1, 0, NULL, "i", &aw_inner_i1, NULL},
+     {VT_ORMAP, VO_NESTED, 1, 0, NULL, "i", NULL, NULL},
+     {VT_ORMAP, VO_NESTED, 2, 0, NULL, "i", &aw_inner_i2, NULL},
+     aw_check_ormap_i},
 };
 #define N_AW ((int)(sizeof aw_cases / sizeof aw_cases[0]))
 
@@ -909,25 +1315,26 @@ static const void *kval(const crdt_ormap *m, const crdt_type *want)
 
 START_TEST(test_ormap_merge_add_wins)
 {
-    const aw_case *c = &aw_cases[_i];
+    const aw_case *c = &aw_cases[_i / 2];
+    int variant = _i % 2, i;
     const crdt_type *t = vt_type(c->op1.vt);
     crdt_ormap *a = crdt_ormap_new(NULL, NULL), *b, *da, *db, *r[4], *z;
-    void *want;
-    int i;
+    vop op1 = c->op1;
+    void *fresh;
 
-    ck_assert_int_eq(vop_apply(a, "k", &c->op1, NULL), CRDT_OK);
+    if (variant) {
+        op1.actor = 2;
+        if (op1.inner)
+            op1.inner = &aw_inner_i2;
+    }
+    ck_assert_int_eq(vop_apply(a, "k", &op1, NULL), CRDT_OK);
     b = crdt_ormap_clone(a);
     da = crdt_ormap_new(NULL, NULL);
     db = crdt_ormap_new(NULL, NULL);
     ck_assert_int_eq(vop_apply(a, "k", &c->opa, da), CRDT_OK);
-    /* the join the merged key must hold: a's value (hidden by the
-     * remove below) and b's */
-    want = t->create(NULL);
-    ck_assert_int_eq(t->copy(want, kval(a, t)), CRDT_OK);
     ck_assert_int_eq(crdt_ormap_remove(a, "k", 1, da), CRDT_OK);
     ck_assert(!crdt_ormap_contains(a, "k", 1));
     ck_assert_int_eq(vop_apply(b, "k", &c->opb, db), CRDT_OK);
-    ck_assert_int_eq(t->merge(want, kval(b, t)), CRDT_OK);
     /* states both ways, and each side's delta group into the other */
     r[0] = merged(a, b);
     r[1] = merged(b, a);
@@ -937,14 +1344,13 @@ START_TEST(test_ormap_merge_add_wins)
         ck_assert_msg(crdt_ormap_contains(r[i], "k", 1),
                       "%s: merge %d lost the key", t->name, i);
         ck_assert_uint_eq(crdt_ormap_size(r[i]), 1);
-        ck_assert_msg(t->equal(kval(r[i], t), want),
-                      "%s: merge %d: value is not the join", t->name, i);
-        c->check(kval(r[i], t));
+        c->check(kval(r[i], t), variant);
+        check_invariants(r[i]);
         ck_assert(crdt_ormap_equal(r[i], r[0]));
         ck_assert(same_bytes(r[i], r[0]));
     }
     /* control: a remove that observed b's update does remove the key,
-     * everywhere, and the value stays retained */
+     * everywhere; then the key starts over from an empty value */
     z = crdt_ormap_new(NULL, NULL);
     ck_assert_int_eq(crdt_ormap_remove(r[0], "k", 1, z), CRDT_OK);
     ck_assert_int_eq(crdt_ormap_merge(r[1], z), CRDT_OK);
@@ -953,7 +1359,20 @@ START_TEST(test_ormap_merge_add_wins)
     ck_assert(!crdt_ormap_contains(r[0], "k", 1));
     ck_assert(!crdt_ormap_contains(r[1], "k", 1));
     ck_assert(crdt_ormap_equal(r[0], r[1]));
-    t->destroy(want);
+    check_invariants(r[1]);
+    {
+        vop noop = mkop(c->op1.vt, VO_NOOP, 3, 0, NULL);
+
+        ck_assert_int_eq(vop_apply(r[1], "k", &noop, NULL), CRDT_OK);
+        fresh = t->create(NULL);
+        ck_assert_msg(t->equal(kval(r[1], t), fresh),
+                      "%s: not reset by the remove", t->name);
+        t->destroy(fresh);
+        check_invariants(r[1]);
+        /* a replica that saw only b's update agrees */
+        ck_assert_int_eq(crdt_ormap_merge(b, r[1]), CRDT_OK);
+        ck_assert(crdt_ormap_equal(b, r[1]));
+    }
     crdt_ormap_free(z);
     for (i = 0; i < 4; i++)
         crdt_ormap_free(r[i]);
@@ -1099,11 +1518,79 @@ static void random_states(pctx *p, crdt_ormap *r[3], bool *removed)
     }
 }
 
+/* The VT_* of a type. */
+static int vt_of(const crdt_type *t)
+{
+    int vt;
+
+    for (vt = 0; vt < VT_COUNT; vt++)
+        if (vt_type(vt) == t)
+            return vt;
+    ck_abort_msg("not a value type: %s", t->name);
+    return -1;
+}
+
+/* On a copy of m: each present key is removed, then re-created by a
+ * no-op update (a new actor), which must give the type's empty value
+ * (remove resets; a nested map resets at every level); then every key is
+ * removed, which must leave nothing but the context: the encoding is the
+ * context's body and an empty entry array.  Returns the keys reset. */
+static long check_removes(pctx *p, const crdt_ormap *m)
+{
+    crdt_ormap *r = crdt_ormap_clone(m);
+    long resets = 0;
+    int i;
+
+    for (i = 0; i < p->sch.n[0]; i++) {
+        const crdt_type *t;
+        const void *v;
+        void *fresh;
+        vop op;
+
+        if (crdt_ormap_get(r, pkeys[i], 1, &t, NULL) != CRDT_OK)
+            continue;
+        tu_must(crdt_ormap_remove(r, pkeys[i], 1, NULL), "remove");
+        op = mkop(vt_of(t), VO_NOOP, 5, 0, NULL);
+        tu_must(vop_apply(r, pkeys[i], &op, NULL), "re-create");
+        tu_must(crdt_ormap_get(r, pkeys[i], 1, NULL, &v), "get");
+        fresh = t->create(NULL);
+        tu_expect(fresh && t->equal(v, fresh), "remove resets the value");
+        t->destroy(fresh);
+        resets++;
+    }
+    check_invariants(r);
+    for (i = 0; i < p->sch.n[0]; i++)
+        tu_must(crdt_ormap_remove(r, pkeys[i], 1, NULL), "remove");
+    TU_CHECK_EQ(crdt_ormap_size(r), 0);
+    {
+        crdt_dotctx *ctx = crdt_dotctx_new(NULL);
+        crdt_buf e;
+        uint8_t *b;
+
+        encode(r, &e);
+        b = malloc(e.len);
+        tu_expect(ctx && b && e.len > 4 && e.data[e.len - 1] == 0x90,
+                  "no entries after every key's remove");
+        /* [1, 12, vv, cloud, []] -> [1, 2, vv, cloud] */
+        memcpy(b, "\x94\x01\x02", 3);
+        memcpy(b + 3, e.data + 3, e.len - 4);
+        tu_expect(crdt_dotctx_decode(ctx, b, e.len - 1, NULL, NULL) ==
+                      CRDT_OK,
+                  "nothing but the context after every key's remove");
+        free(b);
+        crdt_buf_clear(&e);
+        crdt_dotctx_free(ctx);
+    }
+    crdt_ormap_free(r);
+    return resets;
+}
+
 START_TEST(test_ormap_property_laws)
 {
     tu_rng rng;
     pctx p;
     long n = tu_cases(10000), c, with_removes = 0, delta_removes = 0;
+    long resets = 0;
     int t;
 
     tu_rng_init(&rng, tu_seed("ormap") ^ 0x1);
@@ -1134,6 +1621,11 @@ START_TEST(test_ormap_property_laws)
         crdt_ormap_free(again);
         tu_expect(crdt_ormap_equal(ab_c, a_bc), "associative");
         tu_expect(same_bytes(ab_c, a_bc), "canonical bytes (assoc)");
+        for (i = 0; i < 3; i++)
+            check_invariants(r[i]);
+        check_invariants(ab);
+        check_invariants(ab_c);
+        resets += check_removes(&p, ab_c);
         /* round trip */
         encode(ab_c, &e);
         y = crdt_ormap_new(NULL, NULL);
@@ -1155,6 +1647,8 @@ START_TEST(test_ormap_property_laws)
         }
         delta_removes += removed;
         z = merged(ab, d);
+        check_invariants(x);
+        check_invariants(d);
         tu_expect(crdt_ormap_equal(z, x), "delta == mutation");
         tu_expect(same_bytes(z, x), "delta == mutation (bytes)");
         crdt_ormap_free(z);
@@ -1178,9 +1672,9 @@ START_TEST(test_ormap_property_laws)
     }
     fprintf(stderr,
             "ormap: %ld property cases, %ld with removes in the states, "
-            "%ld with removes in the delta group, %ld type conflicts; "
-            "value mutations:",
-            n, with_removes, delta_removes, p.conflicts);
+            "%ld with removes in the delta group, %ld type conflicts, "
+            "%ld keys reset; value mutations:",
+            n, with_removes, delta_removes, p.conflicts, resets);
     for (t = 0; t < VT_COUNT; t++) {
         fprintf(stderr, " %s %ld", vt_names[t], p.tally[t]);
         /* every type is the first key's in one case of VT_COUNT */
@@ -1188,6 +1682,8 @@ START_TEST(test_ormap_property_laws)
             tu_expect(p.tally[t] > 0, "every value type mutated");
     }
     fprintf(stderr, "\n");
+    if (n >= 100)
+        tu_expect(resets > n / 2, "keys reset in most cases");
 }
 END_TEST
 
@@ -1196,11 +1692,13 @@ END_TEST
 #define MR 5  /* replicas (actor i + 1) */
 #define MK 4  /* keys "0".."3", gcounters */
 
-/* The model of one key: presence dots, and the counter, which is kept
- * (and joined) whether or not the key is present. */
+/* The model of one key: its slots, as dots per actor.  A slot's count
+ * is fixed when its dot is made (slotval, per run: dots are unique), so
+ * a key's count for an actor is the largest of its live slots' (an
+ * actor may have two live slots where deltas arrive out of order: the
+ * older one goes when the delta that superseded it arrives). */
 typedef struct mkey {
     uint64_t dots[MR]; /* bit c - 1: dot (actor, c) */
-    uint64_t cnt[MR];  /* per actor; never reset */
     bool has;          /* some dot: present */
 } mkey;
 
@@ -1223,13 +1721,24 @@ static void m_merge(mrep *d, const mrep *s)
 
             x->dots[a] = (A & B) | (A & ~s->ctx[a]) | (B & ~d->ctx[a]);
             any |= x->dots[a] != 0;
-            if (y->cnt[a] > x->cnt[a])
-                x->cnt[a] = y->cnt[a];
         }
         x->has = any;
     }
     for (a = 0; a < MR; a++)
         d->ctx[a] |= s->ctx[a];
+}
+
+/* The count of actor a's live slots in key mk. */
+static uint64_t m_count(const mkey *mk, int a,
+                        const uint64_t slotval[MR][64])
+{
+    uint64_t c = 0, v;
+    int i;
+
+    for (i = 0; i < 64; i++)
+        if ((mk->dots[a] >> i & 1) && (v = slotval[a][i]) > c)
+            c = v;
+    return c;
 }
 
 static int top_bit(uint64_t v)
@@ -1243,7 +1752,8 @@ static int top_bit(uint64_t v)
     return n;
 }
 
-static void check_rep(const crdt_ormap *m, const mrep *r)
+static void check_rep(const crdt_ormap *m, const mrep *r,
+                      const uint64_t slotval[MR][64])
 {
     int k, a;
     size_t present = 0;
@@ -1259,11 +1769,13 @@ static void check_rep(const crdt_ormap *m, const mrep *r)
         present++;
         tu_must(crdt_ormap_get(m, key, 1, NULL, &v), "present as in model");
         for (a = 0; a < MR; a++)
-            if (crdt_gcounter_get(v, (crdt_actor)a + 1) != r->k[k].cnt[a])
+            if (crdt_gcounter_get(v, (crdt_actor)a + 1) !=
+                m_count(&r->k[k], a, slotval))
                 ck_abort_msg("key %d actor %d: %llu, model %llu", k, a + 1,
                              (unsigned long long)crdt_gcounter_get(
                                  v, (crdt_actor)a + 1),
-                             (unsigned long long)r->k[k].cnt[a]);
+                             (unsigned long long)m_count(&r->k[k], a,
+                                                         slotval));
     }
     tu_expect(crdt_ormap_size(m) == present, "size as in model");
 }
@@ -1281,9 +1793,11 @@ START_TEST(test_ormap_replicas_converge)
         crdt_ormap *rep[MR], *pool[POOL];
         mrep mr[MR], mpool[POOL];
         uint64_t upd[MK][MR], cov[MK][MR], incs[MK][MR];
-        int npool = 0, ops = 0;
+        int npool = 0, ops = 0, rems[MK] = {0};
+        uint64_t slotval[MR][64];
 
         memset(mr, 0, sizeof mr);
+        memset(slotval, 0, sizeof slotval);
         memset(upd, 0, sizeof upd);
         memset(cov, 0, sizeof cov);
         memset(incs, 0, sizeof incs);
@@ -1313,29 +1827,28 @@ START_TEST(test_ormap_replicas_converge)
                     for (a = 0; a < MR; a++) {
                         md->ctx[a] = mk->dots[a];
                         cov[k][a] |= mk->dots[a];
-                        mk->dots[a] = 0;
+                        mk->dots[a] = 0; /* the slots go */
                     }
-                    mk->has = false; /* the counter is kept */
+                    mk->has = false;
+                    rems[k]++;
                 } else {
                     int c = top_bit(m->ctx[x]) + 1;
                     uint64_t bit = (uint64_t)1 << (c - 1);
 
                     tu_must(inc(rep[x], (crdt_actor)x + 1, key, 1, pool[npool]),
                          "inc");
-                    for (a = 0; a < MR; a++) {
-                        md->ctx[a] = mk->dots[a];
-                        cov[k][a] |= md->ctx[a];
-                        mk->dots[a] = 0;
-                    }
+                    /* x's slot is replaced, counting on from it (0 if
+                     * none); the others stay */
+                    slotval[x][c - 1] = m_count(mk, x, slotval) + 1;
+                    md->ctx[x] = mk->dots[x];
+                    cov[k][x] |= mk->dots[x];
                     mk->has = true;
                     mk->dots[x] = bit;
-                    mk->cnt[x]++; /* from the retained count */
                     m->ctx[x] |= bit;
                     md->ctx[x] |= bit;
-                    /* the delta carries the value delta: x's count only */
+                    /* the delta carries x's new slot */
                     md->k[k].has = true;
                     md->k[k].dots[x] = bit;
-                    md->k[k].cnt[x] = mk->cnt[x];
                     upd[k][x] |= bit;
                     incs[k][x]++;
                 }
@@ -1352,7 +1865,8 @@ START_TEST(test_ormap_replicas_converge)
                 tu_must(crdt_ormap_merge(rep[x], rep[y]), "merge state");
                 m_merge(&mr[x], &mr[y]);
             }
-            check_rep(rep[x], &mr[x]);
+            check_rep(rep[x], &mr[x], slotval);
+            check_invariants(rep[x]);
         }
         /* every delta reaches everyone, in a random order, then states
          * are exchanged until nothing changes */
@@ -1372,7 +1886,7 @@ START_TEST(test_ormap_replicas_converge)
                     m_merge(&mr[i], &mr[j]);
                 }
         for (i = 0; i < nr; i++) {
-            check_rep(rep[i], &mr[i]);
+            check_rep(rep[i], &mr[i], slotval);
             tu_expect(crdt_ormap_equal(rep[i], rep[0]), "converged");
             tu_expect(same_bytes(rep[i], rep[0]), "converged bytes");
         }
@@ -1385,16 +1899,19 @@ START_TEST(test_ormap_replicas_converge)
                 live |= (upd[k][a] & ~cov[k][a]) != 0;
             tu_expect(crdt_ormap_contains(rep[0], key, 1) == live,
                    "presence = some update not covered");
-            /* a present key's counter is the join of every increment ever
-             * made to it, removes notwithstanding */
+            /* a present key's counter counts at most every increment to
+             * it, and exactly that if the key was never removed */
             if (live) {
                 const void *v;
 
                 tu_must(crdt_ormap_get(rep[0], key, 1, NULL, &v), "get");
-                for (a = 0; a < MR; a++)
-                    tu_expect(crdt_gcounter_get(v, (crdt_actor)a + 1) ==
-                               incs[k][a],
-                           "counter = all increments to the key");
+                for (a = 0; a < MR; a++) {
+                    uint64_t got = crdt_gcounter_get(v, (crdt_actor)a + 1);
+
+                    tu_expect(got <= incs[k][a], "counter <= increments");
+                    tu_expect(rems[k] || got == incs[k][a],
+                              "counter = all increments, without removes");
+                }
             }
         }
         for (i = 0; i < nr; i++)
@@ -1420,22 +1937,31 @@ END_TEST
  * a flag, an inner key's presence and its value's slots.  An operation
  * either adds to a slot (a new dot, superseding the dots it observed:
  * update of a key, orset add, mvreg write, ewflag enable, dwflag
- * disable) or kills the slot's observed dots (key remove, orset remove
- * and clear, mvreg clear, ewflag disable, dwflag enable), and it covers
- * what was live in the slot at its replica when it ran.  Then the live
- * adds of slot s in a state with set R are the adds in R that no
- * operation in R covers: the dot-store join, with "observed" read off
- * the history rather than a context.  Values are never reset (the
- * header): a value is the join of every value mutation in R to its key,
- * removes of the key notwithstanding, so the slots of a value ignore key
- * removes; a counter's count per actor is the largest running total
- * among that actor's operations in R (each delta carries the total); an
- * lww register holds the greatest write in R; a g-set every element
- * added in R.  After convergence R is every operation: a key is present
- * iff some update of it is covered by no remove or later update, an
- * orset value holds exactly the elements with an add covered by no orset
- * remove or clear of that key, whatever the key removes, a pncounter
- * value is the sum of every increment minus every decrement. */
+ * disable) or kills the slot's observed dots (orset remove and clear,
+ * mvreg clear, ewflag disable, dwflag enable, and a key remove, which
+ * kills the key's presence and every slot of its value: values share
+ * the map's context), and it covers what was live in the slot at its
+ * replica when it ran.  Then the live adds of slot s in a state with
+ * set R are the adds in R that no operation in R covers: the dot-store
+ * join, with "observed" read off the history rather than a context.  A
+ * causal value (orset, mvreg, flags, the inner map) is its type's
+ * semantics over its live adds, so a remove resets it and a concurrent
+ * update keeps only its new dots.
+ *
+ * Plain values (pncounter, gcounter, gset, lww, the inner pncounter) are
+ * per-actor slots: an update of a plain key covers only the live adds of
+ * its own actor in the key's presence slot, and its slot holds its own
+ * mutation and those of the slots it covered (slotops); the value of a
+ * state with R is the join of the mutations in the slots of the live
+ * adds.  So a counter's count per actor is the largest running total in
+ * those slots (each delta carries the total, counted from the value the
+ * actor's update saw), an lww register holds the greatest effective
+ * write in them, a g-set every element added in them.
+ *
+ * Dots: causal values draw their dots from the map's context, before the
+ * key's presence dot (and an inner map's value dots before the inner
+ * presence dot), so the model numbers every dot an actor draws; or-set
+ * and mvreg dots are checked exactly. */
 
 #define XR 5     /* replicas at most: replica i is actor i + 1 */
 #define XOPS 64  /* operations per run at most: a bit each */
@@ -1465,9 +1991,8 @@ enum {
     SL_COUNT
 };
 
-/* counters, and value dots the model names (dot counters per actor) */
+/* counters */
 enum { XC_PN, XC_GC, XC_IPN, XC_COUNT };
-enum { XD_OSET, XD_MV, XD_IOSET, XD_COUNT };
 
 typedef struct xop {
     int rep;       /* its replica */
@@ -1491,8 +2016,8 @@ typedef struct xmodel {
     xop op[XOPS];
     uint64_t adds[SL_COUNT];           /* operations adding to a slot */
     uint64_t cov[XOPS][SL_COUNT];      /* what each one covered */
-    uint64_t tot[XR][XC_COUNT][2];     /* running counter totals */
-    uint64_t vdots[XR][XD_COUNT];      /* value dots made per actor */
+    uint64_t slotops[XOPS];            /* plain update: its slot's ops */
+    uint64_t ndots[XR];                /* dots drawn per actor */
 } xmodel;
 
 static int popcount64(uint64_t v)
@@ -1524,6 +2049,76 @@ static void xev(xmodel *md, int o, int s, uint64_t R, bool add)
         md->adds[s] |= (uint64_t)1 << o;
 }
 
+/* The mutations a plain value with presence slot s holds in a state
+ * with R: those in the slots of its live adds. */
+static uint64_t xvals(const xmodel *md, int s, uint64_t R)
+{
+    uint64_t live = xlive(md, s, R), ops = 0;
+    int o;
+
+    for (o = 0; o < md->nops; o++)
+        if (live >> o & 1)
+            ops |= md->slotops[o];
+    return ops;
+}
+
+/* Update o (at a replica holding R) of the plain value with presence
+ * slot s: replaces its actor's slot, keeping what that slot held. */
+static void xslot(xmodel *md, int o, int s, uint64_t R)
+{
+    uint64_t live = xlive(md, s, R), mine = 0, ops = 0;
+    int p;
+
+    for (p = 0; p < md->nops; p++)
+        if ((live >> p & 1) && md->op[p].rep == md->op[o].rep) {
+            mine |= (uint64_t)1 << p;
+            ops |= md->slotops[p];
+        }
+    md->cov[o][s] = mine;
+    md->adds[s] |= (uint64_t)1 << o;
+    md->slotops[o] = ops | (uint64_t)1 << o;
+}
+
+/* The slots removing inner key j (or its outer key) kills. */
+static void x_kill_ikey(xmodel *md, int o, int j, uint64_t R)
+{
+    int e;
+
+    xev(md, o, SL_IKEY + j, R, false);
+    if (j == XI_ORSET)
+        for (e = 0; e < 3; e++)
+            xev(md, o, SL_IOSET + e, R, false);
+    else if (j == XI_EWFLAG)
+        xev(md, o, SL_IEW, R, false);
+}
+
+/* The slots removing top key k kills: its presence and its value's. */
+static void x_kill_key(xmodel *md, int o, int k, uint64_t R)
+{
+    int e;
+
+    xev(md, o, SL_KEY + k, R, false);
+    switch (k) {
+    case XK_ORSET:
+        for (e = 0; e < 3; e++)
+            xev(md, o, SL_OSET + e, R, false);
+        break;
+    case XK_MVREG:
+        xev(md, o, SL_MV, R, false);
+        break;
+    case XK_EWFLAG:
+        xev(md, o, SL_EW, R, false);
+        break;
+    case XK_DWFLAG:
+        xev(md, o, SL_DW, R, false);
+        break;
+    case XK_MAP:
+        for (e = 0; e < XI_COUNT; e++)
+            x_kill_ikey(md, o, e, R);
+        break;
+    }
+}
+
 /* Orders lww writes o and p (> 0: o is later): timestamp, actor, then
  * value bytes (the values are decimal strings, none a prefix of another
  * with a larger byte after it, so strcmp is memcmp-then-length). */
@@ -1538,21 +2133,39 @@ static int x_lww_cmp(const xmodel *md, int o, int p)
     return strcmp(a->val, b->val);
 }
 
-/* The lww write a state holding R holds: the greatest effective write in
- * R (the register joins the deltas of those), or -1. */
-static int x_lww_best(const xmodel *md, uint64_t R)
+/* The lww write a value holding the mutations S holds: the greatest
+ * effective write in S, or -1. */
+static int x_lww_best(const xmodel *md, uint64_t S)
 {
     int o, best = -1;
 
     for (o = 0; o < md->nops; o++)
-        if ((R >> o & 1) && md->op[o].key == XK_LWW && md->op[o].eff &&
-            (best < 0 || x_lww_cmp(md, o, best) > 0))
+        if ((S >> o & 1) && md->op[o].key == XK_LWW && !md->op[o].rm &&
+            md->op[o].eff && (best < 0 || x_lww_cmp(md, o, best) > 0))
             best = o;
     return best;
 }
 
-static void x_orset(tu_rng *rng, xmodel *md, int o, int slot0, int xd,
-                    uint64_t R, vop *v)
+/* A counter half per actor in a value holding the mutations S: the
+ * largest total. */
+static uint64_t x_count(const xmodel *md, int ctr, bool neg, int rep,
+                        uint64_t S)
+{
+    uint64_t c = 0;
+    int o;
+
+    for (o = 0; o < md->nops; o++) {
+        const xop *op = &md->op[o];
+
+        if ((S >> o & 1) && op->ctr == ctr && op->neg == neg &&
+            op->rep == rep && op->cum > c)
+            c = op->cum;
+    }
+    return c;
+}
+
+static void x_orset(tu_rng *rng, xmodel *md, int o, int slot0, uint64_t R,
+                    vop *v)
 {
     xop *op = &md->op[o];
     int w = (int)tu_below(rng, 8), e;
@@ -1562,7 +2175,7 @@ static void x_orset(tu_rng *rng, xmodel *md, int o, int slot0, int xd,
               pelems[op->elem]);
     if (w < 5) {
         xev(md, o, slot0 + op->elem, R, true);
-        op->vctr = ++md->vdots[op->rep][xd];
+        op->vctr = ++md->ndots[op->rep];
     } else if (w < 7) {
         v->kind = VO_RM;
         xev(md, o, slot0 + op->elem, R, false);
@@ -1573,8 +2186,9 @@ static void x_orset(tu_rng *rng, xmodel *md, int o, int slot0, int xd,
     }
 }
 
+/* A counter mutation of the plain value with presence slot s. */
 static void x_counter(tu_rng *rng, xmodel *md, int o, int ctr, bool pn,
-                      vop *v)
+                      int s, uint64_t R, vop *v)
 {
     xop *op = &md->op[o];
 
@@ -1583,7 +2197,8 @@ static void x_counter(tu_rng *rng, xmodel *md, int o, int ctr, bool pn,
     op->by = 1 + tu_below(rng, 5);
     *v = mkop(pn ? VT_PNCOUNTER : VT_GCOUNTER, op->neg ? VO_DEC : VO_INC,
               (crdt_actor)op->rep + 1, op->by, NULL);
-    op->cum = md->tot[op->rep][ctr][op->neg] += op->by;
+    op->cum = x_count(md, ctr, op->neg, op->rep, xvals(md, s, R)) + op->by;
+    xslot(md, o, s, R);
 }
 
 static void x_ewflag(tu_rng *rng, xmodel *md, int o, int slot, uint64_t R,
@@ -1594,6 +2209,8 @@ static void x_ewflag(tu_rng *rng, xmodel *md, int o, int slot, uint64_t R,
     *v = mkop(VT_EWFLAG, en ? VO_ENABLE : VO_DISABLE,
               (crdt_actor)md->op[o].rep + 1, 0, NULL);
     xev(md, o, slot, R, en);
+    if (en)
+        md->ndots[md->op[o].rep]++;
 }
 
 /* A random operation by replica x (holding R) on one of the keys in
@@ -1614,20 +2231,19 @@ static xop *x_random_op(tu_rng *rng, xmodel *md, int x, uint64_t R,
     snprintf(op->val, sizeof op->val, "%d", o);
     if (tu_below(rng, 4) == 0) {
         op->rm = true;
-        xev(md, o, SL_KEY + op->key, R, false);
+        x_kill_key(md, o, op->key, R);
         return op;
     }
-    xev(md, o, SL_KEY + op->key, R, true);
     switch (op->key) {
     case XK_ORSET:
-        x_orset(rng, md, o, SL_OSET, XD_OSET, R, &op->v[0]);
+        x_orset(rng, md, o, SL_OSET, R, &op->v[0]);
         break;
     case XK_MVREG:
         b = tu_below(rng, 4) != 0;
         op->v[0] = mkop(VT_MVREG, b ? VO_WRITE : VO_CLEAR, actor, 0, op->val);
         xev(md, o, SL_MV, R, b);
         if (b)
-            op->vctr = ++md->vdots[x][XD_MV];
+            op->vctr = ++md->ndots[x];
         break;
     case XK_EWFLAG:
         x_ewflag(rng, md, o, SL_EW, R, &op->v[0]);
@@ -1636,22 +2252,26 @@ static xop *x_random_op(tu_rng *rng, xmodel *md, int x, uint64_t R,
         b = tu_below(rng, 2) != 0; /* disable: a new dot */
         op->v[0] = mkop(VT_DWFLAG, b ? VO_DISABLE : VO_ENABLE, actor, 0, NULL);
         xev(md, o, SL_DW, R, b);
+        if (b)
+            md->ndots[x]++;
         break;
     case XK_PN:
-        x_counter(rng, md, o, XC_PN, true, &op->v[0]);
+        x_counter(rng, md, o, XC_PN, true, SL_KEY + XK_PN, R, &op->v[0]);
         break;
     case XK_GC:
-        x_counter(rng, md, o, XC_GC, false, &op->v[0]);
+        x_counter(rng, md, o, XC_GC, false, SL_KEY + XK_GC, R, &op->v[0]);
         break;
     case XK_GSET:
         op->elem = (int)tu_below(rng, 3);
         op->v[0] = mkop(VT_GSET, VO_ADD, actor, 0, pelems[op->elem]);
+        xslot(md, o, SL_KEY + XK_GSET, R);
         break;
     case XK_LWW: {
-        int was = x_lww_best(md, R);
+        int was = x_lww_best(md, xvals(md, SL_KEY + XK_LWW, R));
 
         op->v[0] = mkop(VT_LWW, VO_SET, actor, 1 + tu_below(rng, 6), op->val);
         op->eff = was < 0 || x_lww_cmp(md, o, was) > 0;
+        xslot(md, o, SL_KEY + XK_LWW, R);
         break;
     }
     case XK_MAP:
@@ -1659,26 +2279,37 @@ static xop *x_random_op(tu_rng *rng, xmodel *md, int x, uint64_t R,
         op->v[0] = mkop(VT_ORMAP, VO_NESTED, actor, 0, NULL);
         op->v[0].ikey = xikeys[op->ikey];
         if (tu_below(rng, 4) == 0) { /* inner remove */
-            xev(md, o, SL_IKEY + op->ikey, R, false);
+            x_kill_ikey(md, o, op->ikey, R);
             break;
         }
-        xev(md, o, SL_IKEY + op->ikey, R, true);
         op->v[0].inner = &op->v[1];
-        if (op->ikey == XI_ORSET)
-            x_orset(rng, md, o, SL_IOSET, XD_IOSET, R, &op->v[1]);
-        else if (op->ikey == XI_PN)
-            x_counter(rng, md, o, XC_IPN, true, &op->v[1]);
-        else
+        if (op->ikey == XI_ORSET) {
+            x_orset(rng, md, o, SL_IOSET, R, &op->v[1]);
+            xev(md, o, SL_IKEY + op->ikey, R, true);
+        } else if (op->ikey == XI_PN) {
+            x_counter(rng, md, o, XC_IPN, true, SL_IKEY + XI_PN, R,
+                      &op->v[1]);
+        } else {
             x_ewflag(rng, md, o, SL_IEW, R, &op->v[1]);
+            xev(md, o, SL_IKEY + op->ikey, R, true);
+        }
+        md->ndots[x]++; /* the inner key's presence dot */
         break;
     }
+    /* the key's presence dot, after the value's: a causal key's update
+     * supersedes every presence dot it saw, a plain key's only its
+     * actor's slot (xslot above) */
+    if (op->key != XK_PN && op->key != XK_GC && op->key != XK_GSET &&
+        op->key != XK_LWW)
+        xev(md, o, SL_KEY + op->key, R, true);
+    md->ndots[x]++;
     return op;
 }
 
 /* ----- checks of a state against the model */
 
 /* An or-set value: members, and each member's dots exactly those of its
- * live adds, (actor, the actor's n-th add to that set). */
+ * live adds, (actor, the add's dot counter in the map). */
 static void x_check_orset(const xmodel *md, const void *s, int slot0,
                           uint64_t R)
 {
@@ -1713,32 +2344,15 @@ static void x_check_orset(const xmodel *md, const void *s, int slot0,
     }
 }
 
-/* A counter half per actor: the largest total in R. */
-static uint64_t x_count(const xmodel *md, int ctr, bool neg, int rep,
-                        uint64_t R)
-{
-    uint64_t c = 0;
-    int o;
-
-    for (o = 0; o < md->nops; o++) {
-        const xop *op = &md->op[o];
-
-        if ((R >> o & 1) && op->ctr == ctr && op->neg == neg &&
-            op->rep == rep && op->cum > c)
-            c = op->cum;
-    }
-    return c;
-}
-
-static void x_check_pn(const xmodel *md, const void *v, int ctr, uint64_t R)
+static void x_check_pn(const xmodel *md, const void *v, int ctr, uint64_t S)
 {
     uint64_t p, n;
     int a;
 
     for (a = 0; a < XR; a++) {
         crdt_pncounter_get(v, (crdt_actor)a + 1, &p, &n);
-        TU_CHECK_EQ(p, x_count(md, ctr, false, a, R));
-        TU_CHECK_EQ(n, x_count(md, ctr, true, a, R));
+        TU_CHECK_EQ(p, x_count(md, ctr, false, a, S));
+        TU_CHECK_EQ(n, x_count(md, ctr, true, a, S));
     }
 }
 
@@ -1746,7 +2360,7 @@ static void x_check_value(const xmodel *md, int key, const void *v,
                           uint64_t R, bool reveal);
 
 /* m against the model with R; reveal: every key was re-added by a no-op
- * update, exposing the retained values. */
+ * update (of a new actor), exposing hidden causal values. */
 static void x_check(const xmodel *md, const crdt_ormap *m, uint64_t R,
                     bool reveal)
 {
@@ -1775,7 +2389,7 @@ static void x_check_value(const xmodel *md, int key, const void *v,
 {
     const uint8_t *p;
     size_t len, i, n;
-    uint64_t live;
+    uint64_t live, S;
     crdt_dot d;
     int o, best = -1, e, j;
 
@@ -1809,29 +2423,31 @@ static void x_check_value(const xmodel *md, int key, const void *v,
                   "dwflag: enabled iff no disable is live");
         break;
     case XK_PN:
-        x_check_pn(md, v, XC_PN, R);
+        x_check_pn(md, v, XC_PN, xvals(md, SL_KEY + XK_PN, R));
         break;
     case XK_GC:
+        S = xvals(md, SL_KEY + XK_GC, R);
         for (j = 0; j < XR; j++)
             TU_CHECK_EQ(crdt_gcounter_get(v, (crdt_actor)j + 1),
-                        x_count(md, XC_GC, false, j, R));
+                        x_count(md, XC_GC, false, j, S));
         break;
     case XK_GSET:
+        S = xvals(md, SL_KEY + XK_GSET, R);
         n = 0;
         for (e = 0; e < 3; e++) {
             bool in = false;
 
             for (o = 0; o < md->nops; o++)
-                in |= (R >> o & 1) && md->op[o].key == XK_GSET &&
+                in |= (S >> o & 1) && md->op[o].key == XK_GSET &&
                       !md->op[o].rm && md->op[o].elem == e;
             tu_expect(crdt_gset_contains(v, pelems[e], 1) == in,
-                      "gset: every element added");
+                      "gset: the elements of the live slots");
             n += in;
         }
         TU_CHECK_EQ(crdt_gset_size(v), n);
         break;
     case XK_LWW:
-        best = x_lww_best(md, R);
+        best = x_lww_best(md, xvals(md, SL_KEY + XK_LWW, R));
         tu_expect(crdt_lww_has_value(v) == (best >= 0), "lww: written");
         if (best >= 0) {
             tu_must(crdt_lww_value(v, &p, &len), "lww value");
@@ -1859,7 +2475,7 @@ static void x_check_value(const xmodel *md, int key, const void *v,
             if (j == XI_ORSET)
                 x_check_orset(md, iv, SL_IOSET, R);
             else if (j == XI_PN)
-                x_check_pn(md, iv, XC_IPN, R);
+                x_check_pn(md, iv, XC_IPN, xvals(md, SL_IKEY + XI_PN, R));
             else
                 tu_expect(crdt_ewflag_value(iv) ==
                               (xlive(md, SL_IEW, R) != 0),
@@ -1871,14 +2487,13 @@ static void x_check_value(const xmodel *md, int key, const void *v,
 }
 
 /* The converged state (every operation merged), stated directly from
- * the history, then its retained values revealed by no-op updates. */
+ * the history, then its hidden values revealed by no-op updates. */
 static void x_check_converged(const xmodel *md, const crdt_ormap *m,
                               long *survived)
 {
     uint64_t all = md->nops == 64 ? ~(uint64_t)0
                                   : ((uint64_t)1 << md->nops) - 1;
     crdt_ormap *r = crdt_ormap_clone(m);
-    int64_t want = 0, got;
     int k, j, u, o;
 
     for (k = 0; k < XK_COUNT; k++) {
@@ -1900,8 +2515,8 @@ static void x_check_converged(const xmodel *md, const crdt_ormap *m,
                   "converged: present iff an update is not covered");
         *survived += present && removed;
     }
-    /* reveal: a no-op update of every key (and inner key) shows its
-     * retained value, which must be the join of all its mutations */
+    /* reveal: a no-op update of every key (and inner key) by a new actor
+     * shows the value it continues from, which is the model's */
     for (k = 0; k < XK_COUNT; k++) {
         vop op = mkop(xk_vt[k], VO_NOOP, 99, 0, NULL), in;
 
@@ -1917,18 +2532,8 @@ static void x_check_converged(const xmodel *md, const crdt_ormap *m,
             tu_must(vop_apply(r, xkeys[k], &op, NULL), "reveal inner");
         }
     }
+    check_invariants(r);
     x_check(md, r, all, true);
-    {
-        const void *v;
-
-        tu_must(crdt_ormap_get(r, "p", 1, NULL, &v), "get p");
-        for (o = 0; o < md->nops; o++)
-            if (md->op[o].ctr == XC_PN)
-                want += md->op[o].neg ? -(int64_t)md->op[o].by
-                                      : (int64_t)md->op[o].by;
-        tu_must(crdt_pncounter_value(v, &got), "pn value");
-        tu_expect(got == want, "pncounter: the sum of every change");
-    }
     crdt_ormap_free(r);
 }
 
@@ -2009,6 +2614,7 @@ START_TEST(test_ormap_replicas_all_types)
                 nstate++;
             }
             x_check(md, rep[x], R[x], false);
+            check_invariants(rep[x]);
         }
         nops += md->nops;
         all = md->nops == 64 ? ~(uint64_t)0 : ((uint64_t)1 << md->nops) - 1;
@@ -2050,6 +2656,7 @@ START_TEST(test_ormap_replicas_all_types)
             tu_must(crdt_ormap_merge(rep[x], rep[y]), "merge state");
             tu_expect(crdt_ormap_equal(rep[x], rep[0]), "still converged");
         }
+        check_invariants(rep[0]);
         x_check_converged(md, rep[0], &survived);
         for (i = 0; i < nr; i++) {
             crdt_ormap_free(rep[i]);
@@ -2195,18 +2802,21 @@ static Suite *ormap_suite(void)
     tc = tcase_create("basic");
     tcase_add_test(tc, test_ormap_basic_update);
     tcase_add_test(tc, test_ormap_basic_remove_concurrent);
+    tcase_add_test(tc, test_ormap_basic_slots);
+    tcase_add_test(tc, test_ormap_basic_no_tombstones);
     tcase_add_test(tc, test_ormap_basic_nested);
     tcase_add_test(tc, test_ormap_basic_depth);
     suite_add_tcase(s, tc);
     tc = tcase_create("codec");
     tcase_add_test(tc, test_ormap_codec_bytes);
     tcase_add_test(tc, test_ormap_codec_removed);
+    tcase_add_test(tc, test_ormap_codec_slots);
     tcase_add_test(tc, test_ormap_codec_builtins);
     tcase_add_test(tc, test_ormap_codec_reject);
     tcase_add_test(tc, test_ormap_codec_depth);
     suite_add_tcase(s, tc);
     tc = tcase_create("merge");
-    tcase_add_loop_test(tc, test_ormap_merge_add_wins, 0, N_AW);
+    tcase_add_loop_test(tc, test_ormap_merge_add_wins, 0, 2 * N_AW);
     suite_add_tcase(s, tc);
     tc = tcase_create("property");
     tcase_set_timeout(tc, 300);

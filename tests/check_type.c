@@ -12,6 +12,7 @@
 #include <crdt/crdt.h>
 
 #include "testutil.h"
+#include "typetab.h"
 
 /* ------------------------------------------- an application-defined type */
 
@@ -324,6 +325,93 @@ START_TEST(test_type_registry_user_type_in_map)
 }
 END_TEST
 
+/* The maxreg of key "k" in m, or UINT64_MAX if absent. */
+static uint64_t mr_get(const crdt_ormap *m)
+{
+    const void *val;
+
+    if (crdt_ormap_get(m, "k", 1, NULL, &val) != CRDT_OK)
+        return UINT64_MAX;
+    return ((const maxreg *)val)->v;
+}
+
+static bool has_bytes(const crdt_buf *b, const char *p, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i + n <= b->len; i++)
+        if (memcmp(b->data + i, p, n) == 0)
+            return true;
+    return false;
+}
+
+static void mr_valid(const crdt_ormap *m)
+{
+    const char *why = tt_find("ormap")->invalid(m);
+
+    ck_assert_msg(why == NULL, "ormap invariant broken: %s", why);
+}
+
+/* A user type is a plain value: the map holds one slot per updating
+ * actor, a concurrent update survives a remove with its actor's slot,
+ * and a remove resets the key. */
+START_TEST(test_type_registry_user_type_slots)
+{
+    crdt_registry *reg = crdt_registry_new(NULL);
+    crdt_ormap *m, *c, *d;
+    uint64_t v7 = 7, v9 = 9, v3 = 3, v4 = 4;
+    crdt_buf buf;
+
+    ck_assert_int_eq(crdt_registry_add_builtins(reg), CRDT_OK);
+    ck_assert_int_eq(crdt_registry_add(reg, &maxreg_type), CRDT_OK);
+    m = crdt_registry_create(reg, crdt_ormap_type(), NULL);
+    d = crdt_registry_create(reg, crdt_ormap_type(), NULL);
+    ck_assert(m && d);
+    ck_assert_int_eq(crdt_ormap_update(m, 1, "k", 1, &maxreg_type, mr_raise,
+                                       &v7, NULL),
+                     CRDT_OK);
+    c = crdt_ormap_clone(m);
+    ck_assert_ptr_nonnull(c);
+    /* actor 2 raises to 9 while actor 1's replica removes the key */
+    ck_assert_int_eq(crdt_ormap_update(c, 2, "k", 1, &maxreg_type, mr_raise,
+                                       &v9, d),
+                     CRDT_OK);
+    ck_assert_uint_eq(mr_get(c), 9);
+    mr_valid(c);
+    ck_assert_int_eq(crdt_ormap_remove(m, "k", 1, NULL), CRDT_OK);
+    ck_assert_uint_eq(mr_get(m), UINT64_MAX);
+    ck_assert_int_eq(crdt_ormap_merge(m, d), CRDT_OK);
+    ck_assert_uint_eq(mr_get(m), 9);
+    mr_valid(m);
+    /* two slots: actor 1 writes 4 next to actor 2's 9; the value is
+     * their join, and each slot is encoded */
+    ck_assert_int_eq(crdt_ormap_update(m, 1, "k", 1, &maxreg_type, mr_raise,
+                                       &v4, NULL),
+                     CRDT_OK);
+    ck_assert_uint_eq(mr_get(m), 9);
+    mr_valid(m);
+    crdt_buf_init(&buf, NULL);
+    ck_assert_int_eq(crdt_ormap_encode(m, &buf), CRDT_OK);
+    ck_assert(has_bytes(&buf, "\x93\x01\xcd\x04\x00\x04", 6));
+    ck_assert(has_bytes(&buf, "\x93\x01\xcd\x04\x00\x09", 6));
+    crdt_buf_clear(&buf);
+    /* a remove resets: the re-added key holds only the new write */
+    ck_assert_int_eq(crdt_ormap_remove(m, "k", 1, NULL), CRDT_OK);
+    ck_assert_int_eq(crdt_ormap_update(m, 1, "k", 1, &maxreg_type, mr_raise,
+                                       &v3, NULL),
+                     CRDT_OK);
+    ck_assert_uint_eq(mr_get(m), 3);
+    ck_assert_int_eq(crdt_ormap_merge(c, m), CRDT_OK);
+    ck_assert_uint_eq(mr_get(c), 3);
+    ck_assert(crdt_ormap_equal(c, m));
+    mr_valid(c);
+    crdt_ormap_free(m);
+    crdt_ormap_free(c);
+    crdt_ormap_free(d);
+    crdt_registry_free(reg);
+}
+END_TEST
+
 START_TEST(test_type_nomem_registry)
 {
     tu_mem tm;
@@ -383,6 +471,7 @@ static Suite *type_suite(void)
     tcase_add_test(tc, test_type_registry_add_find);
     tcase_add_test(tc, test_type_registry_user_type);
     tcase_add_test(tc, test_type_registry_user_type_in_map);
+    tcase_add_test(tc, test_type_registry_user_type_slots);
     suite_add_tcase(s, tc);
     tc = tcase_create("nomem");
     tcase_add_test(tc, test_type_nomem_registry);

@@ -856,30 +856,90 @@ static const tt_type tt_mvreg = {
     .model = mvreg_model,
 };
 
-/* ormap: updates of gcounter and lww values under random keys (a key's
- * type follows from its bytes, so it never changes), and removes. */
+/* ormap: updates of values of every built-in type under random keys (a
+ * nested map holds counters and or-sets), and removes.  A key's type
+ * follows from its bytes, except one update in eight, which picks any
+ * type: it fails with CRDT_ERR_TYPE on a present key of another type
+ * (skipped), re-creates a removed key with another type, or, on a
+ * concurrent copy, makes a type conflict that the larger tag wins. */
 typedef struct ormap_arg {
     crdt_actor actor;
     uint64_t n;
+    int vt; /* 0..8: see ormap_fn */
 } ormap_arg;
 
-static int ormap_inc(void *value, void *value_delta, void *user_data)
+static const crdt_type *ormap_vt(int vt)
 {
-    const ormap_arg *a = user_data;
-
-    return crdt_gcounter_increment(value, a->actor, a->n, value_delta);
+    switch (vt) {
+    case 0:
+        return crdt_gcounter_type();
+    case 1:
+        return crdt_lww_type();
+    case 2:
+        return crdt_orset_type();
+    case 3:
+        return crdt_mvreg_type();
+    case 4:
+        return crdt_ewflag_type();
+    case 5:
+        return crdt_dwflag_type();
+    case 6:
+        return crdt_pncounter_type();
+    case 7:
+        return crdt_gset_type();
+    default:
+        return crdt_ormap_type();
+    }
 }
 
-static int ormap_set(void *value, void *value_delta, void *user_data)
+static int ormap_fn(void *value, void *value_delta, void *user_data)
 {
     const ormap_arg *a = user_data;
     uint8_t v[8];
-    size_t i;
+    size_t i, len = (size_t)(a->n % 9);
+    ormap_arg in;
 
     for (i = 0; i < sizeof v; i++)
         v[i] = (uint8_t)(a->n >> (8 * i));
-    return crdt_lww_set(value, a->n, a->actor, v, (size_t)(a->n % 9),
-                        value_delta);
+    switch (a->vt) {
+    case 0:
+        return crdt_gcounter_increment(value, a->actor, a->n, value_delta);
+    case 1:
+        return crdt_lww_set(value, a->n, a->actor, v, len, value_delta);
+    case 2:
+        if (a->n % 4 == 0)
+            return crdt_orset_remove(value, v, len % 3, value_delta);
+        return crdt_orset_add(value, a->actor, v, len % 3, value_delta);
+    case 3:
+        if (a->n % 5 == 0)
+            return crdt_mvreg_clear(value, value_delta);
+        return crdt_mvreg_write(value, a->actor, v, len, value_delta);
+    case 4:
+        if (a->n % 3 == 0)
+            return crdt_ewflag_disable(value, value_delta);
+        return crdt_ewflag_enable(value, a->actor, value_delta);
+    case 5:
+        if (a->n % 3 == 0)
+            return crdt_dwflag_enable(value, value_delta);
+        return crdt_dwflag_disable(value, a->actor, value_delta);
+    case 6:
+        if (a->n % 2)
+            return crdt_pncounter_decrement(value, a->actor, a->n,
+                                            value_delta);
+        return crdt_pncounter_increment(value, a->actor, a->n, value_delta);
+    case 7:
+        return crdt_gset_add(value, v, len % 3, value_delta);
+    default:
+        /* an inner key "0".."2" of a counter or an or-set, or its
+         * remove */
+        in = *a;
+        in.vt = (int)(a->n % 3 == 2 ? 2 : 0);
+        v[0] = (uint8_t)('0' + a->n % 3);
+        if (a->n % 7 == 0)
+            return crdt_ormap_remove(value, v, 1, value_delta);
+        return crdt_ormap_update(value, a->actor, v, 1, ormap_vt(in.vt),
+                                 ormap_fn, &in, value_delta);
+    }
 }
 
 static int ormap_op(void *obj, tu_rng *rng, tt_shape shape,
@@ -896,13 +956,12 @@ static int ormap_op(void *obj, tu_rng *rng, tt_shape shape,
     arg.n = tt_rand_count(rng, shape == TT_SMALL ? TT_SMALL : TT_BIG);
     if (tu_below(rng, 8) == 0)
         arg.n = 0; /* a counter value that stays empty */
-    if ((klen + (klen ? key[0] : 0)) % 2)
-        rv = crdt_ormap_update(obj, arg.actor, key, klen, crdt_lww_type(),
-                               ormap_set, &arg, NULL);
-    else
-        rv = crdt_ormap_update(obj, arg.actor, key, klen,
-                               crdt_gcounter_type(), ormap_inc, &arg, NULL);
-    return rv == CRDT_ERR_OVERFLOW ? CRDT_OK : rv;
+    arg.vt = (int)((klen + (klen ? key[0] : 0)) % 9);
+    if (tu_below(rng, 8) == 0)
+        arg.vt = (int)tu_below(rng, 9);
+    rv = crdt_ormap_update(obj, arg.actor, key, klen, ormap_vt(arg.vt),
+                           ormap_fn, &arg, NULL);
+    return rv == CRDT_ERR_OVERFLOW || rv == CRDT_ERR_TYPE ? CRDT_OK : rv;
 }
 
 static int ormap_gen(void *obj, tu_rng *rng, tt_shape shape)
@@ -912,8 +971,9 @@ static int ormap_gen(void *obj, tu_rng *rng, tt_shape shape)
 }
 
 /* {"entries": [["<hex key>", "<type>", <the value's model>], ...]}: the
- * present keys in key order (removed keys are not readable through the
- * API; the interop test checks them from the bytes). */
+ * present keys in key order (a plain value as the join of its slots;
+ * hidden entries are not readable through the API; the interop test
+ * checks the slots and dots from the bytes). */
 static void ormap_model(const void *obj, FILE *out)
 {
     const crdt_type *type;
@@ -939,6 +999,348 @@ static void ormap_model(const void *obj, FILE *out)
     fputs("]}", out);
 }
 
+/* ormap invariants (crdt/ormap.h), read off the canonical encoding (the
+ * API shows neither the key's dots nor a causal value's context): every
+ * dot in the map's context; no dot in two places (two keys, a key's dots
+ * and its value, two levels); a causal value's own context exactly its
+ * dots; a plain entry has dots and one value per dot; a causal entry
+ * without dots has a value with a dot (else it should be gone). */
+typedef struct mp_rd {
+    const uint8_t *p, *end;
+    const char *why;
+} mp_rd;
+
+typedef struct dot_vec {
+    crdt_dot *d;
+    size_t n, cap;
+} dot_vec;
+
+static uint64_t mp_be(mp_rd *r, size_t n)
+{
+    uint64_t v = 0;
+
+    if ((size_t)(r->end - r->p) < n) {
+        r->why = r->why ? r->why : "truncated encoding";
+        return 0;
+    }
+    while (n--)
+        v = v << 8 | *r->p++;
+    return v;
+}
+
+/* A header of the kind (0: uint, 1: array, 2: map, 3: bin); its value
+ * (the integer, the count, the length). */
+static uint64_t mp_get(mp_rd *r, int kind)
+{
+    uint8_t b;
+
+    if (r->why || r->p >= r->end) {
+        r->why = r->why ? r->why : "truncated encoding";
+        return 0;
+    }
+    b = *r->p++;
+    if (kind == 0 && b < 0x80)
+        return b;
+    if (kind == 0 && b >= 0xcc && b <= 0xcf)
+        return mp_be(r, (size_t)1 << (b - 0xcc));
+    if (kind == 1 && (b & 0xf0) == 0x90)
+        return b & 0x0f;
+    if (kind == 1 && (b == 0xdc || b == 0xdd))
+        return mp_be(r, b == 0xdc ? 2 : 4);
+    if (kind == 2 && (b & 0xf0) == 0x80)
+        return b & 0x0f;
+    if (kind == 2 && (b == 0xde || b == 0xdf))
+        return mp_be(r, b == 0xde ? 2 : 4);
+    if (kind == 3 && b >= 0xc4 && b <= 0xc6)
+        return mp_be(r, (size_t)1 << (b - 0xc4));
+    r->why = "unexpected MessagePack header";
+    return 0;
+}
+
+static void mp_skip_bin(mp_rd *r)
+{
+    uint64_t n = mp_get(r, 3);
+
+    if (!r->why && n > (uint64_t)(r->end - r->p))
+        r->why = "truncated bin";
+    else if (!r->why)
+        r->p += n;
+}
+
+static void dot_push(mp_rd *r, dot_vec *v, crdt_dot d)
+{
+    crdt_dot *p;
+
+    if (v->n == v->cap) {
+        p = realloc(v->d, (v->cap ? 2 * v->cap : 16) * sizeof *p);
+        if (!p) {
+            r->why = "out of memory";
+            return;
+        }
+        v->d = p;
+        v->cap = v->cap ? 2 * v->cap : 16;
+    }
+    v->d[v->n++] = d;
+}
+
+/* An [actor, counter] pair (or the first two of a longer array). */
+static crdt_dot mp_dot(mp_rd *r, uint64_t *extra)
+{
+    crdt_dot d;
+    uint64_t n = mp_get(r, 1);
+
+    d.actor = mp_get(r, 0);
+    d.counter = mp_get(r, 0);
+    if (!r->why && n < 2)
+        r->why = "a dot of fewer than two fields";
+    *extra = n < 2 ? 0 : n - 2;
+    return d;
+}
+
+/* A context (vector map, cloud array) as a dotctx, *ctx (NULL if the
+ * encoding is bad). */
+static crdt_dotctx *mp_ctx(mp_rd *r)
+{
+    const uint8_t *start = r->p;
+    uint64_t n, i, extra;
+    uint8_t *buf;
+    crdt_dotctx *c;
+
+    n = mp_get(r, 2);
+    for (i = 0; i < n && !r->why; i++) {
+        mp_get(r, 0);
+        mp_get(r, 0);
+    }
+    n = mp_get(r, 1);
+    for (i = 0; i < n && !r->why; i++)
+        mp_dot(r, &extra);
+    if (r->why)
+        return NULL;
+    buf = malloc((size_t)(r->p - start) + 3);
+    c = crdt_dotctx_new(NULL);
+    if (!buf || !c) {
+        free(buf);
+        crdt_dotctx_free(c);
+        r->why = "out of memory";
+        return NULL;
+    }
+    buf[0] = 0x94;
+    buf[1] = 0x01;
+    buf[2] = CRDT_TAG_DOTCTX;
+    memcpy(buf + 3, start, (size_t)(r->p - start));
+    if (crdt_dotctx_decode(c, buf, (size_t)(r->p - start) + 3, NULL,
+                           NULL) != CRDT_OK) {
+        crdt_dotctx_free(c);
+        c = NULL;
+        r->why = "a context that does not decode";
+    }
+    free(buf);
+    return c;
+}
+
+static bool causal_tag(uint64_t tag)
+{
+    return tag == CRDT_TAG_MVREG || tag == CRDT_TAG_ORSET ||
+           tag == CRDT_TAG_EWFLAG || tag == CRDT_TAG_DWFLAG ||
+           tag == CRDT_TAG_ORMAP;
+}
+
+static uint64_t mp_value(mp_rd *r, dot_vec *all);
+
+/* Skips any MessagePack object (plain values only need skipping). */
+static void mp_skip(mp_rd *r, int depth)
+{
+    uint8_t b;
+    uint64_t n, i;
+
+    if (r->why || r->p >= r->end || depth > 64) {
+        r->why = r->why ? r->why : "truncated encoding";
+        return;
+    }
+    b = *r->p;
+    if (b < 0x80 || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+        r->p++;
+    } else if (b >= 0xcc && b <= 0xcf) {
+        mp_get(r, 0);
+    } else if (b >= 0xd0 && b <= 0xd3) {
+        r->p++;
+        mp_be(r, (size_t)1 << (b - 0xd0));
+    } else if (b >= 0xc4 && b <= 0xc6) {
+        mp_skip_bin(r);
+    } else if ((b & 0xe0) == 0xa0 || (b >= 0xd9 && b <= 0xdb)) {
+        r->p++;
+        n = (b & 0xe0) == 0xa0 ? (uint64_t)(b & 0x1f)
+                               : mp_be(r, (size_t)1 << (b - 0xd9));
+        if (!r->why && n > (uint64_t)(r->end - r->p))
+            r->why = "truncated str";
+        else if (!r->why)
+            r->p += n;
+    } else if ((b & 0xf0) == 0x90 || b == 0xdc || b == 0xdd) {
+        n = mp_get(r, 1);
+        for (i = 0; i < n && !r->why; i++)
+            mp_skip(r, depth + 1);
+    } else if ((b & 0xf0) == 0x80 || b == 0xde || b == 0xdf) {
+        n = mp_get(r, 2);
+        for (i = 0; i < 2 * n && !r->why; i++)
+            mp_skip(r, depth + 1);
+    } else {
+        r->why = "unexpected MessagePack type";
+    }
+}
+
+/* The body of a map (context, entries) at r: every dot of every level
+ * goes to all; the map's own dots (its keys', its values') are all[from
+ * ..] when it returns, and must make up exactly its context when own. */
+static void mp_ormap_body(mp_rd *r, dot_vec *all, bool own)
+{
+    size_t from = all->n, i;
+    crdt_dotctx *ctx = mp_ctx(r), *mine = NULL;
+    uint64_t n, e, k, nd, nv, tag, extra;
+
+    n = mp_get(r, 1);
+    for (e = 0; e < n && !r->why; e++) {
+        size_t before;
+
+        if (mp_get(r, 1) != 4 && !r->why)
+            r->why = "an entry of other than four fields";
+        mp_skip_bin(r);
+        tag = mp_get(r, 0);
+        nd = mp_get(r, 1);
+        for (k = 0; k < nd && !r->why; k++) {
+            dot_push(r, all, mp_dot(r, &extra));
+            if (extra && !r->why)
+                r->why = "a key's dot of more than two fields";
+        }
+        nv = mp_get(r, 1);
+        if (r->why)
+            break;
+        if (!causal_tag(tag) && (nd == 0 || nv != nd)) {
+            r->why = nd ? "a plain entry without one value per dot"
+                        : "a plain entry without dots (a tombstone)";
+            break;
+        }
+        if (causal_tag(tag) && nv != 1) {
+            r->why = "a causal entry without exactly one value";
+            break;
+        }
+        before = all->n;
+        for (k = 0; k < nv && !r->why; k++) {
+            if (mp_value(r, all) != tag && !r->why)
+                r->why = "a value of another tag than its entry";
+        }
+        if (!r->why && causal_tag(tag) && nd == 0 && all->n == before)
+            r->why = "a causal entry with no dot left (a tombstone)";
+    }
+    for (i = from; !r->why && ctx && i < all->n; i++)
+        if (!crdt_dotctx_contains(ctx, all->d[i]))
+            r->why = "a dot not in the map's context";
+    if (!r->why && own) {
+        mine = crdt_dotctx_new(NULL);
+        for (i = from; mine && !r->why && i < all->n; i++)
+            if (crdt_dotctx_add(mine, all->d[i]) != CRDT_OK)
+                r->why = "out of memory";
+        if (!mine)
+            r->why = "out of memory";
+        else if (!r->why && ctx && !crdt_dotctx_equal(mine, ctx))
+            r->why = "a nested map's context is not exactly its dots";
+    }
+    crdt_dotctx_free(mine);
+    crdt_dotctx_free(ctx);
+}
+
+/* One value encoding [1, tag, body...] at r: a causal value's dots go to
+ * all (a nested map's at every level), checked against its context.
+ * Returns the value's tag. */
+static uint64_t mp_value(mp_rd *r, dot_vec *all)
+{
+    uint64_t n = mp_get(r, 1), tag, k, m, extra;
+    size_t from = all->n, i;
+    crdt_dotctx *ctx, *mine;
+
+    mp_get(r, 0);
+    tag = mp_get(r, 0);
+    if (r->why)
+        return tag;
+    if (!causal_tag(tag)) {
+        for (k = 2; k < n && !r->why; k++)
+            mp_skip(r, 0);
+        return tag;
+    }
+    if (n != 5) {
+        r->why = "a causal value of other than five fields";
+        return tag;
+    }
+    if (tag == CRDT_TAG_ORMAP) {
+        mp_ormap_body(r, all, true);
+        return tag;
+    }
+    ctx = mp_ctx(r);
+    m = mp_get(r, 1);
+    for (k = 0; k < m && !r->why; k++) {
+        if (tag == CRDT_TAG_ORSET) {
+            uint64_t j, nd;
+
+            mp_get(r, 1);
+            mp_skip_bin(r);
+            nd = mp_get(r, 1);
+            for (j = 0; j < nd && !r->why; j++)
+                dot_push(r, all, mp_dot(r, &extra));
+        } else {
+            dot_push(r, all, mp_dot(r, &extra));
+            if (tag == CRDT_TAG_MVREG && extra == 1)
+                mp_skip_bin(r);
+        }
+    }
+    if (r->why || !ctx) {
+        crdt_dotctx_free(ctx);
+        return tag;
+    }
+    mine = crdt_dotctx_new(NULL);
+    for (i = from; mine && !r->why && i < all->n; i++)
+        if (crdt_dotctx_add(mine, all->d[i]) != CRDT_OK)
+            r->why = "out of memory";
+    if (!mine)
+        r->why = "out of memory";
+    else if (!r->why && !crdt_dotctx_equal(mine, ctx))
+        r->why = "a causal value's context is not exactly its dots";
+    crdt_dotctx_free(mine);
+    crdt_dotctx_free(ctx);
+    return tag;
+}
+
+static const char *ormap_invalid(const void *obj)
+{
+    crdt_buf b;
+    mp_rd r;
+    dot_vec all = {NULL, 0, 0};
+    size_t i;
+
+    crdt_buf_init(&b, NULL);
+    if (crdt_ormap_encode(obj, &b) != CRDT_OK) {
+        crdt_buf_clear(&b);
+        return "encode failed";
+    }
+    r.p = b.data;
+    r.end = b.data + b.len;
+    r.why = NULL;
+    if (mp_get(&r, 1) != 5 || mp_get(&r, 0) != 1 ||
+        mp_get(&r, 0) != CRDT_TAG_ORMAP)
+        r.why = r.why ? r.why : "not an ormap encoding";
+    if (!r.why)
+        mp_ormap_body(&r, &all, false);
+    if (!r.why && r.p != r.end)
+        r.why = "trailing bytes";
+    if (!r.why && all.n) {
+        qsort(all.d, all.n, sizeof *all.d, dot_cmp_qsort);
+        for (i = 1; i < all.n && !r.why; i++)
+            if (dot_cmp_qsort(&all.d[i - 1], &all.d[i]) == 0)
+                r.why = "a dot in two places";
+    }
+    free(all.d);
+    crdt_buf_clear(&b);
+    return r.why;
+}
+
 static const tt_type tt_ormap = {
     .ops = crdt_ormap_type,
     .registered = true,
@@ -946,6 +1348,7 @@ static const tt_type tt_ormap = {
     .decode_errors = errs_counter,
     .gen = ormap_gen,
     .model = ormap_model,
+    .invalid = ormap_invalid,
 };
 
 /* ======================================================================
