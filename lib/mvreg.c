@@ -35,6 +35,7 @@
 #include <crdt/mvreg.h>
 
 #include "codec_internal.h"
+#include "dotstore_internal.h"
 #include "dotctx_internal.h"
 #include "mem_internal.h"
 
@@ -946,3 +947,26 @@ const crdt_type *crdt_mvreg_type(void)
 {
     return &mvreg_type;
 }
+
+/* ======================================================================
+ * Dot store (for OR-maps)
+ * ====================================================================== */
+
+static dotctx *ds_ctx(void *obj)
+{
+    return &((crdt_mvreg *)obj)->ctx;
+}
+
+static int ds_dots(const void *obj, crdtp_dotbuf *b, const crdt_mem *mem)
+{
+    const crdt_mvreg *r = obj;
+    size_t i;
+    int rv;
+
+    for (i = 0; i < r->n; i++)
+        if ((rv = crdtp_dotbuf_push(b, mem, r->sibs[i].dot)))
+            return rv;
+    return CRDT_OK;
+}
+
+const crdtp_dotstore crdtp_mvreg_dotstore = {ds_ctx, ds_dots};

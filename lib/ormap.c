@@ -1,35 +1,41 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Observed-remove maps of embedded CRDTs (see crdt/ormap.h for the
- * semantics and the wire format).
+ * Observed-remove maps of embedded CRDTs on one causal context (see
+ * crdt/ormap.h for the semantics and the wire format).
  *
  * Representation: one causal context (dotctx_internal.h) and a sorted
  * array of entries (key order: memcmp over the common length, then the
  * shorter first), binary-searched.  An entry owns a copy of its key, its
- * presence dots (none for a removed key, the usual single dot inline, two
- * or more in one block, sorted) and its value, an object of its type
- * descriptor created with the map's allocator (nested maps inherit the
- * map's registry).  A removed key keeps its entry and value with no dots
- * (hidden); `live` lists the positions of the present entries, in key
+ * dots D (the usual single dot inline, two or more in one block, sorted)
+ * and its value:
+ *  - causal (ds != NULL: orset, mvreg, flags, nested maps): one object
+ *    whose own context is exactly its dots (so it is a valid object of
+ *    its type, readable and encodable as is); the map puts its context
+ *    in the object for the length of a mutation or a join
+ *    (dotstore_internal.h) and rebuilds the object's own after;
+ *  - plain: one object per dot of D (the slots), the one in val when D
+ *    has one dot, else in slots[] with val the join of them all (what
+ *    get lends).
+ * `live` lists the positions of the present entries (D non-empty), in key
  * order, so size and iteration by index stay O(1).
  *
- * Invariants: keys strictly ascending; every entry has a value; its dots
- * (possibly none) are all in the context and no dot is under two keys;
- * live[0..nlive) are exactly the indexes of the entries with dots and
- * live has room for cap positions; the context is always compact (this
- * module never adds unfolded dots).
+ * Invariants: keys strictly ascending; D sorted, in the context; a plain
+ * entry has D non-empty; a causal entry has D or its value non-empty;
+ * no dot is in two places; live[0..nlive) are exactly the present
+ * entries, with room for cap positions; the context is compact.
  *
  * Atomicity: every mutation builds what it needs next to the map (a new
- * entry array for merge and copy, a copied value for update), reserves
- * the context's room with join_prepare, and commits with steps that
- * cannot fail; the old pieces are freed last.
+ * entry array for merge and copy, copied values for update), reserves the
+ * context's room with join_prepare, and commits with steps that cannot
+ * fail; the old pieces are freed last.
  *
- * Costs: lookups O(log n), n the keys ever used (removed keys keep their
- * entries: values are joined whether or not a key is present, which is
- * what makes merge a join); merge is one two-pointer pass over both entry
- * arrays plus, per common key with unequal values, a copy and a merge of
- * the value (the price of atomic merges of opaque values); a delta of one
- * key costs O(n) in the pass (the new entry array), which is small next
+ * Costs: lookups O(log n), n the keys; merge is one two-pointer pass
+ * over both entry arrays; a key on one side only is checked against the
+ * other side's context (its dots, and for a causal value its own context,
+ * which lists its dots), and rebuilt only if that context removes some;
+ * a key on both sides with unequal values costs copies and a join of the
+ * values (the price of atomic merges of opaque values).  A delta of one
+ * key therefore costs O(dots of the map) in the pass, which is small next
  * to the value work for the small maps this type is built for.
  */
 #include "config.h"
@@ -50,20 +56,25 @@
 
 #include "codec_internal.h"
 #include "dotctx_internal.h"
+#include "dotstore_internal.h"
 #include "mem_internal.h"
 
 typedef struct entry {
-    uint8_t *key;          /* klen bytes, owned; NULL when klen == 0 */
-    size_t klen;           /* key length */
-    crdt_dot one;          /* the dot when ndots == 1 */
-    crdt_dot *many;        /* ndots sorted dots when ndots >= 2, else NULL */
-    size_t ndots;          /* 0 (key removed: hidden) or more */
-    const crdt_type *type; /* the value's descriptor (borrowed) */
-    void *val;             /* the value, owned */
+    uint8_t *key;              /* klen bytes, owned; NULL when klen == 0 */
+    size_t klen;               /* key length */
+    crdt_dot one;              /* the dot when ndots == 1 */
+    crdt_dot *many;            /* ndots sorted dots when ndots >= 2 */
+    size_t ndots;              /* D: 0 (hidden causal value) or more */
+    const crdt_type *type;     /* the value's descriptor (borrowed) */
+    const crdtp_dotstore *ds;  /* causal: the type's dot store; else NULL */
+    void *val;                 /* causal: the value; plain: the slot
+                                * (ndots == 1) or the join of slots */
+    void **slots;              /* plain with ndots >= 2: one per dot */
     /* merge bookkeeping: which parts of out[j] are borrowed from dst */
-    size_t from;           /* dst index, or SIZE_MAX */
-    bool key_alias;        /* key belongs to dst[from] */
-    bool val_alias;        /* val belongs to dst[from] */
+    size_t from;               /* dst index, or SIZE_MAX */
+    bool all_alias;            /* the whole entry is dst[from] */
+    bool key_alias;            /* key belongs to dst[from] */
+    bool val_alias;            /* val (causal) belongs to dst[from] */
 } entry;
 
 struct crdt_ormap {
@@ -76,6 +87,8 @@ struct crdt_ormap {
     crdt_mem mem;              /* allocator of everything above */
 };
 
+static const crdtp_dotstore ormap_dotstore;
+
 /* ======================================================================
  * Helpers
  * ====================================================================== */
@@ -85,14 +98,46 @@ static const crdt_dot *dots_of(const entry *e)
     return e->ndots <= 1 ? &e->one : e->many;
 }
 
+/* The value of plain e's i-th slot. */
+static void *slot_of(const entry *e, size_t i)
+{
+    return e->ndots == 1 ? e->val : e->slots[i];
+}
+
+/* The dot store of a causal type; NULL for a plain one. */
+static const crdtp_dotstore *dotstore_of(const crdt_type *t)
+{
+    if (t == crdt_orset_type())
+        return &crdtp_orset_dotstore;
+    if (t == crdt_mvreg_type())
+        return &crdtp_mvreg_dotstore;
+    if (t == crdt_ewflag_type())
+        return &crdtp_ewflag_dotstore;
+    if (t == crdt_dwflag_type())
+        return &crdtp_dwflag_dotstore;
+    if (t == crdt_ormap_type())
+        return &ormap_dotstore;
+    return NULL;
+}
+
+static int cmp_key(const uint8_t *a, size_t la, const uint8_t *b,
+                   size_t lb);
+
 /* Rebuilds m->live from the entries (it has room for m->cap >= m->len). */
 static void reindex(crdt_ormap *m)
 {
     size_t i, n = 0;
 
-    for (i = 0; i < m->len; i++)
-        if (m->ents[i].ndots)
-            m->live[n++] = i;
+    /* a key's entries are adjacent, by tag: its last present one shows */
+    for (i = 0; i < m->len; i++) {
+        if (!m->ents[i].ndots)
+            continue;
+        if (n > 0 && cmp_key(m->ents[m->live[n - 1]].key,
+                             m->ents[m->live[n - 1]].klen, m->ents[i].key,
+                             m->ents[i].klen) == 0)
+            n--; /* a larger tag of the same key */
+        m->live[n++] = i;
+    }
     m->nlive = n;
 }
 
@@ -127,15 +172,31 @@ static int dot_cmp(crdt_dot a, crdt_dot b)
     return (a.counter > b.counter) - (a.counter < b.counter);
 }
 
-/* Index of key, or its insertion point with *found = false. */
+static int dot_qcmp(const void *a, const void *b)
+{
+    return dot_cmp(*(const crdt_dot *)a, *(const crdt_dot *)b);
+}
+
+/* Orders entries: by key, then by type tag. */
+static int cmp_kt(const entry *e, const uint8_t *key, size_t klen,
+                  uint32_t tag)
+{
+    int c = cmp_key(e->key, e->klen, key, klen);
+
+    if (c)
+        return c;
+    return (e->type->tag > tag) - (e->type->tag < tag);
+}
+
+/* Index of (key, tag), or its insertion point with *found = false. */
 static size_t search(const crdt_ormap *m, const uint8_t *key, size_t klen,
-                     bool *found)
+                     uint32_t tag, bool *found)
 {
     size_t lo = 0, hi = m->len;
 
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = cmp_key(m->ents[mid].key, m->ents[mid].klen, key, klen);
+        int c = cmp_kt(&m->ents[mid], key, klen, tag);
 
         if (c == 0) {
             *found = true;
@@ -150,15 +211,57 @@ static size_t search(const crdt_ormap *m, const uint8_t *key, size_t klen,
     return lo;
 }
 
-static void entry_clear(const crdt_mem *mem, entry *e)
+/* The entries of key: [*lo, return value). */
+static size_t group(const crdt_ormap *m, const uint8_t *key, size_t klen,
+                    size_t *lo)
 {
-    crdtp_free(mem, e->key);
-    crdtp_free(mem, e->many);
+    bool found;
+    size_t hi;
+
+    *lo = search(m, key, klen, 0, &found); /* tags start at 1 */
+    for (hi = *lo; hi < m->len; hi++)
+        if (cmp_key(m->ents[hi].key, m->ents[hi].klen, key, klen) != 0)
+            break;
+    return hi;
+}
+
+/* The entry key shows: of its present entries, the one of the largest
+ * tag; NULL if none. */
+static const entry *shown_entry(const crdt_ormap *m, const uint8_t *key,
+                                size_t klen)
+{
+    size_t lo, hi = group(m, key, klen, &lo);
+
+    while (hi > lo)
+        if (m->ents[--hi].ndots)
+            return &m->ents[hi];
+    return NULL;
+}
+
+/* Frees e's value part: the value and the slots. */
+static void entry_clear_value(const crdt_mem *mem, entry *e)
+{
+    size_t i;
+
+    if (e->slots) {
+        for (i = 0; i < e->ndots; i++)
+            if (e->slots[i])
+                e->type->destroy(e->slots[i]);
+        crdtp_free(mem, e->slots);
+    }
     if (e->val)
         e->type->destroy(e->val);
+    e->slots = NULL;
+    e->val = NULL;
+}
+
+static void entry_clear(const crdt_mem *mem, entry *e)
+{
+    entry_clear_value(mem, e);
+    crdtp_free(mem, e->key);
+    crdtp_free(mem, e->many);
     e->key = NULL;
     e->many = NULL;
-    e->val = NULL;
 }
 
 static void entry_init(entry *e)
@@ -272,6 +375,159 @@ static int peek_next_dot(const dotctx *c, crdt_actor a, crdt_dot *out)
     return CRDT_OK;
 }
 
+/* ----------------------------------------------- causal values' contexts */
+
+/* Whether the clean contexts v and c share a dot. */
+static bool ctx_meets(const dotctx *v, const dotctx *c)
+{
+    size_t i;
+
+    for (i = 0; i < v->vv.len; i++) {
+        crdt_actor a = v->vv.actors[i];
+        uint64_t n = v->vv.counts[i];
+        size_t lo = 0, hi = c->ncloud;
+
+        if (n == 0)
+            continue;
+        if (crdtp_dotctx_vv_get(c, a) > 0)
+            return true;
+        while (lo < hi) { /* c's first cloud dot of actor >= a */
+            size_t mid = lo + (hi - lo) / 2;
+
+            if (c->cloud[mid].actor < a)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < c->ncloud && c->cloud[lo].actor == a &&
+            c->cloud[lo].counter <= n)
+            return true;
+    }
+    for (i = 0; i < v->ncloud; i++)
+        if (crdtp_dotctx_contains(c, v->cloud[i].actor, v->cloud[i].counter))
+            return true;
+    return false;
+}
+
+/* Whether a normalized causal value has no dot. */
+static bool ctx_empty(const dotctx *c)
+{
+    return c->vv.len == 0 && c->ncloud == 0;
+}
+
+/* Gives causal obj a copy of c as its context; obj unchanged on error. */
+static int set_ctx(const crdt_ormap *m, const crdtp_dotstore *ds, void *obj,
+                   const dotctx *c)
+{
+    dotctx t;
+    int rv;
+
+    crdtp_dotctx_init(&t);
+    if ((rv = crdtp_dotctx_copy(&t, &m->mem, c)))
+        return rv;
+    crdtp_dotctx_swap(ds->ctx(obj), &t);
+    crdtp_dotctx_clear(&t, &m->mem);
+    return CRDT_OK;
+}
+
+/* The dots of causal obj into b (sorted when sort). */
+static int dots_into(const crdt_ormap *m, const crdtp_dotstore *ds,
+                     const void *obj, crdtp_dotbuf *b, bool sort)
+{
+    int rv = ds->dots(obj, b, &m->mem);
+
+    if (!rv && sort && b->n > 1)
+        qsort(b->d, b->n, sizeof *b->d, dot_qcmp);
+    return rv;
+}
+
+/* Makes causal obj's context exactly its dots; unchanged on error. */
+static int normalize(const crdt_ormap *m, const crdtp_dotstore *ds,
+                     void *obj)
+{
+    crdtp_dotbuf b = {NULL, 0, 0};
+    dotctx t;
+    size_t i;
+    int rv;
+
+    crdtp_dotctx_init(&t);
+    if ((rv = dots_into(m, ds, obj, &b, true)))
+        goto out;
+    for (i = 0; i < b.n; i++)
+        if ((rv = crdtp_dotctx_add_unfolded(&t, &m->mem, b.d[i])))
+            goto out;
+    crdtp_dotctx_compact(&t);
+    crdtp_dotctx_swap(ds->ctx(obj), &t);
+out:
+    crdtp_dotctx_clear(&t, &m->mem);
+    crdtp_free(&m->mem, b.d);
+    return rv;
+}
+
+/* The join of causal values x (of the side with context cx) and y (cy),
+ * either may be NULL (an empty value), as a new normalized value. */
+static int causal_join(const crdt_ormap *m, const crdt_type *t,
+                       const crdtp_dotstore *ds, const void *x,
+                       const dotctx *cx, const void *y, const dotctx *cy,
+                       void **out)
+{
+    void *w = x ? clone_value(m, t, x) : new_value(m, t);
+    void *v = y ? clone_value(m, t, y) : new_value(m, t);
+    int rv = CRDT_ERR_NOMEM;
+
+    *out = NULL;
+    if (!w || !v)
+        goto fail;
+    if ((rv = set_ctx(m, ds, w, cx)) || (rv = set_ctx(m, ds, v, cy)) ||
+        (rv = t->merge(w, v)) || (rv = normalize(m, ds, w)))
+        goto fail;
+    t->destroy(v);
+    *out = w;
+    return CRDT_OK;
+fail:
+    if (w)
+        t->destroy(w);
+    if (v)
+        t->destroy(v);
+    return rv;
+}
+
+/* The join of plain values a and b as a new value (a copy of a if b is
+ * NULL). */
+static int plain_join(const crdt_ormap *m, const crdt_type *t, const void *a,
+                      const void *b, void **out)
+{
+    void *w = clone_value(m, t, a);
+    int rv;
+
+    *out = NULL;
+    if (!w)
+        return CRDT_ERR_NOMEM;
+    if (b && (rv = t->merge(w, b))) {
+        t->destroy(w);
+        return rv;
+    }
+    *out = w;
+    return CRDT_OK;
+}
+
+/* Gives plain e (its dots set, slots[0..ndots) filled when ndots >= 2,
+ * val the slot when ndots == 1) its value: the join of the slots. */
+static int plain_view(const crdt_ormap *m, entry *e)
+{
+    size_t i;
+    int rv;
+
+    if (e->ndots < 2)
+        return CRDT_OK;
+    if ((rv = plain_join(m, e->type, e->slots[0], e->slots[1], &e->val)))
+        return rv;
+    for (i = 2; i < e->ndots; i++)
+        if ((rv = e->type->merge(e->val, e->slots[i])))
+            return rv; /* e->val is freed with e */
+    return CRDT_OK;
+}
+
 static void map_init(crdt_ormap *m, const crdt_registry *reg,
                      const crdt_mem *mem)
 {
@@ -302,8 +558,10 @@ static void map_install(crdt_ormap *m, entry *ents, size_t len, size_t cap,
 {
     size_t i;
 
-    for (i = 0; i < len; i++)
-        ents[i].from = SIZE_MAX, ents[i].key_alias = ents[i].val_alias = 0;
+    for (i = 0; i < len; i++) {
+        ents[i].from = SIZE_MAX;
+        ents[i].all_alias = ents[i].key_alias = ents[i].val_alias = false;
+    }
     map_clear(m);
     m->ents = ents;
     m->len = len;
@@ -346,6 +604,27 @@ void crdt_ormap_free(crdt_ormap *m)
     crdtp_free(&mm, m);
 }
 
+/* Gives e (type, ds, dots set) a copy of s's values, allocated for m. */
+static int copy_values(const crdt_ormap *m, entry *e, const entry *s)
+{
+    size_t i;
+
+    if (s->ds || s->ndots == 1) {
+        e->val = clone_value(m, s->type, s->val);
+        return e->val ? CRDT_OK : CRDT_ERR_NOMEM;
+    }
+    e->slots = crdtp_malloc_array(&m->mem, s->ndots, sizeof *e->slots);
+    if (!e->slots)
+        return CRDT_ERR_NOMEM;
+    for (i = 0; i < s->ndots; i++)
+        e->slots[i] = NULL;
+    for (i = 0; i < s->ndots; i++)
+        if (!(e->slots[i] = clone_value(m, s->type, s->slots[i])))
+            return CRDT_ERR_NOMEM;
+    e->val = clone_value(m, s->type, s->val);
+    return e->val ? CRDT_OK : CRDT_ERR_NOMEM;
+}
+
 /* A deep copy of src's entries and context, allocated for dst. */
 static int copy_state(const crdt_ormap *dst, const crdt_ormap *src,
                       entry **out, dotctx *ctx)
@@ -371,14 +650,11 @@ static int copy_state(const crdt_ormap *dst, const crdt_ormap *src,
         entry_init(e);
         e->klen = s->klen;
         e->type = s->type;
+        e->ds = s->ds;
         if ((rv = copy_key(&dst->mem, s->key, s->klen, &e->key)) ||
-            (rv = set_dots(&dst->mem, e, dots_of(s), s->ndots)))
+            (rv = set_dots(&dst->mem, e, dots_of(s), s->ndots)) ||
+            (rv = copy_values(dst, e, s)))
             goto fail_n;
-        e->val = clone_value(dst, s->type, s->val);
-        if (!e->val) {
-            rv = CRDT_ERR_NOMEM;
-            goto fail_n;
-        }
     }
     *out = ents;
     return CRDT_OK;
@@ -439,30 +715,24 @@ size_t crdt_ormap_size(const crdt_ormap *m)
 
 bool crdt_ormap_contains(const crdt_ormap *m, const void *key, size_t klen)
 {
-    bool found = false;
-    size_t i;
-
     if (!m || (!key && klen))
         return false;
-    i = search(m, key, klen, &found);
-    return found && m->ents[i].ndots > 0;
+    return shown_entry(m, key, klen) != NULL;
 }
 
 int crdt_ormap_get(const crdt_ormap *m, const void *key, size_t klen,
                    const crdt_type **type, const void **value)
 {
-    bool found;
-    size_t i;
+    const entry *e;
 
     if (!m || (!key && klen))
         return CRDT_ERR_INVALID_ARG;
-    i = search(m, key, klen, &found);
-    if (!found || m->ents[i].ndots == 0) /* absent, or removed: hidden */
+    if (!(e = shown_entry(m, key, klen))) /* absent, or hidden */
         return CRDT_ERR_NOT_FOUND;
     if (type)
-        *type = m->ents[i].type;
+        *type = e->type;
     if (value)
-        *value = m->ents[i].val;
+        *value = e->val;
     return CRDT_OK;
 }
 
@@ -489,6 +759,23 @@ int crdt_ormap_entry(const crdt_ormap *m, size_t i, const uint8_t **key,
     return CRDT_OK;
 }
 
+static bool entry_equal(const entry *x, const entry *y)
+{
+    size_t i;
+
+    if (cmp_key(x->key, x->klen, y->key, y->klen) != 0 ||
+        x->ndots != y->ndots ||
+        memcmp(dots_of(x), dots_of(y), x->ndots * sizeof(crdt_dot)) ||
+        x->type->tag != y->type->tag || !x->ds != !y->ds)
+        return false;
+    if (x->ds || x->ndots == 1)
+        return x->type->equal(x->val, y->val);
+    for (i = 0; i < x->ndots; i++)
+        if (!x->type->equal(x->slots[i], y->slots[i]))
+            return false;
+    return true;
+}
+
 bool crdt_ormap_equal(const crdt_ormap *a, const crdt_ormap *b)
 {
     size_t i;
@@ -504,15 +791,9 @@ bool crdt_ormap_equal(const crdt_ormap *a, const crdt_ormap *b)
     }
     if (a->len != b->len || !crdtp_dotctx_equal(&a->ctx, &b->ctx))
         return false;
-    for (i = 0; i < a->len; i++) {
-        const entry *x = &a->ents[i], *y = &b->ents[i];
-
-        if (cmp_key(x->key, x->klen, y->key, y->klen) != 0 ||
-            x->ndots != y->ndots ||
-            memcmp(dots_of(x), dots_of(y), x->ndots * sizeof(crdt_dot)) ||
-            x->type->tag != y->type->tag || !x->type->equal(x->val, y->val))
+    for (i = 0; i < a->len; i++)
+        if (!entry_equal(&a->ents[i], &b->ents[i]))
             return false;
-    }
     return true;
 }
 
@@ -548,73 +829,204 @@ static size_t survivors(const crdt_dot *a, size_t na, const dotctx *ca,
     return n;
 }
 
-/* Builds out[*n] for the key of x (dst side, may be NULL, index xi) and
- * y (src side, may be NULL): the surviving dots (possibly none: the key
- * is then hidden, but kept) and the join of the values, which does not
- * depend on the dots.  Values of different types: the larger tag wins
- * (max over tags, then the join within a tag: associative). */
-static int merge_entry(crdt_ormap *dst, const crdt_ormap *src,
-                       const entry *x, size_t xi, const entry *y,
-                       entry *out, size_t *n)
+/* What a merge makes of a key: dst's entry as it is, nothing, or the new
+ * entry built in out. */
+enum { KEEP_X, DROP, BUILT };
+
+/* A surviving slot: its dot and its values on the dst (a) and src (b)
+ * sides, either NULL. */
+typedef struct pick {
+    crdt_dot d;
+    const void *a, *b;
+} pick;
+
+static int merge_plain(crdt_ormap *dst, const crdt_ormap *src,
+                       const entry *x, const entry *y, entry *e, int *what)
 {
-    crdt_dot stack[8], *buf = stack;
-    size_t na = x ? x->ndots : 0, nb = y ? y->ndots : 0, k;
-    entry *e = &out[*n];
+    const crdt_type *t = e->type;
+    size_t nx = x ? x->ndots : 0, ny = y ? y->ndots : 0;
+    size_t i = 0, j = 0, k = 0, kept_x = 0;
+    pick stack[8], *p = stack;
+    bool changed = false;
     int rv = CRDT_OK;
 
-    if (na + nb > sizeof stack / sizeof stack[0]) {
-        buf = crdtp_malloc_array(&dst->mem, na + nb, sizeof *buf);
-        if (!buf)
-            return CRDT_ERR_NOMEM;
+    if (nx + ny > sizeof stack / sizeof stack[0] &&
+        !(p = crdtp_malloc_array(&dst->mem, nx + ny, sizeof *p)))
+        return CRDT_ERR_NOMEM;
+    while (i < nx || j < ny) {
+        int c = i == nx ? 1 : j == ny ? -1
+                                      : dot_cmp(dots_of(x)[i], dots_of(y)[j]);
+
+        if (c == 0) {
+            p[k].d = dots_of(x)[i];
+            p[k].a = slot_of(x, i);
+            p[k].b = slot_of(y, j);
+            if (t->equal(p[k].a, p[k].b))
+                p[k].b = NULL;
+            else
+                changed = true;
+            k++, kept_x++, i++, j++;
+        } else if (c < 0) {
+            crdt_dot d = dots_of(x)[i];
+
+            if (!crdtp_dotctx_contains(&src->ctx, d.actor, d.counter)) {
+                p[k].d = d;
+                p[k].a = slot_of(x, i);
+                p[k++].b = NULL;
+                kept_x++;
+            }
+            i++;
+        } else {
+            crdt_dot d = dots_of(y)[j];
+
+            if (!crdtp_dotctx_contains(&dst->ctx, d.actor, d.counter)) {
+                p[k].d = d;
+                p[k].a = NULL;
+                p[k++].b = slot_of(y, j);
+                changed = true;
+            }
+            j++;
+        }
     }
+    if (x && !changed && kept_x == nx) {
+        *what = KEEP_X;
+        goto out;
+    }
+    if (k == 0) {
+        *what = DROP;
+        goto out;
+    }
+    e->ndots = k;
+    if (k == 1) {
+        e->one = p[0].d;
+        rv = plain_join(dst, t, p[0].a ? p[0].a : p[0].b,
+                        p[0].a ? p[0].b : NULL, &e->val);
+    } else {
+        if (!(e->many = crdtp_malloc_array(&dst->mem, k, sizeof *e->many)) ||
+            !(e->slots = crdtp_malloc_array(&dst->mem, k, sizeof *e->slots))) {
+            rv = CRDT_ERR_NOMEM;
+            goto out;
+        }
+        for (i = 0; i < k; i++)
+            e->slots[i] = NULL;
+        for (i = 0; i < k && !rv; i++) {
+            e->many[i] = p[i].d;
+            rv = plain_join(dst, t, p[i].a ? p[i].a : p[i].b,
+                            p[i].a ? p[i].b : NULL, &e->slots[i]);
+        }
+        if (!rv)
+            rv = plain_view(dst, e);
+    }
+    *what = BUILT;
+out:
+    if (p != stack)
+        crdtp_free(&dst->mem, p);
+    return rv;
+}
+
+static int merge_causal(crdt_ormap *dst, const crdt_ormap *src,
+                        const entry *x, const entry *y, entry *e, int *what)
+{
+    const crdt_type *t = e->type;
+    const crdtp_dotstore *ds = e->ds;
+    size_t na = x ? x->ndots : 0, nb = y ? y->ndots : 0, k;
+    crdt_dot stack[8], *buf = stack;
+    void *v = NULL;
+    bool alias = false;
+    int rv = CRDT_OK;
+
+    if (na + nb > sizeof stack / sizeof stack[0] &&
+        !(buf = crdtp_malloc_array(&dst->mem, na + nb, sizeof *buf)))
+        return CRDT_ERR_NOMEM;
     k = survivors(x ? dots_of(x) : NULL, na, &dst->ctx,
                   y ? dots_of(y) : NULL, nb, &src->ctx, buf);
-    entry_init(e);
+    if (x && y && t->equal(x->val, y->val))
+        alias = true;
+    else if (x && y)
+        rv = causal_join(dst, t, ds, x->val, &dst->ctx, y->val, &src->ctx, &v);
+    else if (x && !ctx_meets(ds->ctx(x->val), &src->ctx))
+        alias = true;
+    else if (x)
+        rv = causal_join(dst, t, ds, x->val, &dst->ctx, NULL, &src->ctx, &v);
+    else if (!ctx_meets(ds->ctx(y->val), &dst->ctx)) {
+        if (!(v = clone_value(dst, t, y->val)))
+            rv = CRDT_ERR_NOMEM;
+    } else
+        rv = causal_join(dst, t, ds, NULL, &dst->ctx, y->val, &src->ctx, &v);
+    if (rv)
+        goto out;
+    if (alias && k == na && !memcmp(buf, dots_of(x), k * sizeof *buf)) {
+        *what = KEEP_X;
+        goto out;
+    }
+    if (k == 0 && ctx_empty(ds->ctx(alias ? x->val : v))) {
+        *what = DROP;
+        goto out;
+    }
     if ((rv = set_dots(&dst->mem, e, buf, k)))
         goto out;
-    if (x) {
-        e->from = xi;
-        e->key = x->key;
-        e->klen = x->klen;
-        e->key_alias = true;
-    } else {
-        e->klen = y->klen;
-        if ((rv = copy_key(&dst->mem, y->key, y->klen, &e->key)))
-            goto fail;
-    }
-    if (x && (!y || x->type->tag > y->type->tag ||
-              (x->type->tag == y->type->tag &&
-               x->type->equal(x->val, y->val)))) {
-        e->type = x->type;
-        e->val = x->val;
-        e->val_alias = true;
-    } else if (!x || y->type->tag > x->type->tag) {
-        e->type = y->type;
-        if (!(e->val = clone_value(dst, y->type, y->val))) {
-            rv = CRDT_ERR_NOMEM;
-            goto fail;
-        }
-    } else {
-        e->type = x->type;
-        if (!(e->val = clone_value(dst, x->type, x->val))) {
-            rv = CRDT_ERR_NOMEM;
-            goto fail;
-        }
-        if ((rv = x->type->merge(e->val, y->val)))
-            goto fail;
-    }
-    (*n)++;
-    goto out;
-fail:
+    e->val = alias ? x->val : v;
+    e->val_alias = alias;
+    v = NULL;
+    *what = BUILT;
+out:
+    if (v)
+        t->destroy(v);
+    if (buf != stack)
+        crdtp_free(&dst->mem, buf);
+    return rv;
+}
+
+/* Frees out entry e, leaving alone what it borrows from dst. */
+static void out_clear(const crdt_mem *mem, entry *e)
+{
+    if (e->all_alias)
+        return;
     if (e->key_alias)
         e->key = NULL;
     if (e->val_alias)
         e->val = NULL;
-    entry_clear(&dst->mem, e);
-out:
-    if (buf != stack)
-        crdtp_free(&dst->mem, buf);
-    return rv;
+    entry_clear(mem, e);
+}
+
+/* Appends to out[*n] what the merge makes of the key of x (dst side, may
+ * be NULL, index xi) and y (src side, may be NULL). */
+static int merge_entry(crdt_ormap *dst, const crdt_ormap *src,
+                       const entry *x, size_t xi, const entry *y,
+                       entry *out, size_t *n)
+{
+    entry *e = &out[*n];
+    const entry *z;
+    int rv, what = DROP;
+
+    z = x ? x : y;
+    entry_init(e);
+    e->type = z->type;
+    e->ds = z->ds;
+    if (x)
+        e->from = xi;
+    rv = z->ds ? merge_causal(dst, src, x, y, e, &what)
+               : merge_plain(dst, src, x, y, e, &what);
+    if (!rv && what == BUILT) {
+        e->klen = z->klen;
+        if (x) {
+            e->key = x->key;
+            e->key_alias = true;
+        } else {
+            rv = copy_key(&dst->mem, y->key, y->klen, &e->key);
+        }
+    }
+    if (rv || what == DROP) {
+        out_clear(&dst->mem, e);
+        return rv;
+    }
+    if (what == KEEP_X) {
+        *e = *x;
+        e->from = xi;
+        e->all_alias = true;
+    }
+    (*n)++;
+    return CRDT_OK;
 }
 
 int crdt_ormap_merge(crdt_ormap *dst, const crdt_ormap *src)
@@ -637,7 +1049,7 @@ int crdt_ormap_merge(crdt_ormap *dst, const crdt_ormap *src)
     while (i < dst->len || j < src->len) {
         const entry *x = i < dst->len ? &dst->ents[i] : NULL;
         const entry *y = j < src->len ? &src->ents[j] : NULL;
-        int c = !x ? 1 : !y ? -1 : cmp_key(x->key, x->klen, y->key, y->klen);
+        int c = !x ? 1 : !y ? -1 : cmp_kt(x, y->key, y->klen, y->type->tag);
 
         rv = merge_entry(dst, src, c <= 0 ? x : NULL, i, c >= 0 ? y : NULL,
                          out, &n);
@@ -653,13 +1065,18 @@ int crdt_ormap_merge(crdt_ormap *dst, const crdt_ormap *src)
     /* commit: detach what out borrows from dst, free the rest */
     for (k = 0; k < n; k++) {
         entry *e = &out[k];
+        entry *x = e->from == SIZE_MAX ? NULL : &dst->ents[e->from];
 
+        if (e->all_alias) {
+            x->key = NULL, x->many = NULL, x->val = NULL, x->slots = NULL;
+            x->ndots = 0;
+        }
         if (e->key_alias)
-            dst->ents[e->from].key = NULL;
+            x->key = NULL;
         if (e->val_alias)
-            dst->ents[e->from].val = NULL;
+            x->val = NULL;
         e->from = SIZE_MAX;
-        e->key_alias = e->val_alias = false;
+        e->all_alias = e->key_alias = e->val_alias = false;
     }
     free_entries(&dst->mem, dst->ents, dst->len);
     crdtp_free(&dst->mem, dst->live);
@@ -670,13 +1087,8 @@ int crdt_ormap_merge(crdt_ormap *dst, const crdt_ormap *src)
     reindex(dst);
     return CRDT_OK;
 fail:
-    for (k = 0; k < n; k++) {
-        if (out[k].key_alias)
-            out[k].key = NULL;
-        if (out[k].val_alias)
-            out[k].val = NULL;
-        entry_clear(&dst->mem, &out[k]);
-    }
+    for (k = 0; k < n; k++)
+        out_clear(&dst->mem, &out[k]);
     crdtp_free(&dst->mem, out);
     crdtp_free(&dst->mem, live);
     return rv;
@@ -685,6 +1097,167 @@ fail:
 /* ======================================================================
  * Mutators
  * ====================================================================== */
+
+/* Adds the n dots at d to c. */
+static int ctx_add_all(dotctx *c, const crdt_mem *mem, const crdt_dot *d,
+                       size_t n)
+{
+    size_t i;
+    int rv;
+
+    for (i = 0; i < n; i++)
+        if ((rv = crdtp_dotctx_add(c, mem, d[i])))
+            return rv;
+    return CRDT_OK;
+}
+
+/* Adds the dots of causal value v (its own context) to c. */
+static int ctx_add_value(dotctx *c, const crdt_mem *mem,
+                         const crdtp_dotstore *ds, const void *v)
+{
+    const dotctx *own = ds->ctx((void *)(uintptr_t)v);
+    int rv;
+
+    if ((rv = crdtp_dotctx_join_prepare(c, mem, own)))
+        return rv;
+    crdtp_dotctx_join_apply(c, mem, own);
+    return CRDT_OK;
+}
+
+/* What update puts in the key's entry: the dots, the value, the slots;
+ * built next to the map, installed by update_commit. */
+typedef struct upd {
+    crdt_dot d;          /* the new dot */
+    crdt_dot *dots;      /* ndots >= 2: the entry's new dots */
+    size_t ndots;
+    void **slots;        /* plain, ndots >= 2: the new slots */
+    void *val;           /* the new value (causal) or slot / join (plain) */
+    void *u;             /* plain: the updater's new slot */
+    dotctx ctx;          /* the map's new context */
+    dotctx dctx;         /* the delta's context */
+    void *vd;            /* the value delta */
+} upd;
+
+static void upd_clear(const crdt_ormap *m, const crdt_type *t, upd *p)
+{
+    crdtp_free(&m->mem, p->dots);
+    crdtp_free(&m->mem, p->slots); /* the others' slots are borrowed */
+    if (p->val && p->val != p->u)
+        t->destroy(p->val);
+    if (p->u)
+        t->destroy(p->u);
+    if (p->vd)
+        t->destroy(p->vd);
+    crdtp_dotctx_clear(&p->ctx, &m->mem);
+    crdtp_dotctx_clear(&p->dctx, &m->mem);
+}
+
+/* Causal values: fn runs on the value (a copy) with the map's context,
+ * then the key gets the new dot d, after every dot fn drew. */
+static int update_causal(crdt_ormap *m, crdt_actor actor, const entry *e,
+                         bool same, const crdt_type *type,
+                         const crdtp_dotstore *ds, crdt_ormap_update_fn fn,
+                         void *user_data, upd *p)
+{
+    int rv;
+
+    p->val = same ? clone_value(m, type, e->val) : new_value(m, type);
+    if (!p->val || !(p->vd = new_value(m, type)))
+        return CRDT_ERR_NOMEM;
+    if ((rv = set_ctx(m, ds, p->val, &m->ctx)) ||
+        (rv = fn(p->val, p->vd, user_data)))
+        return rv;
+    if (is_ormap_type(type) &&
+        height(p->val, CRDT_ORMAP_MAX_DEPTH) + 1 > CRDT_ORMAP_MAX_DEPTH)
+        return CRDT_ERR_LIMIT;
+    crdtp_dotctx_compact(ds->ctx(p->val));
+    crdtp_dotctx_compact(ds->ctx(p->vd));
+    if ((rv = peek_next_dot(ds->ctx(p->val), actor, &p->d)))
+        return rv;
+    /* the map's new context: the value's (C and fn's dots) and d */
+    crdtp_dotctx_swap(&p->ctx, ds->ctx(p->val));
+    if ((rv = crdtp_dotctx_join_prepare(&p->ctx, &m->mem, &m->ctx)))
+        return rv; /* fn may have replaced the value's context */
+    crdtp_dotctx_join_apply(&p->ctx, &m->mem, &m->ctx);
+    if ((rv = crdtp_dotctx_add(&p->ctx, &m->mem, p->d)) ||
+        (rv = normalize(m, ds, p->val)))
+        return rv;
+    /* the delta's context: the value delta's, d, the superseded dots */
+    crdtp_dotctx_swap(&p->dctx, ds->ctx(p->vd));
+    if ((rv = normalize(m, ds, p->vd)) ||
+        (rv = crdtp_dotctx_add(&p->dctx, &m->mem, p->d)))
+        return rv;
+    p->ndots = 1;
+    return CRDT_OK;
+}
+
+/* Plain values: fn runs on a copy of the key's value; the actor's slots
+ * are replaced by the slot d holding them joined with the value delta. */
+static int update_plain(crdt_ormap *m, crdt_actor actor, const entry *e,
+                        bool same, const crdt_type *type,
+                        crdt_ormap_update_fn fn, void *user_data, upd *p)
+{
+    size_t i, k = 0, pos, n = same ? e->ndots : 0;
+    void *w;
+    int rv;
+
+    w = same ? clone_value(m, type, e->val) : new_value(m, type);
+    if (!w || !(p->vd = new_value(m, type)) ||
+        !(p->u = new_value(m, type))) {
+        if (w)
+            type->destroy(w);
+        return CRDT_ERR_NOMEM;
+    }
+    rv = fn(w, p->vd, user_data);
+    type->destroy(w); /* the value is rebuilt from the slots */
+    if (rv || (rv = peek_next_dot(&m->ctx, actor, &p->d)) ||
+        (rv = crdtp_dotctx_copy(&p->ctx, &m->mem, &m->ctx)) ||
+        (rv = crdtp_dotctx_add(&p->ctx, &m->mem, p->d)) ||
+        (rv = crdtp_dotctx_add(&p->dctx, &m->mem, p->d)))
+        return rv;
+    for (i = 0; i < n; i++) { /* the actor's slots: joined, superseded */
+        crdt_dot x = dots_of(e)[i];
+
+        if (x.actor != actor)
+            continue;
+        if ((rv = type->merge(p->u, slot_of(e, i))) ||
+            (rv = crdtp_dotctx_add(&p->dctx, &m->mem, x)))
+            return rv;
+        k++;
+    }
+    if ((rv = type->merge(p->u, p->vd)))
+        return rv;
+    p->ndots = n - k + 1;
+    if (p->ndots == 1) {
+        p->val = p->u;
+        return CRDT_OK;
+    }
+    p->dots = crdtp_malloc_array(&m->mem, p->ndots, sizeof *p->dots);
+    p->slots = crdtp_malloc_array(&m->mem, p->ndots, sizeof *p->slots);
+    if (!p->dots || !p->slots)
+        return CRDT_ERR_NOMEM;
+    for (i = 0, k = 0, pos = 0; i < n; i++) { /* the others, sorted */
+        crdt_dot x = dots_of(e)[i];
+
+        if (x.actor == actor)
+            continue;
+        if (dot_cmp(x, p->d) < 0)
+            pos = k + 1;
+        p->dots[k] = x;
+        p->slots[k++] = slot_of(e, i);
+    }
+    memmove(p->dots + pos + 1, p->dots + pos, (k - pos) * sizeof *p->dots);
+    memmove(p->slots + pos + 1, p->slots + pos, (k - pos) * sizeof *p->slots);
+    p->dots[pos] = p->d;
+    p->slots[pos] = p->u;
+    /* the key's value: the join of the slots */
+    if ((rv = plain_join(m, type, p->slots[0], p->slots[1], &p->val)))
+        return rv;
+    for (i = 2; i < p->ndots; i++)
+        if ((rv = type->merge(p->val, p->slots[i])))
+            return rv;
+    return CRDT_OK;
+}
 
 /* A stack map over borrowed pieces, used as the delta of one mutation. */
 static void delta_init(crdt_ormap *d, const crdt_ormap *m, entry *e)
@@ -699,44 +1272,39 @@ int crdt_ormap_update(crdt_ormap *m, crdt_actor actor, const void *key,
                       crdt_ormap_update_fn fn, void *user_data,
                       crdt_ormap *delta)
 {
-    void *cp = NULL, *vd = NULL;
+    const crdtp_dotstore *ds;
     uint8_t *kc = NULL;
     entry *e = NULL, de;
     crdt_ormap dm;
-    dotctx nd;
-    crdt_dot d;
-    bool found, shown;
+    bool found, same, shown;
     size_t i, k;
+    upd p;
     int rv;
 
     if (!m || !type || !fn || (!key && klen) || delta == m ||
         (uint64_t)klen > CRDT_ORMAP_MAX_KEY_BYTES ||
         crdt_type_check(type) != CRDT_OK)
         return CRDT_ERR_INVALID_ARG;
-    i = search(m, key, klen, &found);
-    if (found) { /* present, or removed: its retained value continues */
-        e = &m->ents[i];
-        if (e->type->tag != type->tag)
-            return CRDT_ERR_TYPE;
-    }
-    shown = found && e->ndots > 0;
-    if ((rv = peek_next_dot(&m->ctx, actor, &d)))
-        return rv;
-    crdtp_dotctx_init(&nd);
-    delta_init(&dm, m, NULL);
-    cp = found ? clone_value(m, type, e->val) : new_value(m, type);
-    vd = new_value(m, type);
-    if (!cp || !vd) {
-        rv = CRDT_ERR_NOMEM;
+    if ((e = (entry *)shown_entry(m, key, klen)) &&
+        e->type->tag != type->tag)
+        return CRDT_ERR_TYPE;
+    i = search(m, key, klen, type->tag, &found);
+    e = found ? &m->ents[i] : NULL;
+    shown = e && e->ndots > 0;
+    same = found;
+    ds = dotstore_of(type);
+    memset(&p, 0, sizeof p);
+    crdtp_dotctx_init(&p.ctx);
+    crdtp_dotctx_init(&p.dctx);
+    rv = ds ? update_causal(m, actor, e, same, type, ds, fn, user_data, &p)
+            : update_plain(m, actor, e, same, type, fn, user_data, &p);
+    if (rv)
         goto out;
-    }
-    if ((rv = fn(cp, vd, user_data)))
+    /* the superseded dots: the key's (causal: all of them; plain: the
+     * actor's, added above) */
+    if (ds && e && (rv = ctx_add_all(&p.dctx, &m->mem, dots_of(e),
+                                     e->ndots)))
         goto out;
-    if (is_ormap_type(type) &&
-        height(cp, CRDT_ORMAP_MAX_DEPTH) + 1 > CRDT_ORMAP_MAX_DEPTH) {
-        rv = CRDT_ERR_LIMIT;
-        goto out;
-    }
     /* everything that can fail, before anything changes */
     if (!found) {
         if ((rv = copy_key(&m->mem, key, klen, &kc)))
@@ -744,46 +1312,53 @@ int crdt_ormap_update(crdt_ormap *m, crdt_actor actor, const void *key,
         if (m->len == m->cap) {
             size_t cap = crdtp_grow_cap(m->cap, m->len + 1);
             size_t *l = crdtp_realloc_array(&m->mem, m->live, cap, sizeof *l);
-            entry *p;
+            entry *q;
 
             if (!l) {
                 rv = CRDT_ERR_NOMEM;
                 goto out;
             }
             m->live = l; /* more room, same contents: not a change */
-            p = crdtp_realloc_array(&m->mem, m->ents, cap, sizeof *p);
-            if (!p) {
+            q = crdtp_realloc_array(&m->mem, m->ents, cap, sizeof *q);
+            if (!q) {
                 rv = CRDT_ERR_NOMEM;
                 goto out;
             }
-            m->ents = p; /* likewise */
+            m->ents = q; /* likewise */
             m->cap = cap;
         }
     }
-    if ((rv = crdtp_dotctx_add(&nd, &m->mem, d)) ||
-        (rv = crdtp_dotctx_join_prepare(&m->ctx, &m->mem, &nd)))
-        goto out;
     if (delta) {
         entry_init(&de);
         de.key = (uint8_t *)(uintptr_t)key;
         de.klen = klen;
-        de.one = d;
+        de.one = p.d;
         de.ndots = 1;
         de.type = type;
-        de.val = vd; /* every replica holding the key holds its value */
+        de.ds = ds;
+        de.val = ds ? p.vd : p.u;
         delta_init(&dm, m, &de);
-        if ((rv = crdtp_dotctx_add(&dm.ctx, &m->mem, d)))
-            goto out;
-        for (k = 0; found && k < e->ndots; k++)
-            if ((rv = crdtp_dotctx_add(&dm.ctx, &m->mem, dots_of(e)[k])))
-                goto out;
-        if ((rv = crdt_ormap_merge(delta, &dm)))
+        crdtp_dotctx_swap(&dm.ctx, &p.dctx);
+        rv = crdt_ormap_merge(delta, &dm);
+        crdtp_dotctx_swap(&dm.ctx, &p.dctx);
+        if (rv)
             goto out;
     }
     /* commit */
-    crdtp_dotctx_join_apply(&m->ctx, &m->mem, &nd);
+    crdtp_dotctx_swap(&m->ctx, &p.ctx);
     if (found) {
-        type->destroy(e->val);
+        if (!ds && same && e->ndots >= 2) {
+            /* the others' slots moved to p.slots: destroy the rest */
+            for (k = 0; k < e->ndots; k++)
+                if (dots_of(e)[k].actor == actor)
+                    e->type->destroy(e->slots[k]);
+            crdtp_free(&m->mem, e->slots);
+            e->slots = NULL;
+        } else if (!ds && same && e->ndots == 1 &&
+                   dots_of(e)[0].actor != actor) {
+            e->val = NULL; /* the one other slot moved to p.slots */
+        }
+        entry_clear_value(&m->mem, e);
         crdtp_free(&m->mem, e->many);
         e->many = NULL;
     } else {
@@ -793,24 +1368,26 @@ int crdt_ormap_update(crdt_ormap *m, crdt_actor actor, const void *key,
         entry_init(e);
         e->key = kc;
         e->klen = klen;
-        e->type = type;
         kc = NULL;
         m->len++;
     }
-    e->val = cp;
-    e->one = d;
-    e->ndots = 1;
-    cp = NULL;
+    e->type = type;
+    e->ds = ds;
+    e->ndots = p.ndots;
+    if (p.ndots == 1)
+        e->one = p.d;
+    e->many = p.dots;
+    e->slots = p.slots;
+    e->val = p.val;
+    p.dots = NULL;
+    p.slots = NULL;
+    p.val = NULL;
+    p.u = NULL;
     if (!shown)
-        reindex(m); /* a new or re-added key: room reserved above */
+        reindex(m); /* a new or re-shown key: room reserved above */
 out:
-    crdtp_dotctx_clear(&dm.ctx, &m->mem);
-    crdtp_dotctx_clear(&nd, &m->mem);
     crdtp_free(&m->mem, kc);
-    if (cp)
-        type->destroy(cp);
-    if (vd)
-        type->destroy(vd);
+    upd_clear(m, type, &p);
     return rv;
 }
 
@@ -818,32 +1395,33 @@ int crdt_ormap_remove(crdt_ormap *m, const void *key, size_t klen,
                       crdt_ormap *delta)
 {
     crdt_ormap dm;
-    entry *e;
-    bool found;
-    size_t i, k;
+    size_t i, lo, hi;
     int rv = CRDT_OK;
 
     if (!m || (!key && klen) || delta == m)
         return CRDT_ERR_INVALID_ARG;
-    i = search(m, key, klen, &found);
-    if (!found || m->ents[i].ndots == 0)
+    hi = group(m, key, klen, &lo);
+    if (lo == hi)
         return CRDT_OK;
-    e = &m->ents[i];
-    if (delta) {
+    if (delta) { /* the dots of the key's entries and of their values */
         delta_init(&dm, m, NULL);
-        for (k = 0; k < e->ndots && !rv; k++)
-            rv = crdtp_dotctx_add(&dm.ctx, &m->mem, dots_of(e)[k]);
+        for (i = lo; i < hi && !rv; i++) {
+            const entry *e = &m->ents[i];
+
+            rv = ctx_add_all(&dm.ctx, &m->mem, dots_of(e), e->ndots);
+            if (!rv && e->ds)
+                rv = ctx_add_value(&dm.ctx, &m->mem, e->ds, e->val);
+        }
         if (!rv)
             rv = crdt_ormap_merge(delta, &dm);
         crdtp_dotctx_clear(&dm.ctx, &m->mem);
         if (rv)
             return rv;
     }
-    /* the key and its value stay (hidden): merge joins values whatever
-     * the dots, so a retained value is what keeps that a join */
-    crdtp_free(&m->mem, e->many);
-    e->many = NULL;
-    e->ndots = 0;
+    for (i = lo; i < hi; i++)
+        entry_clear(&m->mem, &m->ents[i]);
+    memmove(m->ents + lo, m->ents + hi, (m->len - hi) * sizeof *m->ents);
+    m->len -= hi - lo;
     reindex(m);
     return CRDT_OK;
 }
@@ -867,19 +1445,23 @@ static int encode_map(const crdt_ormap *m, crdt_buf *out)
     for (i = 0; i < m->len && !w.err; i++) {
         const entry *e = &m->ents[i];
         const crdt_dot *d = dots_of(e);
+        size_t nv = e->ds ? 1 : e->ndots;
 
-        cw_array(&w, 3);
+        cw_array(&w, 4);
         cw_bin(&w, e->key, e->klen);
-        if (e->ndots < (SIZE_MAX - 5) / DOT_MAX_BYTES)
-            cw_reserve(&w, 5 + e->ndots * DOT_MAX_BYTES);
+        cw_uint(&w, e->type->tag);
+        if (e->ndots < (SIZE_MAX - 10) / DOT_MAX_BYTES)
+            cw_reserve(&w, 10 + e->ndots * DOT_MAX_BYTES);
         cw_array(&w, e->ndots);
         for (k = 0; k < e->ndots; k++) {
             cw_array(&w, 2);
             cw_uint(&w, d[k].actor);
             cw_uint(&w, d[k].counter);
         }
-        if (!w.err && (rv = e->type->encode(e->val, out)))
-            w.err = rv;
+        cw_array(&w, nv);
+        for (k = 0; k < nv && !w.err; k++)
+            if ((rv = e->type->encode(e->ds ? e->val : slot_of(e, k), out)))
+                w.err = rv;
     }
     return cw_end(&w);
 }
@@ -925,46 +1507,47 @@ static const crdt_type *type_for(const crdt_ormap *m, uint32_t tag)
     }
 }
 
-/* An entry takes at least 7 bytes: 0x93, c4 00, 90 (a removed key has no
- * dots), 92 01 t (the shortest value, an empty lww register). */
-#define ENTRY_MIN_BYTES 7u
+/* An entry takes at least 9 bytes: 0x94, c4 00, the tag, 90 or 91 and a
+ * dot, 91, and a value of at least 3 bytes. */
+#define ENTRY_MIN_BYTES 9u
 #define DOT_MIN_BYTES 3u
-/* MessagePack levels of one map level: envelope, entries, entry. */
-#define LEVELS_PER_MAP 3u
+/* MessagePack levels of one map level: envelope, entries, entry, values. */
+#define LEVELS_PER_MAP 4u
+/* Levels inside the deepest non-map value (orset: envelope, elements,
+ * element, dots, dot). */
+#define LEVELS_LEAF 5u
 
 static int decode_at(crdt_ormap *dst, const uint8_t *data, size_t len,
                      const crdt_limits *lim, size_t depth,
                      crdt_decode_info *info);
 
-/* Reads the value field of an entry into e (type and val). */
+/* Reads one value of type t (tag checked) into *out. */
 static int decode_value(const crdt_ormap *tmp, cr *r, size_t depth,
-                        entry *e)
+                        const crdt_type *t, void **out)
 {
     const uint8_t *v = r->p;
-    const crdt_type *t;
     crdt_decode_info vi;
     size_t vlen, levels;
     uint32_t tag;
     int rv;
 
     levels = r->lim.max_depth > depth
-                 ? LEVELS_PER_MAP * (r->lim.max_depth - depth) + 3
-                 : 3;
+                 ? LEVELS_PER_MAP * (r->lim.max_depth - depth) + LEVELS_LEAF
+                 : LEVELS_LEAF;
     if ((rv = crdtp_cr_skip(r, levels)))
         return rv;
     vlen = (size_t)(r->p - v);
     vi.offset = 0;
     if ((rv = crdtp_decode_header(v, vlen, &tag, &vi)))
         return crdtp_cr_fail_at(r, v + vi.offset, rv);
-    if (!(t = type_for(tmp, tag)))
-        return crdtp_cr_fail_at(r, v + crdtp_tag_offset(v), CRDT_ERR_TYPE);
-    if (!(e->val = new_value(tmp, t)))
+    if (tag != t->tag)
+        return crdtp_cr_fail_at(r, v + crdtp_tag_offset(v), CRDT_ERR_DECODE);
+    if (!(*out = new_value(tmp, t)))
         return crdtp_cr_fail_at(r, v, CRDT_ERR_NOMEM);
-    e->type = t;
     vi.offset = 0;
     vi.code = CRDT_ERR_DECODE;
-    rv = is_ormap_type(t) ? decode_at(e->val, v, vlen, &r->lim, depth + 1, &vi)
-                          : t->decode(e->val, v, vlen, &r->lim, &vi);
+    rv = is_ormap_type(t) ? decode_at(*out, v, vlen, &r->lim, depth + 1, &vi)
+                          : t->decode(*out, v, vlen, &r->lim, &vi);
     if (rv)
         return crdtp_cr_fail_at(r, v + (vi.offset <= vlen ? vi.offset : 0),
                                 rv);
@@ -980,7 +1563,7 @@ static int decode_dots(const crdt_ormap *tmp, cr *r, entry *e)
 
     if ((rv = crdtp_cr_array(r, &n)))
         return rv;
-    if (n > r->lim.max_elements) /* n == 0: a removed key, kept */
+    if (n > r->lim.max_elements)
         return crdtp_cr_fail_at(r, at, CRDT_ERR_LIMIT);
     if (n > cr_left(r) / DOT_MIN_BYTES)
         return crdtp_cr_fail_at(r, at, CRDT_ERR_DECODE);
@@ -1009,47 +1592,102 @@ static int decode_dots(const crdt_ormap *tmp, cr *r, entry *e)
     return CRDT_OK;
 }
 
-/* Fails (at the later entry) if a dot is under two keys of tmp, whose
- * entries start at the offsets in offs: O(D log D) for D dots, one
- * allocation of D crdtp_dot_at (with their entries' offsets), D bounded
- * by the input length. */
-static int check_dots_unique(const crdt_ormap *tmp, const size_t *offs,
-                             cr *r, const uint8_t *data)
-{
+/* The decoder's temporary: the map being read, every dot it holds with
+ * the offset of its entry (to check that no dot is in two places), and
+ * the level the map nests at. */
+typedef struct map_tmp {
+    crdt_ormap m;
     crdtp_dot_at *all;
-    size_t i, k, n = 0;
+    size_t nall, capall;
+    size_t depth; /* set by decode_at */
+} map_tmp;
 
-    for (i = 0; i < tmp->len; i++)
-        n += tmp->ents[i].ndots;
-    if (n < 2)
-        return CRDT_OK;
-    if (!(all = crdtp_malloc_array(&tmp->mem, n, sizeof *all)))
-        return crdtp_cr_fail_at(r, data, CRDT_ERR_NOMEM);
-    n = 0;
-    for (i = 0; i < tmp->len; i++)
-        for (k = 0; k < tmp->ents[i].ndots; k++) {
-            all[n].d = dots_of(&tmp->ents[i])[k];
-            all[n++].off = offs[i];
-        }
-    qsort(all, n, sizeof *all, crdtp_dot_at_cmp);
-    for (i = 1; i < n; i++)
-        if (dot_cmp(all[i - 1].d, all[i].d) == 0) {
-            size_t off = all[i].off;
+static int note_dot(map_tmp *t, crdt_dot d, size_t off)
+{
+    if (t->nall == t->capall) {
+        size_t cap = crdtp_grow_cap(t->capall, t->nall + 1);
+        crdtp_dot_at *p =
+            crdtp_realloc_array(&t->m.mem, t->all, cap, sizeof *p);
 
-            crdtp_free(&tmp->mem, all);
-            return crdtp_cr_fail_at(r, data + off, CRDT_ERR_DECODE);
-        }
-    crdtp_free(&tmp->mem, all);
+        if (!p)
+            return CRDT_ERR_NOMEM;
+        t->all = p;
+        t->capall = cap;
+    }
+    t->all[t->nall].d = d;
+    t->all[t->nall++].off = off;
     return CRDT_OK;
 }
 
-/* The decoder's temporary: the map being read, where each entry starts
- * in the input (for check_dots_unique), and the level the map nests at. */
-typedef struct map_tmp {
-    crdt_ormap m;
-    size_t *offs;
-    size_t depth; /* set by decode_at */
-} map_tmp;
+/* The number of dots in clean c, or SIZE_MAX if it does not fit. */
+static size_t ctx_count(const dotctx *c)
+{
+    size_t i, n = c->ncloud;
+
+    for (i = 0; i < c->vv.len; i++) {
+        if (c->vv.counts[i] > SIZE_MAX - n)
+            return SIZE_MAX;
+        n += (size_t)c->vv.counts[i];
+    }
+    return n;
+}
+
+/* Checks a decoded causal value at v: its dots are in the map's context,
+ * its own context is exactly its dots, and the entry is not empty; notes
+ * its dots. */
+static int check_causal(map_tmp *t, cr *r, const entry *e, const uint8_t *v,
+                        size_t off)
+{
+    crdtp_dotbuf b = {NULL, 0, 0};
+    size_t i;
+    int rv;
+
+    if ((rv = dots_into(&t->m, e->ds, e->val, &b, false)))
+        return crdtp_cr_fail_at(r, v, rv);
+    rv = CRDT_OK;
+    if (b.n == 0 && e->ndots == 0)
+        rv = crdtp_cr_fail_at(r, r->base + off, CRDT_ERR_DECODE);
+    else if (ctx_count(e->ds->ctx(e->val)) != b.n)
+        rv = crdtp_cr_fail_at(r, v, CRDT_ERR_DECODE);
+    for (i = 0; i < b.n && !rv; i++) {
+        if (!crdtp_dotctx_contains(&t->m.ctx, b.d[i].actor, b.d[i].counter))
+            rv = crdtp_cr_fail_at(r, v, CRDT_ERR_DECODE);
+        else if ((rv = note_dot(t, b.d[i], off)))
+            rv = crdtp_cr_fail_at(r, v, rv);
+    }
+    crdtp_free(&t->m.mem, b.d);
+    return rv;
+}
+
+/* Reads an entry's values into e (type, ds, dots set). */
+static int decode_values(map_tmp *t, cr *r, entry *e, size_t off)
+{
+    const uint8_t *at = r->p;
+    uint32_t n, i;
+    int rv;
+
+    if ((rv = crdtp_cr_array(r, &n)))
+        return rv;
+    if (e->ds ? n != 1 : (n != e->ndots || n == 0))
+        return crdtp_cr_fail_at(r, at, CRDT_ERR_DECODE);
+    if (e->ds || n == 1) {
+        const uint8_t *v = r->p;
+
+        if ((rv = decode_value(&t->m, r, t->depth, e->type, &e->val)))
+            return rv;
+        return e->ds ? check_causal(t, r, e, v, off) : CRDT_OK;
+    }
+    if (!(e->slots = crdtp_malloc_array(&t->m.mem, n, sizeof *e->slots)))
+        return crdtp_cr_fail_at(r, at, CRDT_ERR_NOMEM);
+    for (i = 0; i < n; i++)
+        e->slots[i] = NULL;
+    for (i = 0; i < n; i++)
+        if ((rv = decode_value(&t->m, r, t->depth, e->type, &e->slots[i])))
+            return rv;
+    if ((rv = plain_view(&t->m, e)))
+        return crdtp_cr_fail_at(r, at, rv);
+    return CRDT_OK;
+}
 
 static inline void dec_init(void *tmp, const void *dst)
 {
@@ -1057,7 +1695,8 @@ static inline void dec_init(void *tmp, const void *dst)
 
     map_init(&t->m, ((const crdt_ormap *)dst)->reg,
              &((const crdt_ormap *)dst)->mem);
-    t->offs = NULL;
+    t->all = NULL;
+    t->nall = t->capall = 0;
 }
 
 static inline int dec_body(cr *r, void *tmp, const void *dst, uint32_t nbody)
@@ -1066,7 +1705,7 @@ static inline int dec_body(cr *r, void *tmp, const void *dst, uint32_t nbody)
     crdt_ormap *m = &t->m;
     const uint8_t *at, *key;
     uint32_t n, i, k;
-    size_t klen;
+    size_t klen, j;
     int rv;
 
     (void)dst, (void)nbody;
@@ -1080,46 +1719,63 @@ static inline int dec_body(cr *r, void *tmp, const void *dst, uint32_t nbody)
     if (n > cr_left(r) / ENTRY_MIN_BYTES)
         return crdtp_cr_fail_at(r, at, CRDT_ERR_DECODE);
     if (n && (!(m->ents = crdtp_malloc_array(&m->mem, n, sizeof *m->ents)) ||
-              !(m->live = crdtp_malloc_array(&m->mem, n, sizeof *m->live)) ||
-              !(t->offs = crdtp_malloc_array(&m->mem, n, sizeof *t->offs))))
+              !(m->live = crdtp_malloc_array(&m->mem, n, sizeof *m->live))))
         return crdtp_cr_fail_at(r, at, CRDT_ERR_NOMEM);
     m->cap = n;
     for (i = 0; i < n; i++) {
         entry *e = &m->ents[i];
-        const uint8_t *eat = r->p, *kat;
+        const uint8_t *eat = r->p, *kat, *tat;
+        size_t off = (size_t)(eat - r->base);
+        uint64_t tag;
 
         entry_init(e);
         m->len = i + 1; /* cleared on failure */
-        t->offs[i] = (size_t)(eat - r->base);
         if ((rv = crdtp_cr_array(r, &k)))
             return rv;
-        if (k != 3)
+        if (k != 4)
             return crdtp_cr_fail_at(r, eat, CRDT_ERR_DECODE);
         kat = r->p;
         if ((rv = crdtp_cr_bin(r, &key, &klen)))
             return rv;
-        if (i > 0 &&
-            cmp_key(m->ents[i - 1].key, m->ents[i - 1].klen, key, klen) >= 0)
+        if (i > 0 && cmp_key(m->ents[i - 1].key, m->ents[i - 1].klen, key,
+                             klen) > 0)
             return crdtp_cr_fail_at(r, kat, CRDT_ERR_DECODE);
         if ((rv = copy_key(&m->mem, key, klen, &e->key)))
             return crdtp_cr_fail_at(r, kat, rv);
         e->klen = klen;
-        if ((rv = decode_dots(m, r, e)) ||
-            (rv = decode_value(m, r, t->depth, e)))
+        tat = r->p;
+        if ((rv = cr_uint(r, &tag)))
+            return rv;
+        if (tag > UINT32_MAX || !(e->type = type_for(m, (uint32_t)tag)))
+            return crdtp_cr_fail_at(r, tat, CRDT_ERR_TYPE);
+        if (i > 0 && cmp_kt(&m->ents[i - 1], key, klen, (uint32_t)tag) >= 0)
+            return crdtp_cr_fail_at(r, tat, CRDT_ERR_DECODE);
+        e->ds = dotstore_of(e->type);
+        if ((rv = decode_dots(m, r, e)))
+            return rv;
+        for (j = 0; j < e->ndots; j++)
+            if ((rv = note_dot(t, dots_of(e)[j], off)))
+                return crdtp_cr_fail_at(r, eat, rv);
+        if ((rv = decode_values(t, r, e, off)))
             return rv;
     }
     return CRDT_OK;
 }
 
-/* Checks, once the whole input was read, that no dot is under two keys;
- * then installs the map in dst. */
+/* Checks, once the whole input was read, that no dot is in two places
+ * (O(D log D) for D dots, bounded by the input length); then installs
+ * the map in dst. */
 static inline int dec_commit(cr *r, void *dst, void *tmp)
 {
     map_tmp *t = tmp;
-    int rv;
+    size_t i;
 
-    if ((rv = check_dots_unique(&t->m, t->offs, r, r->base)))
-        return rv;
+    if (t->nall > 1)
+        qsort(t->all, t->nall, sizeof *t->all, crdtp_dot_at_cmp);
+    for (i = 1; i < t->nall; i++)
+        if (dot_cmp(t->all[i - 1].d, t->all[i].d) == 0)
+            return crdtp_cr_fail_at(r, r->base + t->all[i].off,
+                                    CRDT_ERR_DECODE);
     map_install(dst, t->m.ents, t->m.len, t->m.cap, t->m.live, &t->m.ctx);
     t->m.ents = NULL;
     t->m.live = NULL;
@@ -1132,7 +1788,7 @@ static inline void dec_clear(void *tmp, const void *dst)
     map_tmp *t = tmp;
 
     (void)dst;
-    crdtp_free(&t->m.mem, t->offs);
+    crdtp_free(&t->m.mem, t->all);
     map_clear(&t->m);
 }
 
@@ -1158,6 +1814,50 @@ int crdt_ormap_decode(crdt_ormap *dst, const uint8_t *data, size_t len,
 {
     return decode_at(dst, data, len, lim, 1, info);
 }
+
+/* ======================================================================
+ * Dot store (nested maps)
+ * ====================================================================== */
+
+static dotctx *ds_ctx(void *obj)
+{
+    return &((crdt_ormap *)obj)->ctx;
+}
+
+/* Every dot of m: its keys' and its causal values' (each value's own
+ * context, which is exactly its dots). */
+static int ds_dots(const void *obj, crdtp_dotbuf *b, const crdt_mem *mem)
+{
+    const crdt_ormap *m = obj;
+    size_t i, k;
+    uint64_t c;
+    int rv;
+
+    for (i = 0; i < m->len; i++) {
+        const entry *e = &m->ents[i];
+        const dotctx *v;
+
+        for (k = 0; k < e->ndots; k++)
+            if ((rv = crdtp_dotbuf_push(b, mem, dots_of(e)[k])))
+                return rv;
+        if (!e->ds)
+            continue;
+        v = e->ds->ctx(e->val);
+        for (k = 0; k < v->vv.len; k++)
+            for (c = 1; c <= v->vv.counts[k]; c++) {
+                crdt_dot d = {v->vv.actors[k], c};
+
+                if ((rv = crdtp_dotbuf_push(b, mem, d)))
+                    return rv;
+            }
+        for (k = 0; k < v->ncloud; k++)
+            if ((rv = crdtp_dotbuf_push(b, mem, v->cloud[k])))
+                return rv;
+    }
+    return CRDT_OK;
+}
+
+static const crdtp_dotstore ormap_dotstore = {ds_ctx, ds_dots};
 
 /* ======================================================================
  * Type descriptor

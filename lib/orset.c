@@ -34,6 +34,7 @@
 #include <crdt/orset.h>
 
 #include "codec_internal.h"
+#include "dotstore_internal.h"
 #include "dotctx_internal.h"
 #include "elemset_internal.h"
 #include "mem_internal.h"
@@ -1022,3 +1023,30 @@ const crdt_type *crdt_orset_type(void)
 {
     return &orset_type;
 }
+
+/* ======================================================================
+ * Dot store (for OR-maps)
+ * ====================================================================== */
+
+static dotctx *ds_ctx(void *obj)
+{
+    return &((crdt_orset *)obj)->s.ctx;
+}
+
+static int ds_dots(const void *obj, crdtp_dotbuf *b, const crdt_mem *mem)
+{
+    const elemset *es = &((const crdt_orset *)obj)->s.es;
+    size_t i, k, n;
+    int rv;
+
+    for (i = 0; i < es->n; i++) {
+        const crdt_dot *d = crdtp_es_dots(es, i, &n);
+
+        for (k = 0; k < n; k++)
+            if ((rv = crdtp_dotbuf_push(b, mem, d[k])))
+                return rv;
+    }
+    return CRDT_OK;
+}
+
+const crdtp_dotstore crdtp_orset_dotstore = {ds_ctx, ds_dots};

@@ -57,20 +57,22 @@
  *    values by their type's join with the two maps' contexts as their
  *    contexts (a key on one side only is joined with an empty value
  *    under the other side's context, which removes what that side saw
- *    removed); contexts joined.  A key held with different types (a
- *    misuse: two replicas created it with different types concurrently)
- *    keeps the entry of the larger wire tag, joined with nothing from
- *    the other (whose dots are in its context, so the loser's updates are
- *    removed where the winner saw them): the same choice everywhere and
- *    associative.  Merge is commutative, associative and idempotent.
+ *    removed); contexts joined.
+ *  - A key created with different types on two replicas concurrently (a
+ *    misuse) holds one entry per type, each joined on its own: the key
+ *    shows (get, iteration, size) the present entry of the largest wire
+ *    tag, update with another type fails with CRDT_ERR_TYPE, and remove
+ *    removes them all.  Keeping both, rather than letting one type win,
+ *    is what keeps merge a join once removes reset values.
+ *  - Merge is commutative, associative and idempotent.
  *
  * Semantics:
  *  - Add wins: an update concurrent with a remove of the same key keeps
  *    the key, with what the update brought (above).
  *  - Remove resets: a key removed and then updated again starts from an
  *    empty value, on every replica that saw the remove.
- *  - A key keeps its type while it exists: update with another type fails
- *    with CRDT_ERR_TYPE; after a remove, any type may be used.
+ *  - A key keeps its type while it is present: update with another type
+ *    fails with CRDT_ERR_TYPE; after a remove, any type may be used.
  *  - A plain value's slots grow with the actors that update the key, not
  *    with the updates; a plain value's delta is the updating actor's slot
  *    (for a gset: every element that actor added to the key), so large
@@ -103,7 +105,8 @@
  *      [[key, tag, [[actor, counter], ...], [value, ...]], ...]]
  * The first two fields are the causal context's body (as crdt/dotctx.h).
  * Then the entries, strictly ascending by key (bytes, memcmp then
- * length), each four fields: key a MessagePack bin; tag the value type's
+ * length), then tag (one key may hold entries of several types, see
+ * above), each four fields: key a MessagePack bin; tag the value type's
  * wire tag; the key's dots D, strictly ascending by (actor, counter), each
  * in the context; and the values, each a complete encoding of that tag
  * inline (a nested array [1, tag, body...]):
