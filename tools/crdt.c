@@ -1170,7 +1170,7 @@ static int dw_inspect(const void *obj, out *o)
 static const type_ops *type_by_tag(uint32_t tag);
 
 /* ,"entries":[{"key":BYTES,"type":NAME,"dots":DOTS},...]: every entry in
- * key order, hidden ones included, from the encoding
+ * key, then tag order, hidden ones included, from the encoding
  * [1, 12, vv, cloud, [[key, tag, dots, [value, ...]], ...]]. */
 static int map_entries_json(const void *obj, out *o)
 {
@@ -2249,8 +2249,8 @@ static const command commands[] = {
      "  ewflag, dwflag  CONTEXT, \"dots\":DOTS, \"value\":true|false\n"
      "  ormap   CONTEXT, \"entries\":[{\"key\":BYTES,\"type\":NAME,"
      "\"dots\":DOTS},...]\n"
-     "          (every entry in key order: the value's type and the key's "
-     "dots),\n"
+     "          (every entry in key, then tag order: the value's type "
+     "and the\n          key's dots),\n"
      "          \"value\":[{\"key\":BYTES,\"value\":V},...] (present "
      "keys; V as\n"
      "          inspect prints the value, nested maps too)\n"
