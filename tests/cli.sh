@@ -639,25 +639,86 @@ expect_err "disable on gset" 1 "^crdt: gsA.bin: disable does not apply to gset \
 expect_hex "new ormap" 95010c809090 new ormap
 save map0.bin new ormap
 expect "value of new ormap" '[]' value map0.bin
-expect "inspect new ormap" '{"type":"ormap","version":1,"vv":[],"cloud":[],"value":[]}' inspect map0.bin
+expect "inspect new ormap" '{"type":"ormap","version":1,"vv":[],"cloud":[],"entries":[],"value":[]}' inspect map0.bin
+# mkmap_save FILE ARGS... [<IN]: cli-mkmap ARGS, which must succeed, into FILE.
+mkmap_save() {
+    local dst="$1"
+    shift
+    if "$mkmap" "$@" >"$dst"; then ok; else bad "cli-mkmap $* failed"; fi
+}
 if [ -x "$mkmap" ]; then
     for a in 1 2 3; do "$mkmap" $a >map$a.bin; done
-    # Keys in byte order; "gone" was removed (its value stays, hidden).
+    # Keys in byte order, each with its type and dots; "gone" was removed
+    # and left nothing but its dot (1,9) in the context.  One causal
+    # context: actor 1's mvreg write in "nested" drew (1,2), then "reg"
+    # got (1,3) and "nested" (1,4); the ewflag's enable (1,5), "on" (1,6);
+    # the orset's add (1,7), "tags" (1,8); the plain values (gcounter,
+    # lww) drew none.  A causal value's own context is exactly its dots.
     expect "ormap inspect" \
-        '{"type":"ormap","version":1,"vv":[{"actor":1,"counter":6}],"cloud":[],"value":[{"key":{"hex":"636f756e74","text":"count"},"value":{"type":"gcounter","version":1,"entries":[{"actor":1,"count":1}],"value":1}},{"key":{"hex":"6e6573746564","text":"nested"},"value":{"type":"ormap","version":1,"vv":[{"actor":1,"counter":1}],"cloud":[],"value":[{"key":{"hex":"726567","text":"reg"},"value":{"type":"mvreg","version":1,"vv":[{"actor":1,"counter":1}],"cloud":[],"siblings":[{"actor":1,"counter":1,"value":{"hex":"7631","text":"v1"}}],"value":[{"hex":"7631","text":"v1"}]}}]}},{"key":{"hex":"6f6e","text":"on"},"value":{"type":"ewflag","version":1,"vv":[{"actor":1,"counter":1}],"cloud":[],"dots":[{"actor":1,"counter":1}],"value":true}},{"key":{"hex":"74616773","text":"tags"},"value":{"type":"orset","version":1,"vv":[{"actor":1,"counter":1}],"cloud":[],"elements":[{"elem":{"hex":"7431","text":"t1"},"dots":[{"actor":1,"counter":1}]}],"value":[{"hex":"7431","text":"t1"}]}},{"key":{"hex":"ff","text":null},"value":{"type":"lww","version":1,"timestamp":1,"actor":1,"value":{"hex":"77","text":"w"}}}]}' \
+        '{"type":"ormap","version":1,"vv":[{"actor":1,"counter":10}],"cloud":[],"entries":[{"key":{"hex":"636f756e74","text":"count"},"type":"gcounter","dots":[{"actor":1,"counter":1}]},{"key":{"hex":"6e6573746564","text":"nested"},"type":"ormap","dots":[{"actor":1,"counter":4}]},{"key":{"hex":"6f6e","text":"on"},"type":"ewflag","dots":[{"actor":1,"counter":6}]},{"key":{"hex":"74616773","text":"tags"},"type":"orset","dots":[{"actor":1,"counter":8}]},{"key":{"hex":"ff","text":null},"type":"lww","dots":[{"actor":1,"counter":10}]}],"value":[{"key":{"hex":"636f756e74","text":"count"},"value":{"type":"gcounter","version":1,"entries":[{"actor":1,"count":1}],"value":1}},{"key":{"hex":"6e6573746564","text":"nested"},"value":{"type":"ormap","version":1,"vv":[],"cloud":[{"actor":1,"counter":2},{"actor":1,"counter":3}],"entries":[{"key":{"hex":"726567","text":"reg"},"type":"mvreg","dots":[{"actor":1,"counter":3}]}],"value":[{"key":{"hex":"726567","text":"reg"},"value":{"type":"mvreg","version":1,"vv":[],"cloud":[{"actor":1,"counter":2}],"siblings":[{"actor":1,"counter":2,"value":{"hex":"7631","text":"v1"}}],"value":[{"hex":"7631","text":"v1"}]}}]}},{"key":{"hex":"6f6e","text":"on"},"value":{"type":"ewflag","version":1,"vv":[],"cloud":[{"actor":1,"counter":5}],"dots":[{"actor":1,"counter":5}],"value":true}},{"key":{"hex":"74616773","text":"tags"},"value":{"type":"orset","version":1,"vv":[],"cloud":[{"actor":1,"counter":7}],"elements":[{"elem":{"hex":"7431","text":"t1"},"dots":[{"actor":1,"counter":7}]}],"value":[{"hex":"7431","text":"t1"}]}},{"key":{"hex":"ff","text":null},"value":{"type":"lww","version":1,"timestamp":1,"actor":1,"value":{"hex":"77","text":"w"}}}]}' \
         inspect map1.bin
     merge_orders map map1.bin map2.bin map3.bin
-    # Counts add up, concurrent writes become siblings, the LWW's latest
-    # write wins, the removed key stays removed.
+    # Counts add up (one slot per actor), concurrent writes become
+    # siblings, the LWW's latest write wins, the removed key stays removed.
     expect "ormap merged value" \
-        '[{"key":{"hex":"636f756e74","text":"count"},"value":{"type":"gcounter","version":1,"entries":[{"actor":1,"count":1},{"actor":2,"count":2},{"actor":3,"count":3}],"value":6}},{"key":{"hex":"6e6573746564","text":"nested"},"value":{"type":"ormap","version":1,"vv":[{"actor":1,"counter":1},{"actor":2,"counter":1},{"actor":3,"counter":1}],"cloud":[],"value":[{"key":{"hex":"726567","text":"reg"},"value":{"type":"mvreg","version":1,"vv":[{"actor":1,"counter":1},{"actor":2,"counter":1},{"actor":3,"counter":1}],"cloud":[],"siblings":[{"actor":1,"counter":1,"value":{"hex":"7631","text":"v1"}},{"actor":2,"counter":1,"value":{"hex":"7632","text":"v2"}},{"actor":3,"counter":1,"value":{"hex":"7633","text":"v3"}}],"value":[{"hex":"7631","text":"v1"},{"hex":"7632","text":"v2"},{"hex":"7633","text":"v3"}]}}]}},{"key":{"hex":"6f6e","text":"on"},"value":{"type":"ewflag","version":1,"vv":[{"actor":1,"counter":1},{"actor":2,"counter":1},{"actor":3,"counter":1}],"cloud":[],"dots":[{"actor":1,"counter":1},{"actor":2,"counter":1},{"actor":3,"counter":1}],"value":true}},{"key":{"hex":"74616773","text":"tags"},"value":{"type":"orset","version":1,"vv":[{"actor":1,"counter":1},{"actor":2,"counter":1},{"actor":3,"counter":1}],"cloud":[],"elements":[{"elem":{"hex":"7431","text":"t1"},"dots":[{"actor":1,"counter":1}]},{"elem":{"hex":"7432","text":"t2"},"dots":[{"actor":2,"counter":1}]},{"elem":{"hex":"7433","text":"t3"},"dots":[{"actor":3,"counter":1}]}],"value":[{"hex":"7431","text":"t1"},{"hex":"7432","text":"t2"},{"hex":"7433","text":"t3"}]}},{"key":{"hex":"ff","text":null},"value":{"type":"lww","version":1,"timestamp":3,"actor":3,"value":{"hex":"77","text":"w"}}}]' \
+        '[{"key":{"hex":"636f756e74","text":"count"},"value":{"type":"gcounter","version":1,"entries":[{"actor":1,"count":1},{"actor":2,"count":2},{"actor":3,"count":3}],"value":6}},{"key":{"hex":"6e6573746564","text":"nested"},"value":{"type":"ormap","version":1,"vv":[],"cloud":[{"actor":1,"counter":2},{"actor":1,"counter":3},{"actor":2,"counter":2},{"actor":2,"counter":3},{"actor":3,"counter":2},{"actor":3,"counter":3}],"entries":[{"key":{"hex":"726567","text":"reg"},"type":"mvreg","dots":[{"actor":1,"counter":3},{"actor":2,"counter":3},{"actor":3,"counter":3}]}],"value":[{"key":{"hex":"726567","text":"reg"},"value":{"type":"mvreg","version":1,"vv":[],"cloud":[{"actor":1,"counter":2},{"actor":2,"counter":2},{"actor":3,"counter":2}],"siblings":[{"actor":1,"counter":2,"value":{"hex":"7631","text":"v1"}},{"actor":2,"counter":2,"value":{"hex":"7632","text":"v2"}},{"actor":3,"counter":2,"value":{"hex":"7633","text":"v3"}}],"value":[{"hex":"7631","text":"v1"},{"hex":"7632","text":"v2"},{"hex":"7633","text":"v3"}]}}]}},{"key":{"hex":"6f6e","text":"on"},"value":{"type":"ewflag","version":1,"vv":[],"cloud":[{"actor":1,"counter":5},{"actor":2,"counter":5},{"actor":3,"counter":5}],"dots":[{"actor":1,"counter":5},{"actor":2,"counter":5},{"actor":3,"counter":5}],"value":true}},{"key":{"hex":"74616773","text":"tags"},"value":{"type":"orset","version":1,"vv":[],"cloud":[{"actor":1,"counter":7},{"actor":2,"counter":7},{"actor":3,"counter":7}],"elements":[{"elem":{"hex":"7431","text":"t1"},"dots":[{"actor":1,"counter":7}]},{"elem":{"hex":"7432","text":"t2"},"dots":[{"actor":2,"counter":7}]},{"elem":{"hex":"7433","text":"t3"},"dots":[{"actor":3,"counter":7}]}],"value":[{"hex":"7431","text":"t1"},{"hex":"7432","text":"t2"},{"hex":"7433","text":"t3"}]}},{"key":{"hex":"ff","text":null},"value":{"type":"lww","version":1,"timestamp":3,"actor":3,"value":{"hex":"77","text":"w"}}}]' \
         value map.merged
     expect "ormap compare before" before compare map1.bin map.merged
     expect "ormap compare concurrent" concurrent compare map1.bin map2.bin
+    # Every key removed: the context alone.
+    cp map1.bin all.bin
+    for k in count nested on tags ff; do
+        "$mkmap" rm $k <all.bin >rm.bin && mv rm.bin all.bin
+    done
+    check "ormap with every key removed is its context" \
+        eval '[ "$(hex all.bin)" = 95010c81010a9090 ]'
+    # Add wins with what the update brought, and a remove resets: actor 1
+    # added t1 to "tags"; one replica removes "tags", another concurrently
+    # adds t2 (dot (2,1), key dot (2,2)).  The merge keeps t2 alone.
+    mkmap_save t0.bin up 1 tags tags <map0.bin
+    mkmap_save tR.bin rm tags <t0.bin
+    mkmap_save tU.bin up 2 tags tags <t0.bin
+    check "ormap remove leaves the context" \
+        eval '[ "$(hex tR.bin)" = 95010c8101029090 ]'
+    expect_hex "ormap add wins over a remove with what it added (orset)" \
+        95010c8201020202909194c40474616773089192020291950108810201909192c402743291920201 \
+        merge tR.bin tU.bin
+    expect "ormap concurrent add and remove: value" \
+        '[{"key":{"hex":"74616773","text":"tags"},"value":{"type":"orset","version":1,"vv":[{"actor":2,"counter":1}],"cloud":[],"elements":[{"elem":{"hex":"7432","text":"t2"},"dots":[{"actor":2,"counter":1}]}],"value":[{"hex":"7432","text":"t2"}]}}]' \
+        --in <("$crdt" merge tU.bin tR.bin) value
+    # A plain value keeps one slot per actor: actors 1 and 2 added 1 and 2
+    # to "count" (slots (1,1) and (2,1)).  A remove concurrent with actor
+    # 3's update leaves actor 3's slot alone (3); concurrent with actor
+    # 1's, actor 1's slot, which holds all its updates to the key (2).
+    mkmap_save c0.bin up 1 count count <map0.bin
+    mkmap_save c1.bin up 2 count count <c0.bin
+    check "ormap plain value: a slot per actor" \
+        eval '[ "$(hex c1.bin)" = 95010c8201010201909194c405636f756e74039292010192020192930103810101930103810202 ]'
+    mkmap_save cR.bin rm count <c1.bin
+    check "ormap plain value removed" \
+        eval '[ "$(hex cR.bin)" = 95010c82010102019090 ]'
+    mkmap_save cU3.bin up 3 count count <c1.bin
+    mkmap_save cU1.bin up 1 count count <c1.bin
+    expect_hex "ormap remove and a new actor's update: its slot" \
+        95010c83010102010301909194c405636f756e74039192030191930103810303 \
+        merge cR.bin cU3.bin
+    expect_hex "ormap remove and an old actor's update: its whole slot" \
+        95010c8201020201909194c405636f756e74039192010291930103810102 \
+        merge cU1.bin cR.bin
+    # Re-added after the remove: from empty (1, not 2), or with another
+    # type; while the key exists, another type is an error.
+    mkmap_save cA.bin up 1 count count <cR.bin
+    check "ormap re-added key starts from empty" \
+        eval '[ "$(hex cA.bin)" = 95010c8201020201909194c405636f756e74039192010291930103810101 ]'
+    mkmap_save cT.bin up 1 count tags <cR.bin
+    check "ormap re-added key with another type" \
+        eval '[ "$(hex cT.bin)" = 95010c8201030201909194c405636f756e7408919201039195010880919201029192c402743191920102 ]'
+    check "ormap update with another type fails while the key exists" \
+        eval '! "$mkmap" up 1 count tags <c1.bin >/dev/null 2>&1'
     "$mkmap" deep 16 >deep16.bin
     run value deep16.bin
     check "ormap nested 16 deep prints every level" \
-        eval '[ "$rc" -eq 0 ] && [ "$(grep -o "\"type\":\"ormap\"" out | wc -l)" -eq 15 ] && grep -q "\"type\":\"gcounter\",\"version\":1,\"entries\":\[{\"actor\":1,\"count\":1}\],\"value\":1}}\]}}\]" out'
+        eval '[ "$rc" -eq 0 ] && [ "$(grep -o "\"type\":\"ormap\",\"version\"" out | wc -l)" -eq 15 ] && grep -q "\"type\":\"gcounter\",\"version\":1,\"entries\":\[{\"actor\":1,\"count\":1}\],\"value\":1}}\]}}\]" out'
     expect_err "add on ormap" 1 "^crdt: map1.bin: add does not apply to ormap \(only to gset, orset\)$" add x map1.bin
     expect_err "merge ormap with orset" 1 "^crdt: osA.bin: cannot merge orset into ormap \(map1.bin\)$" merge map1.bin osA.bin
 else
@@ -735,11 +796,21 @@ bad_enc "gset unsorted" 93010b92c40162c40161 "malformed encoding at byte 7"
 bad_enc "orset dot outside the context" 95010880909192c4016191920501 "malformed encoding at byte 11"
 bad_enc "mvreg value as str" 950107810101909193010101a161 "malformed encoding at byte 11"
 bad_enc "ewflag dot outside the context" 950109809091920101 "malformed encoding at byte 6"
-bad_enc "ormap value malformed" 95010c810101909193c4016b9192010193010481 "malformed encoding at byte 19"
-# A map nested one level deeper than the decoders' limit (16).
+bad_enc "ormap value malformed" 95010c810101909194c4016b04919201019193010481 "malformed encoding at byte 21"
+bad_enc "ormap entry without a tag" 95010c810101909193c4016191920101930103810102 "malformed encoding at byte 8"
+# A plain entry: as many values (14) as dots (none here).
+bad_enc "ormap plain entry without dots" 95010c810101909194c40161039091930103810102 "malformed encoding at byte 14"
+bad_enc "ormap plain entry, two values for one dot" 95010c810101909194c40161039192010192930103810102930103810102 "malformed encoding at byte 17"
+bad_enc "ormap causal value's context beyond its dots" 95010c810103909194c401610991920103919501098101029091920102 "malformed encoding at byte 18"
+# A dot in two places: the entry where it appears the second time.
+bad_enc "ormap dot under the key and in its value" 95010c810101909194c401610991920101919501098101019091920101 "malformed encoding at byte 8"
+# A map nested one level deeper than the decoders' limit (16): deep16
+# (key dots (1,1) innermost to (1,16) outermost) under key "k", dot (1,17).
+# The bounded walk that delimits the outer value stops inside the 17th map
+# (at byte 288), at the header of its gcounter's body.
 if [ -x "$mkmap" ]; then
-    { unhex 95010c810101909193c4016b91920101; "$mkmap" deep 16; } >deep17.bin
-    expect_err "ormap nested 17 deep" 1 "^crdt: deep17.bin: input exceeds a decode limit at byte 268$" value deep17.bin
+    { unhex 95010c810111909194c4016b0c9192011191; "$mkmap" deep 16; } >deep17.bin
+    expect_err "ormap nested 17 deep" 1 "^crdt: deep17.bin: input exceeds a decode limit at byte 309$" value deep17.bin
 fi
 # Random bytes (deterministic: bash's RANDOM with a fixed seed).
 RANDOM=4242

@@ -3,7 +3,7 @@
  * cli-mkmap: writes OR-map states built by the library, for tests/cli.sh
  * (the crdt tool reads maps but has no command that builds them).
  *
- *   cli-mkmap ACTOR   a map updated by ACTOR (1..9):
+ *   cli-mkmap ACTOR   a map updated by ACTOR (1..9), in this order:
  *                       "count"  gcounter, ACTOR adds ACTOR
  *                       "nested" ormap {"reg": mvreg written "vACTOR"}
  *                       "on"     ewflag enabled by ACTOR
@@ -12,6 +12,12 @@
  *                       h'ff'    lww "w" at time ACTOR (a non-UTF-8 key)
  *   cli-mkmap deep D  D maps nested under key "k" (1..16 levels), the
  *                     innermost holding "k": a gcounter of 1
+ *   cli-mkmap up ACTOR KEY KIND
+ *                     the map on stdin after ACTOR's update of KEY ("ff"
+ *                     is h'ff') with KIND, one of the updates above by
+ *                     its key's name (count, nested, on, tags, ff), so
+ *                     that a key can be updated with another type
+ *   cli-mkmap rm KEY  the map on stdin after removing KEY
  *
  * The canonical encoding goes to stdout; exit 1 on any error.
  */
@@ -96,11 +102,90 @@ static int deep_fn(void *v, void *d, void *ud)
                              d);
 }
 
+/* The updates of an ACTOR map, by key. */
+typedef struct kind {
+    const char *name;
+    const char *key;
+    size_t klen;
+    const crdt_type *(*type)(void);
+    crdt_ormap_update_fn fn;
+} kind;
+
+static const kind kinds[] = {
+    {"count", "count", 5, crdt_gcounter_type, count_fn},
+    {"nested", "nested", 6, crdt_ormap_type, nested_fn},
+    {"on", "on", 2, crdt_ewflag_type, on_fn},
+    {"tags", "tags", 4, crdt_orset_type, tags_fn},
+    {"ff", "\xff", 1, crdt_lww_type, lww_fn},
+};
+
+static const kind *kind_named(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(kinds[i].name, name) == 0)
+            return &kinds[i];
+    return NULL;
+}
+
+/* The key named on the command line: "ff" is h'ff', others as they are. */
+static void key_arg(const char *arg, const char **key, size_t *klen)
+{
+    if (strcmp(arg, "ff") == 0) {
+        *key = "\xff";
+        *klen = 1;
+    } else {
+        *key = arg;
+        *klen = strlen(arg);
+    }
+}
+
+/* Replaces m with the map encoded on stdin. */
+static int read_stdin(crdt_ormap *m)
+{
+    crdt_buf in;
+    uint8_t chunk[4096];
+    size_t n;
+    int rv = CRDT_OK;
+
+    crdt_buf_init(&in, NULL);
+    while (!rv && (n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
+        rv = crdt_buf_append(&in, chunk, n);
+    if (!rv)
+        rv = ferror(stdin) ? CRDT_ERR_INVALID_ARG
+                           : crdt_ormap_decode(m, in.data, in.len, NULL,
+                                               NULL);
+    crdt_buf_clear(&in);
+    return rv;
+}
+
 static int build(crdt_ormap *m, int argc, char **argv)
 {
     const crdt_type *map = crdt_ormap_type();
     job j = {0, 0, ""};
+    const kind *k;
+    const char *key;
+    size_t klen;
     int rv;
+
+    if (argc == 5 && strcmp(argv[1], "up") == 0) {
+        if (argv[2][0] < '1' || argv[2][0] > '9' || argv[2][1] ||
+            !(k = kind_named(argv[4])))
+            return CRDT_ERR_INVALID_ARG;
+        j.actor = (crdt_actor)(argv[2][0] - '0');
+        key_arg(argv[3], &key, &klen);
+        if ((rv = read_stdin(m)))
+            return rv;
+        return crdt_ormap_update(m, j.actor, key, klen, k->type(), k->fn, &j,
+                                 NULL);
+    }
+    if (argc == 3 && strcmp(argv[1], "rm") == 0) {
+        key_arg(argv[2], &key, &klen);
+        if ((rv = read_stdin(m)))
+            return rv;
+        return crdt_ormap_remove(m, key, klen, NULL);
+    }
 
     if (argc == 3 && strcmp(argv[1], "deep") == 0) {
         j.depth = (unsigned)atoi(argv[2]);
@@ -148,7 +233,8 @@ int main(int argc, char **argv)
     crdt_ormap_free(m);
     if (rv) {
         fprintf(stderr, "cli-mkmap: %s (usage: cli-mkmap ACTOR | "
-                        "cli-mkmap deep D)\n", crdt_strerror(rv));
+                        "cli-mkmap deep D | cli-mkmap up ACTOR KEY KIND | "
+                        "cli-mkmap rm KEY)\n", crdt_strerror(rv));
         return 1;
     }
     return 0;

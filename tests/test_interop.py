@@ -667,18 +667,178 @@ class MVReg:
         ]
 
 
+# crdt/ormap.h: the causal values (dot stores whose dots are the map's) and
+# the plain values (kept as one slot per dot of the key).
+ORMAP_CAUSAL = ["mvreg", "orset", "ewflag", "dwflag", "ormap"]
+ORMAP_PLAIN = ["vclock", "dotctx", "gcounter", "pncounter", "lww", "gset"]
 # Types an OR-map value may have in the random states Python builds.
-ORMAP_VALUE_TYPES = ["vclock", "gcounter", "pncounter", "lww", "gset",
-                     "dotctx"]
+ORMAP_VALUE_TYPES = ORMAP_PLAIN + ORMAP_CAUSAL
+# Levels of maps nested in the maps Python builds (the top one included).
+ORMAP_GEN_DEPTH = 3
+
+
+def compact_context(dots):
+    """The compact causal context holding exactly the dots: {"vv", "cloud"}
+    as dotctx's model."""
+    vv, cloud = {}, []
+    for a, c in sorted(set(map(tuple, dots))):
+        if c == vv.get(a, 0) + 1:
+            vv[a] = c
+        else:
+            cloud.append([a, c])
+    return {"vv": [[a, c] for a, c in sorted(vv.items())], "cloud": cloud}
+
+
+def causal_value_dots(name, model):
+    """Every dot of a causal value's model (a nested map's: its keys' dots
+    and its causal values' dots, at every level)."""
+    if name == "orset":
+        return [tuple(d) for _, dots in model["elems"] for d in dots]
+    if name == "mvreg":
+        return [(a, c) for a, c, _ in model["siblings"]]
+    if name in ("ewflag", "dwflag"):
+        return [tuple(d) for d in model["dots"]]
+    assert name == "ormap"
+    out = []
+    for _, vname, dots, values in model["entries"]:
+        out += [tuple(d) for d in dots]
+        if vname in ORMAP_CAUSAL:
+            out += causal_value_dots(vname, values[0])
+    return out
+
+
+def join_actor_maps(maps):
+    out = {}
+    for m in maps:
+        for a, c in m:
+            out[a] = max(out.get(a, 0), c)
+    return [[a, c] for a, c in sorted(out.items())]
+
+
+def join_plain(name, models):
+    """The join of a plain value's slots, as the C model prints it."""
+    if name == "vclock":
+        return {"entries": join_actor_maps(m["entries"] for m in models)}
+    if name == "gcounter":
+        e = join_actor_maps(m["entries"] for m in models)
+        return {"entries": e, "value": sum(c for _, c in e)}
+    if name == "pncounter":
+        p = join_actor_maps(m["p"] for m in models)
+        n = join_actor_maps(m["n"] for m in models)
+        return {"p": p, "n": n,
+                "value": sum(c for _, c in p) - sum(c for _, c in n)}
+    if name == "gset":
+        return {"elems": [e.hex() for e in sorted(
+            {bytes.fromhex(e) for m in models for e in m["elems"]})]}
+    if name == "lww":
+        writes = [m for m in models if m["value"] is not None]
+        if not writes:
+            return {"value": None}
+        # by timestamp, then actor, then bytes (memcmp, then length)
+        return max(writes, key=lambda m: (m["timestamp"], m["actor"],
+                                          bytes.fromhex(m["value"])))
+    assert name == "dotctx"
+    vv = dict((a, c) for a, c in join_actor_maps(m["vv"] for m in models))
+    cloud = sorted({tuple(d) for m in models for d in m["cloud"]})
+    for a, c in cloud:  # ascending: each dot extends vv or stays
+        if c == vv.get(a, 0) + 1:
+            vv[a] = c
+    return {"vv": [[a, c] for a, c in sorted(vv.items())],
+            "cloud": [[a, c] for a, c in cloud if c > vv.get(a, 0)]}
+
+
+def rand_plain_slots(rng, name, k):
+    """k slot values of a plain type whose join is valid (counters: the
+    slots share out one map whose counts sum to at most 2^64 - 1)."""
+    if name not in ("gcounter", "pncounter"):
+        return [SPECS[name].random_model(rng) for _ in range(k)]
+
+    def share(m):
+        parts = [{} for _ in range(k)]
+        for a, c in m.items():
+            for i in rng.sample(range(k), rng.randint(1, k)):
+                parts[i][a] = c if rng.randrange(2) else rng.randint(1, c)
+        return [[[a, c] for a, c in sorted(p.items())] for p in parts]
+    if name == "gcounter":
+        return [{"entries": e, "value": sum(c for _, c in e)}
+                for e in share(capped_map(rng))]
+    ps, ns = share(capped_map(rng)), share(capped_map(rng))
+    return [{"p": p, "n": n,
+             "value": sum(c for _, c in p) - sum(c for _, c in n)}
+            for p, n in zip(ps, ns)]
+
+
+def rand_causal_value(rng, name, dots, depth):
+    """A model of a causal value holding exactly the given dots (and a
+    context of exactly those)."""
+    dots = sorted(dots)
+    if name == "orset":
+        elems = {}
+        for d in dots:
+            e = rand_elem(rng)
+            if elems and rng.randrange(3) == 0:
+                e = rng.choice(list(elems))
+            elems.setdefault(e, []).append(list(d))
+        model = {"elems": [[e.hex(), sorted(ds)]
+                           for e, ds in sorted(elems.items())]}
+    elif name == "mvreg":
+        model = {"siblings": [[a, c, rand_elem(rng).hex()]
+                              for a, c in dots]}
+    elif name in ("ewflag", "dwflag"):
+        model = {"dots": [list(d) for d in dots],
+                 "value": bool(dots) == (name == "ewflag")}
+    else:
+        model = {"entries": rand_map_entries(rng, list(dots), depth + 1,
+                                             use_all=True)}
+    return dict(compact_context(dots), **model)
+
+
+def rand_map_entries(rng, pool, depth, use_all=False):
+    """Random entries [[key hex, type, dots, [value models]], ...] of a
+    map at the given nesting depth (1: the top), with dots taken from
+    pool (all of them if use_all), each used once."""
+    rng.shuffle(pool)
+    entries = []
+    keys = sorted({rand_elem(rng) for _ in range(rng.randrange(6))})
+    if use_all and pool and not keys:
+        keys = [b"k"]
+    for i, key in enumerate(keys):
+        names = ORMAP_VALUE_TYPES if depth < ORMAP_GEN_DEPTH else \
+            [n for n in ORMAP_VALUE_TYPES if n != "ormap"]
+        name = rng.choice(names)
+        if use_all and i == len(keys) - 1:
+            take = len(pool)
+        else:
+            take = min(len(pool), rng.choice([1, 1, 1, 2, 3, 5]))
+        mine, pool = pool[:take], pool[take:]
+        if not mine:
+            break  # every entry holds a dot
+        if name in ORMAP_CAUSAL:
+            # The key's dots, then the value's (the key may have none:
+            # a hidden entry, if the value has one).
+            nd = rng.randint(0, len(mine))
+            if nd == 0 and rng.randrange(3):
+                nd = 1
+            dots = sorted(mine[:nd])
+            values = [rand_causal_value(rng, name, mine[nd:], depth)]
+        else:
+            dots = sorted(mine)
+            values = rand_plain_slots(rng, name, len(dots))
+        entries.append([key.hex(), name, [list(d) for d in dots], values])
+    return entries
 
 
 class ORMap:
     """crdt/ormap.h: tag 12, body: a context as dotctx's, then the entries
-    [[key(bin), dots, value], ...] strictly ascending by key, removed keys
-    (dots []) included; each key's dots strictly ascending, in the
-    context, under no other key; value a registered type's own encoding,
-    inline.  The C model lists the present keys with their values' models
-    (removed keys are not readable through the API)."""
+    [[key(bin), tag, dots, [value, ...]], ...] strictly ascending by key;
+    each key's dots strictly ascending and in the context; each value an
+    encoding of the entry's tag, inline: a causal tag (7, 8, 9, 10, 12)
+    has one value, whose own context is exactly its dots, all in the map's
+    context, and the entry has some dot; a plain tag has one value per dot
+    of the key (its slots) and at least one dot.  No dot is in two places
+    (two keys, a key and a value, two values, at any level).  The C model
+    lists the present keys (with dots) with their values' models, a plain
+    value's being the join of its slots."""
     name = "ormap"
     tag = 12
 
@@ -688,75 +848,192 @@ class ORMap:
         entries = body[2]
         assert type(entries) is list, "ormap entries are not an array"
         for e in entries:
-            assert type(e) is list and len(e) == 3, "entry is not a triple"
+            assert type(e) is list and len(e) == 4, "entry is not of four"
         check_elems([e[0] for e in entries], "ormap keys")
         seen = set()
         out = []
-        for key, dots, value in entries:
+
+        def claim(dots, what):
+            dots = set(map(tuple, dots))
+            assert not seen & dots, "a dot in two places (%s)" % what
+            seen.update(dots)
+        for key, tag, dots, values in entries:
+            assert is_uint(tag), "ormap entry tag is not a uint"
+            vspec = next((s for s in SPECS.values() if s.tag == tag), None)
+            assert vspec and vspec.name != "hlc", "tag %r not registered" % tag
             dots = check_dot_list(dots, vv, cloud, "ormap key dots")
-            assert not seen & set(map(tuple, dots)), "a dot under two keys"
-            seen |= set(map(tuple, dots))
-            assert type(value) is list and len(value) >= 2 and \
-                value[0] == FORMAT_VERSION, "ormap value is not an encoding"
-            vspec = next(s for s in SPECS.values() if s.tag == value[1])
-            assert vspec.name != "hlc", "hlc is not a registered type"
-            out.append([key.hex(), dots, vspec.name,
-                        vspec.model_of_body(value[2:])])
+            claim(dots, "key dots")
+            assert type(values) is list, "ormap values are not an array"
+            models = []
+            for value in values:
+                assert type(value) is list and len(value) >= 2 and \
+                    value[0] == FORMAT_VERSION and value[1] == tag, \
+                    "ormap value is not an encoding of the entry's tag"
+                models.append(vspec.model_of_body(value[2:]))
+            if vspec.name in ORMAP_CAUSAL:
+                assert len(models) == 1, "causal entry of %d values" % len(
+                    models)
+                vdots = causal_value_dots(vspec.name, models[0])
+                assert compact_context(vdots) == {
+                    "vv": models[0]["vv"], "cloud": models[0]["cloud"]}, \
+                    "causal value's context is not exactly its dots"
+                check_dot_list(sorted(map(list, vdots)), vv, cloud,
+                               "ormap value dots")
+                claim(vdots, "value dots")
+                assert dots or vdots, "causal entry without a dot"
+            else:
+                assert dots, "plain entry without dots"
+                assert len(models) == len(dots), "plain entry: %d values " \
+                    "for %d dots" % (len(models), len(dots))
+            out.append([key.hex(), vspec.name, dots, models])
         return dict(ctx_model, entries=out)
 
     def c_view(self, model):
-        return {"entries": [[k, name, c_view(SPECS[name], v)]
-                            for k, dots, name, v in model["entries"] if dots]}
+        view = []
+        for k, name, dots, values in model["entries"]:
+            if not dots:
+                continue  # hidden
+            v = values[0] if name in ORMAP_CAUSAL else \
+                join_plain(name, values)
+            view.append([k, name, c_view(SPECS[name], v)])
+        return {"entries": view}
 
     def body_of_model(self, model):
         return DotCtx().body_of_model(model) + [
-            [[bytes.fromhex(k), [list(d) for d in dots],
-              [FORMAT_VERSION, SPECS[name].tag,
-               *SPECS[name].body_of_model(v)]]
-             for k, dots, name, v in model["entries"]]]
+            [[bytes.fromhex(k), SPECS[name].tag, [list(d) for d in dots],
+              [[FORMAT_VERSION, SPECS[name].tag,
+                *SPECS[name].body_of_model(v)] for v in values]]
+             for k, name, dots, values in model["entries"]]]
 
     def random_model(self, rng):
         ctx_model = DotCtx().random_model(rng)
         pool = context_dots(ctx_model)
-        rng.shuffle(pool)
-        entries = []
-        for key in sorted({rand_elem(rng) for _ in range(rng.randrange(8))}):
-            k = rng.choice([0, 1, 1, 1, 2])
-            dots, pool = sorted(pool[:k]), pool[k:]
-            name = rng.choice(ORMAP_VALUE_TYPES)
-            entries.append([key.hex(), [list(d) for d in dots], name,
-                            SPECS[name].random_model(rng)])
-        return dict(ctx_model, entries=entries)
+        return dict(ctx_model, entries=rand_map_entries(rng, pool, 1))
 
     def broken(self, rng):
         gc = b"\x93\x01\x03\x81\x01\x02"  # a gcounter {1: 2}
 
+        def arr(items):
+            """An array of the given encoded items (fewer than 16)."""
+            return bytes([0x90 | len(items)]) + b"".join(items)
+
+        def ent(key, tag, dots, values):
+            return (b"\x94" + msgpack.packb(key, use_bin_type=True) +
+                    msgpack.packb(tag) + msgpack.packb(dots) + arr(values))
+
+        def causal(tag, dots, ctx=None):
+            """A flag (9, 10) with these dots, its context exactly them
+            unless ctx is given."""
+            c = ctx if ctx is not None else compact_context(dots)
+            return envelope(tag, DotCtx().body_of_model(c) + [dots])
+
         def tail(dots):
-            return (b"\x91\x93\xc4\x01a" + msgpack.packb([list(d) for d in dots])
-                    + gc)
+            if not dots:
+                return b"\x90"
+            return b"\x91" + ent(b"a", 3, dots, [gc] * len(dots))
         v = bytes([0x95, FORMAT_VERSION, self.tag]) + b"\x81\x05\x03\x90"
-        ent = lambda key, dots, val: (b"\x93" + msgpack.packb(key, use_bin_type=True)
-                                      + msgpack.packb(dots) + val)
+        m = len(v)  # the entries start at 7; context {5: 1..3}
+        one = lambda e: v + b"\x91" + e
+        ew = lambda dots, ctx=None: causal(9, dots, ctx)
         return dot_store_breakers(self.tag, tail) + [
-            ("a dot under two keys", v + b"\x92" + ent(b"a", [[5, 1]], gc) +
-             ent(b"b", [[5, 1]], gc), DECODE, None),
-            ("unsorted keys", v + b"\x92" + ent(b"b", [[5, 1]], gc) +
-             ent(b"a", [[5, 2]], gc), DECODE, None),
-            ("duplicate keys", v + b"\x92" + ent(b"a", [[5, 1]], gc) +
-             ent(b"a", [[5, 2]], gc), DECODE, None),
-            ("str key", v + b"\x91\x93\xa1a\x91\x92\x05\x01" + gc, DECODE, 9),
-            ("value not an encoding", v + b"\x91" + ent(b"a", [[5, 1]], b"\x01"),
+            ("a dot under two keys", v + b"\x92" +
+             ent(b"a", 3, [[5, 1]], [gc]) + ent(b"b", 3, [[5, 1]], [gc]),
              DECODE, None),
-            ("value of version 2", v + b"\x91" + ent(b"a", [[5, 1]],
-                                                      b"\x93\x02\x03\x80"),
+            ("unsorted keys", v + b"\x92" + ent(b"b", 3, [[5, 1]], [gc]) +
+             ent(b"a", 3, [[5, 2]], [gc]), DECODE, None),
+            ("duplicate keys", v + b"\x92" + ent(b"a", 3, [[5, 1]], [gc]) +
+             ent(b"a", 3, [[5, 2]], [gc]), DECODE, None),
+            ("str key", one(b"\x94\xa1a\x03\x91\x92\x05\x01\x91" + gc),
+             DECODE, m + 2),
+            ("entry of three (no tag)",
+             one(b"\x93\xc4\x01a\x91\x92\x05\x01" + gc), DECODE, None),
+            ("entry of two", one(b"\x92\xc4\x01a\x91\x92\x05\x01"),
+             DECODE, None),
+            ("entry of five",
+             one(b"\x95" + ent(b"a", 3, [[5, 1]], [gc])[1:] + b"\x90"),
+             DECODE, None),
+            ("values not an array",
+             one(b"\x94\xc4\x01a\x03\x91\x92\x05\x01" + gc), DECODE, None),
+            ("tag as str", one(b"\x94\xc4\x01a\xa1\x03\x91\x92\x05\x01\x91"
+                               + gc), DECODE, None),
+            ("value not an encoding", one(ent(b"a", 3, [[5, 1]], [b"\x01"])),
+             DECODE, None),
+            ("value of version 2", one(ent(b"a", 3, [[5, 1]],
+                                           [b"\x93\x02\x03\x80"])),
              VERSION, None),
-            ("value of an unknown tag", v + b"\x91" +
-             ent(b"a", [[5, 1]], b"\x93\x01\xcd\x03\xe8\x80"), TYPE, None),
-            ("value of hlc (unregistered)", v + b"\x91" +
-             ent(b"a", [[5, 1]], b"\x93\x01\x06\x05"), TYPE, None),
-            ("value non-canonical", v + b"\x91" +
-             ent(b"a", [[5, 1]], b"\x93\x01\x03\x81\x01\xcc\x02"), DECODE, None),
-            ("entry of two", v + b"\x91\x92\xc4\x01a\x91\x92\x05\x01",
+            ("entry of an unknown tag",
+             one(ent(b"a", 1000, [[5, 1]], [b"\x93\x01\xcd\x03\xe8\x80"])),
+             TYPE, None),
+            ("entry of hlc (unregistered)",
+             one(ent(b"a", 6, [[5, 1]], [b"\x93\x01\x06\x05"])), TYPE, None),
+            ("value non-canonical",
+             one(ent(b"a", 3, [[5, 1]], [b"\x93\x01\x03\x81\x01\xcc\x02"])),
+             DECODE, None),
+            ("value of another tag than the entry's",
+             one(ent(b"a", 1, [[5, 1]], [gc])), DECODE, None),
+            ("slots of two types",
+             one(ent(b"a", 3, [[5, 1], [5, 2]], [gc, b"\x93\x01\x01\x80"])),
+             DECODE, None),
+            # plain values: one per dot, at least one dot
+            ("plain entry without dots", one(ent(b"a", 3, [], [gc])),
+             DECODE, None),
+            ("plain entry without dots or values", one(ent(b"a", 3, [], [])),
+             DECODE, None),
+            ("fewer slots than dots",
+             one(ent(b"a", 3, [[5, 1], [5, 2]], [gc])), DECODE, None),
+            ("more slots than dots",
+             one(ent(b"a", 3, [[5, 1]], [gc, gc])), DECODE, None),
+            # causal values: one, its context exactly its dots, in the
+            # map's context, no dot shared
+            ("causal entry without a value", one(ent(b"a", 9, [[5, 1]], [])),
+             DECODE, None),
+            ("causal entry of two values",
+             one(ent(b"a", 9, [[5, 1]], [ew([[5, 2]]), ew([[5, 3]])])),
+             DECODE, None),
+            ("causal entry without a dot", one(ent(b"a", 9, [], [ew([])])),
+             DECODE, None),
+            ("dwflag entry without a dot",
+             one(ent(b"a", 10, [], [causal(10, [])])), DECODE, None),
+            ("causal value's context beyond its dots",
+             one(ent(b"a", 9, [[5, 3]], [ew([[5, 2]],
+                                            {"vv": [[5, 2]], "cloud": []})])),
+             DECODE, None),
+            ("causal value's context of no dots",
+             one(ent(b"a", 9, [[5, 3]], [ew([], {"vv": [[5, 1]],
+                                                 "cloud": []})])),
+             DECODE, None),
+            ("causal value's dot outside the map's context",
+             one(ent(b"a", 9, [[5, 1]], [ew([[5, 4]])])), DECODE, None),
+            ("causal value's dot of an unseen actor",
+             one(ent(b"a", 9, [[5, 1]], [ew([[6, 1]])])), DECODE, None),
+            ("a dot under a key and in its value",
+             one(ent(b"a", 9, [[5, 1]], [ew([[5, 1]])])), DECODE, None),
+            ("a dot in two keys' values", v + b"\x92" +
+             ent(b"a", 9, [[5, 1]], [ew([[5, 2]])]) +
+             ent(b"b", 9, [[5, 3]], [ew([[5, 2]])]), DECODE, None),
+            ("a dot in one key's value and under another", v + b"\x92" +
+             ent(b"a", 9, [[5, 1]], [ew([[5, 2]])]) +
+             ent(b"b", 3, [[5, 2]], [gc]), DECODE, None),
+            ("mvreg value's context beyond its dots",
+             one(ent(b"a", 7, [[5, 3]], [envelope(7, [{5: 2}, [],
+                                                      [[5, 2, b"v"]]])])),
+             DECODE, None),
+            ("orset value's context beyond its dots",
+             one(ent(b"a", 8, [[5, 3]], [envelope(8, [{5: 2}, [],
+                                                      [[b"x", [[5, 1]]]]])])),
+             DECODE, None),
+            # nested maps: the same rules at every level
+            ("a nested map's key dot under the outer key",
+             one(ent(b"a", 12, [[5, 1]], [envelope(12, [{5: 1}, [], [
+                 [b"x", 3, [[5, 1]], [[1, 3, {1: 2}]]]]])])),
+             DECODE, None),
+            ("a nested map's context beyond its dots",
+             one(ent(b"a", 12, [[5, 3]], [envelope(12, [{5: 2}, [], [
+                 [b"x", 3, [[5, 2]], [[1, 3, {1: 2}]]]]])])),
+             DECODE, None),
+            ("a nested map's value dot under the outer key",
+             one(ent(b"a", 12, [[5, 1]], [envelope(12, [{5: 2}, [], [
+                 [b"x", 9, [[5, 2]], [[1, 9, {5: 1}, [], [[5, 1]]]]]]])])),
              DECODE, None),
         ]
 
@@ -1082,15 +1359,35 @@ DOC_EXAMPLES = [
      " 01 62", [{1: 1, 2: 1}, [], [[1, 1, b"a"], [2, 1, b"b"]]],
      {"siblings": [[1, 1, "61"], [2, 1, "62"]]}),
     ("mvreg", "95 01 07 80 90 90", [{}, [], []], {"siblings": []}),
-    # include/crdt/ormap.h: "a" holding a gcounter {1: 2}, then removed
-    ("ormap", "95 01 0c 81 01 01 90 91 93 c4 01 61 91 92 01 01 93 01 03 81"
-     " 01 02", [{1: 1}, [], [[b"a", [[1, 1]], [1, 3, {1: 2}]]]],
+    # include/crdt/ormap.h and README: "a" holding a gcounter {1: 2}
+    # (actor 1's slot), then removed (nothing left but the dot)
+    ("ormap", "95 01 0c 81 01 01 90 91 94 c4 01 61 03 91 92 01 01 91 93 01"
+     " 03 81 01 02", [{1: 1}, [], [[b"a", 3, [[1, 1]], [[1, 3, {1: 2}]]]]],
      {"entries": [["61", "gcounter", {"entries": [[1, 2]], "value": 2}]]}),
-    ("ormap", "95 01 0c 81 01 01 90 91 93 c4 01 61 90 93 01 03 81 01 02",
-     [{1: 1}, [], [[b"a", [], [1, 3, {1: 2}]]]], {"entries": []}),
-    # a removed key whose value is an empty gcounter: a 9-byte entry
-    ("ormap", "95 01 0c 81 01 01 90 91 93 c4 01 62 90 93 01 03 80",
-     [{1: 1}, [], [[b"b", [], [1, 3, {}]]]], {"entries": []}),
+    ("ormap", "95 01 0c 81 01 01 90 90", [{1: 1}, [], []], {"entries": []}),
+    # README: two slots, read as their join
+    ("ormap", "95 01 0c 82 01 01 02 01 90 91 94 c4 01 61 03 92 92 01 01 92"
+     " 02 01 92 93 01 03 81 01 02 93 01 03 81 02 05",
+     [{1: 1, 2: 1}, [],
+      [[b"a", 3, [[1, 1], [2, 1]], [[1, 3, {1: 2}], [1, 3, {2: 5}]]]]],
+     {"entries": [["61", "gcounter", {"entries": [[1, 2], [2, 5]],
+                                      "value": 7}]]}),
+    # README: an orset value, its context exactly its dot
+    ("ormap", "95 01 0c 81 01 02 90 91 94 c4 01 73 08 91 92 01 02 91 95 01"
+     " 08 81 01 01 90 91 92 c4 01 78 91 92 01 01",
+     [{1: 2}, [], [[b"s", 8, [[1, 2]], [[1, 8, {1: 1}, [],
+                                          [[b"x", [[1, 1]]]]]]]]],
+     {"entries": [["73", "orset", {"elems": [["78", [[1, 1]]]]}]]}),
+    # a hidden entry: the key's dot removed, the value's dot not
+    ("ormap", "95 01 0c 81 01 02 90 91 94 c4 01 73 08 90 91 95 01 08 81 01"
+     " 01 90 91 92 c4 01 78 91 92 01 01",
+     [{1: 2}, [], [[b"s", 8, [], [[1, 8, {1: 1}, [],
+                                    [[b"x", [[1, 1]]]]]]]]],
+     {"entries": []}),
+    # an empty plain value in one slot: the key is present
+    ("ormap", "95 01 0c 81 01 01 90 91 94 c4 01 62 03 91 92 01 01 91 93 01"
+     " 03 80", [{1: 1}, [], [[b"b", 3, [[1, 1]], [[1, 3, {}]]]]],
+     {"entries": [["62", "gcounter", {"entries": [], "value": 0}]]}),
     ("gcounter", "93 01 03 82 05 01 cd 01 2c ce 00 01 11 70",
      [{5: 1, 300: 70000}], {"entries": [[5, 1], [300, 70000]],
                             "value": 70001}),

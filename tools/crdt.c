@@ -813,6 +813,76 @@ static bool rd_header(rd *r, bool map, uint64_t *count)
     return false;
 }
 
+/* Skips one MessagePack object of any kind, nested ones included, with
+ * a count of the objects still to skip instead of recursion. */
+static bool rd_skip(rd *r)
+{
+    uint64_t left = 1, n;
+    uint8_t b;
+
+    while (left > 0) {
+        left--;
+        if (r->i >= r->n)
+            return false;
+        b = r->p[r->i++];
+        if (b < 0x80 || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+            continue; /* fixint, nil, bool */
+        if ((b & 0xf0) == 0x80) {
+            left += 2u * (b & 0x0f);
+            continue;
+        }
+        if ((b & 0xf0) == 0x90) {
+            left += b & 0x0f;
+            continue;
+        }
+        if ((b & 0xe0) == 0xa0) { /* fixstr */
+            n = b & 0x1f;
+        } else if (b >= 0xc4 && b <= 0xc9) { /* bin, ext: 8, 16, 32 */
+            if (!rd_be(r, (size_t)1 << ((b - 0xc4) % 3), &n))
+                return false;
+            n += b >= 0xc7; /* ext's type byte */
+        } else if (b >= 0xca && b <= 0xd3) { /* float, uint, int */
+            static const uint8_t width[] = {4, 8, 1, 2, 4, 8, 1, 2, 4, 8};
+
+            n = width[b - 0xca];
+        } else if (b >= 0xd4 && b <= 0xd8) { /* fixext 1..16, type byte */
+            n = 1 + ((uint64_t)1 << (b - 0xd4));
+        } else if (b >= 0xd9 && b <= 0xdb) { /* str 8, 16, 32 */
+            if (!rd_be(r, (size_t)1 << (b - 0xd9), &n))
+                return false;
+        } else if (b >= 0xdc) { /* array, map: 16, 32 */
+            if (!rd_be(r, b & 1 ? 4 : 2, &n))
+                return false;
+            left += b >= 0xde ? 2 * n : n;
+            continue;
+        } else {
+            return false; /* 0xc1 */
+        }
+        if (r->n - r->i < n)
+            return false;
+        r->i += (size_t)n;
+    }
+    return true;
+}
+
+/* A bin's bytes, borrowed from @p r. */
+static bool rd_bin(rd *r, view *v)
+{
+    uint64_t n;
+    uint8_t b;
+
+    if (r->i >= r->n)
+        return false;
+    b = r->p[r->i++];
+    if (b < 0xc4 || b > 0xc6 || !rd_be(r, (size_t)1 << (b - 0xc4), &n) ||
+        r->n - r->i < n)
+        return false;
+    v->p = r->p + r->i;
+    v->n = (size_t)n;
+    r->i += (size_t)n;
+    return true;
+}
+
 /* Writes a list of dots [[actor, counter], ...] read from @p r as
  * [{"actor":A,"counter":C},...]. */
 static bool rd_dots_json(rd *r, out *o)
@@ -1093,9 +1163,59 @@ static int dw_inspect(const void *obj, out *o)
  * `crdt inspect` prints that value alone:
  *     [{"key":BYTES,"value":{"type":...,"version":1,...}},...]
  * Nested maps recurse; o->depth bounds the recursion to the decoders'
- * default depth limit (a decoded state is never deeper). */
+ * default depth limit (a decoded state is never deeper).  inspect also
+ * prints every entry's key, type and dots, read from the encoding (the
+ * API has no accessor for a key's dots). */
 
 static const type_ops *type_by_tag(uint32_t tag);
+
+/* ,"entries":[{"key":BYTES,"type":NAME,"dots":DOTS},...]: every entry in
+ * key, then tag order, hidden ones included, from the encoding
+ * [1, 12, vv, cloud, [[key, tag, dots, [value, ...]], ...]]. */
+static int map_entries_json(const void *obj, out *o)
+{
+    const type_ops *ops;
+    uint64_t n, i, four, tag;
+    crdt_buf b;
+    view key;
+    rd r;
+    bool okay;
+    int rv;
+
+    crdt_buf_init(&b, NULL);
+    if ((rv = crdt_ormap_encode(obj, &b))) {
+        crdt_buf_clear(&b);
+        return rv;
+    }
+    r.p = b.data;
+    r.n = b.len;
+    r.i = 0;
+    okay = rd_header(&r, false, &n) && n == 5 && rd_skip(&r) &&
+           rd_skip(&r) && rd_skip(&r) && rd_skip(&r) &&
+           rd_header(&r, false, &n);
+    out_str(o, ",\"entries\":[");
+    for (i = 0; okay && i < n; i++) {
+        if (!(okay = rd_header(&r, false, &four) && four == 4 &&
+                     rd_bin(&r, &key) && rd_uint(&r, &tag)))
+            break;
+        out_str(o, i ? ",{\"key\":" : "{\"key\":");
+        out_json_bytes(o, key.p, key.n);
+        out_str(o, ",\"type\":");
+        if (tag <= UINT32_MAX && (ops = type_by_tag((uint32_t)tag))) {
+            out_str(o, "\"");
+            out_str(o, ops->type()->name);
+            out_str(o, "\"");
+        } else {
+            out_u64(o, tag);
+        }
+        out_str(o, ",\"dots\":");
+        okay = rd_dots_json(&r, o) && rd_skip(&r);
+        out_str(o, "}");
+    }
+    out_str(o, "]");
+    crdt_buf_clear(&b);
+    return okay ? o->err : CRDT_ERR_DECODE;
+}
 
 static int map_value_json(const void *obj, out *o)
 {
@@ -1140,7 +1260,8 @@ static int map_inspect(const void *obj, out *o)
 {
     int rv;
 
-    if ((rv = dotstore_json(crdt_ormap_type(), obj, false, o)))
+    if ((rv = dotstore_json(crdt_ormap_type(), obj, false, o)) ||
+        (rv = map_entries_json(obj, o)))
         return rv;
     out_str(o, ",\"value\":");
     return map_value_json(obj, o);
@@ -2126,9 +2247,13 @@ static const command commands[] = {
      "\"value\":BYTES},...]\n"
      "          (dot order), \"value\":[BYTES,...] (byte order)\n"
      "  ewflag, dwflag  CONTEXT, \"dots\":DOTS, \"value\":true|false\n"
-     "  ormap   CONTEXT, \"value\":[{\"key\":BYTES,\"value\":V},...] "
-     "(present\n          keys; V as inspect prints the value, nested maps "
-     "too)\n"
+     "  ormap   CONTEXT, \"entries\":[{\"key\":BYTES,\"type\":NAME,"
+     "\"dots\":DOTS},...]\n"
+     "          (every entry in key, then tag order: the value's type "
+     "and the\n          key's dots),\n"
+     "          \"value\":[{\"key\":BYTES,\"value\":V},...] (present "
+     "keys; V as\n"
+     "          inspect prints the value, nested maps too)\n"
      "CONTEXT is the causal context as dotctx prints it, \"vv\":[...], "
      "\"cloud\":DOTS;\nDOTS is [{\"actor\":A,\"counter\":C},...].\n"
      "BYTES is {\"hex\":\"6869\",\"text\":\"hi\"}: \"text\" is the bytes "

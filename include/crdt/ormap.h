@@ -153,6 +153,9 @@ typedef struct crdt_ormap crdt_ormap;
  * of the same type) with the mutation's delta, e.g.
  * `return crdt_gcounter_increment(value, actor, 1, value_delta);`.
  * Return CRDT_OK or a negative error (which update returns unchanged).
+ * A causal value (orset, mvreg, ewflag, dwflag, ormap) comes with the
+ * map's causal context as its own, so the dots it draws are new to the
+ * map; a plain value is the key's whole value, the join of its slots.
  * Both objects belong to the map; do not keep them.
  */
 typedef int (*crdt_ormap_update_fn)(void *value, void *value_delta,
@@ -196,24 +199,30 @@ CRDT_API int crdt_ormap_copy(crdt_ormap *dst,
 
 /* ------------------------------------------------------------- queries */
 
-/** crdt_ormap_size returns the number of present keys (0 for NULL);
- * removed keys retained in the state do not count.  Complexity: O(1). */
+/** crdt_ormap_size returns the number of present keys, those with an
+ * entry that has a dot (0 for NULL); hidden entries do not count, and a
+ * key with entries of several types counts once.  Complexity: O(1). */
 CRDT_API size_t crdt_ormap_size(const crdt_ormap *m);
 
-/** crdt_ormap_contains: true iff @p key (@p klen bytes) is present (not
- * removed).  Complexity: O(log n) key comparisons, n keys ever used. */
+/** crdt_ormap_contains: true iff @p key (@p klen bytes) is present: it
+ * has a dot.  Complexity: O(log n) key comparisons, n entries. */
 CRDT_API bool crdt_ormap_contains(const crdt_ormap *m, const void *key,
                                   size_t klen);
 
 /**
- * crdt_ormap_get looks up @p key: its value's type and the value.
+ * crdt_ormap_get looks up @p key: its value's type and the value (see
+ * "Reading" at the top of this header): a causal value itself, whose
+ * context is its own dots, or a plain value as the join of its slots.  A
+ * key with present entries of several types shows the one of the largest
+ * wire tag.
  *
  * Ownership: *@p value is borrowed from the map (read it through the
- * type's functions, e.g. crdt_gcounter_value) and valid until the map's
- * next mutation or free.  @p type or @p value may be NULL.
+ * type's functions, e.g. crdt_gcounter_value; do not merge it into or
+ * out of other objects as if it were the map's state) and valid until
+ * the map's next mutation or free.  @p type or @p value may be NULL.
  * Errors: CRDT_ERR_INVALID_ARG (NULL map, NULL key with klen > 0),
- * CRDT_ERR_NOT_FOUND (never updated, or removed: a removed key's retained
- * value is not readable).  Out-parameters are written only on success.
+ * CRDT_ERR_NOT_FOUND (the key is not present: never updated, removed, or
+ * a hidden entry).  Out-parameters are written only on success.
  * Complexity: O(log n).
  */
 CRDT_API int crdt_ormap_get(const crdt_ormap *m, const void *key, size_t klen,
@@ -222,8 +231,8 @@ CRDT_API int crdt_ormap_get(const crdt_ormap *m, const void *key, size_t klen,
 /**
  * crdt_ormap_entry reads the @p i-th present key in key order (bytes,
  * memcmp then length), for iteration up to crdt_ormap_size: its bytes,
- * length, type and value, all borrowed as in crdt_ormap_get.  Any
- * out-parameter may be NULL.
+ * length, type and value, all borrowed as in crdt_ormap_get (the entry
+ * crdt_ormap_get shows).  Any out-parameter may be NULL.
  * Errors: CRDT_ERR_INVALID_ARG (NULL map), CRDT_ERR_NOT_FOUND (i >=
  * size).  Complexity: O(1).
  */
@@ -233,38 +242,48 @@ CRDT_API int crdt_ormap_entry(const crdt_ormap *m, size_t i,
 
 /**
  * crdt_ormap_equal: true iff the states are equal: same context, same
- * keys (removed ones included) with the same dots, types (by tag) and
- * equal values.  NULL is the empty map.  Complexity: O(size of the states).
+ * entries (hidden ones included) with the same dots, types (by tag) and
+ * equal values (a plain value: equal slots, dot by dot).  NULL is the
+ * empty map.  Complexity: O(size of the states).
  */
 CRDT_API bool crdt_ormap_equal(const crdt_ormap *a, const crdt_ormap *b);
 
 /* ------------------------------------------------------------ mutators */
 
 /**
- * crdt_ormap_update mutates @p key's value in place (see the top of this
- * header): creates it with type->create if the key was never seen (a
- * removed key continues from its retained value), runs @p fn on a copy
- * with a fresh value_delta, then commits: the key gets the new dot
- * (actor, m + 1), m the largest counter of @p actor in the context, which
- * supersedes the key's observed dots, and the mutated copy becomes its
- * value.  If @p delta is non-NULL, the update's delta {key: (new dot,
- * value_delta)} with context {new dot} + superseded dots is joined into
- * it (crdt_ormap_merge); merging that delta anywhere has the effect of
- * the update, provided fn fills value_delta as the type's own mutators
- * do (value after fn == value before joined with value_delta).
+ * crdt_ormap_update mutates @p key's value (see "Verbs" at the top of
+ * this header).  @p fn runs on a copy of the key's value of @p type (a
+ * hidden entry's included), or of type->create's empty value if the key
+ * has none (never updated, or removed: a removed key starts again from
+ * empty), with a fresh value_delta; a causal value is mutated with the
+ * map's context as its own.  Then the update commits with a new dot
+ * (actor, m + 1), m the largest counter of @p actor in the context after
+ * @p fn ran.  A causal value becomes the mutated copy and the new dot
+ * supersedes all of the key's dots.  A plain value's slots of @p actor
+ * are replaced by one slot under the new dot, holding them joined with
+ * value_delta; the other actors' slots stay.  If @p delta is non-NULL,
+ * the update's delta {key: (new dot, value_delta, or the new slot for a
+ * plain value)} with context {new dot}, the superseded dots and
+ * value_delta's context is joined into it (crdt_ormap_merge); merging
+ * that delta anywhere has the effect of the update, provided fn fills
+ * value_delta as the type's own mutators do
+ * (value after fn == value before joined with value_delta).
  *
  * Ownership: copies the key; borrows @p type (it must outlive the map);
  * @p fn must not touch @p m or @p delta.
  * Errors: CRDT_ERR_INVALID_ARG (NULL @p m, @p type or @p fn; invalid
  * descriptor; NULL key with klen > 0; klen > CRDT_ORMAP_MAX_KEY_BYTES;
- * @p delta == @p m), CRDT_ERR_TYPE (the key holds, or held before a
- * remove, a value of another type), CRDT_ERR_LIMIT (the value is a map that would exceed
- * CRDT_ORMAP_MAX_DEPTH), CRDT_ERR_OVERFLOW (the actor's counter is
- * exhausted), CRDT_ERR_NOMEM, or @p fn's error unchanged.  Atomic: on
- * error neither @p m nor @p delta changes.
- * Complexity: O(log n) lookup, plus copying the value for fn, plus, for
- * a key new or re-added, the insert's memmove and an O(n) rebuild of the
- * present-key index; the join into @p delta is a merge.
+ * @p delta == @p m), CRDT_ERR_TYPE (the key is present and shows a value
+ * of another type; after a remove any type will do), CRDT_ERR_LIMIT (the
+ * value is a map that would exceed CRDT_ORMAP_MAX_DEPTH),
+ * CRDT_ERR_OVERFLOW (the actor's counter is exhausted), CRDT_ERR_NOMEM,
+ * or @p fn's error unchanged.  Atomic: on error neither @p m nor @p delta
+ * changes.
+ * Complexity: O(log n) lookup, plus copying the value for fn (a causal
+ * value with a copy of the map's context), plus, for a plain value, a
+ * join of the actor's slots; for a key new or re-added, the insert's
+ * memmove and an O(n) rebuild of the present-key index; the join into
+ * @p delta is a merge.
  */
 CRDT_API int crdt_ormap_update(crdt_ormap *m, crdt_actor actor,
                                const void *key, size_t klen,
@@ -273,34 +292,41 @@ CRDT_API int crdt_ormap_update(crdt_ormap *m, crdt_actor actor,
                                crdt_ormap *delta) CRDT_WARN_UNUSED;
 
 /**
- * crdt_ormap_remove removes @p key (observed remove: its dots stay in the
- * context, so updates that saw them are undone everywhere, while a
- * concurrent update keeps the key).  The key's value is retained, hidden
- * (see the top of this header).  Removing an absent or already removed
- * key is a no-op that returns CRDT_OK and leaves @p delta unchanged.  If
- * @p delta is non-NULL, the remove's delta (context = the key's dots, no
- * entries) is joined into it.
+ * crdt_ormap_remove removes @p key (observed remove): every entry of the
+ * key (one per type, hidden ones included) goes, its dots and its value's
+ * dots (causal) or slots (plain) leaving the state and staying in the
+ * context, so nothing of the key remains but those dots; updates that saw
+ * them are undone everywhere, while a concurrent update keeps the key
+ * with what it brought (see "Verbs" at the top of this header).  Removing
+ * a key with no entry is a no-op that returns CRDT_OK and leaves @p delta
+ * unchanged.  If @p delta is non-NULL, the remove's delta (context = the
+ * removed dots, no entries) is joined into it.
  *
  * Errors: CRDT_ERR_INVALID_ARG (NULL @p m, NULL key with klen > 0,
  * @p delta == @p m), CRDT_ERR_NOMEM.  Atomic.
- * Complexity: O(log n) plus an O(n) rebuild of the present-key index (no
- * allocation); plus the join into @p delta.
+ * Complexity: O(log n) plus the removed entry's size, the erase's memmove
+ * and an O(n) rebuild of the present-key index; plus the join into
+ * @p delta.
  */
 CRDT_API int crdt_ormap_remove(crdt_ormap *m, const void *key, size_t klen,
                                crdt_ormap *delta) CRDT_WARN_UNUSED;
 
 /**
  * crdt_ormap_merge joins @p src (a state or a delta) into @p dst as
- * described at the top of this header: a join (commutative, associative,
- * idempotent) on every state, removed keys' values included.
+ * described at the top of this header: per entry (key and type), the
+ * dots and a plain value's slots by the dot-store join, a causal value
+ * by its type's join with the two maps' contexts as its context; then the
+ * contexts.  A join: commutative, associative, idempotent.  Entries left
+ * with no dot, under the key or in the value, are dropped.
  *
  * Ownership: borrows both; values new to @p dst are copied with its
  * allocator.  src == dst is ok.
  * Errors: CRDT_ERR_INVALID_ARG, CRDT_ERR_NOMEM, an embedded type's merge
  * error (e.g. CRDT_ERR_OVERFLOW of a counter); on error @p dst is
  * unchanged.
- * Complexity: O(n + m) entries (removed keys included) plus, for each key
- * on both sides with unequal values, a copy and a merge of its value;
+ * Complexity: O(n + m) entries plus, for each entry on both sides, a
+ * merge of its values (slot by slot for a plain value), and for a causal
+ * entry on one side only, a join with the other side's context;
  * O(context sizes) for the contexts.
  */
 CRDT_API int crdt_ormap_merge(crdt_ormap *dst,
@@ -321,12 +347,17 @@ CRDT_API int crdt_ormap_encode(const crdt_ormap *m,
 
 /**
  * crdt_ormap_decode replaces @p dst with the map encoded in the @p len
- * bytes at @p data.  It rejects anything crdt_dotctx_decode rejects in
- * the context, unsorted or duplicate keys, unsorted or duplicate dots,
- * dots not in the context, a dot under two keys, and embedded values
- * their own decoders reject (a key with no dots is a removed key, and
- * valid); each embedded value is delimited by a bounded walk
- * (no allocation, no recursion) and decoded by its type from @p dst's
+ * bytes at @p data (see "Encoding body" at the top of this header).  It
+ * rejects anything crdt_dotctx_decode rejects in the context; entries
+ * that are not [key, tag, dots, values]; entries not strictly ascending
+ * by key, then tag; unsorted or duplicate dots, dots not in the context;
+ * a dot in two places (the dots of two keys, a key's dots and a value,
+ * two values, at any level of nesting); a value whose tag is not the
+ * entry's; for a causal tag, values other than one, a value whose own
+ * context is not exactly its dots, or an entry with no dot at all; for a
+ * plain tag, no dots or values not one per dot; and embedded values their
+ * own decoders reject.  Each embedded value is delimited by a bounded walk (no
+ * allocation, no recursion) and decoded by its type from @p dst's
  * registry (built-ins when NULL).  Nested maps are decoded with @p dst's
  * registry.
  *
@@ -338,10 +369,11 @@ CRDT_API int crdt_ormap_encode(const crdt_ormap *m,
  * CRDT_ERR_TYPE (an embedded tag not registered), CRDT_ERR_LIMIT (more
  * than lim->max_elements entries or dots, keys longer than
  * lim->max_value_bytes, maps nested deeper than lim->max_depth levels),
- * CRDT_ERR_NOMEM, embedded decoders' errors.  On error @p dst is
- * unchanged.
+ * CRDT_ERR_NOMEM, embedded decoders' errors, and the value type's merge
+ * errors when joining a plain value's slots (CRDT_ERR_OVERFLOW of
+ * counters).  On error @p dst is unchanged.
  * Complexity: O(len * depth), plus O(D log D) for D dots (the check that
- * no dot is under two keys); allocations bounded by the input size.
+ * no dot is in two places); allocations bounded by the input size.
  */
 CRDT_API int crdt_ormap_decode(crdt_ormap *dst, const uint8_t *data,
                                size_t len, const crdt_limits *lim,
