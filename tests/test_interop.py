@@ -799,13 +799,17 @@ def rand_map_entries(rng, pool, depth, use_all=False):
     pool (all of them if use_all), each used once."""
     rng.shuffle(pool)
     entries = []
-    keys = sorted({rand_elem(rng) for _ in range(rng.randrange(6))})
+    names = ORMAP_VALUE_TYPES if depth < ORMAP_GEN_DEPTH else \
+        [n for n in ORMAP_VALUE_TYPES if n != "ormap"]
+    # (key, type), a few keys with entries of two types (created with
+    # two types concurrently), ascending by key, then tag
+    keys = []
+    for key in sorted({rand_elem(rng) for _ in range(rng.randrange(6))}):
+        two = rng.sample(names, 2 if rng.randrange(8) == 0 else 1)
+        keys += [(key, n) for n in sorted(two, key=lambda n: SPECS[n].tag)]
     if use_all and pool and not keys:
-        keys = [b"k"]
-    for i, key in enumerate(keys):
-        names = ORMAP_VALUE_TYPES if depth < ORMAP_GEN_DEPTH else \
-            [n for n in ORMAP_VALUE_TYPES if n != "ormap"]
-        name = rng.choice(names)
+        keys = [(b"k", rng.choice(names))]
+    for i, (key, name) in enumerate(keys):
         if use_all and i == len(keys) - 1:
             take = len(pool)
         else:
@@ -849,7 +853,10 @@ class ORMap:
         assert type(entries) is list, "ormap entries are not an array"
         for e in entries:
             assert type(e) is list and len(e) == 4, "entry is not of four"
-        check_elems([e[0] for e in entries], "ormap keys")
+            assert type(e[0]) is bytes, "ormap key is not bin"
+        kt = [(e[0], e[1]) for e in entries]
+        assert all(a < b for a, b in zip(kt, kt[1:])), \
+            "ormap entries not strictly ascending by key, then tag"
         seen = set()
         out = []
 
@@ -889,12 +896,16 @@ class ORMap:
         return dict(ctx_model, entries=out)
 
     def c_view(self, model):
+        """Each present key once, with its present entry of the largest
+        tag (the last one: entries ascend by key, then tag)."""
         view = []
         for k, name, dots, values in model["entries"]:
             if not dots:
                 continue  # hidden
             v = values[0] if name in ORMAP_CAUSAL else \
                 join_plain(name, values)
+            if view and view[-1][0] == k:
+                view.pop()
             view.append([k, name, c_view(SPECS[name], v)])
         return {"entries": view}
 
@@ -934,107 +945,116 @@ class ORMap:
         v = bytes([0x95, FORMAT_VERSION, self.tag]) + b"\x81\x05\x03\x90"
         m = len(v)  # the entries start at 7; context {5: 1..3}
         one = lambda e: v + b"\x91" + e
+        # Offsets: the offending field; the values array when their count
+        # is wrong; a causal value's header when its dots or context break
+        # a rule of the map; the entry when it has no dot at all or holds
+        # a dot seen before (the entries array when an entry is too short
+        # to be one).
         ew = lambda dots, ctx=None: causal(9, dots, ctx)
         return dot_store_breakers(self.tag, tail) + [
             ("a dot under two keys", v + b"\x92" +
              ent(b"a", 3, [[5, 1]], [gc]) + ent(b"b", 3, [[5, 1]], [gc]),
-             DECODE, None),
+             DECODE, 24),
             ("unsorted keys", v + b"\x92" + ent(b"b", 3, [[5, 1]], [gc]) +
-             ent(b"a", 3, [[5, 2]], [gc]), DECODE, None),
+             ent(b"a", 3, [[5, 2]], [gc]), DECODE, 25),
             ("duplicate keys", v + b"\x92" + ent(b"a", 3, [[5, 1]], [gc]) +
-             ent(b"a", 3, [[5, 2]], [gc]), DECODE, None),
+             ent(b"a", 3, [[5, 2]], [gc]), DECODE, 28),
+            # one key, two types: ascending by tag
+            ("one key, tags descending", v + b"\x92" +
+             ent(b"a", 9, [[5, 1]], [ew([])]) + ent(b"a", 3, [[5, 2]], [gc]),
+             DECODE, 28),
             ("str key", one(b"\x94\xa1a\x03\x91\x92\x05\x01\x91" + gc),
              DECODE, m + 2),
             ("entry of three (no tag)",
-             one(b"\x93\xc4\x01a\x91\x92\x05\x01" + gc), DECODE, None),
+             one(b"\x93\xc4\x01a\x91\x92\x05\x01" + gc), DECODE, 8),
             ("entry of two", one(b"\x92\xc4\x01a\x91\x92\x05\x01"),
-             DECODE, None),
+             DECODE, 7),
             ("entry of five",
              one(b"\x95" + ent(b"a", 3, [[5, 1]], [gc])[1:] + b"\x90"),
-             DECODE, None),
+             DECODE, 8),
             ("values not an array",
-             one(b"\x94\xc4\x01a\x03\x91\x92\x05\x01" + gc), DECODE, None),
+             one(b"\x94\xc4\x01a\x03\x91\x92\x05\x01" + gc), DECODE, 17),
             ("tag as str", one(b"\x94\xc4\x01a\xa1\x03\x91\x92\x05\x01\x91"
-                               + gc), DECODE, None),
+                               + gc), DECODE, 12),
             ("value not an encoding", one(ent(b"a", 3, [[5, 1]], [b"\x01"])),
-             DECODE, None),
+             DECODE, 18),
             ("value of version 2", one(ent(b"a", 3, [[5, 1]],
                                            [b"\x93\x02\x03\x80"])),
-             VERSION, None),
+             VERSION, 19),
             ("entry of an unknown tag",
              one(ent(b"a", 1000, [[5, 1]], [b"\x93\x01\xcd\x03\xe8\x80"])),
-             TYPE, None),
+             TYPE, 12),
             ("entry of hlc (unregistered)",
-             one(ent(b"a", 6, [[5, 1]], [b"\x93\x01\x06\x05"])), TYPE, None),
+             one(ent(b"a", 6, [[5, 1]], [b"\x93\x01\x06\x05"])), TYPE, 12),
             ("value non-canonical",
              one(ent(b"a", 3, [[5, 1]], [b"\x93\x01\x03\x81\x01\xcc\x02"])),
-             DECODE, None),
+             DECODE, 23),
             ("value of another tag than the entry's",
-             one(ent(b"a", 1, [[5, 1]], [gc])), DECODE, None),
+             one(ent(b"a", 1, [[5, 1]], [gc])), DECODE, 20),
             ("slots of two types",
              one(ent(b"a", 3, [[5, 1], [5, 2]], [gc, b"\x93\x01\x01\x80"])),
-             DECODE, None),
+             DECODE, 29),
             # plain values: one per dot, at least one dot
             ("plain entry without dots", one(ent(b"a", 3, [], [gc])),
-             DECODE, None),
+             DECODE, 14),
             ("plain entry without dots or values", one(ent(b"a", 3, [], [])),
-             DECODE, None),
+             DECODE, 7),
             ("fewer slots than dots",
-             one(ent(b"a", 3, [[5, 1], [5, 2]], [gc])), DECODE, None),
+             one(ent(b"a", 3, [[5, 1], [5, 2]], [gc])), DECODE, 20),
             ("more slots than dots",
-             one(ent(b"a", 3, [[5, 1]], [gc, gc])), DECODE, None),
+             one(ent(b"a", 3, [[5, 1]], [gc, gc])), DECODE, 17),
             # causal values: one, its context exactly its dots, in the
             # map's context, no dot shared
             ("causal entry without a value", one(ent(b"a", 9, [[5, 1]], [])),
-             DECODE, None),
+             DECODE, 17),
             ("causal entry of two values",
              one(ent(b"a", 9, [[5, 1]], [ew([[5, 2]]), ew([[5, 3]])])),
-             DECODE, None),
+             DECODE, 17),
             ("causal entry without a dot", one(ent(b"a", 9, [], [ew([])])),
-             DECODE, None),
+             DECODE, 8),
             ("dwflag entry without a dot",
-             one(ent(b"a", 10, [], [causal(10, [])])), DECODE, None),
+             one(ent(b"a", 10, [], [causal(10, [])])), DECODE, 8),
             ("causal value's context beyond its dots",
              one(ent(b"a", 9, [[5, 3]], [ew([[5, 2]],
                                             {"vv": [[5, 2]], "cloud": []})])),
-             DECODE, None),
+             DECODE, 18),
             ("causal value's context of no dots",
              one(ent(b"a", 9, [[5, 3]], [ew([], {"vv": [[5, 1]],
                                                  "cloud": []})])),
-             DECODE, None),
+             DECODE, 18),
             ("causal value's dot outside the map's context",
-             one(ent(b"a", 9, [[5, 1]], [ew([[5, 4]])])), DECODE, None),
+             one(ent(b"a", 9, [[5, 1]], [ew([[5, 4]])])), DECODE, 18),
             ("causal value's dot of an unseen actor",
-             one(ent(b"a", 9, [[5, 1]], [ew([[6, 1]])])), DECODE, None),
+             one(ent(b"a", 9, [[5, 1]], [ew([[6, 1]])])), DECODE, 18),
             ("a dot under a key and in its value",
-             one(ent(b"a", 9, [[5, 1]], [ew([[5, 1]])])), DECODE, None),
+             one(ent(b"a", 9, [[5, 1]], [ew([[5, 1]])])), DECODE, 8),
             ("a dot in two keys' values", v + b"\x92" +
              ent(b"a", 9, [[5, 1]], [ew([[5, 2]])]) +
-             ent(b"b", 9, [[5, 3]], [ew([[5, 2]])]), DECODE, None),
+             ent(b"b", 9, [[5, 3]], [ew([[5, 2]])]), DECODE, 30),
             ("a dot in one key's value and under another", v + b"\x92" +
              ent(b"a", 9, [[5, 1]], [ew([[5, 2]])]) +
-             ent(b"b", 3, [[5, 2]], [gc]), DECODE, None),
+             ent(b"b", 3, [[5, 2]], [gc]), DECODE, 30),
             ("mvreg value's context beyond its dots",
              one(ent(b"a", 7, [[5, 3]], [envelope(7, [{5: 2}, [],
                                                       [[5, 2, b"v"]]])])),
-             DECODE, None),
+             DECODE, 18),
             ("orset value's context beyond its dots",
              one(ent(b"a", 8, [[5, 3]], [envelope(8, [{5: 2}, [],
                                                       [[b"x", [[5, 1]]]]])])),
-             DECODE, None),
+             DECODE, 18),
             # nested maps: the same rules at every level
             ("a nested map's key dot under the outer key",
              one(ent(b"a", 12, [[5, 1]], [envelope(12, [{5: 1}, [], [
                  [b"x", 3, [[5, 1]], [[1, 3, {1: 2}]]]]])])),
-             DECODE, None),
+             DECODE, 8),
             ("a nested map's context beyond its dots",
              one(ent(b"a", 12, [[5, 3]], [envelope(12, [{5: 2}, [], [
                  [b"x", 3, [[5, 2]], [[1, 3, {1: 2}]]]]])])),
-             DECODE, None),
+             DECODE, 18),
             ("a nested map's value dot under the outer key",
              one(ent(b"a", 12, [[5, 1]], [envelope(12, [{5: 2}, [], [
                  [b"x", 9, [[5, 2]], [[1, 9, {5: 1}, [], [[5, 1]]]]]]])])),
-             DECODE, None),
+             DECODE, 8),
         ]
 
 
@@ -1384,6 +1404,13 @@ DOC_EXAMPLES = [
      [{1: 2}, [], [[b"s", 8, [], [[1, 8, {1: 1}, [],
                                     [[b"x", [[1, 1]]]]]]]]],
      {"entries": []}),
+    # one key created with two types: the larger tag (an ewflag, whose
+    # value has no dot) shows
+    ("ormap", "95 01 0c 81 01 02 90 92 94 c4 01 61 03 91 92 01 01 91 93 01"
+     " 03 81 01 02 94 c4 01 61 09 91 92 01 02 91 95 01 09 80 90 90",
+     [{1: 2}, [], [[b"a", 3, [[1, 1]], [[1, 3, {1: 2}]]],
+                   [b"a", 9, [[1, 2]], [[1, 9, {}, [], []]]]]],
+     {"entries": [["61", "ewflag", {"value": False}]]}),
     # an empty plain value in one slot: the key is present
     ("ormap", "95 01 0c 81 01 01 90 91 94 c4 01 62 03 91 92 01 01 91 93 01"
      " 03 80", [{1: 1}, [], [[b"b", 3, [[1, 1]], [[1, 3, {}]]]]],
