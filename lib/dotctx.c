@@ -427,6 +427,23 @@ int crdtp_dot_at_cmp(const void *a, const void *b)
     return (x->off > y->off) - (x->off < y->off);
 }
 
+int crdtp_dot_at_push(crdtp_dot_at **v, size_t *n, size_t *cap,
+                      const crdt_mem *mem, crdt_dot d, size_t off)
+{
+    if (*n == *cap) {
+        size_t c = crdtp_grow_cap(*cap, *n + 1);
+        crdtp_dot_at *p = crdtp_realloc_array(mem, *v, c, sizeof *p);
+
+        if (!p)
+            return CRDT_ERR_NOMEM;
+        *v = p;
+        *cap = c;
+    }
+    (*v)[*n].d = d;
+    (*v)[(*n)++].off = off;
+    return CRDT_OK;
+}
+
 bool crdtp_dotctx_equal(const dotctx *a, const dotctx *b)
 {
     if (a == b)

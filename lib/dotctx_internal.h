@@ -81,6 +81,10 @@ typedef struct crdtp_dot_at {
 } crdtp_dot_at;
 /* qsort comparator of crdtp_dot_at: actor, counter, then offset. */
 int crdtp_dot_at_cmp(const void *a, const void *b);
+/* Appends (d, off) to the growable array *v of *n entries and room for
+ * *cap; unchanged on error (CRDT_ERR_NOMEM). */
+int crdtp_dot_at_push(crdtp_dot_at **v, size_t *n, size_t *cap,
+                      const crdt_mem *mem, crdt_dot d, size_t off);
 
 /* Whether the dot (a, n) is in c; exact on dirty contexts too. */
 static inline bool crdtp_dotctx_contains(const dotctx *c, crdt_actor a,

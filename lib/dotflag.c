@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "dotflag_internal.h"
+#include "dotstore_internal.h"
 #include "mem_internal.h"
 
 /* Smallest encoded dot: 0x92, actor, counter. */
@@ -317,3 +318,27 @@ int crdtp_dflag_decode(dflag *dst, uint32_t tag, const uint8_t *data,
 
     return crdtp_decode(&d, dst, &tmp, data, len, lim, 0, info);
 }
+
+/* ======================================================================
+ * Dot store (for OR-maps): both flag structs are a dflag and nothing
+ * else, so a pointer to either is a pointer to its dflag.
+ * ====================================================================== */
+
+static dotctx *ds_ctx(void *obj)
+{
+    return &((dflag *)obj)->ctx;
+}
+
+static int ds_dots(const void *obj, crdtp_dotbuf *b, const crdt_mem *mem)
+{
+    const dflag *f = obj;
+    size_t i;
+    int rv;
+
+    for (i = 0; i < f->n; i++)
+        if ((rv = crdtp_dotbuf_push(b, mem, f->dots[i])))
+            return rv;
+    return CRDT_OK;
+}
+
+const crdtp_dotstore crdtp_dflag_dotstore = {ds_ctx, ds_dots};

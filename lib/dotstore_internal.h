@@ -45,7 +45,7 @@ typedef struct crdtp_dotstore {
 
 extern const crdtp_dotstore crdtp_orset_dotstore;
 extern const crdtp_dotstore crdtp_mvreg_dotstore;
-extern const crdtp_dotstore crdtp_ewflag_dotstore;
-extern const crdtp_dotstore crdtp_dwflag_dotstore;
+/* ewflag and dwflag: both structs hold only their dflag. */
+extern const crdtp_dotstore crdtp_dflag_dotstore;
 
 #endif /* CRDT_DOTSTORE_INTERNAL_H */

@@ -10,7 +10,6 @@
 #include <crdt/flag.h>
 
 #include "dotflag_internal.h"
-#include "dotstore_internal.h"
 #include "mem_internal.h"
 
 struct crdt_ewflag {
@@ -172,26 +171,3 @@ const crdt_type *crdt_ewflag_type(void)
 {
     return &ewflag_type;
 }
-
-/* ======================================================================
- * Dot store (for OR-maps)
- * ====================================================================== */
-
-static dotctx *ds_ctx(void *obj)
-{
-    return &((struct crdt_ewflag *)obj)->f.ctx;
-}
-
-static int ds_dots(const void *obj, crdtp_dotbuf *b, const crdt_mem *mem)
-{
-    const dflag *f = &((const struct crdt_ewflag *)obj)->f;
-    size_t i;
-    int rv;
-
-    for (i = 0; i < f->n; i++)
-        if ((rv = crdtp_dotbuf_push(b, mem, f->dots[i])))
-            return rv;
-    return CRDT_OK;
-}
-
-const crdtp_dotstore crdtp_ewflag_dotstore = {ds_ctx, ds_dots};

@@ -111,10 +111,8 @@ static const crdtp_dotstore *dotstore_of(const crdt_type *t)
         return &crdtp_orset_dotstore;
     if (t == crdt_mvreg_type())
         return &crdtp_mvreg_dotstore;
-    if (t == crdt_ewflag_type())
-        return &crdtp_ewflag_dotstore;
-    if (t == crdt_dwflag_type())
-        return &crdtp_dwflag_dotstore;
+    if (t == crdt_ewflag_type() || t == crdt_dwflag_type())
+        return &crdtp_dflag_dotstore;
     if (t == crdt_ormap_type())
         return &ormap_dotstore;
     return NULL;
@@ -511,21 +509,28 @@ static int plain_join(const crdt_ormap *m, const crdt_type *t, const void *a,
     return CRDT_OK;
 }
 
-/* Gives plain e (its dots set, slots[0..ndots) filled when ndots >= 2,
- * val the slot when ndots == 1) its value: the join of the slots. */
-static int plain_view(const crdt_ormap *m, entry *e)
+/* The join of the n >= 2 plain values at slots, as a new value. */
+static int join_slots(const crdt_ormap *m, const crdt_type *t,
+                      void *const *slots, size_t n, void **out)
 {
     size_t i;
     int rv;
 
+    if ((rv = plain_join(m, t, slots[0], slots[1], out)))
+        return rv;
+    for (i = 2; i < n; i++)
+        if ((rv = t->merge(*out, slots[i])))
+            return rv; /* *out is the caller's to free */
+    return CRDT_OK;
+}
+
+/* Gives plain e (its dots set, slots[0..ndots) filled when ndots >= 2,
+ * val the slot when ndots == 1) its value: the join of the slots. */
+static int plain_view(const crdt_ormap *m, entry *e)
+{
     if (e->ndots < 2)
         return CRDT_OK;
-    if ((rv = plain_join(m, e->type, e->slots[0], e->slots[1], &e->val)))
-        return rv;
-    for (i = 2; i < e->ndots; i++)
-        if ((rv = e->type->merge(e->val, e->slots[i])))
-            return rv; /* e->val is freed with e */
-    return CRDT_OK;
+    return join_slots(m, e->type, e->slots, e->ndots, &e->val);
 }
 
 static void map_init(crdt_ormap *m, const crdt_registry *reg,
@@ -1115,13 +1120,7 @@ static int ctx_add_all(dotctx *c, const crdt_mem *mem, const crdt_dot *d,
 static int ctx_add_value(dotctx *c, const crdt_mem *mem,
                          const crdtp_dotstore *ds, const void *v)
 {
-    const dotctx *own = ds->ctx((void *)(uintptr_t)v);
-    int rv;
-
-    if ((rv = crdtp_dotctx_join_prepare(c, mem, own)))
-        return rv;
-    crdtp_dotctx_join_apply(c, mem, own);
-    return CRDT_OK;
+    return crdtp_dotctx_join(c, mem, ds->ctx((void *)(uintptr_t)v));
 }
 
 /* What update puts in the key's entry: the dots, the value, the slots;
@@ -1176,10 +1175,9 @@ static int update_causal(crdt_ormap *m, crdt_actor actor, const entry *e,
         return rv;
     /* the map's new context: the value's (C and fn's dots) and d */
     crdtp_dotctx_swap(&p->ctx, ds->ctx(p->val));
-    if ((rv = crdtp_dotctx_join_prepare(&p->ctx, &m->mem, &m->ctx)))
-        return rv; /* fn may have replaced the value's context */
-    crdtp_dotctx_join_apply(&p->ctx, &m->mem, &m->ctx);
-    if ((rv = crdtp_dotctx_add(&p->ctx, &m->mem, p->d)) ||
+    if ((rv = crdtp_dotctx_join(&p->ctx, &m->mem, &m->ctx)) ||
+        /* (fn may have replaced the value's context) */
+        (rv = crdtp_dotctx_add(&p->ctx, &m->mem, p->d)) ||
         (rv = normalize(m, ds, p->val)))
         return rv;
     /* the delta's context: the value delta's, d, the superseded dots */
@@ -1251,12 +1249,7 @@ static int update_plain(crdt_ormap *m, crdt_actor actor, const entry *e,
     p->dots[pos] = p->d;
     p->slots[pos] = p->u;
     /* the key's value: the join of the slots */
-    if ((rv = plain_join(m, type, p->slots[0], p->slots[1], &p->val)))
-        return rv;
-    for (i = 2; i < p->ndots; i++)
-        if ((rv = type->merge(p->val, p->slots[i])))
-            return rv;
-    return CRDT_OK;
+    return join_slots(m, type, p->slots, p->ndots, &p->val);
 }
 
 /* A stack map over borrowed pieces, used as the delta of one mutation. */
@@ -1607,19 +1600,8 @@ typedef struct map_tmp {
 
 static int note_dot(map_tmp *t, crdt_dot d, size_t off)
 {
-    if (t->nall == t->capall) {
-        size_t cap = crdtp_grow_cap(t->capall, t->nall + 1);
-        crdtp_dot_at *p =
-            crdtp_realloc_array(&t->m.mem, t->all, cap, sizeof *p);
-
-        if (!p)
-            return CRDT_ERR_NOMEM;
-        t->all = p;
-        t->capall = cap;
-    }
-    t->all[t->nall].d = d;
-    t->all[t->nall++].off = off;
-    return CRDT_OK;
+    return crdtp_dot_at_push(&t->all, &t->nall, &t->capall, &t->m.mem, d,
+                             off);
 }
 
 /* The number of dots in clean c, or SIZE_MAX if it does not fit. */

@@ -809,19 +809,8 @@ static int dotseen_add(dotseen *ds, const dotctx *ctx, crdt_dot d,
     }
     if (!ctx_has(ctx, d))
         return CRDT_ERR_DECODE;
-    if (ds->nrest == ds->caprest) {
-        size_t cap = ds->caprest ? 2 * ds->caprest : 16;
-        crdtp_dot_at *p =
-            crdtp_realloc_array(mem, ds->rest, cap, sizeof *p);
-
-        if (!p)
-            return CRDT_ERR_NOMEM;
-        ds->rest = p;
-        ds->caprest = cap;
-    }
-    ds->rest[ds->nrest].d = d;
-    ds->rest[ds->nrest++].off = at;
-    return CRDT_OK;
+    return crdtp_dot_at_push(&ds->rest, &ds->nrest, &ds->caprest, mem, d,
+                             at);
 }
 
 /* The unmarked dots: fails at the later of two equal ones. */
