@@ -11,8 +11,9 @@
  * result on the stack (up to 8 siblings; a larger one in the spare tail
  * of dst's array), then moves it in: no allocation when dst has room and
  * the incoming values are inline.  The usual case, both contexts bare
- * vectors of at most 8 actors, takes merge_small, which also joins the
- * vectors in the same call, in place.
+ * vectors of a few actors and dst with room, takes merge_small instead,
+ * which merges siblings and vectors in place, each entry moved at most
+ * once; with one sibling a side, merge_one, which is that without loops.
  *
  * Representation and invariants:
  *  - sibs[0, n): strictly ascending by (actor, counter); every dot is in
@@ -23,7 +24,9 @@
  *
  * Atomicity: merge has a prepare step, which reserves the arrays and the
  * context's union and builds the result (copying long values from src
- * into fresh blocks), and a commit step that cannot fail.
+ * into fresh blocks), and a commit step that cannot fail.  The fast
+ * paths, merge_small and merge_one, decide everything (and fall back to
+ * that general path) before their first store, and then cannot fail.
  * Write and clear prepare the merge of their delta into the caller's
  * delta group first, then the register's own change, and commit both
  * only when nothing can fail any more.
@@ -42,6 +45,20 @@
 #define INLINE CRDT_MVREG_INLINE_BYTES
 /* Smallest encoded sibling: 0x93, actor, counter, c4 00. */
 #define SIB_MIN_BYTES 5u
+/* merge_small takes vectors of at most this many actors (scanned, not
+ * searched) and at most this many siblings a side (one bit each in an
+ * unsigned): 15, so that one shift tests both vectors' sizes. */
+#define SMALL_MAX 15
+
+/* The merge's fast paths: helpers forced in line, cold paths out of line
+ * (see merge_one). */
+#if defined(__GNUC__)
+#define MVREG_INLINE inline __attribute__((always_inline))
+#define MVREG_NOINLINE __attribute__((noinline))
+#else
+#define MVREG_INLINE inline
+#define MVREG_NOINLINE
+#endif
 
 typedef struct sib {
     crdt_dot dot; /* the write's dot */
@@ -314,32 +331,12 @@ static void merge_commit(crdt_mvreg *dst, const crdt_mvreg *src,
         crdtp_dotctx_join_apply(&dst->ctx, &dst->mem, &src->ctx);
 }
 
-/* d[0, k) = s[0, k) for k <= STACK_SIBS, unrolled: compilers turn a
- * copy loop into a memcpy call, which costs more than the copies. */
-static inline void copy_few(sib *d, const sib *s, size_t k)
-{
-    switch (k) {
-    case 8: d[7] = s[7]; /* fall through */
-    case 7: d[6] = s[6]; /* fall through */
-    case 6: d[5] = s[5]; /* fall through */
-    case 5: d[4] = s[4]; /* fall through */
-    case 4: d[3] = s[3]; /* fall through */
-    case 3: d[2] = s[2]; /* fall through */
-    case 2: d[1] = s[1]; /* fall through */
-    case 1: d[0] = s[0]; /* fall through */
-    default: break;
-    }
-}
-
-/* Vectors of at most this many actors can take merge_small. */
-#define SMALL_VV 8
-
 static inline uint64_t max64(uint64_t x, uint64_t y)
 {
     return x > y ? x : y;
 }
 
-/* v[a] for a vector of n <= SMALL_VV actors: the position is the number
+/* v[a] for a vector of n <= SMALL_MAX actors: the position is the number
  * of smaller actors, found without branching on the data. */
 static inline uint64_t small_get(const crdt_actor *actors,
                                  const uint64_t *counts, size_t n,
@@ -352,84 +349,38 @@ static inline uint64_t small_get(const crdt_actor *actors,
     return i < n && actors[i] == a ? counts[i] : 0;
 }
 
-/* Whether merge_small applies: both contexts bare vectors of at most
- * SMALL_VV actors, at most STACK_SIBS siblings in all. */
-static inline bool small_merge_ok(const crdt_mvreg *dst,
-                                  const crdt_mvreg *src)
+/* Whether the dot d is one of s[0, n). */
+static inline bool small_has(const sib *s, size_t n, crdt_dot d)
 {
-    return vv_only(dst, src) && dst->ctx.vv.len <= SMALL_VV &&
-           src->ctx.vv.len <= SMALL_VV && dst->n + src->n <= STACK_SIBS;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (dot_eq(s[i].dot, d))
+            return true;
+    }
+    return false;
 }
 
 /*
- * The usual merge in one pass, for registers small_merge_ok accepts: a
- * register between writes has a bare vector of a few actors and a
- * sibling or two.  Builds the vectors' union and the surviving siblings
- * on the stack (a sibling survives when it is in both states or its dot
- * is beyond the other's vector), reserves room, then commits; dst
- * unchanged on CRDT_ERR_NOMEM.
+ * d becomes the pointwise max of d and s, whose union fits d's slots
+ * [0, top), top <= d->cap being at least the union's size: avec.c's
+ * merge_into, in place from the back so that no entry is overwritten
+ * before it is read, then the part above the gap (one slot per actor
+ * both have, less the union's size subtracted from top) moved down.
+ * With top = d->len + s->len, where grown capacities have room (after a
+ * merge that grew d by an actor, the next fits), no pass to size the
+ * union first: the move costs about what that pass did.  Cannot fail.
+ * Kept here, in line (calling a shared inline copy of merge_into
+ * measured 10 more instructions and 6% more time per V=2 merge).
  */
-static int merge_small(crdt_mvreg *dst, const crdt_mvreg *src)
+static MVREG_INLINE int small_vv_commit(avec *d, const avec *s, size_t top)
 {
-    avec *dv = &dst->ctx.vv;
-    const avec *sv = &src->ctx.vv;
-    crdt_actor *da = dv->actors;
-    uint64_t *dc = dv->counts;
-    const crdt_actor *sa = sv->actors;
-    const uint64_t *sc = sv->counts;
-    size_t dl = dv->len, sl = sv->len;
-    sib o[STACK_SIBS];
-    const sib *a = dst->sibs, *b = src->sibs;
-    size_t na = dst->n, nb = src->n, i = 0, j = 0, k = 0, u = 0;
-    int rv = CRDT_OK;
+    crdt_actor *da = d->actors;
+    uint64_t *dc = d->counts;
+    const crdt_actor *sa = s->actors;
+    const uint64_t *sc = s->counts;
+    size_t i = d->len, j = s->len, k = top;
 
-    /* the surviving siblings, in order, on the stack */
-    while (i < na || j < nb) {
-        if (j == nb || (i < na && dot_lt(a[i].dot, b[j].dot))) {
-            if (a[i].dot.counter > small_get(sa, sc, sl, a[i].dot.actor))
-                o[k++] = a[i];
-            i++;
-        } else if (i == na || dot_lt(b[j].dot, a[i].dot)) {
-            if (b[j].dot.counter > small_get(da, dc, dl, b[j].dot.actor)) {
-                if ((rv = sib_dup(&dst->mem, &o[k], &b[j])))
-                    break;
-                k++;
-            }
-            j++;
-        } else {
-            o[k++] = a[i];
-            i++;
-            j++;
-        }
-    }
-    /* the size of the vectors' union */
-    for (i = 0, j = 0; i < dl && j < sl; u++) {
-        crdt_actor x = da[i], y = sa[j];
-
-        i += x <= y;
-        j += y <= x;
-    }
-    u += (dl - i) + (sl - j);
-    if (rv == CRDT_OK && (rv = sibs_reserve(dst, k)) == CRDT_OK &&
-        u > dv->cap)
-        rv = crdtp_avec_reserve(dv, &dst->mem, u);
-    if (rv != CRDT_OK) {
-        free_copies(dst, o, k);
-        return rv;
-    }
-    /* commit */
-    free_dropped(dst, o, k);
-    copy_few(dst->sibs, o, k);
-    dst->n = k;
-    /* the vectors' union in place, from the back so that no entry is
-     * overwritten before it is read: avec.c's merge_into, kept here on
-     * the locals already loaded (calling a shared inline copy of it
-     * measured 10 more instructions and 6% more time per V=2 merge) */
-    da = dv->actors;
-    dc = dv->counts;
-    i = dl;
-    j = sl;
-    k = u;
     while (j > 0) {
         if (i > 0 && da[i - 1] > sa[j - 1]) {
             k--, i--;
@@ -445,8 +396,172 @@ static int merge_small(crdt_mvreg *dst, const crdt_mvreg *src)
             dc[k] = sc[j];
         }
     }
-    dv->len = u;
+    /* the union: [0, i) and [k, top) */
+    if (k > i) {
+        for (; k < top; k++, i++) {
+            da[i] = da[k];
+            dc[i] = dc[k];
+        }
+        top = i;
+    }
+    d->len = top;
     return CRDT_OK;
+}
+
+/* Whether dst's sibling s survives the join with src: src has it too, or
+ * its dot is beyond src's vector. */
+static inline bool small_keeps(const sib *s, const crdt_mvreg *src)
+{
+    const avec *v = &src->ctx.vv;
+
+    return s->dot.counter >
+               small_get(v->actors, v->counts, v->len, s->dot.actor) ||
+           small_has(src->sibs, src->n, s->dot);
+}
+
+/* The number of actors of the union of x[0, nx) and y[0, ny), sorted. */
+static inline size_t small_union_len(const crdt_actor *x, size_t nx,
+                                     const crdt_actor *y, size_t ny)
+{
+    size_t i = 0, j = 0, u = 0;
+
+    while (i < nx && j < ny) {
+        crdt_actor p = x[i], q = y[j];
+
+        i += p <= q;
+        j += q <= p;
+        u++;
+    }
+    return u + (nx - i) + (ny - j);
+}
+
+/* Whether both contexts are bare vectors of at most SMALL_MAX actors. */
+static inline bool small_ctx(const crdt_mvreg *dst, const crdt_mvreg *src)
+{
+    /* one branch for the six tests */
+    return (dst->ctx.ncloud | src->ctx.ncloud |
+            (dst->ctx.vv.len | src->ctx.vv.len) >> 4 |
+            (size_t)(dst->ctx.dirty | src->ctx.dirty)) == 0;
+}
+
+static int merge_general(crdt_mvreg *dst, const crdt_mvreg *src);
+
+/*
+ * The usual merge, in place and without allocating: a register between
+ * writes has a bare vector of a few actors and a sibling or two, and dst
+ * has room from the merges before.  Leaves the merge to merge_general,
+ * before changing anything, unless small_ctx, both have at most
+ * SMALL_MAX siblings, dst has room for the result (siblings and vectors'
+ * union), and every sibling to take from src or to drop from dst has an
+ * inline value (so that nothing is allocated or freed).
+ *
+ * A sibling of dst survives when small_keeps says so; one of src joins
+ * when its dot is beyond dst's vector (then dst lacks it, as dst's
+ * siblings' dots are in dst's context).  The survivors stay where they
+ * are (closing the gaps of dropped ones), and src's joins are merged in
+ * from the back, so that each sibling is copied at most once (building
+ * the result on the stack and copying it back cost 2 copies a sibling).
+ */
+static MVREG_NOINLINE int merge_small(crdt_mvreg *dst, const crdt_mvreg *src)
+{
+    avec *dv = &dst->ctx.vv;
+    const avec *sv = &src->ctx.vv;
+    sib *a = dst->sibs;
+    const sib *b = src->sibs;
+    size_t na = dst->n, nb = src->n, ka = 0, k, i, j, top;
+    unsigned add = 0; /* bit j: b[j] joins */
+
+    if (!small_ctx(dst, src) || (na | nb) > SMALL_MAX)
+        return merge_general(dst, src);
+    for (i = 0; i < na; i++) {
+        if (small_keeps(&a[i], src))
+            ka++;
+        else if (a[i].len > INLINE)
+            return merge_general(dst, src); /* which frees its block */
+    }
+    k = ka;
+    for (j = 0; j < nb; j++) {
+        if (b[j].dot.counter >
+            small_get(dv->actors, dv->counts, dv->len, b[j].dot.actor)) {
+            if (b[j].len > INLINE)
+                return merge_general(dst, src); /* copying may fail */
+            add |= 1u << j;
+            k++;
+        }
+    }
+    if (k > dst->cap)
+        return merge_general(dst, src);
+    /* where the vectors' union is merged down from (small_vv_commit):
+     * dl + sl if dst has room, else the union's size, counted */
+    top = dv->len + sv->len;
+    if (top > dv->cap) {
+        top = small_union_len(dv->actors, dv->len, sv->actors, sv->len);
+        if (top > dv->cap)
+            return merge_general(dst, src);
+    }
+
+    /* commit: the survivors down over the dropped ones (still deciding
+     * by small_keeps: neither src nor dst's vector has changed), then
+     * src's joins in from the back, each moving the survivors above it
+     * up (the slot is then free: k - i joins are still to come) */
+    if (ka < na) {
+        for (i = 0, j = 0; i < na; i++) {
+            if (small_keeps(&a[i], src))
+                a[j++] = a[i];
+        }
+    }
+    dst->n = k;
+    i = ka;
+    for (j = nb; k > i;) {
+        j--;
+        if (!(add >> j & 1))
+            continue;
+        while (i > 0 && dot_lt(b[j].dot, a[i - 1].dot))
+            a[--k] = a[--i];
+        a[--k] = b[j];
+    }
+    return small_vv_commit(dv, sv, top);
+}
+
+/*
+ * merge_small for one sibling a side, the commonest case (two concurrent
+ * writes, or replicas in sync), without its loops, and with dst's room
+ * for dl + sl actors; leaves everything else, unchanged, to merge_small.
+ * The general path and merge_small are out of line (reached by a jump),
+ * so that this one's frame is small: all in one function, saving and
+ * restoring registers and spilling cost 30 of 280 instructions a V=2
+ * merge (callgrind).
+ */
+static MVREG_INLINE int merge_one(crdt_mvreg *dst, const crdt_mvreg *src)
+{
+    avec *dv = &dst->ctx.vv;
+    const avec *sv = &src->ctx.vv;
+    sib *a = dst->sibs;
+    const sib *b = src->sibs;
+    size_t top = dv->len + sv->len;
+    bool keep, join;
+
+    if (!small_ctx(dst, src) || top > dv->cap)
+        return merge_small(dst, src);
+    keep = a->dot.counter >
+               small_get(sv->actors, sv->counts, sv->len, a->dot.actor) ||
+           dot_eq(a->dot, b->dot);
+    join = b->dot.counter >
+           small_get(dv->actors, dv->counts, dv->len, b->dot.actor);
+    if (join) {
+        if (b->len > INLINE || (keep && dst->cap < 2))
+            return merge_small(dst, src);
+        if (!keep)
+            a[0] = b[0];
+        else if (dot_lt(b->dot, a->dot))
+            a[1] = a[0], a[0] = b[0];
+        else
+            a[1] = b[0];
+    } else if (!keep && a->len > INLINE) {
+        return merge_small(dst, src);
+    }
+    dst->n = (size_t)keep + join;
+    return small_vv_commit(dv, sv, top);
 }
 
 static void reg_init(crdt_mvreg *r, const crdt_mem *mem)
@@ -751,25 +866,32 @@ int crdt_mvreg_clear(crdt_mvreg *reg, crdt_mvreg *delta)
  * Merge
  * ====================================================================== */
 
-int crdt_mvreg_merge(crdt_mvreg *dst, const crdt_mvreg *src)
+/* Every merge that merge_small declines: prepare, then commit.  Out of
+ * line so that the fast paths keep their small frames. */
+static MVREG_NOINLINE int merge_general(crdt_mvreg *dst,
+                                        const crdt_mvreg *src)
 {
     merge_out m;
-    bool fast;
+    bool fast = vv_only(dst, src);
     int rv;
 
-    if (!dst || !src)
-        return CRDT_ERR_INVALID_ARG;
-    if (dst == src)
-        return CRDT_OK;
-    if (small_merge_ok(dst, src))
-        return merge_small(dst, src);
-    fast = vv_only(dst, src);
     if ((rv = merge_prepare(dst, src, &m, fast))) {
         merge_abort(dst, &m);
         return rv;
     }
     merge_commit(dst, src, &m, fast);
     return CRDT_OK;
+}
+
+int crdt_mvreg_merge(crdt_mvreg *dst, const crdt_mvreg *src)
+{
+    if (!dst || !src)
+        return CRDT_ERR_INVALID_ARG;
+    if (dst == src)
+        return CRDT_OK;
+    if ((dst->n ^ 1) | (src->n ^ 1)) /* one test for both counts */
+        return merge_small(dst, src);
+    return merge_one(dst, src);
 }
 
 /* ======================================================================
