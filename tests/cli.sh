@@ -715,6 +715,20 @@ if [ -x "$mkmap" ]; then
         eval '[ "$(hex cT.bin)" = 95010c8201030201909194c405636f756e7408919201039195010880919201029192c402743191920102 ]'
     check "ormap update with another type fails while the key exists" \
         eval '! "$mkmap" up 1 count tags <c1.bin >/dev/null 2>&1'
+    # A key created with two types concurrently (a misuse) keeps an entry
+    # per type and shows the larger tag (orset, 8, over gcounter, 3); an
+    # update with the hidden type fails; a remove removes both.
+    mkmap_save k1.bin up 1 k count <map0.bin
+    mkmap_save k2.bin up 2 k tags <map0.bin
+    save k12.bin merge k1.bin k2.bin
+    expect "ormap key of two types" \
+        '{"type":"ormap","version":1,"vv":[{"actor":1,"counter":1},{"actor":2,"counter":2}],"cloud":[],"entries":[{"key":{"hex":"6b","text":"k"},"type":"gcounter","dots":[{"actor":1,"counter":1}]},{"key":{"hex":"6b","text":"k"},"type":"orset","dots":[{"actor":2,"counter":2}]}],"value":[{"key":{"hex":"6b","text":"k"},"value":{"type":"orset","version":1,"vv":[{"actor":2,"counter":1}],"cloud":[],"elements":[{"elem":{"hex":"7432","text":"t2"},"dots":[{"actor":2,"counter":1}]}],"value":[{"hex":"7432","text":"t2"}]}}]}' \
+        inspect k12.bin
+    check "ormap update with a key's shadowed type fails" \
+        eval '! "$mkmap" up 1 k count <k12.bin >/dev/null 2>&1'
+    mkmap_save k12R.bin rm k <k12.bin
+    check "ormap remove of a key of two types removes both" \
+        eval '[ "$(hex k12R.bin)" = 95010c82010102029090 ]'
     "$mkmap" deep 16 >deep16.bin
     run value deep16.bin
     check "ormap nested 16 deep prints every level" \
