@@ -1399,15 +1399,20 @@ static void type_names(char *dst, size_t cap, op_kind k)
     }
 }
 
-/* A registry of every type in the table, for decoding states of any of
- * them (crdt_registry_decode reports where an encoding goes wrong, the
- * envelope included). */
-static crdt_registry *registry_new(void)
+/* A registry of the table's replicated types (@p replicated) or of the
+ * others (the clock), for decoding states of any of them
+ * (crdt_registry_decode reports where an encoding goes wrong, the
+ * envelope included).  Two, because a map decodes its values with the
+ * registry it was decoded with: the clock is no replicated type, and a
+ * map holding one is as invalid here as it is to the library. */
+static crdt_registry *registry_new(bool replicated)
 {
     crdt_registry *reg = crdt_registry_new(NULL);
     size_t i;
 
     for (i = 0; reg && i < N_TYPES; i++) {
+        if (type_table[i].replicated != replicated)
+            continue;
         if (crdt_registry_add(reg, type_table[i].type()) != CRDT_OK) {
             crdt_registry_free(reg);
             return NULL;
@@ -1506,11 +1511,27 @@ static int decode_fail(const char *path, size_t len,
                 crdt_strerror(info->code), info->offset, hint);
 }
 
-/* Reads and decodes the state in @p path, of any type in @p reg; on
+/* The command line, parsed. */
+typedef struct opts {
+    const char *output;
+    bool have_actor;
+    crdt_actor actor;
+    bool have_by;
+    uint64_t by;
+    bool have_time;
+    uint64_t time;
+    char **pos; /* positional arguments (compacted into argv) */
+    int npos;
+    const crdt_registry *reg;       /* the replicated types */
+    const crdt_registry *clock_reg; /* the others: the clock */
+} opts;
+
+/* Reads and decodes the state in @p path, of any type the tool knows; on
  * failure prints one line and returns the exit status. */
-static int load_state(const crdt_registry *reg, const char *path, state *st)
+static int load_state(const opts *o, const char *path, state *st)
 {
     crdt_decode_info info = {0, CRDT_OK};
+    const crdt_registry *reg = o->reg;
     uint8_t *data = NULL;
     size_t len = 0;
     uint32_t tag;
@@ -1521,6 +1542,9 @@ static int load_state(const crdt_registry *reg, const char *path, state *st)
     st->obj = NULL;
     if ((status = read_input(path, &data, &len)))
         return status;
+    if (crdt_decode_header(data, len, &tag) == 0 &&
+        crdt_registry_find(o->clock_reg, tag))
+        reg = o->clock_reg;
     rv = crdt_registry_decode(reg, data, len, NULL, NULL, &st->t, &st->obj,
                               &info);
     if (rv == CRDT_ERR_TYPE && crdt_decode_header(data, len, &tag) == 0 &&
@@ -1640,19 +1664,6 @@ enum {
     OPT_TIME = 1 << 3,   /* --time T */
     OPT_ACTOR_OPTIONAL = 1 << 4 /* with OPT_ACTOR: the type decides */
 };
-
-typedef struct opts {
-    const char *output;
-    bool have_actor;
-    crdt_actor actor;
-    bool have_by;
-    uint64_t by;
-    bool have_time;
-    uint64_t time;
-    char **pos; /* positional arguments (compacted into argv) */
-    int npos;
-    const crdt_registry *reg; /* every type the tool knows */
-} opts;
 
 struct command;
 typedef int (*cmd_fn)(const struct command *c, opts *o);
@@ -1862,7 +1873,7 @@ static int counter_cmd(const command *c, opts *o)
     state st;
     int rv, status;
 
-    if ((status = load_state(o->reg, path, &st)))
+    if ((status = load_state(o, path, &st)))
         return status;
     if (!type_has(st.ops, c->applies))
         status = not_applicable(c, path, &st);
@@ -1888,7 +1899,7 @@ static int cmd_set(const command *c, opts *o)
     state st;
     int rv, status;
 
-    if ((status = load_state(o->reg, path, &st)))
+    if ((status = load_state(o, path, &st)))
         return status;
     if (!type_has(st.ops, c->applies))
         status = not_applicable(c, path, &st);
@@ -1921,7 +1932,7 @@ static int cmd_mutate(const command *c, opts *o)
     state st;
     int rv, status;
 
-    if ((status = load_state(o->reg, path, &st)))
+    if ((status = load_state(o, path, &st)))
         return status;
     if (!type_has(st.ops, c->applies)) {
         status = not_applicable(c, path, &st);
@@ -1956,7 +1967,7 @@ static int cmd_value(const command *c, opts *o)
     int rv, status;
 
     (void)c;
-    if ((status = load_state(o->reg, path, &st)))
+    if ((status = load_state(o, path, &st)))
         return status;
     out_init(&ob);
     rv = st.ops->value(st.obj, &ob);
@@ -1980,7 +1991,7 @@ static int cmd_merge(const command *c, opts *o)
     for (i = 0; i < o->npos; i++)
         if (strcmp(o->pos[i], "-") == 0 && ++nstdin > 1)
             return usage_fail(c, "stdin ('-') given more than once");
-    if ((status = load_state(o->reg, o->pos[0], &acc)))
+    if ((status = load_state(o, o->pos[0], &acc)))
         return status;
     if (!type_has(acc.ops, c->applies)) {
         status = not_applicable(c, o->pos[0], &acc);
@@ -1988,7 +1999,7 @@ static int cmd_merge(const command *c, opts *o)
         return status;
     }
     for (i = 1; i < o->npos; i++) {
-        if ((status = load_state(o->reg, o->pos[i], &st)))
+        if ((status = load_state(o, o->pos[i], &st)))
             break;
         if (st.t != acc.t)
             status = fail(EXIT_INPUT, "%s: cannot merge %s into %s (%s)",
@@ -2047,9 +2058,9 @@ static int cmd_compare(const command *c, opts *o)
 
     if (strcmp(o->pos[0], "-") == 0 && strcmp(o->pos[1], "-") == 0)
         return usage_fail(c, "stdin ('-') given more than once");
-    if ((status = load_state(o->reg, o->pos[0], &a)))
+    if ((status = load_state(o, o->pos[0], &a)))
         return status;
-    if ((status = load_state(o->reg, o->pos[1], &b))) {
+    if ((status = load_state(o, o->pos[1], &b))) {
         state_clear(&a);
         return status;
     }
@@ -2083,7 +2094,7 @@ static int cmd_inspect(const command *c, opts *o)
     int rv, status;
 
     (void)c;
-    if ((status = load_state(o->reg, path, &st)))
+    if ((status = load_state(o, path, &st)))
         return status;
     out_init(&ob);
     out_str(&ob, "{\"type\":\"");
@@ -2354,7 +2365,7 @@ static int flush_stdout(void)
 int main(int argc, char **argv)
 {
     const command *c;
-    crdt_registry *reg;
+    crdt_registry *reg, *clock_reg;
     opts o;
     int status;
 
@@ -2393,10 +2404,17 @@ int main(int argc, char **argv)
     }
     if ((status = parse_opts(c, argc - 2, argv + 2, &o)) >= 0)
         return status;
-    if (!(reg = registry_new()))
+    reg = registry_new(true);
+    clock_reg = registry_new(false);
+    if (!reg || !clock_reg) {
+        crdt_registry_free(reg);
+        crdt_registry_free(clock_reg);
         return fail(EXIT_INPUT, "%s", crdt_strerror(CRDT_ERR_NOMEM));
+    }
     o.reg = reg;
+    o.clock_reg = clock_reg;
     status = c->run(c, &o);
     crdt_registry_free(reg);
+    crdt_registry_free(clock_reg);
     return status;
 }
