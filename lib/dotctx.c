@@ -549,6 +549,24 @@ int crdtp_dotctx_add_unfolded(dotctx *c, const crdt_mem *mem, crdt_dot d)
     return CRDT_OK;
 }
 
+int crdtp_dotctx_peek_dot(const dotctx *c, crdt_actor a, crdt_dot *out)
+{
+    uint64_t m = crdtp_dotctx_vv_get(c, a);
+    size_t e = c->ncloud ? actor_end(c->cloud, c->ncloud, a) : 0, i;
+
+    if (e > 0 && c->cloud[e - 1].actor == a && c->cloud[e - 1].counter > m)
+        m = c->cloud[e - 1].counter;
+    for (i = c->ncloud; i < c->ncloud + c->npend; i++) { /* dirty only */
+        if (c->cloud[i].actor == a && c->cloud[i].counter > m)
+            m = c->cloud[i].counter;
+    }
+    if (m == UINT64_MAX)
+        return CRDT_ERR_OVERFLOW;
+    out->actor = a;
+    out->counter = m + 1;
+    return CRDT_OK;
+}
+
 int crdtp_dotctx_next_dot(dotctx *c, const crdt_mem *mem, crdt_actor a,
                           crdt_dot *out)
 {

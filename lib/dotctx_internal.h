@@ -112,6 +112,11 @@ bool crdtp_dotctx_equal(const dotctx *a, const dotctx *b);
  * AVEC_LT = b has a dot a lacks (the values of crdt_order). */
 int crdtp_dotctx_compare(const dotctx *a, const dotctx *b);
 
+/* The dot crdtp_dotctx_next_dot would give actor a, without adding it;
+ * exact on dirty contexts too.  CRDT_ERR_OVERFLOW if a's counter is at
+ * its maximum. */
+int crdtp_dotctx_peek_dot(const dotctx *c, crdt_actor a, crdt_dot *out);
+
 /* --- mutators (each compacts a dirty c first) ---------------------------- */
 
 /* Adds d and folds; c unchanged on error (CRDT_ERR_NOMEM or

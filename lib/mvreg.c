@@ -611,23 +611,6 @@ static int build_delta(crdt_mvreg *t, const crdt_mvreg *reg, bool with_write,
     return CRDT_OK;
 }
 
-/* The dot the next write of actor a gets, without adding it. */
-static int peek_dot(const dotctx *c, crdt_actor a, crdt_dot *d)
-{
-    uint64_t m = crdtp_dotctx_vv_get(c, a);
-    size_t i;
-
-    for (i = 0; i < c->ncloud; i++) {
-        if (c->cloud[i].actor == a && c->cloud[i].counter > m)
-            m = c->cloud[i].counter;
-    }
-    if (m == UINT64_MAX)
-        return CRDT_ERR_OVERFLOW;
-    d->actor = a;
-    d->counter = m + 1;
-    return CRDT_OK;
-}
-
 /* ======================================================================
  * Lifecycle
  * ====================================================================== */
@@ -801,7 +784,7 @@ static int mutate(crdt_mvreg *reg, bool with_write, crdt_actor actor,
     bool have_s = false;
     int rv;
 
-    if (with_write && (rv = peek_dot(&reg->ctx, actor, &d)))
+    if (with_write && (rv = crdtp_dotctx_peek_dot(&reg->ctx, actor, &d)))
         return rv;
     if (!with_write && reg->n == 0)
         return CRDT_OK;

@@ -350,29 +350,6 @@ static size_t height(const crdt_ormap *m, size_t limit)
     return h;
 }
 
-/* The next dot of actor a in c (compact), without adding it. */
-static int peek_next_dot(const dotctx *c, crdt_actor a, crdt_dot *out)
-{
-    uint64_t m = crdtp_dotctx_vv_get(c, a);
-    size_t lo = 0, hi = c->ncloud;
-
-    while (lo < hi) { /* first cloud dot of an actor > a */
-        size_t mid = lo + (hi - lo) / 2;
-
-        if (c->cloud[mid].actor <= a)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo > 0 && c->cloud[lo - 1].actor == a)
-        m = c->cloud[lo - 1].counter;
-    if (m == UINT64_MAX)
-        return CRDT_ERR_OVERFLOW;
-    out->actor = a;
-    out->counter = m + 1;
-    return CRDT_OK;
-}
-
 /* ----------------------------------------------- causal values' contexts */
 
 /* Whether the clean contexts v and c share a dot. */
@@ -1171,7 +1148,7 @@ static int update_causal(crdt_ormap *m, crdt_actor actor, const entry *e,
         return CRDT_ERR_LIMIT;
     crdtp_dotctx_compact(ds->ctx(p->val));
     crdtp_dotctx_compact(ds->ctx(p->vd));
-    if ((rv = peek_next_dot(ds->ctx(p->val), actor, &p->d)))
+    if ((rv = crdtp_dotctx_peek_dot(ds->ctx(p->val), actor, &p->d)))
         return rv;
     /* the map's new context: the value's (C and fn's dots) and d */
     crdtp_dotctx_swap(&p->ctx, ds->ctx(p->val));
@@ -1208,7 +1185,7 @@ static int update_plain(crdt_ormap *m, crdt_actor actor, const entry *e,
     }
     rv = fn(w, p->vd, user_data);
     type->destroy(w); /* the value is rebuilt from the slots */
-    if (rv || (rv = peek_next_dot(&m->ctx, actor, &p->d)) ||
+    if (rv || (rv = crdtp_dotctx_peek_dot(&m->ctx, actor, &p->d)) ||
         (rv = crdtp_dotctx_add(&p->ctx, &m->mem, p->d)) ||
         (rv = crdtp_dotctx_join_prepare(&m->ctx, &m->mem, &p->ctx)) ||
         (rv = crdtp_dotctx_add(&p->dctx, &m->mem, p->d)))
