@@ -160,6 +160,11 @@ static int read_stdin(crdt_ormap *m)
     return rv;
 }
 
+/* build's return for a command line it does not take (errors are < 0) */
+#define USAGE 1
+/* main's, for stdout failing */
+#define WRITE_FAILED 2
+
 static int build(crdt_ormap *m, int argc, char **argv)
 {
     const crdt_type *map = crdt_ormap_type();
@@ -172,7 +177,7 @@ static int build(crdt_ormap *m, int argc, char **argv)
     if (argc == 5 && strcmp(argv[1], "up") == 0) {
         if (argv[2][0] < '1' || argv[2][0] > '9' || argv[2][1] ||
             !(k = kind_named(argv[4])))
-            return CRDT_ERR_INVALID_ARG;
+            return USAGE;
         j.actor = (crdt_actor)(argv[2][0] - '0');
         key_arg(argv[3], &key, &klen);
         if ((rv = read_stdin(m)))
@@ -190,7 +195,7 @@ static int build(crdt_ormap *m, int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "deep") == 0) {
         j.depth = (unsigned)atoi(argv[2]);
         if (j.depth < 1 || j.depth > 16)
-            return CRDT_ERR_INVALID_ARG;
+            return USAGE;
         if (j.depth == 1)
             return crdt_ormap_update(m, 1, "k", 1, crdt_gcounter_type(),
                                      one_fn, &j, NULL);
@@ -198,7 +203,7 @@ static int build(crdt_ormap *m, int argc, char **argv)
         return crdt_ormap_update(m, 1, "k", 1, map, deep_fn, &j, NULL);
     }
     if (argc != 2 || argv[1][0] < '1' || argv[1][0] > '9' || argv[1][1])
-        return CRDT_ERR_INVALID_ARG;
+        return USAGE;
     j.actor = (crdt_actor)(argv[1][0] - '0');
     if ((rv = crdt_ormap_update(m, j.actor, "count", 5, crdt_gcounter_type(),
                                 count_fn, &j, NULL)) ||
@@ -228,13 +233,19 @@ int main(int argc, char **argv)
     else if (!(rv = build(m, argc, argv)) && !(rv = crdt_ormap_encode(m, &b)))
         rv = fwrite(b.data, 1, b.len, stdout) == b.len && fflush(stdout) == 0
                  ? CRDT_OK
-                 : CRDT_ERR_INVALID_ARG;
+                 : WRITE_FAILED;
     crdt_buf_clear(&b);
     crdt_ormap_free(m);
-    if (rv) {
-        fprintf(stderr, "cli-mkmap: %s (usage: cli-mkmap ACTOR | "
+    if (rv == USAGE) {
+        fprintf(stderr, "cli-mkmap: usage: cli-mkmap ACTOR | "
                         "cli-mkmap deep D | cli-mkmap up ACTOR KEY KIND | "
-                        "cli-mkmap rm KEY)\n", crdt_strerror(rv));
+                        "cli-mkmap rm KEY\n");
+        return 2;
+    }
+    if (rv) {
+        fprintf(stderr, "cli-mkmap: %s\n",
+                rv == WRITE_FAILED ? "stdout: write failed"
+                                   : crdt_strerror(rv));
         return 1;
     }
     return 0;
