@@ -53,7 +53,9 @@
  * context can change, found by binary search and through dix, merged
  * by the same per-entry code and written back in place: O(src (log n +
  * hash lookups)) plus, when a key appears or goes, the array's memmove
- * and the live rebuild (O(n), cheap per entry).  dix is built (O(dots))
+ * and a shift of the live positions after it (O(n), a few instructions
+ * an entry; a key with entries of several types takes a full reindex).
+ * dix is built (O(dots))
  * at the second small merge into a map without one, so a one-off merge
  * into a fresh copy never pays for it; it costs 40 bytes a slot at a load
  * of at most 3/4 (some 55 bytes a dot), and update and remove on a map
@@ -1313,6 +1315,74 @@ merge_entry(crdt_ormap *dst, const crdt_ormap *src, const entry *x,
 
 /* ----------------------------------------------------------- small merges */
 
+/* Whether entry p is its key's only entry (one type), so that the live
+ * index changes at p alone when it comes, goes or changes presence. */
+static bool lone(const crdt_ormap *m, size_t p)
+{
+    const entry *e = &m->ents[p];
+
+    return (p == 0 || cmp_key(m->ents[p - 1].key, m->ents[p - 1].klen,
+                              e->key, e->klen) != 0) &&
+           (p + 1 >= m->len || cmp_key(m->ents[p + 1].key,
+                                       m->ents[p + 1].klen, e->key,
+                                       e->klen) != 0);
+}
+
+/* The first position in live at or after entry p. */
+static size_t live_at(const crdt_ormap *m, size_t p)
+{
+    size_t lo = 0, hi = m->nlive;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (m->live[mid] < p)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Lone entry p becomes present (shown) or stops being so. */
+static void live_flip(crdt_ormap *m, size_t p, bool present)
+{
+    size_t li = live_at(m, p);
+
+    if (present) {
+        memmove(m->live + li + 1, m->live + li,
+                (m->nlive - li) * sizeof *m->live);
+        m->live[li] = p;
+        m->nlive++;
+    } else {
+        memmove(m->live + li, m->live + li + 1,
+                (m->nlive - li - 1) * sizeof *m->live);
+        m->nlive--;
+    }
+}
+
+/* Lone entry p (present or not) is about to leave the array. */
+static void live_erase(crdt_ormap *m, size_t p, bool present)
+{
+    size_t li;
+
+    if (present)
+        live_flip(m, p, false);
+    for (li = live_at(m, p); li < m->nlive; li++)
+        m->live[li]--;
+}
+
+/* Lone entry p has just come into the array. */
+static void live_insert(crdt_ormap *m, size_t p, bool present)
+{
+    size_t li;
+
+    for (li = live_at(m, p); li < m->nlive; li++)
+        m->live[li]++;
+    if (present)
+        live_flip(m, p, true);
+}
+
 /* A merge takes the small path when src has at most SMALL_ENTS entries
  * and SMALL_DOTS dots in its context (a delta, or a few gathered) and dst
  * has at least SMALL_MIN_LEN entries (below that the full pass is as
@@ -1442,10 +1512,7 @@ static int merge_small(crdt_ormap *dst, const crdt_ormap *src, bool *done)
             }
             grow += dn;
             ins += x == NULL;
-            relive |= !x || !x->ndots != !out[before].ndots;
         }
-        if (w[i].what == DROP && x)
-            relive = true;
     }
     /* everything that can fail, before anything changes */
     if ((rv = crdtp_dotctx_join_prepare(&dst->ctx, &dst->mem, c)) ||
@@ -1492,12 +1559,15 @@ static int merge_small(crdt_ormap *dst, const crdt_ormap *src, bool *done)
         }
     }
     for (i = nw; i-- > 0;) {
-        entry *x = w[i].xi == SIZE_MAX ? NULL : &dst->ents[w[i].xi];
+        size_t p = w[i].xi;
+        entry *x = p == SIZE_MAX ? NULL : &dst->ents[p];
         entry *e = &out[w[i].at];
+        bool was = x && x->ndots, alone = false;
 
         if (w[i].what == KEEP_X)
             continue;
         if (x) {
+            alone = lone(dst, p);
             if (w[i].what == BUILT && e->key_alias)
                 x->key = NULL;
             if (w[i].what == BUILT && e->val_alias)
@@ -1506,7 +1576,11 @@ static int merge_small(crdt_ormap *dst, const crdt_ormap *src, bool *done)
         }
         if (w[i].what == DROP) {
             if (x) {
-                memmove(x, x + 1, (dst->len - w[i].xi - 1) * sizeof *x);
+                if (alone)
+                    live_erase(dst, p, was);
+                else
+                    relive = true;
+                memmove(x, x + 1, (dst->len - p - 1) * sizeof *x);
                 dst->len--;
             }
             continue;
@@ -1520,8 +1594,14 @@ static int merge_small(crdt_ormap *dst, const crdt_ormap *src, bool *done)
         *x = *e;
         x->from = SIZE_MAX;
         x->all_alias = x->key_alias = x->val_alias = false;
+        if (p == SIZE_MAX && lone(dst, k))
+            live_insert(dst, k, x->ndots > 0);
+        else if (p == SIZE_MAX || (was != (x->ndots > 0) && !alone))
+            relive = true;
+        else if (was != (x->ndots > 0))
+            live_flip(dst, p, x->ndots > 0);
     }
-    if (relive)
+    if (relive) /* a key with entries of several types: the slow way */
         reindex(dst);
     crdtp_free(&dst->mem, out);
     return CRDT_OK;

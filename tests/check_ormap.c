@@ -2748,6 +2748,46 @@ static void sm_merge_check(crdt_ormap *m, const crdt_ormap *src, long c)
     crdt_ormap_free(ref);
 }
 
+/* A small merge that hides a key's lone causal entry (a remove that saw
+ * its presence dot but not its value's, as hidden_example) and one that
+ * shows it again: the present-key index changes at that entry only. */
+START_TEST(test_ormap_merge_small_hidden)
+{
+    /* [1, 12, {}, [[1, 2]], []]: a remove that saw only the dot (1, 2) */
+    static const uint8_t rm_presence[] = {0x95, 0x01, 0x0c, 0x80, 0x91,
+                                          0x92, 0x01, 0x02, 0x90};
+    crdt_ormap *m = crdt_ormap_new(NULL, NULL), *none, *rm, *r, *d;
+    int i;
+
+    tu_must(os_add(m, 1, "s", "x", NULL), "add"); /* (1, 1), then (1, 2) */
+    for (i = 0; i < 20; i++)
+        tu_must(inc(m, 3, sm_key(i), 1, NULL), "inc");
+    none = crdt_ormap_new(NULL, NULL);
+    rm = crdt_ormap_new(NULL, NULL);
+    d = crdt_ormap_new(NULL, NULL);
+    tu_must(crdt_ormap_decode(rm, rm_presence, sizeof rm_presence, NULL,
+                              NULL),
+            "decode");
+    sm_merge_check(m, none, 0);
+    sm_merge_check(m, none, 0); /* the index is built */
+    ck_assert_uint_eq(crdt_ormap_size(m), 21);
+    sm_merge_check(m, rm, 0);
+    ck_assert_uint_eq(crdt_ormap_size(m), 20);
+    ck_assert(!crdt_ormap_contains(m, "s", 1));
+    r = crdt_ormap_clone(m);
+    tu_must(os_add(r, 2, "s", "y", d), "add");
+    sm_merge_check(m, d, 0);
+    ck_assert_uint_eq(crdt_ormap_size(m), 21);
+    ck_assert(crdt_ormap_equal(m, r));
+    check_invariants(m);
+    crdt_ormap_free(m);
+    crdt_ormap_free(none);
+    crdt_ormap_free(rm);
+    crdt_ormap_free(r);
+    crdt_ormap_free(d);
+}
+END_TEST
+
 START_TEST(test_ormap_property_small_merge)
 {
     tu_rng rng;
@@ -3036,6 +3076,7 @@ static Suite *ormap_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("merge");
     tcase_add_loop_test(tc, test_ormap_merge_add_wins, 0, 2 * N_AW);
+    tcase_add_test(tc, test_ormap_merge_small_hidden);
     suite_add_tcase(s, tc);
     tc = tcase_create("property");
     tcase_set_timeout(tc, 300);

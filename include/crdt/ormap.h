@@ -334,7 +334,7 @@ CRDT_API int crdt_ormap_remove(crdt_ormap *m, const void *key, size_t klen,
  * and 64 dots in its context, as deltas are) merged into a @p dst of 16
  * entries or more costs O(src) binary searches and hash lookups instead,
  * plus the merge of the entries it touches, plus, when a key appears or
- * goes, a memmove and an O(n) rebuild of the present-key index; the
+ * goes, a memmove and an O(n) shift of the present-key index; the
  * index of @p dst's dots this needs is built (O(dots of dst)) at the
  * second such merge and kept by update and remove, and dropped by a
  * larger merge, copy and decode.
