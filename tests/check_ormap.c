@@ -16,7 +16,10 @@
  * replica tests against reference models, one over counters (per-actor
  * slots), one over every value type with deltas, delta groups and states
  * exchanged (causal values restricted to the dots no remove observed,
- * plain values per-actor slots); allocation-failure injection.
+ * plain values per-actor slots); merges of small sources into maps of
+ * 20-40 keys (the path through the dot index) against the full pass on a
+ * copy, state, bytes and iteration; allocation-failure injection, the
+ * small merge and an update of a map with a dot index included.
  */
 #include <check.h>
 #include <stdio.h>
@@ -2674,6 +2677,191 @@ START_TEST(test_ormap_replicas_all_types)
 }
 END_TEST
 
+/* ---------------------------------------------------------- small merges */
+
+/* Keys of the small-merge test: enough of them that the maps are past the
+ * size where a merge of a small source takes the path through the dot
+ * index (see ormap.c). */
+#define SM_KEYS 40
+#define SM_POOL 48
+
+static const char *sm_key(int k)
+{
+    static const char *const names[SM_KEYS] = {
+        "a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9",
+        "b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8", "b9",
+        "c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9",
+        "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9",
+    };
+
+    return names[k];
+}
+
+/* A random op of replica x over the SM_KEYS keys (types vts[], nested
+ * maps by p's schema), its delta into d. */
+static void sm_op(pctx *p, const int *vts, int nk, crdt_ormap *m,
+                  crdt_actor actor, crdt_ormap *d)
+{
+    int k = (int)tu_below(p->rng, (uint64_t)nk), rv, vt;
+    vop chain[3];
+
+    if (tu_below(p->rng, 6) == 0) {
+        tu_must(crdt_ormap_remove(m, sm_key(k), strlen(sm_key(k)), d),
+                "remove");
+        return;
+    }
+    vt = vts[k];
+    if (tu_below(p->rng, 16) == 0) /* a type conflict, as random_op */
+        vt = vt == VT_GCOUNTER ? VT_LWW : VT_GCOUNTER;
+    random_vop(p, 0, vt, actor, chain);
+    rv = vop_apply(m, sm_key(k), chain, d);
+    if (rv != CRDT_ERR_TYPE)
+        tu_must(rv, "update");
+}
+
+/* Merges src into m and checks the result against the full pass: a
+ * clone has no dot index and has seen no small merge, so its merge
+ * always takes the full pass, while m (which has seen many) takes the
+ * small one whenever src is small.  Equal states and equal bytes. */
+static void sm_merge_check(crdt_ormap *m, const crdt_ormap *src, long c)
+{
+    crdt_ormap *ref = merged(m, src);
+    size_t i, n = crdt_ormap_size(ref);
+
+    tu_must_k(crdt_ormap_merge(m, src), "small merge", c);
+    tu_expect_k(crdt_ormap_equal(m, ref), "small merge == full merge", c);
+    tu_expect_k(same_bytes(m, ref), "small merge bytes", c);
+    /* the present-key index too, which equal and encode do not read */
+    tu_expect_k(crdt_ormap_size(m) == n, "small merge size", c);
+    for (i = 0; i < n; i++) {
+        const uint8_t *k1, *k2;
+        const crdt_type *t1, *t2;
+        const void *v1, *v2;
+        size_t l1, l2;
+
+        tu_must_k(crdt_ormap_entry(m, i, &k1, &l1, &t1, &v1), "entry", c);
+        tu_must_k(crdt_ormap_entry(ref, i, &k2, &l2, &t2, &v2), "entry", c);
+        tu_expect_k(l1 == l2 && memcmp(k1, k2, l1) == 0 && t1 == t2 &&
+                        t1->equal(v1, v2),
+                    "small merge entry", c);
+    }
+    crdt_ormap_free(ref);
+}
+
+/* A small merge that hides a key's lone causal entry (a remove that saw
+ * its presence dot but not its value's, as hidden_example) and one that
+ * shows it again: the present-key index changes at that entry only. */
+START_TEST(test_ormap_merge_small_hidden)
+{
+    /* [1, 12, {}, [[1, 2]], []]: a remove that saw only the dot (1, 2) */
+    static const uint8_t rm_presence[] = {0x95, 0x01, 0x0c, 0x80, 0x91,
+                                          0x92, 0x01, 0x02, 0x90};
+    crdt_ormap *m = crdt_ormap_new(NULL, NULL), *none, *rm, *r, *d;
+    int i;
+
+    tu_must(os_add(m, 1, "s", "x", NULL), "add"); /* (1, 1), then (1, 2) */
+    for (i = 0; i < 20; i++)
+        tu_must(inc(m, 3, sm_key(i), 1, NULL), "inc");
+    none = crdt_ormap_new(NULL, NULL);
+    rm = crdt_ormap_new(NULL, NULL);
+    d = crdt_ormap_new(NULL, NULL);
+    tu_must(crdt_ormap_decode(rm, rm_presence, sizeof rm_presence, NULL,
+                              NULL),
+            "decode");
+    sm_merge_check(m, none, 0);
+    sm_merge_check(m, none, 0); /* the index is built */
+    ck_assert_uint_eq(crdt_ormap_size(m), 21);
+    sm_merge_check(m, rm, 0);
+    ck_assert_uint_eq(crdt_ormap_size(m), 20);
+    ck_assert(!crdt_ormap_contains(m, "s", 1));
+    r = crdt_ormap_clone(m);
+    tu_must(os_add(r, 2, "s", "y", d), "add");
+    sm_merge_check(m, d, 0);
+    ck_assert_uint_eq(crdt_ormap_size(m), 21);
+    ck_assert(crdt_ormap_equal(m, r));
+    check_invariants(m);
+    crdt_ormap_free(m);
+    crdt_ormap_free(none);
+    crdt_ormap_free(rm);
+    crdt_ormap_free(r);
+    crdt_ormap_free(d);
+}
+END_TEST
+
+START_TEST(test_ormap_property_small_merge)
+{
+    tu_rng rng;
+    long cases = tu_cases(10000) / 50, c, nmerge = 0;
+    pctx p;
+
+    memset(&p, 0, sizeof p);
+    p.rng = &rng;
+    tu_rng_init(&rng, tu_seed("ormap") ^ 0x4);
+    for (c = 0; c < cases; c++) {
+        crdt_ormap *r[3], *pool[SM_POOL], *grp = crdt_ormap_new(NULL, NULL);
+        int vts[SM_KEYS], nk = 20 + (int)tu_below(&rng, SM_KEYS - 19);
+        int i, step, npool = 0;
+
+        random_schema(&p, c);
+        for (i = 0; i < nk; i++)
+            vts[i] = (int)tu_below(&rng, VT_COUNT);
+        for (i = 0; i < 3; i++)
+            r[i] = crdt_ormap_new(NULL, NULL);
+        /* large states: every key touched, exchanged in full */
+        for (i = 0; i < 3 * nk; i++)
+            sm_op(&p, vts, nk, r[i % 3], (crdt_actor)(i % 3) + 1, NULL);
+        for (i = 0; i < 3; i++)
+            tu_must(crdt_ormap_merge(r[i], r[(i + 1) % 3]), "exchange");
+        /* a stream of deltas and delta groups, delivered out of order
+         * and again, with local ops and now and then a full state in
+         * between (which drops the index) */
+        for (step = 0; step < 120; step++) {
+            int x = (int)tu_below(&rng, 3), w = (int)tu_below(&rng, 12);
+
+            if (w < 5 && npool < SM_POOL) {
+                crdt_ormap *d = crdt_ormap_new(NULL, NULL);
+
+                sm_op(&p, vts, nk, r[x], (crdt_actor)x + 1, d);
+                tu_must(crdt_ormap_merge(grp, d), "group");
+                pool[npool++] = d;
+                if (tu_below(&rng, 4) == 0 && npool < SM_POOL) {
+                    pool[npool++] = grp; /* a delta group */
+                    grp = crdt_ormap_new(NULL, NULL);
+                }
+            } else if (w < 11 && npool) {
+                sm_merge_check(r[x], pool[tu_below(&rng, (uint64_t)npool)],
+                               c);
+                nmerge++;
+            } else {
+                sm_merge_check(r[x], r[tu_below(&rng, 3)], c);
+            }
+            check_invariants(r[x]);
+        }
+        /* everything everywhere: the replicas converge */
+        for (i = 0; i < 3; i++) {
+            int j;
+
+            for (j = 0; j < npool; j++)
+                sm_merge_check(r[i], pool[j], c);
+        }
+        for (i = 0; i < 3; i++) {
+            sm_merge_check(r[i], r[(i + 1) % 3], c);
+            sm_merge_check(r[i], r[(i + 2) % 3], c);
+        }
+        tu_expect_k(crdt_ormap_equal(r[0], r[1]) &&
+                        crdt_ormap_equal(r[1], r[2]),
+                    "converged", c);
+        for (i = 0; i < 3; i++)
+            crdt_ormap_free(r[i]);
+        for (i = 0; i < npool; i++)
+            crdt_ormap_free(pool[i]);
+        crdt_ormap_free(grp);
+    }
+    fprintf(stderr, "ormap: %ld small-merge cases, %ld delta merges\n",
+            cases, nmerge);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- nomem */
 
 enum {
@@ -2686,14 +2874,27 @@ enum {
     OP_CLONE,
     OP_ENCODE,
     OP_DECODE,
+    OP_SMALL_MERGE,      /* a delta group into big, its dot index built */
+    OP_SMALL_MERGE_FIRST, /* the same, the index built by the call */
+    OP_SMALL_UPDATE,     /* an update of big, its dot index built */
     OP_COUNT
 };
+
+/* Whether op runs on the fixture's big map (the small-merge path). */
+static bool nomem_big(int op)
+{
+    return op >= OP_SMALL_MERGE;
+}
 
 /* The states every run of test_ormap_nomem_all starts from. */
 typedef struct nomem_fixture {
     crdt_ormap *base;  /* counters, an LWW, a nested map */
     crdt_ormap *other; /* base with a key removed, others updated, added */
     crdt_buf enc;      /* base encoded */
+    crdt_ormap *big;   /* 24 keys: merges of small sources into it take
+                        * the path through the dot index */
+    crdt_ormap *group; /* a delta group of updates and removes on big */
+    crdt_buf bigenc;   /* big encoded */
 } nomem_fixture;
 
 static void nomem_setup(tu_nomem *c)
@@ -2702,6 +2903,19 @@ static void nomem_setup(tu_nomem *c)
 
     c->a = crdt_ormap_new(NULL, &c->tm->mem);
     c->d = crdt_ormap_new(NULL, &c->tm->mem);
+    if (nomem_big(c->op)) {
+        crdt_ormap *none = crdt_ormap_new(NULL, NULL);
+        int i, primes = c->op == OP_SMALL_MERGE_FIRST ? 1 : 2;
+
+        tu_must(crdt_ormap_decode(c->a, f->bigenc.data, f->bigenc.len, NULL,
+                                  NULL),
+                "decode");
+        /* small merges: the second into a map builds its index */
+        for (i = 0; i < primes; i++)
+            tu_must(crdt_ormap_merge(c->a, none), "prime");
+        crdt_ormap_free(none);
+        return;
+    }
     ck_assert_int_eq(crdt_ormap_decode(c->a, f->enc.data, f->enc.len, NULL,
                                        NULL),
                      CRDT_OK);
@@ -2732,6 +2946,11 @@ static int nomem_call(tu_nomem *c)
         return crdt_ormap_encode(a, &c->out);
     case OP_DECODE:
         return crdt_ormap_decode(d, f->enc.data, f->enc.len, NULL, NULL);
+    case OP_SMALL_MERGE:
+    case OP_SMALL_MERGE_FIRST:
+        return crdt_ormap_merge(a, f->group);
+    case OP_SMALL_UPDATE:
+        return os_add(a, 4, "sa7", "new", d);
     }
     return CRDT_ERR_INVALID_ARG;
 }
@@ -2740,7 +2959,7 @@ static void nomem_failed(tu_nomem *c)
 {
     const nomem_fixture *f = c->ops->fixture;
 
-    ck_assert(crdt_ormap_equal(c->a, f->base));
+    ck_assert(crdt_ormap_equal(c->a, nomem_big(c->op) ? f->big : f->base));
 }
 
 static void nomem_succeeded(tu_nomem *c)
@@ -2751,6 +2970,13 @@ static void nomem_succeeded(tu_nomem *c)
         crdt_ormap *want = merged(f->base, f->other);
 
         ck_assert(crdt_ormap_equal(c->a, want));
+        crdt_ormap_free(want);
+    } else if (c->op == OP_SMALL_MERGE || c->op == OP_SMALL_MERGE_FIRST) {
+        crdt_ormap *want = merged(f->big, f->group); /* the full pass */
+
+        ck_assert(crdt_ormap_equal(c->a, want));
+        ck_assert(same_bytes(c->a, want));
+        ck_assert_uint_eq(crdt_ormap_size(c->a), crdt_ormap_size(want));
         crdt_ormap_free(want);
     } else if (c->op == OP_COPY || c->op == OP_DECODE) {
         ck_assert(crdt_ormap_equal(c->d, f->base));
@@ -2781,6 +3007,36 @@ START_TEST(test_ormap_nomem_all)
                     NULL),
             "lww");
     tu_must(nest_inc(f.base, 1, "nest", "in", 3, NULL), "nest");
+    f.big = crdt_ormap_new(NULL, NULL);
+    f.group = crdt_ormap_new(NULL, NULL);
+    for (i = 0; i < 24; i++) {
+        char k[4] = {'s', (char)('a' + i / 10), (char)('0' + i % 10), 0};
+
+        if (i % 3 == 0)
+            tu_must(nest_inc(f.big, 1, k, "in", 1, NULL), "nest");
+        else if (i % 3 == 1)
+            tu_must(os_add(f.big, 2, k, "x", NULL), "orset");
+        else
+            tu_must(inc(f.big, 3, k, 1, NULL), "inc");
+    }
+    for (i = 0; i < 40; i++) { /* an update of sa7 then grows the index */
+        char e[4] = {'e', (char)('0' + i / 10), (char)('0' + i % 10), 0};
+
+        tu_must(os_add(f.big, 2, "sa7", e, NULL), "orset");
+    }
+    {
+        crdt_ormap *r = crdt_ormap_clone(f.big);
+
+        /* an update, a nested update, removes of each kind, a new key */
+        tu_must(inc(r, 4, "sa2", 5, f.group), "group inc");
+        tu_must(nest_inc(r, 4, "sa3", "in", 1, f.group), "group nest");
+        tu_must(crdt_ormap_remove(r, "sa4", 3, f.group), "group rm");
+        tu_must(crdt_ormap_remove(r, "sb5", 3, f.group), "group rm");
+        tu_must(crdt_ormap_remove(r, "sa6", 3, f.group), "group rm");
+        tu_must(inc(r, 4, "new", 1, f.group), "group new");
+        crdt_ormap_free(r);
+    }
+    encode(f.big, &f.bigenc);
     f.other = crdt_ormap_clone(f.base);
     tu_must(crdt_ormap_remove(f.other, "k1", 2, NULL), "remove");
     tu_must(inc(f.other, 2, "k2", 9, NULL), "inc");
@@ -2789,6 +3045,9 @@ START_TEST(test_ormap_nomem_all)
     encode(f.base, &f.enc);
     tu_nomem_run(&ops);
     crdt_buf_clear(&f.enc);
+    crdt_buf_clear(&f.bigenc);
+    crdt_ormap_free(f.big);
+    crdt_ormap_free(f.group);
     crdt_ormap_free(f.base);
     crdt_ormap_free(f.other);
 }
@@ -2817,12 +3076,14 @@ static Suite *ormap_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("merge");
     tcase_add_loop_test(tc, test_ormap_merge_add_wins, 0, 2 * N_AW);
+    tcase_add_test(tc, test_ormap_merge_small_hidden);
     suite_add_tcase(s, tc);
     tc = tcase_create("property");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_ormap_property_laws);
     tcase_add_test(tc, test_ormap_replicas_converge);
     tcase_add_test(tc, test_ormap_replicas_all_types);
+    tcase_add_test(tc, test_ormap_property_small_merge);
     suite_add_tcase(s, tc);
     tc = tcase_create("nomem");
     tcase_set_timeout(tc, 60);

@@ -92,7 +92,9 @@
  * encode and merge; maps of embedded CRDTs are usually small and merged
  * or encoded as often as looked up, so the sorted array wins until
  * measurements say otherwise.  An index of the present entries keeps size
- * and crdt_ormap_entry O(1).
+ * and crdt_ormap_entry O(1).  A map that receives small merges (deltas)
+ * also keeps an index of its dots, which makes those merges independent
+ * of its size (see crdt_ormap_merge); it costs about 55 bytes a dot.
  *
  * Depth: a map nested in a map counts one level; a map holds at most
  * CRDT_ORMAP_MAX_DEPTH levels of maps (itself included) when built by
@@ -282,8 +284,9 @@ CRDT_API bool crdt_ormap_equal(const crdt_ormap *a, const crdt_ormap *b);
  * Complexity: O(log n) lookup, plus copying the value for fn (a causal
  * value with a copy of the map's context), plus, for a plain value, a
  * join of the actor's slots; for a key new or re-added, the insert's
- * memmove and an O(n) rebuild of the present-key index; the join into
- * @p delta is a merge.
+ * memmove and an O(n) rebuild of the present-key index; if @p m holds
+ * a dot index (see crdt_ormap_merge), a hash update per dot the key gains
+ * or loses; the join into @p delta is a merge.
  */
 CRDT_API int crdt_ormap_update(crdt_ormap *m, crdt_actor actor,
                                const void *key, size_t klen,
@@ -305,8 +308,8 @@ CRDT_API int crdt_ormap_update(crdt_ormap *m, crdt_actor actor,
  * Errors: CRDT_ERR_INVALID_ARG (NULL @p m, NULL key with klen > 0,
  * @p delta == @p m), CRDT_ERR_NOMEM.  Atomic.
  * Complexity: O(log n) plus the removed entry's size, the erase's memmove
- * and an O(n) rebuild of the present-key index; plus the join into
- * @p delta.
+ * and an O(n) rebuild of the present-key index (and, with a dot index, a
+ * hash update per removed dot); plus the join into @p delta.
  */
 CRDT_API int crdt_ormap_remove(crdt_ormap *m, const void *key, size_t klen,
                                crdt_ormap *delta) CRDT_WARN_UNUSED;
@@ -327,7 +330,14 @@ CRDT_API int crdt_ormap_remove(crdt_ormap *m, const void *key, size_t klen,
  * Complexity: O(n + m) entries plus, for each entry on both sides, a
  * merge of its values (slot by slot for a plain value), and for a causal
  * entry on one side only, a join with the other side's context;
- * O(context sizes) for the contexts.
+ * O(context sizes) for the contexts.  A small @p src (at most 8 entries
+ * and 64 dots in its context, as deltas are) merged into a @p dst of 16
+ * entries or more costs O(src) binary searches and hash lookups instead,
+ * plus the merge of the entries it touches, plus, when a key appears or
+ * goes, a memmove and an O(n) shift of the present-key index; the
+ * index of @p dst's dots this needs is built (O(dots of dst)) at the
+ * second such merge and kept by update and remove, and dropped by a
+ * larger merge, copy and decode.
  */
 CRDT_API int crdt_ormap_merge(crdt_ormap *dst,
                               const crdt_ormap *src) CRDT_WARN_UNUSED;
