@@ -1585,6 +1585,7 @@ static int merge_small(crdt_ormap *dst, const crdt_ormap *src, bool *done)
             }
             continue;
         }
+        k = p; /* the entry's position, found below for a new key */
         if (!x) {
             k = search(dst, e->key, e->klen, e->type->tag, &found);
             x = &dst->ents[k];
