@@ -104,6 +104,40 @@ static inline bool crdtp_dotctx_contains(const dotctx *c, crdt_actor a,
     return crdtp_dotctx_in_cloud(c, a, n);
 }
 
+/* A walk over every dot of a clean context: the vector's, actor by
+ * actor in counter order, then the cloud's.
+ *   crdtp_dotwalk w = crdtp_dotwalk_start(c);
+ *   while (crdtp_dotwalk_next(&w, &d)) ... */
+typedef struct crdtp_dotwalk {
+    const dotctx *c;
+    size_t k;   /* vector entry, then vv.len + cloud position */
+    uint64_t n; /* the last counter given of vector entry k */
+} crdtp_dotwalk;
+
+static inline crdtp_dotwalk crdtp_dotwalk_start(const dotctx *c)
+{
+    crdtp_dotwalk w = {c, 0, 0};
+
+    return w;
+}
+
+static inline bool crdtp_dotwalk_next(crdtp_dotwalk *w, crdt_dot *d)
+{
+    const dotctx *c = w->c;
+
+    for (; w->k < c->vv.len; w->k++, w->n = 0) {
+        if (w->n < c->vv.counts[w->k]) {
+            d->actor = c->vv.actors[w->k];
+            d->counter = ++w->n;
+            return true;
+        }
+    }
+    if (w->k - c->vv.len >= c->ncloud)
+        return false;
+    *d = c->cloud[w->k++ - c->vv.len];
+    return true;
+}
+
 /* Largest n with (a, 1..n) all in c; exact on dirty contexts too. */
 uint64_t crdtp_dotctx_max(const dotctx *c, crdt_actor a);
 /* Same dot sets; exact on dirty contexts too. */

@@ -422,18 +422,13 @@ static uint32_t dix_hash(const dotindex *x, crdt_dot d)
     return (uint32_t)XXH3_64bits_withSeed(&d, sizeof d, x->seed);
 }
 
-static bool dot_eq(crdt_dot a, crdt_dot b)
-{
-    return a.actor == b.actor && a.counter == b.counter;
-}
-
 static const dix_slot *dix_find(const dotindex *x, crdt_dot d)
 {
     uint32_t h = dix_hash(x, d);
     size_t i = h & (x->cap - 1);
 
     for (; x->s[i].tag; i = (i + 1) & (x->cap - 1))
-        if (x->s[i].h == h && dot_eq(x->s[i].d, d))
+        if (x->s[i].h == h && dot_cmp(x->s[i].d, d) == 0)
             return &x->s[i];
     return NULL;
 }
@@ -471,7 +466,7 @@ static void dix_del(dotindex *x, crdt_dot d)
     size_t mask = x->cap - 1, i = hd & mask, j, h;
 
     for (; x->s[i].tag; i = (i + 1) & mask)
-        if (x->s[i].h == hd && dot_eq(x->s[i].d, d))
+        if (x->s[i].h == hd && dot_cmp(x->s[i].d, d) == 0)
             break;
     if (!x->s[i].tag)
         return;
@@ -543,20 +538,16 @@ static void dix_set(dotindex *x, const dotset *s, const dotset *except,
                     const entry *add)
 {
     size_t k;
-    uint64_t c;
+    crdt_dot d;
 
     for (k = 0; k < s->n; k++)
         dix_one(x, s->d[k], except, add);
-    if (!s->v)
-        return;
-    for (k = 0; k < s->v->vv.len; k++)
-        for (c = 1; c <= s->v->vv.counts[k]; c++) {
-            crdt_dot d = {s->v->vv.actors[k], c};
+    if (s->v) {
+        crdtp_dotwalk dw = crdtp_dotwalk_start(s->v);
 
+        while (crdtp_dotwalk_next(&dw, &d))
             dix_one(x, d, except, add);
-        }
-    for (k = 0; k < s->v->ncloud; k++)
-        dix_one(x, s->v->cloud[k], except, add);
+    }
 }
 
 /* Adds (add) or drops every dot of e to or from x. */
@@ -1432,6 +1423,8 @@ static int merge_small(crdt_ormap *dst, const crdt_ormap *src, bool *done)
     size_t i, k, nw = 0, nout = 0, grow = 0, ins = 0;
     bool found, built = false, relive = false;
     const dotctx *c = &src->ctx;
+    crdtp_dotwalk dw = crdtp_dotwalk_start(c);
+    crdt_dot d;
     int rv;
 
     *done = false;
@@ -1455,25 +1448,15 @@ static int merge_small(crdt_ormap *dst, const crdt_ormap *src, bool *done)
         w[nw].xi = found ? k : SIZE_MAX;
         w[nw++].y = y;
     }
-    for (i = 0; i < c->vv.len + c->ncloud; i++) {
-        crdt_dot d;
-        uint64_t hi = i < c->vv.len ? c->vv.counts[i] : 1;
-        uint64_t ctr;
+    while (crdtp_dotwalk_next(&dw, &d)) {
+        const dix_slot *s;
 
-        for (ctr = 1; ctr <= hi; ctr++) {
-            const dix_slot *s;
-
-            if (i < c->vv.len)
-                d.actor = c->vv.actors[i], d.counter = ctr;
-            else
-                d = c->cloud[i - c->vv.len];
-            if (!crdtp_dotctx_contains(&dst->ctx, d.actor, d.counter) ||
-                !(s = dix_find(&dst->dix, d)))
-                continue;
-            k = search(dst, s->key, s->klen, s->tag, &found);
-            if (found) /* always: the index names dst's entries */
-                touch_x(w, &nw, k);
-        }
+        if (!crdtp_dotctx_contains(&dst->ctx, d.actor, d.counter) ||
+            !(s = dix_find(&dst->dix, d)))
+            continue;
+        k = search(dst, s->key, s->klen, s->tag, &found);
+        if (found) /* always: the index names dst's entries */
+            touch_x(w, &nw, k);
     }
     /* key order, as the full pass (insertion sort: a few items) */
     for (i = 1; i < nw; i++) {
@@ -2429,28 +2412,21 @@ static int ds_dots(const void *obj, crdtp_dotbuf *b, const crdt_mem *mem)
 {
     const crdt_ormap *m = obj;
     size_t i, k;
-    uint64_t c;
+    crdt_dot d;
     int rv;
 
     for (i = 0; i < m->len; i++) {
         const entry *e = &m->ents[i];
-        const dotctx *v;
+        crdtp_dotwalk dw;
 
         for (k = 0; k < e->ndots; k++)
             if ((rv = crdtp_dotbuf_push(b, mem, dots_of(e)[k])))
                 return rv;
         if (!e->ds)
             continue;
-        v = e->ds->ctx(e->val);
-        for (k = 0; k < v->vv.len; k++)
-            for (c = 1; c <= v->vv.counts[k]; c++) {
-                crdt_dot d = {v->vv.actors[k], c};
-
-                if ((rv = crdtp_dotbuf_push(b, mem, d)))
-                    return rv;
-            }
-        for (k = 0; k < v->ncloud; k++)
-            if ((rv = crdtp_dotbuf_push(b, mem, v->cloud[k])))
+        dw = crdtp_dotwalk_start(e->ds->ctx(e->val));
+        while (crdtp_dotwalk_next(&dw, &d))
+            if ((rv = crdtp_dotbuf_push(b, mem, d)))
                 return rv;
     }
     return CRDT_OK;
