@@ -861,35 +861,23 @@ static const tt_type tt_mvreg = {
  * follows from its bytes, except one update in eight, which picks any
  * type: it fails with CRDT_ERR_TYPE on a present key of another type
  * (skipped), re-creates a removed key with another type, or, on a
- * concurrent copy, makes a type conflict that the larger tag wins. */
+ * concurrent copy, makes a type conflict (an entry per type, the key
+ * showing the larger tag). */
 typedef struct ormap_arg {
     crdt_actor actor;
     uint64_t n;
     int vt; /* 0..8: see ormap_fn */
 } ormap_arg;
 
+/* The value type of ormap_fn's vt (8 and above: a nested map). */
 static const crdt_type *ormap_vt(int vt)
 {
-    switch (vt) {
-    case 0:
-        return crdt_gcounter_type();
-    case 1:
-        return crdt_lww_type();
-    case 2:
-        return crdt_orset_type();
-    case 3:
-        return crdt_mvreg_type();
-    case 4:
-        return crdt_ewflag_type();
-    case 5:
-        return crdt_dwflag_type();
-    case 6:
-        return crdt_pncounter_type();
-    case 7:
-        return crdt_gset_type();
-    default:
-        return crdt_ormap_type();
-    }
+    static const crdt_type *(*const types[])(void) = {
+        crdt_gcounter_type,  crdt_lww_type,    crdt_orset_type,
+        crdt_mvreg_type,     crdt_ewflag_type, crdt_dwflag_type,
+        crdt_pncounter_type, crdt_gset_type,   crdt_ormap_type};
+
+    return types[vt < 8 ? vt : 8]();
 }
 
 static int ormap_fn(void *value, void *value_delta, void *user_data)
