@@ -48,7 +48,8 @@ typedef enum crdt_error {
     CRDT_ERR_BUFFER = -8,      /**< fixed output buffer too small */
     CRDT_ERR_CLOCK_DRIFT = -9, /**< remote clock beyond the drift bound */
     CRDT_ERR_RANDOM = -10,     /**< the system random source failed */
-    CRDT_ERR_NOT_FOUND = -11   /**< no such entry */
+    CRDT_ERR_NOT_FOUND = -11,  /**< no such entry */
+    CRDT_ERR_BUSY = -12        /**< called from inside a callback */
 } crdt_error;
 
 /**

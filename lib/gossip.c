@@ -1,0 +1,1626 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The gossip engine: node lifecycle, the clock and timers, the peer table
+ * and membership, sending (callback or queue, fragmentation), receiving
+ * (checks, reassembly, dispatch), the store's public verbs, snapshots and
+ * metrics.  The fast path's protocol is in gossip_fast.c, the repair
+ * path's in gossip_repair.c (see gossip_internal.h for the map).
+ *
+ * Peers: a sorted array of 32-byte records (binary search by id), so that
+ * a node of a 10,000-node cluster spends 320 KB on its peers; addresses
+ * live in one arena.  Down detection looks only at peers that owe an
+ * answer (the wait list), never at the whole table.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <xxhash.h>
+
+#include <crdt/gossip.h>
+
+#include "gossip_fast.h"
+#include "gossip_repair.h"
+#include "gossip_wire.h"
+#include "mem_internal.h"
+
+/* ======================================================================
+ * Settings and identity
+ * ====================================================================== */
+
+size_t crdt_gossip_min_datagram(void)
+{
+    return CRDT_GOSSIP_MIN_DATAGRAM;
+}
+
+size_t crdt_gossip_max_datagram(void)
+{
+    return CRDT_GOSSIP_MAX_DATAGRAM;
+}
+
+void crdt_gossip_settings_default(crdt_gossip_settings *s)
+{
+    if (!s)
+        return;
+    memset(s, 0, sizeof *s);
+    s->version = CRDT_GOSSIP_SETTINGS_VERSION;
+    s->round_ms = 100;
+    s->fanout = 1;
+    s->repair_ms = 1000;
+    s->max_datagram = CRDT_GOSSIP_DEFAULT_DATAGRAM;
+    s->down_after_ms = 5000;
+    s->down_probe_rounds = 10;
+    s->log_rounds = 0;
+    s->log_max_bytes = (size_t)4 << 20;
+    s->sample_size = 3;
+    s->max_peers = 1000000;
+    s->max_keys = 10000000;
+    s->max_key_bytes = 1024;
+    s->reassembly_max_bytes = (size_t)4 << 20;
+    s->reassembly_ms = 2000;
+    s->queue_max_bytes = (size_t)4 << 20;
+    crdt_limits_default(&s->limits);
+    s->limits.max_value_bytes = (size_t)1 << 20;
+}
+
+crdt_actor crdt_gossip_actor_of(uint64_t node_id, uint64_t incarnation)
+{
+    uint8_t b[16];
+
+    cw_store_be64(b, node_id);
+    cw_store_be64(b + 8, incarnation);
+    return XXH3_64bits(b, sizeof b);
+}
+
+uint64_t crdt_gossip_node_id(const crdt_gossip *g)
+{
+    return g ? g->set.node_id : 0;
+}
+
+uint64_t crdt_gossip_incarnation(const crdt_gossip *g)
+{
+    return g ? g->incarnation : 0;
+}
+
+crdt_actor crdt_gossip_actor(const crdt_gossip *g)
+{
+    return g ? g->actor : 0;
+}
+
+static uint64_t hlc_wall(void *ud)
+{
+    return ((const crdt_gossip *)ud)->now;
+}
+
+static int check_settings(const crdt_gossip_settings *s)
+{
+    if (!s || s->version != CRDT_GOSSIP_SETTINGS_VERSION || !s->node_id ||
+        !s->round_ms || !s->repair_ms || !s->fanout || s->fanout > 64 ||
+        s->max_datagram < CRDT_GOSSIP_MIN_DATAGRAM ||
+        s->max_datagram > CRDT_GOSSIP_MAX_DATAGRAM || !s->max_key_bytes ||
+        s->max_key_bytes > 65535 || !s->down_after_ms ||
+        s->limits.version != CRDT_LIMITS_VERSION)
+        return CRDT_ERR_INVALID_ARG;
+    return CRDT_OK;
+}
+
+int crdt_gossip_new(crdt_gossip **out, const crdt_gossip_settings *settings,
+                    const crdt_mem *mem)
+{
+    crdt_gossip *g;
+    crdt_mem m;
+    crdt_hlc_settings hs;
+    int rv;
+
+    if (!out || (rv = check_settings(settings)))
+        return CRDT_ERR_INVALID_ARG;
+    if (settings->registry &&
+        !crdt_registry_find(settings->registry, CRDT_TAG_ORMAP))
+        return CRDT_ERR_INVALID_ARG;
+    crdtp_mem_set(&m, mem);
+    g = crdtp_malloc(&m, sizeof *g);
+    if (!g)
+        return CRDT_ERR_NOMEM;
+    memset(g, 0, sizeof *g);
+    g->set = *settings;
+    g->mem = m;
+    gp_rng_seed(&g->rng, settings->seed ^ 0x676f73736970u);
+    g->incarnation = settings->incarnation;
+    while (!g->incarnation)
+        g->incarnation = gp_rng_next(&g->rng);
+    g->actor = crdt_gossip_actor_of(settings->node_id, g->incarnation);
+    crdt_buf_init(&g->out, &g->mem);
+    crdt_buf_init(&g->tmp, &g->mem);
+    gp_log_init(&g->log, &g->mem);
+    gp_tree_init(&g->tree, &g->mem);
+    g->reg = settings->registry;
+    if (!g->reg) {
+        g->own_reg = crdt_registry_new(&g->mem);
+        if (!g->own_reg || crdt_registry_add_builtins(g->own_reg)) {
+            rv = CRDT_ERR_NOMEM;
+            goto fail;
+        }
+        g->reg = g->own_reg;
+    }
+    g->ormap_type = crdt_registry_find(g->reg, CRDT_TAG_ORMAP);
+    gp_store_init(&g->store, g->reg, &g->set.limits, &g->mem, &g->rng);
+    crdt_hlc_settings_default(&hs);
+    hs.wall_ms = hlc_wall;
+    hs.user_data = g;
+    g->hlc = crdt_hlc_new(&hs, &g->mem);
+    if (!g->hlc || (rv = gp_tree_rebuild(&g->tree, 1, &g->store))) {
+        rv = CRDT_ERR_NOMEM;
+        goto fail;
+    }
+    *out = g;
+    return CRDT_OK;
+fail:
+    crdt_gossip_free(g);
+    return rv;
+}
+
+static void queue_clear(crdt_gossip *g);
+
+void crdt_gossip_free(crdt_gossip *g)
+{
+    size_t i;
+
+    if (!g)
+        return;
+    gp_store_clear(&g->store);
+    gp_tree_clear(&g->tree);
+    gp_log_clear(&g->log);
+    crdt_hlc_free(g->hlc);
+    crdt_registry_free(g->own_reg);
+    crdt_buf_clear(&g->out);
+    crdt_buf_clear(&g->tmp);
+    crdtp_free(&g->mem, g->peers);
+    crdtp_free(&g->mem, g->arena);
+    crdtp_free(&g->mem, g->waitq);
+    crdtp_free(&g->mem, g->repq);
+    queue_clear(g);
+    crdtp_free(&g->mem, g->polled);
+    for (i = 0; i < g->nreasm; i++) {
+        crdtp_free(&g->mem, g->reasm[i].have);
+        crdtp_free(&g->mem, g->reasm[i].data);
+    }
+    crdtp_free(&g->mem, g->reasm);
+    crdtp_free(&g->mem, g);
+}
+
+/* ======================================================================
+ * Callbacks
+ * ====================================================================== */
+
+void gp_call_on_change(crdt_gossip *g, const uint8_t *key, size_t klen)
+{
+    if (!g->set.callbacks.on_change)
+        return;
+    g->busy = true;
+    g->set.callbacks.on_change(g->set.callbacks.user_data, key, klen);
+    g->busy = false;
+}
+
+static void call_on_peer(crdt_gossip *g, uint64_t id, bool up)
+{
+    if (!g->set.callbacks.on_peer)
+        return;
+    g->busy = true;
+    g->set.callbacks.on_peer(g->set.callbacks.user_data, id, up);
+    g->busy = false;
+}
+
+/* ======================================================================
+ * Clock
+ * ====================================================================== */
+
+static void advance(crdt_gossip *g, uint64_t now)
+{
+    if (!g->started) {
+        g->started = true;
+        g->origin_ms = now;
+        g->now = now;
+        g->next_round = now + gp_rng_below(&g->rng, g->set.round_ms);
+        g->next_repair = now + gp_rng_below(&g->rng, g->set.repair_ms);
+        return;
+    }
+    if (now > g->now)
+        g->now = now;
+}
+
+uint32_t gp_stamp(const crdt_gossip *g)
+{
+    uint64_t t = g->now - g->origin_ms + 1;
+
+    return t >= UINT32_MAX ? UINT32_MAX - 1 : (uint32_t)t;
+}
+
+/* ======================================================================
+ * Peers
+ * ====================================================================== */
+
+static size_t peer_lb(const crdt_gossip *g, uint64_t id)
+{
+    size_t a = 0, b = g->npeers;
+
+    while (a < b) {
+        size_t m = a + (b - a) / 2;
+
+        if (g->peers[m].id < id)
+            a = m + 1;
+        else
+            b = m;
+    }
+    return a;
+}
+
+gp_peer *gp_peer_get(crdt_gossip *g, uint64_t id)
+{
+    size_t i = peer_lb(g, id);
+
+    return i < g->npeers && g->peers[i].id == id ? &g->peers[i] : NULL;
+}
+
+static const gp_peer *peer_cget(const crdt_gossip *g, uint64_t id)
+{
+    return gp_peer_get((crdt_gossip *)g, id);
+}
+
+void gp_peer_addr(const crdt_gossip *g, const gp_peer *p,
+                  const uint8_t **addr, size_t *len)
+{
+    if (!p || !p->addr) {
+        *addr = NULL;
+        *len = 0;
+        return;
+    }
+    *addr = g->arena + p->addr; /* past the length byte */
+    *len = g->arena[p->addr - 1];
+}
+
+/* Stores an address in the arena; returns its offset + 1 (0 for none)
+ * through *off.  Compacts the arena when half of it is dead. */
+static int arena_put(crdt_gossip *g, const uint8_t *addr, size_t len,
+                     uint32_t *off)
+{
+    size_t need;
+
+    if (!len) {
+        *off = 0;
+        return CRDT_OK;
+    }
+    if (g->arena_dead > 4096 && g->arena_dead * 2 > g->arena_len) {
+        /* compact: rewrite every live address */
+        uint8_t *a = crdtp_malloc(&g->mem, g->arena_len - g->arena_dead + 1);
+        size_t i, n = 0;
+
+        if (!a)
+            return CRDT_ERR_NOMEM;
+        for (i = 0; i < g->npeers; i++) {
+            gp_peer *p = &g->peers[i];
+            size_t l;
+
+            if (!p->addr)
+                continue;
+            l = g->arena[p->addr - 1];
+            memcpy(a + n, g->arena + p->addr - 1, l + 1);
+            p->addr = (uint32_t)(n + 1);
+            n += l + 1;
+        }
+        crdtp_free(&g->mem, g->arena);
+        g->arena = a;
+        g->arena_cap = g->arena_len - g->arena_dead + 1;
+        g->arena_len = n;
+        g->arena_dead = 0;
+    }
+    need = g->arena_len + len + 1;
+    if (need >= UINT32_MAX)
+        return CRDT_ERR_LIMIT;
+    if (need > g->arena_cap) {
+        size_t cap = crdtp_grow_cap(g->arena_cap, need);
+        uint8_t *a = crdtp_realloc_array(&g->mem, g->arena, cap, 1);
+
+        if (!a)
+            return CRDT_ERR_NOMEM;
+        g->arena = a;
+        g->arena_cap = cap;
+    }
+    g->arena[g->arena_len] = (uint8_t)len;
+    memcpy(g->arena + g->arena_len + 1, addr, len);
+    *off = (uint32_t)(g->arena_len + 1);
+    g->arena_len += len + 1;
+    return CRDT_OK;
+}
+
+static bool addr_equal(const crdt_gossip *g, const gp_peer *p,
+                       const uint8_t *addr, size_t len)
+{
+    const uint8_t *a;
+    size_t l;
+
+    gp_peer_addr(g, p, &a, &l);
+    return l == len && (!len || memcmp(a, addr, len) == 0);
+}
+
+static int set_addr(crdt_gossip *g, gp_peer *p, const uint8_t *addr,
+                    size_t len)
+{
+    uint32_t off, old = p->addr;
+    size_t idx = (size_t)(p - g->peers);
+    int rv;
+
+    if (addr_equal(g, p, addr, len))
+        return CRDT_OK;
+    rv = arena_put(g, addr, len, &off);
+    if (rv)
+        return rv;
+    p = &g->peers[idx]; /* compaction may have rewritten records */
+    if (old && p->addr == old)
+        g->arena_dead += (size_t)g->arena[old - 1] + 1;
+    p->addr = off;
+    return CRDT_OK;
+}
+
+static int peers_reserve(crdt_gossip *g, size_t extra)
+{
+    size_t need = g->npeers + extra;
+
+    if (need > g->set.max_peers)
+        return CRDT_ERR_LIMIT;
+    if (need > g->pcap) {
+        size_t cap = crdtp_grow_cap(g->pcap, need);
+        gp_peer *p = crdtp_realloc_array(&g->mem, g->peers, cap, sizeof *p);
+
+        if (!p)
+            return CRDT_ERR_NOMEM;
+        g->peers = p;
+        g->pcap = cap;
+    }
+    return CRDT_OK;
+}
+
+/* Inserts a new peer (reserved); returns it. */
+static gp_peer *peer_insert(crdt_gossip *g, uint64_t id)
+{
+    size_t i = peer_lb(g, id);
+    gp_peer *p;
+
+    memmove(&g->peers[i + 1], &g->peers[i],
+            (g->npeers - i) * sizeof *g->peers);
+    g->npeers++;
+    p = &g->peers[i];
+    memset(p, 0, sizeof *p);
+    p->id = id;
+    return p;
+}
+
+/* A peer learned from a datagram or a sample; NULL if the table is full
+ * or memory is short (the datagram is processed anyway). */
+static gp_peer *learn_peer(crdt_gossip *g, uint64_t id, const uint8_t *addr,
+                           size_t addrlen)
+{
+    gp_peer *p = gp_peer_get(g, id);
+
+    if (p)
+        return p;
+    if (id == g->set.node_id || peers_reserve(g, 1))
+        return NULL;
+    p = peer_insert(g, id);
+    if (addrlen && set_addr(g, p, addr, addrlen)) {
+        /* keep the peer without an address */
+    }
+    p = gp_peer_get(g, id);
+    call_on_peer(g, id, true);
+    return gp_peer_get(g, id);
+}
+
+int crdt_gossip_add_peer(crdt_gossip *g, uint64_t id, const uint8_t *addr,
+                         size_t addrlen)
+{
+    gp_peer *p;
+    int rv;
+
+    if (!g || !id || id == (g ? g->set.node_id : 0) || addrlen > 255 ||
+        (!addr && addrlen))
+        return CRDT_ERR_INVALID_ARG;
+    if (g->busy)
+        return CRDT_ERR_BUSY;
+    p = gp_peer_get(g, id);
+    if (p)
+        return set_addr(g, p, addr, addrlen);
+    if ((rv = peers_reserve(g, 1)))
+        return rv;
+    /* the address first, so that a failure leaves no peer */
+    {
+        uint32_t off;
+
+        if ((rv = arena_put(g, addr, addrlen, &off)))
+            return rv;
+        p = peer_insert(g, id);
+        p->addr = off;
+    }
+    call_on_peer(g, id, true);
+    return CRDT_OK;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+int crdt_gossip_add_peers(crdt_gossip *g, const uint64_t *ids, size_t n)
+{
+    uint64_t *v;
+    size_t i, j, k, add;
+    gp_peer *np;
+
+    if (!g || (!ids && n))
+        return CRDT_ERR_INVALID_ARG;
+    if (g->busy)
+        return CRDT_ERR_BUSY;
+    for (i = 0; i < n; i++)
+        if (!ids[i])
+            return CRDT_ERR_INVALID_ARG;
+    if (!n)
+        return CRDT_OK;
+    v = crdtp_malloc_array(&g->mem, n, sizeof *v);
+    if (!v)
+        return CRDT_ERR_NOMEM;
+    memcpy(v, ids, n * sizeof *v);
+    qsort(v, n, sizeof *v, cmp_u64);
+    /* drop duplicates, the node's own id and known peers */
+    for (i = j = 0; i < n; i++) {
+        if ((j && v[j - 1] == v[i]) || v[i] == g->set.node_id ||
+            gp_peer_get(g, v[i]))
+            continue;
+        v[j++] = v[i];
+    }
+    add = j;
+    if (g->npeers + add > g->set.max_peers) {
+        crdtp_free(&g->mem, v);
+        return CRDT_ERR_LIMIT;
+    }
+    np = crdtp_malloc_array(&g->mem, g->npeers + add, sizeof *np);
+    if (!np) {
+        crdtp_free(&g->mem, v);
+        return CRDT_ERR_NOMEM;
+    }
+    /* merge the sorted table and the sorted new ids */
+    for (i = j = k = 0; k < g->npeers + add; k++) {
+        if (j >= add || (i < g->npeers && g->peers[i].id < v[j])) {
+            np[k] = g->peers[i++];
+        } else {
+            memset(&np[k], 0, sizeof np[k]);
+            np[k].id = v[j++];
+        }
+    }
+    crdtp_free(&g->mem, g->peers);
+    crdtp_free(&g->mem, v);
+    g->peers = np;
+    g->npeers += add;
+    g->pcap = g->npeers;
+    return CRDT_OK;
+}
+
+int crdt_gossip_remove_peer(crdt_gossip *g, uint64_t id)
+{
+    size_t i;
+
+    if (!g)
+        return CRDT_ERR_INVALID_ARG;
+    if (g->busy)
+        return CRDT_ERR_BUSY;
+    i = peer_lb(g, id);
+    if (i >= g->npeers || g->peers[i].id != id)
+        return CRDT_ERR_NOT_FOUND;
+    if (g->peers[i].addr)
+        g->arena_dead += (size_t)g->arena[g->peers[i].addr - 1] + 1;
+    if (g->peers[i].down)
+        g->ndown--;
+    memmove(&g->peers[i], &g->peers[i + 1],
+            (g->npeers - i - 1) * sizeof *g->peers);
+    g->npeers--;
+    return CRDT_OK;
+}
+
+size_t crdt_gossip_peer_count(const crdt_gossip *g)
+{
+    return g ? g->npeers : 0;
+}
+
+size_t crdt_gossip_peers_up(const crdt_gossip *g)
+{
+    return g ? g->npeers - g->ndown : 0;
+}
+
+static void peer_info(const crdt_gossip *g, const gp_peer *p,
+                      crdt_gossip_peer *out)
+{
+    out->id = p->id;
+    out->up = !p->down;
+    out->last_heard_ms = p->heard ? g->origin_ms + p->heard - 1 : 0;
+    gp_peer_addr(g, p, &out->addr, &out->addrlen);
+}
+
+int crdt_gossip_peer_at(const crdt_gossip *g, size_t i,
+                        crdt_gossip_peer *out)
+{
+    if (!g || !out)
+        return CRDT_ERR_INVALID_ARG;
+    if (i >= g->npeers)
+        return CRDT_ERR_NOT_FOUND;
+    peer_info(g, &g->peers[i], out);
+    return CRDT_OK;
+}
+
+int crdt_gossip_peer_find(const crdt_gossip *g, uint64_t id,
+                          crdt_gossip_peer *out)
+{
+    const gp_peer *p;
+
+    if (!g || !out)
+        return CRDT_ERR_INVALID_ARG;
+    p = peer_cget(g, id);
+    if (!p)
+        return CRDT_ERR_NOT_FOUND;
+    peer_info(g, p, out);
+    return CRDT_OK;
+}
+
+/* A random peer that is up and not in ex[0..nex); 0 if none. */
+uint64_t gp_pick_up(crdt_gossip *g, const uint64_t *ex, size_t nex)
+{
+    size_t up = g->npeers - g->ndown, tries, i, start;
+
+    if (up <= nex)
+        return 0;
+    for (tries = 0; tries < 16; tries++) {
+        const gp_peer *p = &g->peers[gp_rng_below(&g->rng, g->npeers)];
+        size_t k;
+
+        if (p->down)
+            continue;
+        for (k = 0; k < nex && ex[k] != p->id; k++)
+            ;
+        if (k == nex)
+            return p->id;
+    }
+    start = gp_rng_below(&g->rng, g->npeers);
+    for (i = 0; i < g->npeers; i++) {
+        const gp_peer *p = &g->peers[(start + i) % g->npeers];
+        size_t k;
+
+        if (p->down)
+            continue;
+        for (k = 0; k < nex && ex[k] != p->id; k++)
+            ;
+        if (k == nex)
+            return p->id;
+    }
+    return 0;
+}
+
+/* A random down peer; 0 if none. */
+uint64_t gp_pick_down(crdt_gossip *g)
+{
+    size_t start, i, k;
+
+    if (!g->ndown)
+        return 0;
+    /* the k-th down peer from a random start */
+    k = gp_rng_below(&g->rng, g->ndown);
+    start = gp_rng_below(&g->rng, g->npeers);
+    for (i = 0; i < g->npeers; i++) {
+        const gp_peer *p = &g->peers[(start + i) % g->npeers];
+
+        if (p->down && k-- == 0)
+            return p->id;
+    }
+    return 0;
+}
+
+void gp_expect_answer(crdt_gossip *g, uint64_t to)
+{
+    gp_peer *p = gp_peer_get(g, to);
+
+    if (!p || p->waiting)
+        return;
+    if (g->nwait == g->wcap) {
+        size_t cap = crdtp_grow_cap(g->wcap, g->nwait + 1);
+        uint64_t *w = crdtp_realloc_array(&g->mem, g->waitq, cap, sizeof *w);
+
+        if (!w)
+            return; /* no down detection for this request */
+        g->waitq = w;
+        g->wcap = cap;
+    }
+    p->waiting = gp_stamp(g);
+    g->waitq[g->nwait++] = to;
+}
+
+void gp_want_repair(crdt_gossip *g, uint64_t id)
+{
+    gp_peer *p = gp_peer_get(g, id);
+
+    if (!p || p->repair)
+        return;
+    if (g->nrep == g->repcap) {
+        size_t cap = crdtp_grow_cap(g->repcap, g->nrep + 1);
+        uint64_t *q = crdtp_realloc_array(&g->mem, g->repq, cap, sizeof *q);
+
+        if (!q)
+            return; /* the periodic repair will come */
+        g->repq = q;
+        g->repcap = cap;
+    }
+    p->repair = 1;
+    g->repq[g->nrep++] = id;
+}
+
+static void check_down(crdt_gossip *g)
+{
+    uint32_t now = gp_stamp(g);
+    size_t i, j;
+
+    for (i = j = 0; i < g->nwait; i++) {
+        gp_peer *p = gp_peer_get(g, g->waitq[i]);
+
+        if (!p || !p->waiting)
+            continue; /* answered, or removed */
+        if (now - p->waiting < g->set.down_after_ms) {
+            g->waitq[j++] = g->waitq[i];
+            continue;
+        }
+        p->waiting = 0;
+        if (!p->down) {
+            p->down = 1;
+            g->ndown++;
+            call_on_peer(g, p->id, false);
+        }
+    }
+    g->nwait = j;
+}
+
+/* A valid datagram from peer `from` (incarnation inc) arrived. */
+static gp_peer *heard(crdt_gossip *g, uint64_t from, uint64_t inc,
+                      const uint8_t *addr, size_t addrlen)
+{
+    gp_peer *p = learn_peer(g, from, addr, addrlen);
+
+    if (!p)
+        return NULL;
+    if (!p->addr && addrlen) {
+        set_addr(g, p, addr, addrlen);
+        p = gp_peer_get(g, from);
+    }
+    if (p->incarnation != inc) {
+        bool restarted = p->incarnation != 0;
+
+        p->incarnation = inc;
+        if (restarted)
+            gp_want_repair(g, from);
+        p = gp_peer_get(g, from);
+    }
+    p->heard = gp_stamp(g);
+    p->waiting = 0;
+    if (p->down) {
+        p->down = 0;
+        g->ndown--;
+        call_on_peer(g, from, true);
+        p = gp_peer_get(g, from);
+    }
+    return p;
+}
+
+/* Peers named in a SYN or ACK. */
+void gp_learn_members(crdt_gossip *g, const struct gp_member *mb, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (mb[i].id != g->set.node_id)
+            learn_peer(g, mb[i].id, mb[i].addr, mb[i].addrlen);
+}
+
+/* ======================================================================
+ * Sending
+ * ====================================================================== */
+
+static void queue_clear(crdt_gossip *g)
+{
+    size_t i;
+
+    for (i = 0; i < g->qcount; i++)
+        crdtp_free(&g->mem, g->queue[(g->qhead + i) % g->qcap].data);
+    crdtp_free(&g->mem, g->queue);
+    g->queue = NULL;
+    g->qcount = g->qcap = g->qhead = g->qbytes = 0;
+}
+
+static void deliver(crdt_gossip *g, uint64_t to, int kind,
+                    const uint8_t *data, size_t len)
+{
+    const gp_peer *p = gp_peer_get(g, to);
+    const uint8_t *addr;
+    size_t addrlen;
+
+    gp_peer_addr(g, p, &addr, &addrlen);
+    g->m.sent[kind]++;
+    g->m.sent_bytes[kind] += len;
+    g->m.bytes_sent += len;
+    if (g->set.callbacks.send) {
+        int rv;
+
+        g->busy = true;
+        rv = g->set.callbacks.send(g->set.callbacks.user_data, to, addr,
+                                   addrlen, data, len);
+        g->busy = false;
+        if (rv)
+            g->m.send_failures++;
+        return;
+    }
+    if (g->qbytes + len > g->set.queue_max_bytes) {
+        g->m.send_failures++;
+        return;
+    }
+    if (g->qcount == g->qcap) {
+        size_t cap = crdtp_grow_cap(g->qcap, g->qcount + 1), i;
+        gp_qdgram *q = crdtp_malloc_array(&g->mem, cap, sizeof *q);
+
+        if (!q) {
+            g->m.send_failures++;
+            return;
+        }
+        for (i = 0; i < g->qcount; i++)
+            q[i] = g->queue[(g->qhead + i) % g->qcap];
+        crdtp_free(&g->mem, g->queue);
+        g->queue = q;
+        g->qhead = 0;
+        g->qcap = cap;
+    }
+    {
+        gp_qdgram *q = &g->queue[(g->qhead + g->qcount) % g->qcap];
+
+        q->data = crdtp_malloc(&g->mem, addrlen + len);
+        if (!q->data) {
+            g->m.send_failures++;
+            return;
+        }
+        if (addrlen)
+            memcpy(q->data, addr, addrlen);
+        memcpy(q->data + addrlen, data, len);
+        q->to = to;
+        q->addrlen = (uint32_t)addrlen;
+        q->len = (uint32_t)len;
+        g->qcount++;
+        g->qbytes += len;
+    }
+}
+
+int gp_send(crdt_gossip *g, uint64_t to, int kind)
+{
+    size_t len = g->out.len, chunk, count, i;
+    crdt_buf whole;
+    uint64_t fid;
+
+    if (len <= g->set.max_datagram) {
+        deliver(g, to, kind, g->out.data, len);
+        return CRDT_OK;
+    }
+    /* too long: send it as fragments of a message the peer reassembles */
+    chunk = g->set.max_datagram - GP_FRAG_OVERHEAD;
+    count = (len + chunk - 1) / chunk;
+    if (len > g->set.reassembly_max_bytes || len > UINT32_MAX) {
+        g->m.send_failures++;
+        return CRDT_OK;
+    }
+    whole = g->out;
+    g->out = g->tmp;
+    g->tmp = whole;
+    fid = ++g->fid;
+    for (i = 0; i < count; i++) {
+        size_t off = i * chunk, n = len - off < chunk ? len - off : chunk;
+        cw w;
+        int rv;
+
+        gp_begin(g, CRDT_GOSSIP_FRAG, 5, &w);
+        cw_uint(&w, fid);
+        cw_uint(&w, i);
+        cw_uint(&w, count);
+        cw_uint(&w, len);
+        cw_bin(&w, g->tmp.data + off, n);
+        if ((rv = cw_end(&w)))
+            return rv;
+        deliver(g, to, CRDT_GOSSIP_FRAG, g->out.data, g->out.len);
+    }
+    return CRDT_OK;
+}
+
+int crdt_gossip_poll(crdt_gossip *g, crdt_gossip_datagram *dg, uint8_t *buf,
+                     size_t cap)
+{
+    gp_qdgram *q;
+
+    if (!g || !dg || (!buf && cap))
+        return CRDT_ERR_INVALID_ARG;
+    if (!g->qcount)
+        return CRDT_ERR_NOT_FOUND;
+    q = &g->queue[g->qhead];
+    if (cap < q->len)
+        return CRDT_ERR_BUFFER;
+    memcpy(buf, q->data + q->addrlen, q->len);
+    crdtp_free(&g->mem, g->polled);
+    g->polled = q->data;
+    dg->to = q->to;
+    dg->addr = q->addrlen ? q->data : NULL;
+    dg->addrlen = q->addrlen;
+    dg->len = q->len;
+    g->qbytes -= q->len;
+    g->qhead = (g->qhead + 1) % g->qcap;
+    g->qcount--;
+    return CRDT_OK;
+}
+
+/* ======================================================================
+ * Timers
+ * ====================================================================== */
+
+uint64_t crdt_gossip_next_deadline(const crdt_gossip *g)
+{
+    uint64_t d;
+
+    if (!g)
+        return CRDT_GOSSIP_NEVER;
+    if (!g->started)
+        return 0;
+    d = g->next_round < g->next_repair ? g->next_round : g->next_repair;
+    return d;
+}
+
+/* Log window in rounds: the setting, or 4 ceil(log2(peers + 2)) + 8. */
+uint64_t gp_log_rounds(const crdt_gossip *g)
+{
+    uint64_t n = g->npeers + 2, l = 0;
+
+    if (g->set.log_rounds)
+        return g->set.log_rounds;
+    while (((uint64_t)1 << l) < n)
+        l++;
+    return 4 * l + 8;
+}
+
+static void expire_reassembly(crdt_gossip *g)
+{
+    size_t i, j;
+
+    for (i = j = 0; i < g->nreasm; i++) {
+        gp_reasm *r = &g->reasm[i];
+
+        if (g->now - r->started >= g->set.reassembly_ms) {
+            g->rbytes -= r->total;
+            crdtp_free(&g->mem, r->have);
+            crdtp_free(&g->mem, r->data);
+            g->m.dropped[CRDT_GOSSIP_DROP_STALE]++;
+            continue;
+        }
+        if (i != j)
+            g->reasm[j] = *r;
+        j++;
+    }
+    g->nreasm = j;
+}
+
+/* Keeps the digest tree's depth suited to the store and every key's
+ * hash current. */
+static void gp_set_hash(crdt_gossip *g, size_t i, uint64_t h, size_t enc);
+
+static int maintain_store(crdt_gossip *g)
+{
+    gp_store *s = &g->store;
+    unsigned d = gp_tree_depth_for(s->len);
+    size_t i;
+    int rv;
+
+    for (i = 0; s->nstale && i < s->len; i++) {
+        uint64_t h;
+        size_t enc;
+
+        if (!s->keys[i].stale)
+            continue;
+        if ((rv = gp_store_hash(s, s->keys[i].key, s->keys[i].klen,
+                                s->keys[i].map, &h, &enc)))
+            return rv;
+        gp_set_hash(g, i, h, enc);
+    }
+    if (d > g->tree.depth)
+        return gp_tree_rebuild(&g->tree, d, s);
+    return CRDT_OK;
+}
+
+static void run_round(crdt_gossip *g)
+{
+    uint64_t lr = gp_log_rounds(g);
+    size_t evicted = 0;
+
+    g->round++;
+    g->m.rounds++;
+    g->m.deltas_freed += gp_log_expire(
+        &g->log, g->round > lr ? g->round - lr : 0, g->set.log_max_bytes,
+        g->round > 2 * lr ? g->round - 2 * lr : 0, &evicted);
+    g->m.deltas_evicted += evicted;
+    gp_fast_round(g);
+}
+
+int crdt_gossip_tick(crdt_gossip *g, uint64_t now_ms)
+{
+    int rv = CRDT_OK;
+
+    if (!g)
+        return CRDT_ERR_INVALID_ARG;
+    if (g->busy)
+        return CRDT_ERR_BUSY;
+    advance(g, now_ms);
+    check_down(g);
+    expire_reassembly(g);
+    if (g->now >= g->next_round) {
+        rv = maintain_store(g);
+        run_round(g);
+        g->next_round += g->set.round_ms;
+        if (g->next_round <= g->now)
+            g->next_round = g->now + g->set.round_ms;
+    }
+    if (g->now >= g->next_repair) {
+        uint64_t to = 0;
+
+        while (g->nrep && !to) {
+            gp_peer *p = gp_peer_get(g, g->repq[0]);
+
+            memmove(g->repq, g->repq + 1, (g->nrep - 1) * sizeof *g->repq);
+            g->nrep--;
+            if (p) {
+                p->repair = 0;
+                to = p->id;
+            }
+        }
+        if (!to)
+            to = gp_pick_up(g, NULL, 0);
+        if (to) {
+            int r2 = gp_repair_start(g, to);
+
+            if (!rv)
+                rv = r2;
+        }
+        g->next_repair += g->set.repair_ms;
+        if (g->next_repair <= g->now)
+            g->next_repair = g->now + g->set.repair_ms;
+        /* a due repair comes sooner than the period */
+        if (g->nrep && g->next_repair > g->now + g->set.round_ms)
+            g->next_repair = g->now + g->set.round_ms;
+    }
+    return rv;
+}
+
+/* ======================================================================
+ * Receiving
+ * ====================================================================== */
+
+static int process(crdt_gossip *g, const uint8_t *addr, size_t addrlen,
+                   const uint8_t *data, size_t len, uint64_t outer);
+
+static void drop(crdt_gossip *g, int reason)
+{
+    g->m.dropped[reason]++;
+}
+
+static int reassemble(crdt_gossip *g, const gp_msg *m, const uint8_t *addr,
+                      size_t addrlen)
+{
+    size_t i, chunk, expect;
+    gp_reasm *r = NULL;
+
+    for (i = 0; i < g->nreasm; i++)
+        if (g->reasm[i].from == m->sender && g->reasm[i].fid == m->fid) {
+            r = &g->reasm[i];
+            break;
+        }
+    chunk = ((size_t)m->ftotal + m->fcount - 1) / m->fcount;
+    if (!r) {
+        if (m->ftotal > g->set.reassembly_max_bytes ||
+            g->rbytes + m->ftotal > g->set.reassembly_max_bytes ||
+            chunk > g->set.max_datagram) {
+            drop(g, CRDT_GOSSIP_DROP_BUDGET);
+            return CRDT_OK;
+        }
+        if (g->nreasm == g->rcap) {
+            size_t cap = crdtp_grow_cap(g->rcap, g->nreasm + 1);
+            gp_reasm *n = crdtp_realloc_array(&g->mem, g->reasm, cap,
+                                              sizeof *n);
+
+            if (!n) {
+                drop(g, CRDT_GOSSIP_DROP_NOMEM);
+                return CRDT_ERR_NOMEM;
+            }
+            g->reasm = n;
+            g->rcap = cap;
+        }
+        r = &g->reasm[g->nreasm];
+        memset(r, 0, sizeof *r);
+        r->have = crdtp_malloc(&g->mem, m->fcount);
+        r->data = crdtp_malloc(&g->mem, m->ftotal);
+        if (!r->have || !r->data) {
+            crdtp_free(&g->mem, r->have);
+            crdtp_free(&g->mem, r->data);
+            drop(g, CRDT_GOSSIP_DROP_NOMEM);
+            return CRDT_ERR_NOMEM;
+        }
+        memset(r->have, 0, m->fcount);
+        r->from = m->sender;
+        r->fid = m->fid;
+        r->started = g->now;
+        r->count = m->fcount;
+        r->total = m->ftotal;
+        r->chunk = (uint32_t)chunk;
+        g->nreasm++;
+        g->rbytes += m->ftotal;
+    }
+    if (r->count != m->fcount || r->total != m->ftotal) {
+        drop(g, CRDT_GOSSIP_DROP_MALFORMED);
+        return CRDT_OK;
+    }
+    expect = m->findex + 1 < r->count
+                 ? r->chunk
+                 : r->total - (size_t)r->chunk * (r->count - 1);
+    if (m->flen != expect || r->total <= (size_t)r->chunk * (r->count - 1)) {
+        drop(g, CRDT_GOSSIP_DROP_MALFORMED);
+        return CRDT_OK;
+    }
+    if (r->have[m->findex]) {
+        drop(g, CRDT_GOSSIP_DROP_STALE);
+        return CRDT_OK;
+    }
+    r->have[m->findex] = 1;
+    memcpy(r->data + (size_t)m->findex * r->chunk, m->fbytes, m->flen);
+    if (++r->got < r->count)
+        return CRDT_OK;
+    {
+        /* complete: take it out of the table, then process it */
+        gp_reasm done = *r;
+        int rv;
+
+        *r = g->reasm[--g->nreasm];
+        g->rbytes -= done.total;
+        rv = process(g, addr, addrlen, done.data, done.total, done.from);
+        crdtp_free(&g->mem, done.have);
+        crdtp_free(&g->mem, done.data);
+        return rv;
+    }
+}
+
+/* Checks and applies one datagram; outer is the sender of the fragments
+ * it was reassembled from (0 for a datagram as received). */
+static int process(crdt_gossip *g, const uint8_t *addr, size_t addrlen,
+                   const uint8_t *data, size_t len, uint64_t outer)
+{
+    gp_msg m;
+    int rv;
+
+    rv = gp_parse_envelope(data, len, &m);
+    if (rv) {
+        drop(g, rv == CRDT_ERR_VERSION ? CRDT_GOSSIP_DROP_VERSION
+                                       : CRDT_GOSSIP_DROP_MALFORMED);
+        return CRDT_OK;
+    }
+    if (m.cluster != g->set.cluster_id) {
+        drop(g, CRDT_GOSSIP_DROP_CLUSTER);
+        return CRDT_OK;
+    }
+    if (m.sender == g->set.node_id) {
+        drop(g, CRDT_GOSSIP_DROP_SELF);
+        return CRDT_OK;
+    }
+    if (m.sender == 0 ||
+        (outer && (m.kind == CRDT_GOSSIP_FRAG || m.sender != outer))) {
+        drop(g, CRDT_GOSSIP_DROP_MALFORMED);
+        return CRDT_OK;
+    }
+    rv = gp_parse(g, data, len, &m);
+    if (rv) {
+        drop(g, rv == CRDT_ERR_NOMEM ? CRDT_GOSSIP_DROP_NOMEM
+                                     : CRDT_GOSSIP_DROP_MALFORMED);
+        return rv == CRDT_ERR_NOMEM ? rv : CRDT_OK;
+    }
+    g->m.received[m.kind]++;
+    g->m.received_bytes[m.kind] += len;
+    heard(g, m.sender, m.incarnation, addr, addrlen);
+    switch (m.kind) {
+    case CRDT_GOSSIP_PUSH:
+        rv = gp_fast_push(g, &m);
+        break;
+    case CRDT_GOSSIP_SYN:
+    case CRDT_GOSSIP_ACK:
+        rv = gp_fast_summary(g, &m);
+        break;
+    case CRDT_GOSSIP_FRAG:
+        rv = reassemble(g, &m, addr, addrlen);
+        break;
+    default:
+        rv = gp_repair_receive(g, &m);
+        break;
+    }
+    gp_msg_clear(g, &m);
+    return rv;
+}
+
+int crdt_gossip_receive(crdt_gossip *g, uint64_t now_ms, const uint8_t *addr,
+                        size_t addrlen, const uint8_t *data, size_t len)
+{
+    if (!g || (!data && len) || (!addr && addrlen) || addrlen > 255)
+        return CRDT_ERR_INVALID_ARG;
+    if (g->busy)
+        return CRDT_ERR_BUSY;
+    advance(g, now_ms);
+    g->m.bytes_received += len;
+    if (len > g->set.max_datagram) {
+        drop(g, CRDT_GOSSIP_DROP_OVERSIZE);
+        return CRDT_OK;
+    }
+    return process(g, addr, addrlen, data, len, 0);
+}
+
+/* ======================================================================
+ * Store
+ * ====================================================================== */
+
+/* Installs key i's new state hash: the tree, presence, staleness. */
+static void gp_set_hash(crdt_gossip *g, size_t i, uint64_t h, size_t enc)
+{
+    gp_store *s = &g->store;
+    gp_key *k = &s->keys[i];
+
+    gp_tree_add(&g->tree, k->pos, h - k->h);
+    k->h = h;
+    k->enc_len = enc;
+    if (k->present)
+        s->npresent--;
+    k->present = crdt_ormap_size(k->map) > 0;
+    if (k->present)
+        s->npresent++;
+    if (k->stale) {
+        k->stale = false;
+        s->nstale--;
+    }
+}
+
+/* Applies a decoded state or delta to a key (see gossip_internal.h). */
+int gp_apply(crdt_gossip *g, const uint8_t *key, size_t klen,
+             const crdt_ormap *m, uint64_t log_origin, uint64_t log_seq,
+             const uint8_t *raw, size_t rawlen, bool *changed)
+{
+    gp_store *s = &g->store;
+    long idx = gp_store_find(s, key, klen);
+    crdt_ormap *fresh = NULL, *target;
+    gp_entry *e = NULL;
+    uint8_t *kcopy = NULL;
+    uint64_t h = 0;
+    size_t enc = 0;
+    int rv;
+
+    *changed = false;
+    if (idx < 0) {
+        if (s->len >= g->set.max_keys) {
+            drop(g, CRDT_GOSSIP_DROP_BUDGET);
+            return CRDT_OK;
+        }
+        if (crdt_ormap_equal(m, NULL))
+            return CRDT_OK; /* nothing to store */
+        if ((rv = gp_store_reserve(s)))
+            return rv;
+        kcopy = crdtp_malloc(&g->mem, klen);
+        fresh = crdt_ormap_new(g->reg, &g->mem);
+        if (!kcopy || !fresh) {
+            rv = CRDT_ERR_NOMEM;
+            goto fail;
+        }
+        memcpy(kcopy, key, klen);
+        target = fresh;
+    } else {
+        target = s->keys[idx].map;
+        /* room to hash the merged state without growing */
+        if ((rv = crdt_buf_reserve(&s->scratch,
+                                   2 * (s->keys[idx].enc_len + rawlen) +
+                                       klen + 64)))
+            return rv;
+    }
+    if (log_origin) {
+        if ((rv = gp_log_reserve(&g->log, log_origin)))
+            goto fail;
+        e = gp_entry_new(&g->mem, log_origin, log_seq, 0, g->round, raw,
+                         rawlen);
+        if (!e) {
+            rv = CRDT_ERR_NOMEM;
+            goto fail;
+        }
+    }
+    if ((rv = crdt_ormap_merge(target, m)))
+        goto fail;
+    rv = gp_store_hash(s, key, klen, target, &h, &enc);
+    if (fresh) {
+        if (rv)
+            goto fail;
+        idx = (long)gp_store_insert(s, kcopy, klen, fresh);
+        kcopy = NULL;
+        fresh = NULL;
+    } else if (rv) {
+        /* merged, but the hash could not be computed (rare: the scratch
+         * buffer was reserved above): the next round rehashes the key */
+        if (!s->keys[idx].stale) {
+            s->keys[idx].stale = true;
+            s->nstale++;
+        }
+        crdtp_free(&g->mem, e);
+        return rv;
+    }
+    if (h != s->keys[idx].h || s->keys[idx].enc_len == 0) {
+        gp_set_hash(g, (size_t)idx, h, enc);
+        *changed = true;
+    }
+    if (e && *changed) {
+        e->key = (uint32_t)idx;
+        gp_log_append(&g->log, e);
+        g->m.deltas_logged++;
+        e = NULL;
+    } else if (log_origin) {
+        gp_log_mark_seen(&g->log, log_origin, log_seq, g->round);
+    }
+    crdtp_free(&g->mem, e);
+    if (*changed)
+        gp_call_on_change(g, key, klen);
+    return CRDT_OK;
+fail:
+    crdtp_free(&g->mem, e);
+    crdtp_free(&g->mem, kcopy);
+    crdt_ormap_free(fresh);
+    return rv;
+}
+
+typedef struct update_ctx {
+    crdt_gossip_update_fn fn;
+    void *user;
+    crdt_gossip_write w;
+} update_ctx;
+
+static int update_tramp(void *value, void *delta, void *ud)
+{
+    update_ctx *c = ud;
+
+    return c->fn(value, delta, &c->w, c->user);
+}
+
+/* A local mutation: apply it to a copy of the key's state, then commit
+ * the copy, the delta's log entry and the hash together. */
+static int local_write(crdt_gossip *g, const uint8_t *key, size_t klen,
+                       const crdt_type *type, crdt_gossip_update_fn fn,
+                       void *user)
+{
+    gp_store *s = &g->store;
+    long idx = gp_store_find(s, key, klen);
+    crdt_ormap *copy, *delta;
+    gp_entry *e = NULL;
+    uint8_t *kcopy = NULL;
+    uint64_t h;
+    size_t enc;
+    int rv;
+
+    if (!fn && idx < 0)
+        return CRDT_OK; /* delete of a key never stored */
+    copy = idx >= 0 ? crdt_ormap_clone(s->keys[idx].map)
+                    : crdt_ormap_new(g->reg, &g->mem);
+    delta = crdt_ormap_new(g->reg, &g->mem);
+    if (!copy || !delta) {
+        rv = CRDT_ERR_NOMEM;
+        goto out;
+    }
+    if (fn) {
+        update_ctx c = {fn, user, {g->actor, g->now, g->hlc}};
+
+        rv = crdt_ormap_update(copy, g->actor, "", 0, type, update_tramp, &c,
+                               delta);
+    } else {
+        rv = crdt_ormap_remove(copy, "", 0, delta);
+    }
+    if (rv)
+        goto out;
+    if (crdt_ormap_equal(delta, NULL))
+        goto out; /* a delete that removed nothing */
+    crdt_buf_reset(&g->tmp);
+    if ((rv = crdt_ormap_encode(delta, &g->tmp)) ||
+        (rv = gp_store_hash(s, key, klen, copy, &h, &enc)) ||
+        (rv = gp_log_reserve(&g->log, g->actor)))
+        goto out;
+    if (idx < 0) {
+        if ((rv = gp_store_reserve(s)))
+            goto out;
+        kcopy = crdtp_malloc(&g->mem, klen);
+        if (!kcopy) {
+            rv = CRDT_ERR_NOMEM;
+            goto out;
+        }
+        memcpy(kcopy, key, klen);
+    }
+    e = gp_entry_new(&g->mem, g->actor, g->seq + 1, 0, g->round,
+                     g->tmp.data, g->tmp.len);
+    if (!e) {
+        rv = CRDT_ERR_NOMEM;
+        goto out;
+    }
+    /* commit: nothing below can fail */
+    if (idx < 0) {
+        idx = (long)gp_store_insert(s, kcopy, klen, copy);
+        kcopy = NULL;
+        copy = NULL;
+    } else {
+        crdt_ormap *old = s->keys[idx].map;
+
+        s->keys[idx].map = copy;
+        copy = old;
+    }
+    gp_set_hash(g, (size_t)idx, h, enc);
+    e->key = (uint32_t)idx;
+    g->seq++;
+    gp_log_append(&g->log, e);
+    g->m.deltas_logged++;
+out:
+    crdt_ormap_free(copy); /* the unused copy, or the replaced state */
+    crdt_ormap_free(delta);
+    crdtp_free(&g->mem, kcopy);
+    return rv;
+}
+
+static int check_key(const crdt_gossip *g, const void *key, size_t klen)
+{
+    if (!g || !key || !klen || klen > g->set.max_key_bytes)
+        return CRDT_ERR_INVALID_ARG;
+    return g->busy ? CRDT_ERR_BUSY : CRDT_OK;
+}
+
+int crdt_gossip_update(crdt_gossip *g, const void *key, size_t klen,
+                       const crdt_type *type, crdt_gossip_update_fn fn,
+                       void *user_data)
+{
+    int rv = check_key(g, key, klen);
+
+    if (rv)
+        return rv;
+    if (!fn || crdt_type_check(type))
+        return CRDT_ERR_INVALID_ARG;
+    return local_write(g, key, klen, type, fn, user_data);
+}
+
+int crdt_gossip_delete(crdt_gossip *g, const void *key, size_t klen)
+{
+    int rv = check_key(g, key, klen);
+
+    return rv ? rv : local_write(g, key, klen, NULL, NULL, NULL);
+}
+
+int crdt_gossip_get(const crdt_gossip *g, const void *key, size_t klen,
+                    const crdt_type **type, const void **value)
+{
+    long idx;
+
+    if (!g || (!key && klen))
+        return CRDT_ERR_INVALID_ARG;
+    idx = gp_store_find(&g->store, key, klen);
+    if (idx < 0)
+        return CRDT_ERR_NOT_FOUND;
+    return crdt_ormap_get(g->store.keys[idx].map, "", 0, type, value);
+}
+
+int crdt_gossip_state(const crdt_gossip *g, const void *key, size_t klen,
+                      crdt_buf *out)
+{
+    long idx;
+
+    if (!g || !out || (!key && klen))
+        return CRDT_ERR_INVALID_ARG;
+    idx = gp_store_find(&g->store, key, klen);
+    if (idx < 0)
+        return CRDT_ERR_NOT_FOUND;
+    return crdt_ormap_encode(g->store.keys[idx].map, out);
+}
+
+size_t crdt_gossip_key_count(const crdt_gossip *g)
+{
+    return g ? g->store.len : 0;
+}
+
+int crdt_gossip_key_at(const crdt_gossip *g, size_t i, const uint8_t **key,
+                       size_t *klen, bool *present)
+{
+    const gp_key *k;
+
+    if (!g)
+        return CRDT_ERR_INVALID_ARG;
+    if (i >= g->store.len)
+        return CRDT_ERR_NOT_FOUND;
+    k = &g->store.keys[i];
+    if (key)
+        *key = k->key;
+    if (klen)
+        *klen = k->klen;
+    if (present)
+        *present = k->present;
+    return CRDT_OK;
+}
+
+uint64_t crdt_gossip_digest(const crdt_gossip *g)
+{
+    return g ? gp_tree_root(&g->tree) : 0;
+}
+
+/* ======================================================================
+ * Snapshots
+ * ====================================================================== */
+
+static int cmp_keyp(const void *a, const void *b)
+{
+    const gp_key *x = *(const gp_key *const *)a;
+    const gp_key *y = *(const gp_key *const *)b;
+    size_t n = x->klen < y->klen ? x->klen : y->klen;
+    int c = memcmp(x->key, y->key, n);
+
+    return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
+}
+
+int crdt_gossip_snapshot(const crdt_gossip *g, crdt_buf *out)
+{
+    const gp_key **v;
+    size_t i, start;
+    cw w;
+    int rv;
+
+    if (!g || !out)
+        return CRDT_ERR_INVALID_ARG;
+    v = crdtp_malloc_array(&((crdt_gossip *)g)->mem,
+                           g->store.len ? g->store.len : 1, sizeof *v);
+    if (!v)
+        return CRDT_ERR_NOMEM;
+    for (i = 0; i < g->store.len; i++)
+        v[i] = &g->store.keys[i];
+    qsort(v, g->store.len, sizeof *v, cmp_keyp);
+    start = out->len;
+    w.buf = out;
+    w.start = start;
+    w.err = 0;
+    msgpack_packer_init(&w.pk, &w, cw_write_cb);
+    cw_array(&w, 3);
+    cw_uint(&w, 1);
+    cw_uint(&w, g->set.node_id);
+    cw_array(&w, g->store.len);
+    for (i = 0; i < g->store.len && !w.err; i++) {
+        cw_array(&w, 2);
+        cw_bin(&w, v[i]->key, v[i]->klen);
+        if (!w.err && (rv = crdt_ormap_encode(v[i]->map, out)))
+            w.err = rv;
+    }
+    crdtp_free(&((crdt_gossip *)g)->mem, v);
+    return cw_end(&w);
+}
+
+/* Walks a snapshot: with apply false only checks it (decoding every
+ * state), with apply true merges each state. */
+static int walk_snapshot(crdt_gossip *g, const uint8_t *data, size_t len,
+                         bool apply, crdt_decode_info *info)
+{
+    cr r;
+    uint32_t n, i;
+    uint64_t v;
+    int rv;
+
+    crdtp_cr_init(&r, data, len, &g->set.limits);
+    if (!(rv = crdtp_cr_array(&r, &n)) && n != 3)
+        rv = crdtp_cr_fail_at(&r, data, CRDT_ERR_DECODE);
+    if (!rv && !(rv = crdtp_cr_uint(&r, &v)) && v != 1)
+        rv = crdtp_cr_fail(&r, CRDT_ERR_VERSION);
+    if (!rv && !(rv = crdtp_cr_uint(&r, &v)))
+        rv = crdtp_cr_array(&r, &n);
+    for (i = 0; !rv && i < n; i++) {
+        const uint8_t *key, *raw = NULL;
+        size_t klen, rawlen = 0;
+        crdt_ormap *m = NULL;
+        crdt_decode_info sub;
+        uint32_t two;
+
+        if ((rv = crdtp_cr_array(&r, &two)))
+            break;
+        if (two != 2) {
+            rv = crdtp_cr_fail(&r, CRDT_ERR_DECODE);
+            break;
+        }
+        if ((rv = crdtp_cr_bin(&r, &key, &klen)))
+            break;
+        if (!klen || klen > g->set.max_key_bytes) {
+            rv = crdtp_cr_fail(&r, CRDT_ERR_DECODE);
+            break;
+        }
+        raw = r.p;
+        if ((rv = crdtp_cr_skip(&r, r.lim.max_depth + 4)))
+            break;
+        rawlen = (size_t)(r.p - raw);
+        rv = gp_decode_state(g, raw, rawlen, &m, &sub);
+        if (rv) {
+            if (rv != CRDT_ERR_NOMEM)
+                crdtp_cr_fail_at(&r, raw + sub.offset, rv);
+            break;
+        }
+        if (apply) {
+            bool changed;
+
+            rv = gp_apply(g, key, klen, m, 0, 0, raw, rawlen, &changed);
+        }
+        crdt_ormap_free(m);
+    }
+    if (!rv)
+        rv = crdtp_cr_finish(&r);
+    crdtp_cr_info(&r, info);
+    return rv;
+}
+
+int crdt_gossip_restore(crdt_gossip *g, const uint8_t *data, size_t len,
+                        crdt_decode_info *info)
+{
+    int rv;
+
+    if (!g || (!data && len))
+        return CRDT_ERR_INVALID_ARG;
+    if (g->busy)
+        return CRDT_ERR_BUSY;
+    rv = walk_snapshot(g, data, len, false, info);
+    if (!rv)
+        rv = walk_snapshot(g, data, len, true, info);
+    if (!rv)
+        rv = maintain_store(g);
+    return rv;
+}
+
+/* ======================================================================
+ * Metrics
+ * ====================================================================== */
+
+void crdt_gossip_metrics_get(const crdt_gossip *g, crdt_gossip_metrics *m)
+{
+    if (!m)
+        return;
+    if (!g) {
+        memset(m, 0, sizeof *m);
+        return;
+    }
+    *m = g->m;
+    m->log_bytes = g->log.bytes;
+    m->log_entries = g->log.count;
+    m->peers_up = g->npeers - g->ndown;
+    m->peers_down = g->ndown;
+}
+
+const char *crdt_gossip_kind_name(int kind)
+{
+    static const char *const names[CRDT_GOSSIP_KINDS] = {
+        NULL, "push", "syn", "ack", "tree", "keys", "states", "want", "frag",
+    };
+
+    return kind > 0 && kind < CRDT_GOSSIP_KINDS ? names[kind] : NULL;
+}
+
+const char *crdt_gossip_drop_name(int reason)
+{
+    static const char *const names[CRDT_GOSSIP_DROP_REASONS] = {
+        "malformed", "version", "cluster", "oversize",
+        "self",      "budget",  "stale",   "nomem",
+    };
+
+    return reason >= 0 && reason < CRDT_GOSSIP_DROP_REASONS ? names[reason]
+                                                             : NULL;
+}

@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The fast path: push-pull exchanges of logged deltas driven by
+ * summaries (Scuttlebutt, van Renesse et al. 2008).
+ *
+ * A round at node A, for each of fanout random peers B:
+ *   A -> B  PUSH  the deltas A wrote since its last round (nobody has
+ *                 them yet, so they go unasked)
+ *   A -> B  SYN   A's summary: per origin, the seqs A has seen
+ *   B -> A  PUSH  the logged deltas the summary does not cover
+ *   B -> A  ACK   B's summary of the same origin range
+ *   A -> B  PUSH  the logged deltas B's summary does not cover
+ * A summary acknowledges everything it covers, so neither side sends the
+ * other a delta it has seen (in particular none goes back to the peer it
+ * came from), and each exchange moves deltas both ways: push-pull, which
+ * spreads an update to N nodes in about log3 N + ln ln N rounds (Karp et
+ * al. 2000).  A summary too long for GP_SUMMARY_DATAGRAMS datagrams
+ * covers a rotating part of the origins.
+ *
+ * Receiving a delta: one whose id the node has seen is dropped unread;
+ * one that does not change the store is dropped after the merge; one that
+ * does is logged under its id.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "gossip_fast.h"
+#include "mem_internal.h"
+
+/* Writes up to sample_size random peers (not `to`) as [[id, addr]...]. */
+static void write_members(crdt_gossip *g, cw *w, uint64_t to)
+{
+    uint64_t pick[16];
+    size_t n = 0, want = g->set.sample_size, i;
+
+    if (want > 16)
+        want = 16;
+    pick[0] = to;
+    for (i = 0; i < want; i++) {
+        uint64_t id = gp_pick_up(g, pick, n + 1);
+
+        if (!id)
+            break;
+        pick[++n] = id;
+        if (n + 1 >= 16)
+            break;
+    }
+    cw_array(w, n);
+    for (i = 1; i <= n; i++) {
+        const gp_peer *p = gp_peer_get(g, pick[i]);
+        const uint8_t *addr;
+        size_t len;
+
+        gp_peer_addr(g, p, &addr, &len);
+        cw_array(w, 2);
+        cw_uint(w, pick[i]);
+        cw_bin(w, addr, len);
+    }
+}
+
+/* The bytes of one summary entry (an upper bound is enough). */
+#define SUM_ENTRY_MAX (1u + 9u + 9u + 9u)
+/* Envelope, lo, hi, two array headers, members (at most 16 of 9 + 2 +
+ * 255 + 1 bytes: computed exactly below). */
+static size_t members_bytes(const crdt_gossip *g)
+{
+    return 3 + (size_t)(g->set.sample_size < 16 ? g->set.sample_size : 16) *
+                   (1 + 9 + 2 + 255);
+}
+
+/*
+ * Sends the summary of the origins in [lo, hi] to `to` as SYN or ACK
+ * datagrams, each covering a sub-range; with rotate, starts at the
+ * node's cursor and advances it past what fitted in the budget.
+ */
+static int send_summary(crdt_gossip *g, uint64_t to, int kind, uint64_t lo,
+                        uint64_t hi, bool rotate)
+{
+    const gp_log *l = &g->log;
+    size_t first, end, i, n, room, cap, dgrams = 0, seg;
+    uint64_t seg_lo[2], seg_hi[2];
+    size_t seg_first[2], seg_end[2], nseg;
+    bool members = true;
+    int rv = CRDT_OK;
+
+    /* the origins in [lo, hi]: [first, end) */
+    for (first = 0; first < l->norigins && l->origins[first].origin < lo;
+         first++)
+        ;
+    for (end = first; end < l->norigins && l->origins[end].origin <= hi;
+         end++)
+        ;
+    n = end - first;
+    room = g->set.max_datagram - GP_ENVELOPE_MAX - 2 * 9 - 2 * 3 -
+           members_bytes(g);
+    cap = room / SUM_ENTRY_MAX;
+    if (!cap)
+        cap = 1;
+    /* two segments when rotating: [cursor, end) then [first, cursor) */
+    if (rotate && n > cap * GP_SUMMARY_DATAGRAMS && g->cursor > first &&
+        g->cursor < end) {
+        size_t c = g->cursor;
+
+        seg_first[0] = c, seg_end[0] = end;
+        seg_lo[0] = l->origins[c].origin, seg_hi[0] = hi;
+        seg_first[1] = first, seg_end[1] = c;
+        seg_lo[1] = lo, seg_hi[1] = l->origins[c].origin - 1;
+        nseg = 2;
+    } else {
+        seg_first[0] = first, seg_end[0] = end;
+        seg_lo[0] = lo, seg_hi[0] = hi;
+        nseg = 1;
+    }
+    for (seg = 0; seg < nseg && dgrams < GP_SUMMARY_DATAGRAMS; seg++) {
+        uint64_t dlo = seg_lo[seg];
+
+        i = seg_first[seg];
+        do {
+            size_t k = seg_end[seg] - i < cap ? seg_end[seg] - i : cap, j;
+            uint64_t dhi = i + k < seg_end[seg]
+                               ? l->origins[i + k].origin - 1
+                               : seg_hi[seg];
+            cw w;
+
+            gp_begin(g, kind, 4, &w);
+            cw_uint(&w, dlo);
+            cw_uint(&w, dhi);
+            cw_array(&w, k);
+            for (j = i; j < i + k; j++) {
+                cw_array(&w, 3);
+                cw_uint(&w, l->origins[j].origin);
+                cw_uint(&w, l->origins[j].prefix);
+                cw_uint(&w, l->origins[j].bits);
+            }
+            if (members)
+                write_members(g, &w, to);
+            else
+                cw_array(&w, 0);
+            members = false;
+            if ((rv = cw_end(&w)) || (rv = gp_send(g, to, kind)))
+                return rv;
+            dgrams++;
+            i += k;
+            dlo = dhi + 1;
+        } while (i < seg_end[seg] && dgrams < GP_SUMMARY_DATAGRAMS);
+        if (rotate)
+            g->cursor = i < end ? i : 0;
+    }
+    return rv;
+}
+
+/* Adds a logged delta to a PUSH packer. */
+static void pack_entry(crdt_gossip *g, gp_packer *p, const gp_entry *e)
+{
+    const gp_key *k = &g->store.keys[e->key];
+    cw w;
+
+    if (!gp_pack_item_begin(p, &w))
+        return;
+    cw_array(&w, 4);
+    cw_uint(&w, e->origin);
+    cw_uint(&w, e->seq);
+    cw_bin(&w, k->key, k->klen);
+    if (!w.err) {
+        int rv = crdt_buf_append(w.buf, e->bytes, e->len);
+
+        if (rv)
+            w.err = rv;
+    }
+    gp_pack_item_end(p, &w);
+}
+
+void gp_fast_round(crdt_gossip *g)
+{
+    uint64_t to[65];
+    size_t n = 0, i, t;
+    gp_origin *self = gp_log_origin(&g->log, g->actor);
+    uint32_t fresh = 0;
+
+    for (i = 0; i < g->set.fanout; i++) {
+        uint64_t id = gp_pick_up(g, to, n);
+
+        if (!id)
+            break;
+        to[n++] = id;
+    }
+    if (g->ndown && g->set.down_probe_rounds &&
+        gp_rng_below(&g->rng, g->set.down_probe_rounds) == 0) {
+        uint64_t id = gp_pick_down(g);
+
+        if (id)
+            to[n++] = id;
+    }
+    /* the local deltas not pushed yet sit at the end of our origin */
+    if (self)
+        while (fresh < self->nents &&
+               !self->ents[self->nents - 1 - fresh]->pushed)
+            fresh++;
+    for (t = 0; t < n; t++) {
+        if (fresh) {
+            gp_packer p;
+
+            gp_pack_init(&p, g, to[t], CRDT_GOSSIP_PUSH, GP_PUSH_DATAGRAMS);
+            for (i = self->nents - fresh; i < self->nents; i++)
+                pack_entry(g, &p, self->ents[i]);
+            gp_pack_finish(&p);
+            gp_pack_clear(&p);
+        }
+        send_summary(g, to[t], CRDT_GOSSIP_SYN, 0, UINT64_MAX, t == 0);
+        gp_expect_answer(g, to[t]);
+    }
+    if (n)
+        for (i = 0; self && i < fresh; i++)
+            self->ents[self->nents - 1 - i]->pushed = true;
+}
+
+int gp_fast_push(crdt_gossip *g, const gp_msg *m)
+{
+    uint32_t i;
+    int rv;
+
+    for (i = 0; i < m->nitems; i++) {
+        const gp_item *it = &m->items[i];
+        bool changed;
+
+        g->m.deltas_received++;
+        /* seen before, or forged under this node's own actor */
+        if (it->origin == g->actor ||
+            gp_log_seen(&g->log, it->origin, it->seq)) {
+            g->m.deltas_redundant++;
+            continue;
+        }
+        rv = gp_apply(g, it->key, it->klen, it->map, it->origin, it->seq,
+                      it->raw, it->rawlen, &changed);
+        if (rv)
+            return rv;
+        if (!changed)
+            g->m.deltas_redundant++;
+    }
+    return CRDT_OK;
+}
+
+int gp_fast_summary(crdt_gossip *g, const gp_msg *m)
+{
+    const gp_log *l = &g->log;
+    gp_packer p;
+    size_t i, j = 0;
+    bool behind = false;
+    int rv;
+
+    gp_learn_members(g, m->members, m->nmembers);
+    gp_pack_init(&p, g, m->sender, CRDT_GOSSIP_PUSH, GP_PUSH_DATAGRAMS);
+    for (i = 0; i < l->norigins && !p.full && !p.err; i++) {
+        const gp_origin *o = &l->origins[i];
+        uint64_t prefix = 0, bits = 0;
+        uint32_t k;
+
+        if (o->origin < m->lo)
+            continue;
+        if (o->origin > m->hi)
+            break;
+        while (j < m->nsums && m->sums[j].origin < o->origin)
+            j++;
+        if (j < m->nsums && m->sums[j].origin == o->origin) {
+            prefix = m->sums[j].prefix;
+            bits = m->sums[j].bits;
+        }
+        /* seqs we saw and no longer hold, which the peer lacks */
+        if (o->prefix > prefix &&
+            (!o->nents || o->ents[0]->seq > prefix + 1) &&
+            !gp_origin_covers(prefix, bits, prefix + 1))
+            behind = true;
+        for (k = 0; k < o->nents; k++)
+            if (!gp_origin_covers(prefix, bits, o->ents[k]->seq))
+                pack_entry(g, &p, o->ents[k]);
+    }
+    rv = gp_pack_finish(&p);
+    gp_pack_clear(&p);
+    /* at most one repair a repair period for this reason: a peer's
+     * summary can lag for good where repair, not deltas, filled it in */
+    if (behind && g->now - g->last_behind >= g->set.repair_ms) {
+        g->last_behind = g->now;
+        gp_want_repair(g, m->sender);
+    }
+    if (!rv && m->kind == CRDT_GOSSIP_SYN)
+        rv = send_summary(g, m->sender, CRDT_GOSSIP_ACK, m->lo, m->hi, false);
+    return rv;
+}

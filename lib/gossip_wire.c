@@ -1,0 +1,520 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Gossip datagrams: the envelope, packing items into datagrams, and the
+ * checked parse of every kind (gossip_wire.h lists them).
+ *
+ * Parsing is strict and allocation-bounded: the MessagePack pull reader
+ * (mpread.c) accepts only shortest forms and checks every declared count
+ * against the bytes left, so the arrays parse allocates are bounded by
+ * the datagram's length, and every state is decoded (with the node's
+ * limits) before any of them is applied.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "gossip_wire.h"
+#include "mem_internal.h"
+
+/* ======================================================================
+ * Building
+ * ====================================================================== */
+
+void gp_begin(crdt_gossip *g, int kind, unsigned nbody, cw *w)
+{
+    crdt_buf_reset(&g->out);
+    w->buf = &g->out;
+    w->start = 0;
+    w->err = 0;
+    msgpack_packer_init(&w->pk, w, cw_write_cb);
+    cw_array(w, 5 + nbody);
+    cw_uint(w, CRDT_GOSSIP_WIRE_VERSION);
+    cw_uint(w, g->set.cluster_id);
+    cw_uint(w, g->set.node_id);
+    cw_uint(w, g->incarnation);
+    cw_uint(w, (uint64_t)kind);
+}
+
+void gp_pack_init(gp_packer *p, crdt_gossip *g, uint64_t to, int kind,
+                  unsigned budget)
+{
+    memset(p, 0, sizeof *p);
+    p->g = g;
+    p->to = to;
+    p->kind = kind;
+    p->budget = budget;
+    crdt_buf_init(&p->items, &g->mem);
+}
+
+void gp_pack_clear(gp_packer *p)
+{
+    crdt_buf_clear(&p->items);
+}
+
+/* Bytes of the datagram for n items of `bytes`: envelope, the STATES
+ * flag, the array header. */
+static size_t dgram_size(const gp_packer *p, uint32_t n, size_t bytes)
+{
+    size_t hdr = n < 16 ? 1 : n <= 0xffff ? 3 : 5;
+
+    return GP_ENVELOPE_MAX + (p->kind == CRDT_GOSSIP_STATES) + hdr + bytes;
+}
+
+static int flush(gp_packer *p, size_t nbytes, uint32_t n, bool last_more)
+{
+    crdt_gossip *g = p->g;
+    cw w;
+    int rv;
+
+    gp_begin(g, p->kind, p->kind == CRDT_GOSSIP_STATES ? 2 : 1, &w);
+    if (p->kind == CRDT_GOSSIP_STATES)
+        cw_bool(&w, last_more);
+    cw_array(&w, n);
+    if (!w.err && nbytes && (rv = crdt_buf_append(&g->out, p->items.data,
+                                                  nbytes)))
+        w.err = rv;
+    if ((rv = cw_end(&w)))
+        return rv;
+    p->sent++;
+    return gp_send(g, p->to, p->kind);
+}
+
+bool gp_pack_item_begin(gp_packer *p, cw *w)
+{
+    if (p->full || p->err)
+        return false;
+    p->mark = p->items.len;
+    w->buf = &p->items;
+    w->start = p->items.len;
+    w->err = 0;
+    msgpack_packer_init(&w->pk, w, cw_write_cb);
+    return true;
+}
+
+void gp_pack_item_end(gp_packer *p, cw *w)
+{
+    size_t max = p->g->set.max_datagram, item;
+    int rv;
+
+    if ((rv = cw_end(w))) {
+        p->err = rv;
+        return;
+    }
+    item = p->items.len - p->mark;
+    if (p->n == 0 || dgram_size(p, p->n + 1, p->items.len) <= max) {
+        p->n++;
+        return;
+    }
+    /* the new item does not fit: send the others, keep it */
+    if (p->sent + 1 >= p->budget) {
+        /* no datagram left for the item: drop it, stop */
+        p->items.len = p->mark;
+        p->full = true;
+        return;
+    }
+    if ((rv = flush(p, p->mark, p->n, false))) {
+        p->err = rv;
+        return;
+    }
+    memmove(p->items.data, p->items.data + p->mark, item);
+    p->items.len = item;
+    p->n = 1;
+}
+
+int gp_pack_finish(gp_packer *p)
+{
+    int rv = p->err;
+
+    if (!rv && p->n)
+        rv = flush(p, p->items.len, p->n, p->more || p->full);
+    p->n = 0;
+    p->items.len = 0;
+    return rv;
+}
+
+/* ======================================================================
+ * Parsing
+ * ====================================================================== */
+
+int gp_parse_envelope(const uint8_t *data, size_t len, gp_msg *m)
+{
+    cr r;
+    uint32_t n;
+    uint64_t v, kind;
+
+    crdtp_cr_init(&r, data, len, NULL);
+    if (crdtp_cr_array(&r, &n) || n < 5)
+        return CRDT_ERR_DECODE;
+    if (crdtp_cr_uint(&r, &v))
+        return CRDT_ERR_DECODE;
+    if (v != CRDT_GOSSIP_WIRE_VERSION)
+        return CRDT_ERR_VERSION;
+    if (crdtp_cr_uint(&r, &m->cluster) || crdtp_cr_uint(&r, &m->sender) ||
+        crdtp_cr_uint(&r, &m->incarnation) || crdtp_cr_uint(&r, &kind))
+        return CRDT_ERR_DECODE;
+    if (kind < CRDT_GOSSIP_PUSH || kind >= CRDT_GOSSIP_KINDS)
+        return CRDT_ERR_DECODE;
+    m->kind = (int)kind;
+    return CRDT_OK;
+}
+
+/* Reads an array header of exactly n items. */
+static int arr_exact(cr *r, uint32_t n)
+{
+    uint32_t got;
+    int rv = crdtp_cr_array(r, &got);
+
+    if (!rv && got != n)
+        rv = crdtp_cr_fail(r, CRDT_ERR_DECODE);
+    return rv;
+}
+
+static void *alloc_n(crdt_gossip *g, size_t n, size_t size)
+{
+    return crdtp_malloc_array(&g->mem, n ? n : 1, size);
+}
+
+/* The extent of the next object (an inline encoding): skips it. */
+static int span(cr *r, const uint8_t **p, size_t *n)
+{
+    const uint8_t *start = r->p;
+    int rv = crdtp_cr_skip(r, r->lim.max_depth + 4);
+
+    if (!rv) {
+        *p = start;
+        *n = (size_t)(r->p - start);
+    }
+    return rv;
+}
+
+int gp_decode_state(crdt_gossip *g, const uint8_t *raw, size_t len,
+                    crdt_ormap **out, crdt_decode_info *info)
+{
+    cr r;
+    uint32_t nbody, n, i;
+    crdt_ormap *m;
+    int rv;
+
+    /* entries only under the empty key: [1, 12, vv, cloud, entries] */
+    crdtp_cr_init(&r, raw, len, &g->set.limits);
+    if (!(rv = crdtp_cr_envelope(&r, CRDT_TAG_ORMAP, &nbody)) &&
+        nbody != 3)
+        rv = crdtp_cr_fail_at(&r, raw, CRDT_ERR_DECODE);
+    if (!rv && !(rv = crdtp_cr_skip(&r, 2)) && !(rv = crdtp_cr_skip(&r, 3)))
+        rv = crdtp_cr_array(&r, &n);
+    for (i = 0; !rv && i < n; i++) {
+        const uint8_t *k;
+        size_t klen;
+
+        if ((rv = arr_exact(&r, 4)) || (rv = crdtp_cr_bin(&r, &k, &klen)))
+            break;
+        if (klen)
+            rv = crdtp_cr_fail_at(&r, k, CRDT_ERR_DECODE);
+        else if (!(rv = crdtp_cr_skip(&r, 1)) && !(rv = crdtp_cr_skip(&r, 3)))
+            rv = crdtp_cr_skip(&r, r.lim.max_depth + 4);
+    }
+    if (rv) {
+        crdtp_cr_info(&r, info);
+        return rv;
+    }
+    m = crdt_ormap_new(g->reg, &g->mem);
+    if (!m)
+        return CRDT_ERR_NOMEM;
+    rv = crdt_ormap_decode(m, raw, len, &g->set.limits, info);
+    if (rv) {
+        crdt_ormap_free(m);
+        return rv;
+    }
+    *out = m;
+    return CRDT_OK;
+}
+
+/* [key, state] (STATES) or [origin, seq, key, state] (PUSH). */
+static int parse_items(crdt_gossip *g, cr *r, gp_msg *m, bool push)
+{
+    uint32_t n, i;
+    int rv;
+
+    if ((rv = crdtp_cr_array(r, &n)))
+        return rv;
+    m->items = alloc_n(g, n, sizeof *m->items);
+    if (!m->items)
+        return CRDT_ERR_NOMEM;
+    memset(m->items, 0, (n ? n : 1) * sizeof *m->items);
+    for (i = 0; i < n; i++) {
+        gp_item *it = &m->items[i];
+
+        if ((rv = arr_exact(r, push ? 4 : 2)))
+            return rv;
+        if (push && ((rv = crdtp_cr_uint(r, &it->origin)) ||
+                     (rv = crdtp_cr_uint(r, &it->seq))))
+            return rv;
+        if (push && (it->seq == 0 || it->origin == 0))
+            return crdtp_cr_fail(r, CRDT_ERR_DECODE);
+        if ((rv = crdtp_cr_bin(r, &it->key, &it->klen)))
+            return rv;
+        if (it->klen == 0 || it->klen > g->set.max_key_bytes)
+            return crdtp_cr_fail(r, CRDT_ERR_DECODE);
+        if ((rv = span(r, &it->raw, &it->rawlen)))
+            return rv;
+        m->nitems = i + 1;
+        if ((rv = gp_decode_state(g, it->raw, it->rawlen, &it->map, NULL)))
+            return rv == CRDT_ERR_NOMEM ? rv
+                                        : crdtp_cr_fail(r, CRDT_ERR_DECODE);
+    }
+    return CRDT_OK;
+}
+
+static int parse_summary(crdt_gossip *g, cr *r, gp_msg *m)
+{
+    uint32_t n, i;
+    int rv;
+
+    if ((rv = crdtp_cr_uint(r, &m->lo)) || (rv = crdtp_cr_uint(r, &m->hi)))
+        return rv;
+    if (m->lo > m->hi)
+        return crdtp_cr_fail(r, CRDT_ERR_DECODE);
+    if ((rv = crdtp_cr_array(r, &n)))
+        return rv;
+    m->sums = alloc_n(g, n, sizeof *m->sums);
+    if (!m->sums)
+        return CRDT_ERR_NOMEM;
+    for (i = 0; i < n; i++) {
+        gp_sum *s = &m->sums[i];
+
+        if ((rv = arr_exact(r, 3)) || (rv = crdtp_cr_uint(r, &s->origin)) ||
+            (rv = crdtp_cr_uint(r, &s->prefix)) ||
+            (rv = crdtp_cr_uint(r, &s->bits)))
+            return rv;
+        if (s->origin < m->lo || s->origin > m->hi ||
+            (i && s->origin <= m->sums[i - 1].origin))
+            return crdtp_cr_fail(r, CRDT_ERR_DECODE);
+    }
+    m->nsums = n;
+    if ((rv = crdtp_cr_array(r, &n)))
+        return rv;
+    m->members = alloc_n(g, n, sizeof *m->members);
+    if (!m->members)
+        return CRDT_ERR_NOMEM;
+    for (i = 0; i < n; i++) {
+        gp_member *p = &m->members[i];
+
+        if ((rv = arr_exact(r, 2)) || (rv = crdtp_cr_uint(r, &p->id)) ||
+            (rv = crdtp_cr_bin(r, &p->addr, &p->addrlen)))
+            return rv;
+        if (p->id == 0 || p->addrlen > 255)
+            return crdtp_cr_fail(r, CRDT_ERR_DECODE);
+    }
+    m->nmembers = n;
+    return CRDT_OK;
+}
+
+/* A tree node (level, index): index < 16^level. */
+static int parse_node(cr *r, uint32_t max_level, uint32_t *level,
+                      uint64_t *index)
+{
+    uint64_t l;
+    int rv;
+
+    if ((rv = crdtp_cr_uint(r, &l)) || (rv = crdtp_cr_uint(r, index)))
+        return rv;
+    if (l > max_level || (l < 16 && *index >> (4 * l)))
+        return crdtp_cr_fail(r, CRDT_ERR_DECODE);
+    *level = (uint32_t)l;
+    return CRDT_OK;
+}
+
+static int parse_tree(crdt_gossip *g, cr *r, gp_msg *m)
+{
+    uint32_t n, i, c;
+    int rv;
+
+    if ((rv = crdtp_cr_array(r, &n)))
+        return rv;
+    m->blocks = alloc_n(g, n, sizeof *m->blocks);
+    if (!m->blocks)
+        return CRDT_ERR_NOMEM;
+    for (i = 0; i < n; i++) {
+        gp_block *b = &m->blocks[i];
+        const uint8_t *p;
+        size_t len;
+
+        if ((rv = arr_exact(r, 3)) ||
+            (rv = parse_node(r, GP_TREE_MAX_LEVEL - 1, &b->level,
+                             &b->index)) ||
+            (rv = crdtp_cr_bin(r, &p, &len)))
+            return rv;
+        if (len != 8 * GP_TREE_FANOUT)
+            return crdtp_cr_fail(r, CRDT_ERR_DECODE);
+        for (c = 0; c < GP_TREE_FANOUT; c++)
+            b->sums[c] = cr_load_be64(p + 8 * c);
+    }
+    m->nblocks = n;
+    return CRDT_OK;
+}
+
+static int parse_keys(crdt_gossip *g, cr *r, gp_msg *m)
+{
+    uint32_t n, i, k, total = 0;
+    const uint8_t *save = r->p;
+    int rv;
+
+    /* first pass: count the keys, to allocate once */
+    if ((rv = crdtp_cr_array(r, &n)))
+        return rv;
+    for (i = 0; i < n; i++) {
+        uint32_t level, nk;
+        uint64_t index;
+
+        if ((rv = arr_exact(r, 3)) ||
+            (rv = parse_node(r, GP_TREE_MAX_LEVEL, &level, &index)) ||
+            (rv = crdtp_cr_array(r, &nk)))
+            return rv;
+        for (k = 0; k < nk; k++)
+            if ((rv = crdtp_cr_skip(r, 2)))
+                return rv;
+        total += nk;
+    }
+    r->p = save;
+    m->leaves = alloc_n(g, n, sizeof *m->leaves);
+    m->khs = alloc_n(g, total, sizeof *m->khs);
+    if (!m->leaves || !m->khs)
+        return CRDT_ERR_NOMEM;
+    crdtp_cr_array(r, &n);
+    for (i = 0, total = 0; i < n; i++) {
+        gp_leaf *lf = &m->leaves[i];
+        uint64_t first = 0, last = UINT64_MAX;
+
+        arr_exact(r, 3);
+        parse_node(r, GP_TREE_MAX_LEVEL, &lf->level, &lf->index);
+        if (lf->level) {
+            first = lf->index << (64 - 4 * lf->level);
+            last = first | (lf->level < 16
+                                ? ((uint64_t)1 << (64 - 4 * lf->level)) - 1
+                                : 0);
+        }
+        crdtp_cr_array(r, &lf->nkeys);
+        lf->keys = m->khs + total;
+        for (k = 0; k < lf->nkeys; k++) {
+            gp_kh *kh = &lf->keys[k];
+
+            if ((rv = arr_exact(r, 2)) || (rv = crdtp_cr_uint(r, &kh->pos)) ||
+                (rv = crdtp_cr_uint(r, &kh->h)))
+                return rv;
+            if (kh->pos < first || kh->pos > last ||
+                (k && kh->pos < lf->keys[k - 1].pos))
+                return crdtp_cr_fail(r, CRDT_ERR_DECODE);
+        }
+        total += lf->nkeys;
+    }
+    m->nleaves = n;
+    m->nkhs = total;
+    return CRDT_OK;
+}
+
+static int parse_want(crdt_gossip *g, cr *r, gp_msg *m)
+{
+    uint32_t n, i;
+    int rv;
+
+    if ((rv = crdtp_cr_array(r, &n)))
+        return rv;
+    m->wants = alloc_n(g, n, sizeof *m->wants);
+    if (!m->wants)
+        return CRDT_ERR_NOMEM;
+    for (i = 0; i < n; i++)
+        if ((rv = crdtp_cr_uint(r, &m->wants[i])))
+            return rv;
+    m->nwants = n;
+    return CRDT_OK;
+}
+
+static int parse_frag(cr *r, gp_msg *m)
+{
+    uint64_t idx, count, total;
+    int rv;
+
+    if ((rv = crdtp_cr_uint(r, &m->fid)) || (rv = crdtp_cr_uint(r, &idx)) ||
+        (rv = crdtp_cr_uint(r, &count)) || (rv = crdtp_cr_uint(r, &total)) ||
+        (rv = crdtp_cr_bin(r, &m->fbytes, &m->flen)))
+        return rv;
+    if (count < 2 || count > UINT32_MAX || idx >= count ||
+        total > UINT32_MAX || total < count || m->flen == 0)
+        return crdtp_cr_fail(r, CRDT_ERR_DECODE);
+    m->findex = (uint32_t)idx;
+    m->fcount = (uint32_t)count;
+    m->ftotal = (uint32_t)total;
+    return CRDT_OK;
+}
+
+int gp_parse(crdt_gossip *g, const uint8_t *data, size_t len, gp_msg *m)
+{
+    static const uint32_t nbody[CRDT_GOSSIP_KINDS] = {
+        [CRDT_GOSSIP_PUSH] = 1, [CRDT_GOSSIP_SYN] = 4,
+        [CRDT_GOSSIP_ACK] = 4,  [CRDT_GOSSIP_TREE] = 1,
+        [CRDT_GOSSIP_KEYS] = 1, [CRDT_GOSSIP_STATES] = 2,
+        [CRDT_GOSSIP_WANT] = 1, [CRDT_GOSSIP_FRAG] = 5,
+    };
+    cr r;
+    uint32_t n;
+    uint64_t v;
+    int rv;
+
+    memset(m, 0, sizeof *m);
+    if ((rv = gp_parse_envelope(data, len, m)))
+        return rv;
+    crdtp_cr_init(&r, data, len, &g->set.limits);
+    crdtp_cr_array(&r, &n);
+    if (n != 5 + nbody[m->kind])
+        return CRDT_ERR_DECODE;
+    for (n = 0; n < 5; n++)
+        crdtp_cr_uint(&r, &v);
+    switch (m->kind) {
+    case CRDT_GOSSIP_PUSH:
+        rv = parse_items(g, &r, m, true);
+        break;
+    case CRDT_GOSSIP_STATES:
+        if (!(rv = crdtp_cr_bool(&r, &m->more)))
+            rv = parse_items(g, &r, m, false);
+        break;
+    case CRDT_GOSSIP_SYN:
+    case CRDT_GOSSIP_ACK:
+        rv = parse_summary(g, &r, m);
+        break;
+    case CRDT_GOSSIP_TREE:
+        rv = parse_tree(g, &r, m);
+        break;
+    case CRDT_GOSSIP_KEYS:
+        rv = parse_keys(g, &r, m);
+        break;
+    case CRDT_GOSSIP_WANT:
+        rv = parse_want(g, &r, m);
+        break;
+    default:
+        rv = parse_frag(&r, m);
+        break;
+    }
+    if (!rv)
+        rv = crdtp_cr_finish(&r);
+    if (rv) {
+        gp_msg_clear(g, m);
+        return rv == CRDT_ERR_NOMEM ? rv : CRDT_ERR_DECODE;
+    }
+    return CRDT_OK;
+}
+
+void gp_msg_clear(crdt_gossip *g, gp_msg *m)
+{
+    uint32_t i;
+
+    for (i = 0; m->items && i < m->nitems; i++)
+        crdt_ormap_free(m->items[i].map);
+    crdtp_free(&g->mem, m->items);
+    crdtp_free(&g->mem, m->sums);
+    crdtp_free(&g->mem, m->members);
+    crdtp_free(&g->mem, m->blocks);
+    crdtp_free(&g->mem, m->leaves);
+    crdtp_free(&g->mem, m->khs);
+    crdtp_free(&g->mem, m->wants);
+    memset(m, 0, sizeof *m);
+}
