@@ -192,6 +192,18 @@ CRDT_API int crdt_sim_restart(crdt_sim *sim, size_t i,
                               bool keep_state) CRDT_WARN_UNUSED;
 
 /**
+ * crdt_sim_restart_as restarts crashed node @p i as crdt_sim_restart
+ * does, but with the incarnation @p incarnation (0: draw one, as
+ * crdt_sim_restart does).  Giving the incarnation of an earlier start
+ * reproduces a misconfigured restart: the node writes with its old actor
+ * and counters again (see crdt/gossip.h), which tests use to make two
+ * starts of a node write different payloads under the same dots.
+ * Errors: as crdt_sim_restart.
+ */
+CRDT_API int crdt_sim_restart_as(crdt_sim *sim, size_t i, bool keep_state,
+                                 uint64_t incarnation) CRDT_WARN_UNUSED;
+
+/**
  * crdt_sim_set_clock_offset makes node @p i see the simulated time plus
  * @p offset_ms (which may be negative; the node's time never goes below 0
  * nor backwards).
@@ -199,6 +211,42 @@ CRDT_API int crdt_sim_restart(crdt_sim *sim, size_t i,
  */
 CRDT_API int crdt_sim_set_clock_offset(crdt_sim *sim, size_t i,
                                        int64_t offset_ms);
+
+/* ------------------------------------------------------------ datagrams */
+
+/**
+ * A tap sees every datagram a node sends (or crdt_sim_send injects), at
+ * send time and before the network decides its fate: sender and receiver
+ * node indexes (@p to is SIZE_MAX if the destination id is no node's),
+ * the simulated time and the bytes (borrowed for the call).  It must not
+ * call the simulation or the nodes.
+ */
+typedef void (*crdt_sim_tap_fn)(void *user_data, size_t from, size_t to,
+                                uint64_t now_ms, const uint8_t *data,
+                                size_t len);
+
+/**
+ * crdt_sim_set_tap installs @p tap (NULL: none) for the datagrams sent
+ * from now on; @p user_data is passed to it.  For tests that capture
+ * datagrams (to replay them with crdt_sim_send) or check their sizes.
+ */
+CRDT_API void crdt_sim_set_tap(crdt_sim *sim, crdt_sim_tap_fn tap,
+                               void *user_data);
+
+/**
+ * crdt_sim_send sends the @p len bytes at @p data from node @p from to
+ * node @p to through the network at the current simulated time, as if
+ * node @p from had sent them: they are counted, traced, tapped, and
+ * delayed, lost, duplicated, reordered or partitioned like any datagram.
+ * Neither node needs to be up.  For replaying captured datagrams and
+ * injecting forged ones.
+ *
+ * Ownership: the bytes are copied.
+ * Errors: CRDT_ERR_INVALID_ARG (no such node, NULL data with a length),
+ * CRDT_ERR_NOMEM (nothing was sent or counted).
+ */
+CRDT_API int crdt_sim_send(crdt_sim *sim, size_t from, size_t to,
+                           const uint8_t *data, size_t len);
 
 /* --------------------------------------------------------------- running */
 
