@@ -813,6 +813,9 @@ int gp_send(crdt_gossip *g, uint64_t to, int kind)
     /* too long: send it as fragments of a message the peer reassembles */
     chunk = g->set.max_datagram - GP_FRAG_OVERHEAD;
     count = (len + chunk - 1) / chunk;
+    /* the receiver takes ceil(len / count) per fragment: send that (the
+     * last fragment stays non-empty: (count - 1) * chunk < len) */
+    chunk = (len + count - 1) / count;
     if (len > g->set.reassembly_max_bytes || len > UINT32_MAX) {
         g->m.send_failures++;
         return CRDT_OK;
