@@ -13,12 +13,14 @@
  * sequence number counting every scheduling, so that events at one time
  * run in the order they were scheduled (determinism):
  *   - deliveries: (time, seq, datagram), one per copy in flight;
- *   - timers: at most one per up node, an indexed heap of node indexes
- *     (each node knows its position), keyed by the sim time at which the
- *     node's clock reaches crdt_gossip_next_deadline.  Rescheduling is
- *     a sift in place, so no stale timer ever sits in a heap, and the
- *     heap has room for every node from the start: scheduling a timer
- *     never allocates (a node can never lose its timer to NOMEM).
+ *   - timers: at most one per up node, an indexed heap of (time, seq,
+ *     node) with each node's position in a dense side array, keyed by
+ *     the sim time at which the node's clock reaches
+ *     crdt_gossip_next_deadline.  Rescheduling is a sift in place, so no
+ *     stale timer ever sits in a heap, and the heap has room for every
+ *     node from the start: scheduling a timer never allocates (a node
+ *     can never lose its timer to NOMEM).  Sifts touch only the heap and
+ *     the position array, never the nodes (10,000 nodes: 280 KB).
  * The next event is the smaller of the two tops.
  *
  * Datagrams.  A datagram's header and bytes share one block from a pool
@@ -111,14 +113,19 @@ typedef struct sim_event {
     dgram *d;
 } sim_event;
 
+/* A node's timer: the keys live in the heap, so that a sift reads one
+ * array and not the nodes. */
+typedef struct sim_timer {
+    uint64_t at, seq;
+    uint32_t node;
+} sim_timer;
+
 typedef struct sim_node {
     crdt_gossip *g;      /* NULL while crashed */
     crdt_sim *sim;       /* for the engine's callbacks */
     uint64_t digest;     /* counted in the digest table while up */
     uint64_t clock;      /* the node's latest time (never goes back) */
     int64_t offset;      /* node time = sim time + offset */
-    uint64_t tat, tseq;  /* timer: sim time and sequence number */
-    uint32_t tpos;       /* position in the timer heap, NO_POS if none */
     uint64_t incarnation; /* of the current (or last) start */
     uint8_t *snap;       /* snapshot taken at the crash (crashed only) */
     size_t snaplen;
@@ -141,8 +148,9 @@ struct crdt_sim {
     sim_node *nodes;
     uint64_t *ids;           /* node ids 1..n: the formed cluster */
 
-    uint32_t *th;            /* timer heap of node indexes (n slots) */
+    sim_timer *th;           /* timer heap (n slots) */
     size_t nth;
+    uint32_t *tpos;          /* node -> position in th, NO_POS if none */
     sim_event *ev;           /* delivery heap */
     size_t nev, evcap;
 
@@ -163,6 +171,8 @@ struct crdt_sim {
 
     void *trace_mem;         /* the block trace lives in */
     XXH3_state_t *trace;     /* 64-byte aligned inside trace_mem */
+    size_t tlen;             /* bytes staged in tbuf */
+    uint8_t tbuf[1024];      /* trace bytes not yet hashed */
     crdt_sim_stats st;
     bool nomem;              /* a datagram was dropped for memory */
 };
@@ -243,30 +253,61 @@ static uint64_t draw_incarnation(sim_rng *r, uint64_t not)
  * Trace
  * ====================================================================== */
 
-static void put64(uint8_t *b, uint64_t v)
+/* v in little-endian byte order, so that the hash is the same on every
+ * platform. */
+static uint64_t le64(uint64_t v)
 {
-    int i;
-
-    for (i = 0; i < 8; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return __builtin_bswap64(v);
+#else
+    return v;
+#endif
 }
 
-/* One record: fate, time, datagram id, endpoints, length (little-endian,
- * so the hash is the same on every platform), then the bytes if given. */
-static void trace(crdt_sim *sim, int fate, uint64_t id, uint64_t from,
-                  uint64_t to, const uint8_t *data, size_t len)
+static void trace_flush(crdt_sim *sim)
 {
-    uint8_t b[41];
+    XXH3_64bits_update(sim->trace, sim->tbuf, sim->tlen);
+    sim->tlen = 0;
+}
 
-    b[0] = (uint8_t)fate;
-    put64(b + 1, sim->now);
-    put64(b + 9, id);
-    put64(b + 17, from);
-    put64(b + 25, to);
-    put64(b + 33, len);
-    XXH3_64bits_update(sim->trace, b, sizeof b);
-    if (data && len)
-        XXH3_64bits_update(sim->trace, data, len);
+static void trace_put(crdt_sim *sim, const uint64_t *w, size_t n)
+{
+    if (sim->tlen + 8 * n > sizeof sim->tbuf)
+        trace_flush(sim);
+    memcpy(sim->tbuf + sim->tlen, w, 8 * n);
+    sim->tlen += 8 * n;
+}
+
+/*
+ * The trace is a stream of 64-bit little-endian words, hashed a kilobyte
+ * at a time (one XXH3 call per record would cost more than the record):
+ *   a send:  FATE_SEND, time, datagram id, from, to id, length,
+ *            XXH3-64 of the bytes
+ *   a fate:  fate, time, datagram id (the send names the endpoints)
+ */
+static void trace_send(crdt_sim *sim, uint64_t id, uint64_t from,
+                       uint64_t to, const uint8_t *data, size_t len)
+{
+    uint64_t w[7];
+
+    w[0] = le64(FATE_SEND);
+    w[1] = le64(sim->now);
+    w[2] = le64(id);
+    w[3] = le64(from);
+    w[4] = le64(to);
+    w[5] = le64(len);
+    w[6] = le64(XXH3_64bits(data, len));
+    trace_put(sim, w, 7);
+}
+
+static void trace(crdt_sim *sim, int fate, uint64_t id)
+{
+    uint64_t w[3];
+
+    w[0] = le64((uint64_t)fate);
+    w[1] = le64(sim->now);
+    w[2] = le64(id);
+    trace_put(sim, w, 3);
 }
 
 /* ======================================================================
@@ -411,37 +452,35 @@ static sim_event ev_pop(crdt_sim *sim)
  * Timer heap
  * ====================================================================== */
 
-static bool t_less(const crdt_sim *sim, uint32_t a, uint32_t b)
+static bool t_less(const sim_timer *a, const sim_timer *b)
 {
-    const sim_node *x = &sim->nodes[a], *y = &sim->nodes[b];
-
-    return x->tat < y->tat || (x->tat == y->tat && x->tseq < y->tseq);
+    return a->at < b->at || (a->at == b->at && a->seq < b->seq);
 }
 
-static void t_place(crdt_sim *sim, size_t pos, uint32_t i)
+static void t_place(crdt_sim *sim, size_t pos, const sim_timer *t)
 {
-    sim->th[pos] = i;
-    sim->nodes[i].tpos = (uint32_t)pos;
+    sim->th[pos] = *t;
+    sim->tpos[t->node] = (uint32_t)pos;
 }
 
 static void t_up(crdt_sim *sim, size_t pos)
 {
-    uint32_t i = sim->th[pos];
+    sim_timer t = sim->th[pos];
 
     while (pos) {
         size_t p = (pos - 1) / 2;
 
-        if (!t_less(sim, i, sim->th[p]))
+        if (!t_less(&t, &sim->th[p]))
             break;
-        t_place(sim, pos, sim->th[p]);
+        t_place(sim, pos, &sim->th[p]);
         pos = p;
     }
-    t_place(sim, pos, i);
+    t_place(sim, pos, &t);
 }
 
 static void t_down(crdt_sim *sim, size_t pos)
 {
-    uint32_t i = sim->th[pos];
+    sim_timer t = sim->th[pos];
     size_t n = sim->nth;
 
     for (;;) {
@@ -449,32 +488,31 @@ static void t_down(crdt_sim *sim, size_t pos)
 
         if (c >= n)
             break;
-        if (c + 1 < n && t_less(sim, sim->th[c + 1], sim->th[c]))
+        if (c + 1 < n && t_less(&sim->th[c + 1], &sim->th[c]))
             c++;
-        if (!t_less(sim, sim->th[c], i))
+        if (!t_less(&sim->th[c], &t))
             break;
-        t_place(sim, pos, sim->th[c]);
+        t_place(sim, pos, &sim->th[c]);
         pos = c;
     }
-    t_place(sim, pos, i);
+    t_place(sim, pos, &t);
 }
 
 static void timer_remove(crdt_sim *sim, size_t i)
 {
-    sim_node *nd = &sim->nodes[i];
-    size_t pos = nd->tpos;
+    size_t pos = sim->tpos[i];
 
     if (pos == NO_POS)
         return;
-    nd->tpos = NO_POS;
+    sim->tpos[i] = NO_POS;
     if (pos == --sim->nth)
         return;
     {
-        uint32_t moved = sim->th[sim->nth];
+        uint32_t moved = sim->th[sim->nth].node;
 
-        t_place(sim, pos, moved);
+        t_place(sim, pos, &sim->th[sim->nth]);
         t_up(sim, pos);
-        t_down(sim, sim->nodes[moved].tpos);
+        t_down(sim, sim->tpos[moved]);
     }
 }
 
@@ -482,19 +520,19 @@ static void timer_remove(crdt_sim *sim, size_t i)
  * place in the order. */
 static void timer_set(crdt_sim *sim, size_t i, uint64_t at)
 {
-    sim_node *nd = &sim->nodes[i];
+    size_t pos = sim->tpos[i];
+    sim_timer t;
 
-    if (nd->tpos != NO_POS && nd->tat == at)
+    if (pos != NO_POS && sim->th[pos].at == at)
         return;
-    nd->tat = at;
-    nd->tseq = ++sim->seq;
-    if (nd->tpos == NO_POS) {
-        t_place(sim, sim->nth++, (uint32_t)i);
-        t_up(sim, nd->tpos);
-        return;
-    }
-    t_up(sim, nd->tpos);
-    t_down(sim, nd->tpos);
+    t.at = at;
+    t.seq = ++sim->seq;
+    t.node = (uint32_t)i;
+    if (pos == NO_POS)
+        pos = sim->nth++;
+    t_place(sim, pos, &t);
+    t_up(sim, pos);
+    t_down(sim, sim->tpos[i]);
 }
 
 /* ======================================================================
@@ -685,34 +723,34 @@ static int net_send(crdt_sim *sim, size_t from, uint64_t to_id,
     sim->st.sent_bytes += len;
     if (sim->tap)
         sim->tap(sim->tap_data, from, to, sim->now, data, len);
-    trace(sim, FATE_SEND, id, from, to_id, data, len);
+    trace_send(sim, id, from, to_id, data, len);
     if (!fits) {
         sim->st.oversize++;
-        trace(sim, FATE_OVERSIZE, id, from, to_id, NULL, 0);
+        trace(sim, FATE_OVERSIZE, id);
         return CRDT_OK;
     }
     if (!d) {
         sim->st.lost++;
         sim->nomem = true;
-        trace(sim, FATE_NOMEM, id, from, to_id, NULL, 0);
+        trace(sim, FATE_NOMEM, id);
         return CRDT_ERR_NOMEM;
     }
     if (to == SIZE_MAX) {
         /* no such node: like a datagram to an address nobody holds */
         sim->st.lost++;
-        trace(sim, FATE_LOST, id, from, to_id, NULL, 0);
+        trace(sim, FATE_LOST, id);
         pool_put(sim, d);
         return CRDT_OK;
     }
     if (cut(sim, from, to)) {
         sim->st.partitioned++;
-        trace(sim, FATE_PARTITIONED, id, from, to_id, NULL, 0);
+        trace(sim, FATE_PARTITIONED, id);
         pool_put(sim, d);
         return CRDT_OK;
     }
     if (rng_chance(&sim->rng, sim->set.loss)) {
         sim->st.lost++;
-        trace(sim, FATE_LOST, id, from, to_id, NULL, 0);
+        trace(sim, FATE_LOST, id);
         pool_put(sim, d);
         return CRDT_OK;
     }
@@ -728,7 +766,7 @@ static int net_send(crdt_sim *sim, size_t from, uint64_t to_id,
     ev_push(sim, sim->now + delay(sim), d);
     if (copies == 2) {
         sim->st.duplicated++;
-        trace(sim, FATE_DUP, id, from, to_id, NULL, 0);
+        trace(sim, FATE_DUP, id);
         ev_push(sim, sim->now + delay(sim), d);
     }
     return CRDT_OK;
@@ -872,13 +910,16 @@ int crdt_sim_new(crdt_sim **out, const crdt_sim_settings *s,
         ;
     sim->dmask = slots - 1;
     sim->nodes = crdtp_malloc_array(&m, sim->n, sizeof *sim->nodes);
-    sim->ids = crdtp_malloc_array(&m, sim->n, sizeof *sim->ids);
-    sim->th = crdtp_malloc_array(&m, sim->n, sizeof *sim->th);
-    sim->dt = crdtp_malloc_array(&m, slots, sizeof *sim->dt);
-    sim->trace_mem = crdtp_malloc(&m, sizeof(XXH3_state_t) + 64);
-    if (!sim->nodes || !sim->ids || !sim->th || !sim->dt || !sim->trace_mem)
+    if (!sim->nodes)
         goto fail;
     memset(sim->nodes, 0, sim->n * sizeof *sim->nodes);
+    sim->ids = crdtp_malloc_array(&m, sim->n, sizeof *sim->ids);
+    sim->th = crdtp_malloc_array(&m, sim->n, sizeof *sim->th);
+    sim->tpos = crdtp_malloc_array(&m, sim->n, sizeof *sim->tpos);
+    sim->dt = crdtp_malloc_array(&m, slots, sizeof *sim->dt);
+    sim->trace_mem = crdtp_malloc(&m, sizeof(XXH3_state_t) + 64);
+    if (!sim->ids || !sim->th || !sim->tpos || !sim->dt || !sim->trace_mem)
+        goto fail;
     memset(sim->dt, 0, slots * sizeof *sim->dt);
     a = ((uintptr_t)sim->trace_mem + 63) & ~(uintptr_t)63;
     sim->trace = (XXH3_state_t *)(void *)a;
@@ -887,7 +928,7 @@ int crdt_sim_new(crdt_sim **out, const crdt_sim_settings *s,
     for (i = 0; i < sim->n; i++) {
         sim->ids[i] = (uint64_t)i + 1;
         sim->nodes[i].sim = sim;
-        sim->nodes[i].tpos = NO_POS;
+        sim->tpos[i] = NO_POS;
     }
     rng_seed(&sim->rng, s->seed);
     for (i = 0; i < sim->n; i++) {
@@ -922,6 +963,7 @@ void crdt_sim_free(crdt_sim *sim)
     crdtp_free(&sim->mem, sim->nodes);
     crdtp_free(&sim->mem, sim->ids);
     crdtp_free(&sim->mem, sim->th);
+    crdtp_free(&sim->mem, sim->tpos);
     crdtp_free(&sim->mem, sim->ev);
     crdtp_free(&sim->mem, sim->dt);
     crdtp_free(&sim->mem, sim->group);
@@ -1187,10 +1229,7 @@ int crdt_sim_send(crdt_sim *sim, size_t from, size_t to, const uint8_t *data,
 static bool peek(const crdt_sim *sim, uint64_t *at)
 {
     if (sim->nth && sim->nev) {
-        const sim_node *t = &sim->nodes[sim->th[0]];
-        const sim_event *e = &sim->ev[0];
-
-        *at = e->at < t->tat ? e->at : t->tat;
+        *at = sim->ev[0].at < sim->th[0].at ? sim->ev[0].at : sim->th[0].at;
         return true;
     }
     if (sim->nev) {
@@ -1198,7 +1237,7 @@ static bool peek(const crdt_sim *sim, uint64_t *at)
         return true;
     }
     if (sim->nth) {
-        *at = sim->nodes[sim->th[0]].tat;
+        *at = sim->th[0].at;
         return true;
     }
     return false;
@@ -1214,17 +1253,14 @@ static int deliver(crdt_sim *sim)
     sim->now = e.at;
     if (!nd->g) {
         sim->st.to_crashed++;
-        trace(sim, FATE_TO_CRASHED, d->id, d->from, (uint64_t)d->to + 1,
-              NULL, 0);
+        trace(sim, FATE_TO_CRASHED, d->id);
     } else if (cut(sim, d->from, d->to)) {
         sim->st.partitioned++;
-        trace(sim, FATE_PARTITIONED, d->id, d->from, (uint64_t)d->to + 1,
-              NULL, 0);
+        trace(sim, FATE_PARTITIONED, d->id);
     } else {
         sim->st.delivered++;
         sim->st.delivered_bytes += d->len;
-        trace(sim, FATE_DELIVER, d->id, d->from, (uint64_t)d->to + 1, NULL,
-              0);
+        trace(sim, FATE_DELIVER, d->id);
         rv = crdt_gossip_receive(nd->g, node_time(sim, nd), NULL, 0,
                                  d->bytes, d->len);
         after_node(sim, d->to, false);
@@ -1236,12 +1272,13 @@ static int deliver(crdt_sim *sim)
 
 static int fire(crdt_sim *sim)
 {
-    size_t i = sim->th[0];
+    size_t i = sim->th[0].node;
     sim_node *nd = &sim->nodes[i];
     int rv;
 
-    sim->now = nd->tat;
-    timer_remove(sim, i);
+    /* the timer stays at the top while the node ticks; rescheduling it
+     * (always later) is then one sift down */
+    sim->now = sim->th[0].at;
     rv = crdt_gossip_tick(nd->g, node_time(sim, nd));
     after_node(sim, i, true);
     return rv;
@@ -1253,11 +1290,9 @@ static int step(crdt_sim *sim)
     int rv;
 
     sim->st.events++;
-    if (sim->nev &&
-        (!sim->nth ||
-         sim->ev[0].at < sim->nodes[sim->th[0]].tat ||
-         (sim->ev[0].at == sim->nodes[sim->th[0]].tat &&
-          sim->ev[0].seq < sim->nodes[sim->th[0]].tseq)))
+    if (sim->nev && (!sim->nth || sim->ev[0].at < sim->th[0].at ||
+                     (sim->ev[0].at == sim->th[0].at &&
+                      sim->ev[0].seq < sim->th[0].seq)))
         rv = deliver(sim);
     else
         rv = fire(sim);
@@ -1376,5 +1411,11 @@ void crdt_sim_stats_get(const crdt_sim *sim, crdt_sim_stats *st)
 
 uint64_t crdt_sim_trace_hash(const crdt_sim *sim)
 {
-    return sim ? XXH3_64bits_digest(sim->trace) : 0;
+    XXH3_state_t st;
+
+    if (!sim)
+        return 0;
+    XXH3_copyState(&st, sim->trace);
+    XXH3_64bits_update(&st, sim->tbuf, sim->tlen);
+    return XXH3_64bits_digest(&st);
 }
