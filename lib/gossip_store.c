@@ -219,6 +219,7 @@ size_t gp_store_insert(gp_store *s, uint8_t *key, size_t klen,
     k->klen = (uint32_t)klen;
     k->map = map;
     k->present = false;
+    k->stale = false;
     k->pos = gp_hash(key, klen);
     k->h = 0;
     k->enc_len = 0;
