@@ -894,7 +894,7 @@ static crdt_sim *busy_run(uint64_t seed)
     s.reorder = 0.3;
     tu_must(crdt_sim_new(&sim, &s, NULL), "crdt_sim_new");
     for (i = 0; i < 20; i++) {
-        char key[8];
+        char key[24];
 
         snprintf(key, sizeof key, "c%d", i % 4);
         run_until(sim, crdt_sim_now(sim) + 150);
@@ -1686,7 +1686,7 @@ START_TEST(test_sim_gossip_mtu)
                                 crdt_gset_type(), gset_fn, e),
                 "gset add");
         if (k % 10 == 0) {
-            char key[16];
+            char key[24];
 
             snprintf(key, sizeof key, "small%d", k);
             inc(sim, 3, key, 1);
@@ -1742,7 +1742,7 @@ START_TEST(test_sim_gossip_replay)
     crdt_sim_set_tap(sim, tap_fn, &cap);
     run_until(sim, SEC);
     for (i = 0; i < 60; i++) {
-        char key[8], val[8];
+        char key[24], val[24];
 
         snprintf(key, sizeof key, "r%d", (int)(i % 7));
         snprintf(val, sizeof val, "%d", (int)i);

@@ -63,7 +63,9 @@ typedef struct crdt_sim_settings {
     /** Template for every node's settings (see the top of this header). */
     crdt_gossip_settings gossip;
     /** Called when a merge from a peer changed node @p node's key (the
-     * engine's on_change, with the node index and the simulated time). */
+     * engine's on_change, with the node index and the simulated time).
+     * Like the tap, on_change and on_peer may read the nodes but must not
+     * call the simulation's other functions. */
     void (*on_change)(void *user_data, size_t node, uint64_t now_ms,
                       const uint8_t *key, size_t klen);
     /** The engine's on_peer, with the node index. */
@@ -87,9 +89,10 @@ typedef struct crdt_sim crdt_sim;
  * Ownership: free with crdt_sim_free; @p s is copied (its gossip
  * registry is borrowed); @p mem (NULL = malloc) serves the simulation and
  * its nodes.
- * Errors: CRDT_ERR_INVALID_ARG (NULL, version, 0 nodes, latency_min >
- * latency_max, a probability outside [0, 1], mtu out of the engine's
- * range, invalid node settings), CRDT_ERR_NOMEM.
+ * Errors: CRDT_ERR_INVALID_ARG (NULL, version, 0 nodes or more than
+ * 2^32 - 2, latency_min > latency_max, a probability outside [0, 1] or
+ * NaN, mtu out of the engine's range, invalid node settings),
+ * CRDT_ERR_NOMEM.  *@p out is written only on success.
  * Complexity: O(nodes^2) without join_seed (every node's peer table).
  */
 CRDT_API int crdt_sim_new(crdt_sim **out, const crdt_sim_settings *s,
@@ -111,7 +114,8 @@ CRDT_API size_t crdt_sim_nodes(const crdt_sim *sim);
  */
 CRDT_API crdt_gossip *crdt_sim_node(const crdt_sim *sim, size_t i);
 
-/** crdt_sim_node_id returns node @p i's id (i + 1). */
+/** crdt_sim_node_id returns node @p i's id (i + 1), 0 if @p i is out of
+ * range. */
 CRDT_API uint64_t crdt_sim_node_id(const crdt_sim *sim, size_t i);
 
 /** crdt_sim_is_up: true iff node @p i exists and is not crashed. */
@@ -124,7 +128,8 @@ CRDT_API uint64_t crdt_sim_now(const crdt_sim *sim);
 
 /**
  * crdt_sim_update runs crdt_gossip_update on node @p i at the current
- * simulated time (the node's clock is brought there first).
+ * simulated time (the node's clock is brought there first, by a
+ * crdt_gossip_tick that also runs whatever timer of the node is due).
  * Errors: CRDT_ERR_INVALID_ARG (no such node, or it is crashed), and
  * crdt_gossip_update's.
  */
@@ -253,9 +258,16 @@ CRDT_API int crdt_sim_send(crdt_sim *sim, size_t from, size_t to,
 /**
  * crdt_sim_run_until processes every event (deliveries, node timers) up
  * to and including simulated time @p t_ms, then sets the clock to
- * @p t_ms (if it is later).
- * Errors: CRDT_ERR_NOMEM (an engine or the simulator ran out of memory;
- * the simulation may be continued).
+ * @p t_ms (if it is later).  Events at one time run in the order they
+ * were scheduled.
+ * Errors: CRDT_ERR_INVALID_ARG (NULL), CRDT_ERR_NOMEM: an engine ran out
+ * of memory in a tick or a receive (it stays consistent, see
+ * crdt/gossip.h), or the simulator could not store a datagram a node
+ * sent (it is dropped and counted as lost); the run stops after that
+ * event, the clock stays at its time, and the simulation may be
+ * continued.
+ * Complexity: O(log(datagrams in flight) + log(nodes)) per event, plus
+ * the engine's work.
  */
 CRDT_API int crdt_sim_run_until(crdt_sim *sim, uint64_t t_ms);
 
@@ -278,12 +290,15 @@ CRDT_API int crdt_sim_run_until_converged(crdt_sim *sim, uint64_t max_ms,
 
 /** crdt_sim_stores_equal: true iff every node that is up holds a store
  * byte-for-byte equal to the first such node's (every key's state
- * compared, not only digests).  Complexity: O(nodes * store size). */
+ * compared, not only digests); also false if memory runs short.
+ * Complexity: O(nodes * store size). */
 CRDT_API bool crdt_sim_stores_equal(const crdt_sim *sim);
 
 /* ------------------------------------------------------------- counters */
 
-/** Network counters since the simulation started. */
+/** Network counters since the simulation started.  Every datagram and
+ * copy has one fate: sent + duplicated = delivered + lost + partitioned +
+ * to_crashed + oversize + the copies still in flight. */
 typedef struct crdt_sim_stats {
     uint64_t sent;          /**< datagrams the nodes sent */
     uint64_t sent_bytes;
