@@ -2224,8 +2224,10 @@ static int check_causal(map_tmp *t, cr *r, const entry *e, const uint8_t *v,
     size_t i;
     int rv;
 
-    if ((rv = dots_into(&t->m, e->ds, e->val, &b, false)))
+    if ((rv = dots_into(&t->m, e->ds, e->val, &b, false))) {
+        crdtp_free(&t->m.mem, b.d); /* what was pushed before the failure */
         return crdtp_cr_fail_at(r, v, rv);
+    }
     rv = CRDT_OK;
     if (b.n == 0 && e->ndots == 0)
         rv = crdtp_cr_fail_at(r, r->base + off, CRDT_ERR_DECODE);

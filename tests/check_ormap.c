@@ -2877,6 +2877,7 @@ enum {
     OP_SMALL_MERGE,      /* a delta group into big, its dot index built */
     OP_SMALL_MERGE_FIRST, /* the same, the index built by the call */
     OP_SMALL_UPDATE,     /* an update of big, its dot index built */
+    OP_DECODE_BIG,       /* big decoded: causal values with many dots */
     OP_COUNT
 };
 
@@ -2951,6 +2952,9 @@ static int nomem_call(tu_nomem *c)
         return crdt_ormap_merge(a, f->group);
     case OP_SMALL_UPDATE:
         return os_add(a, 4, "sa7", "new", d);
+    case OP_DECODE_BIG:
+        return crdt_ormap_decode(d, f->bigenc.data, f->bigenc.len, NULL,
+                                 NULL);
     }
     return CRDT_ERR_INVALID_ARG;
 }
@@ -2980,6 +2984,8 @@ static void nomem_succeeded(tu_nomem *c)
         crdt_ormap_free(want);
     } else if (c->op == OP_COPY || c->op == OP_DECODE) {
         ck_assert(crdt_ormap_equal(c->d, f->base));
+    } else if (c->op == OP_DECODE_BIG) {
+        ck_assert(crdt_ormap_equal(c->d, f->big));
     }
 }
 
