@@ -813,6 +813,7 @@ int gp_send(crdt_gossip *g, uint64_t to, int kind)
     /* too long: send it as fragments of a message the peer reassembles */
     chunk = g->set.max_datagram - GP_FRAG_OVERHEAD;
     count = (len + chunk - 1) / chunk;
+    chunk = (len + count - 1) / count; /* as the receiver computes it */
     if (len > g->set.reassembly_max_bytes || len > UINT32_MAX) {
         g->m.send_failures++;
         return CRDT_OK;
@@ -1174,6 +1175,18 @@ int crdt_gossip_receive(crdt_gossip *g, uint64_t now_ms, const uint8_t *addr,
  * Store
  * ====================================================================== */
 
+/* Logs a delta and keeps the log within its budget. */
+static void log_append(crdt_gossip *g, gp_entry *e)
+{
+    size_t n;
+
+    gp_log_append(&g->log, e);
+    g->m.deltas_logged++;
+    n = gp_log_trim(&g->log, g->set.log_max_bytes);
+    g->m.deltas_freed += n;
+    g->m.deltas_evicted += n;
+}
+
 /* Installs key i's new state hash: the tree, presence, staleness. */
 static void gp_set_hash(crdt_gossip *g, size_t i, uint64_t h, size_t enc)
 {
@@ -1269,8 +1282,7 @@ int gp_apply(crdt_gossip *g, const uint8_t *key, size_t klen,
     }
     if (e && *changed) {
         e->key = (uint32_t)idx;
-        gp_log_append(&g->log, e);
-        g->m.deltas_logged++;
+        log_append(g, e);
         e = NULL;
     } else if (log_origin) {
         gp_log_mark_seen(&g->log, log_origin, log_seq, g->round);
@@ -1370,8 +1382,7 @@ static int local_write(crdt_gossip *g, const uint8_t *key, size_t klen,
     gp_set_hash(g, (size_t)idx, h, enc);
     e->key = (uint32_t)idx;
     g->seq++;
-    gp_log_append(&g->log, e);
-    g->m.deltas_logged++;
+    log_append(g, e);
 out:
     crdt_ormap_free(copy); /* the unused copy, or the replaced state */
     crdt_ormap_free(delta);

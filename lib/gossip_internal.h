@@ -185,6 +185,9 @@ void gp_log_append(gp_log *l, gp_entry *e);
 gp_entry *gp_entry_new(const crdt_mem *mem, uint64_t origin, uint64_t seq,
                        uint32_t key, uint64_t round, const uint8_t *data,
                        size_t len);
+/* Frees the oldest entries while the log holds more than max_bytes;
+ * returns how many. */
+size_t gp_log_trim(gp_log *l, size_t max_bytes);
 /* Frees the entries logged before round min_round, and the oldest ones
  * while the log holds more than max_bytes; returns how many were freed,
  * *evicted those freed by the budget.  Forgets origins not seen since

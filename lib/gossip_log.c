@@ -225,6 +225,21 @@ static void unlink_entry(gp_log *l, gp_entry *e)
     crdtp_free(&l->mem, e);
 }
 
+size_t gp_log_trim(gp_log *l, size_t max_bytes)
+{
+    size_t freed = 0;
+
+    while (l->count && l->bytes > max_bytes) {
+        gp_entry *e = l->fifo[l->head];
+
+        l->head = (l->head + 1) % l->cap;
+        l->count--;
+        unlink_entry(l, e);
+        freed++;
+    }
+    return freed;
+}
+
 size_t gp_log_expire(gp_log *l, uint64_t min_round, size_t max_bytes,
                      uint64_t forget_before, size_t *evicted)
 {
