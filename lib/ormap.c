@@ -1049,6 +1049,11 @@ static bool entry_equal(const entry *x, const entry *y)
     return true;
 }
 
+bool crdt_ormap_context_contains(const crdt_ormap *m, crdt_dot d)
+{
+    return m && crdtp_dotctx_contains(&m->ctx, d.actor, d.counter);
+}
+
 bool crdt_ormap_equal(const crdt_ormap *a, const crdt_ormap *b)
 {
     size_t i;
