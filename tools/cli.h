@@ -78,6 +78,11 @@ void out_u64(out *o, uint64_t v);
  * the bytes as a JSON string if they are valid UTF-8, else null. */
 void out_json_bytes(out *o, const uint8_t *p, size_t n);
 
+/* Appends {"actor":A,"NAME":N}, after a comma if @p comma: an entry of a
+ * JSON array of counts ("count") or dots ("counter"). */
+void out_entry_json(out *o, bool comma, uint64_t actor, const char *name,
+                    uint64_t n);
+
 /* A borrowed byte string. */
 typedef struct view {
     const uint8_t *p;

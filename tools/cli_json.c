@@ -149,6 +149,20 @@ void out_json_bytes(out *o, const uint8_t *p, size_t n)
     out_str(o, "}");
 }
 
+/* Appends {"actor":A,"NAME":N}, after a comma if @p comma: an entry of a
+ * JSON array of counts or dots. */
+void out_entry_json(out *o, bool comma, uint64_t actor, const char *name,
+                    uint64_t n)
+{
+    out_str(o, comma ? ",{\"actor\":" : "{\"actor\":");
+    out_u64(o, actor);
+    out_str(o, ",\"");
+    out_str(o, name);
+    out_str(o, "\":");
+    out_u64(o, n);
+    out_str(o, "}");
+}
+
 /* ======================================================================
  * Byte strings in byte order, and what dot stores' encodings hold
  * ====================================================================== */
@@ -331,11 +345,7 @@ bool rd_dots_json(rd *r, out *o)
         if (!rd_header(r, false, &two) || two != 2 || !rd_uint(r, &actor) ||
             !rd_uint(r, &counter))
             return false;
-        out_str(o, i ? ",{\"actor\":" : "{\"actor\":");
-        out_u64(o, actor);
-        out_str(o, ",\"counter\":");
-        out_u64(o, counter);
-        out_str(o, "}");
+        out_entry_json(o, i > 0, actor, "counter", counter);
     }
     out_str(o, "]");
     return true;
@@ -372,11 +382,7 @@ int dotstore_json(const crdt_type *t, const void *obj, bool dots,
     for (i = 0; okay && i < n; i++) {
         if (!(okay = rd_uint(&r, &actor) && rd_uint(&r, &counter)))
             break;
-        out_str(o, i ? ",{\"actor\":" : "{\"actor\":");
-        out_u64(o, actor);
-        out_str(o, ",\"counter\":");
-        out_u64(o, counter);
-        out_str(o, "}");
+        out_entry_json(o, i > 0, actor, "counter", counter);
     }
     out_str(o, "],\"cloud\":");
     okay = okay && rd_dots_json(&r, o);

@@ -86,11 +86,7 @@ static int vc_inspect(const void *obj, out *o)
     for (i = 0; i < n; i++) {
         if ((rv = crdt_vclock_entry(obj, i, &actor, &counter)))
             return rv;
-        out_str(o, i ? ",{\"actor\":" : "{\"actor\":");
-        out_u64(o, actor);
-        out_str(o, ",\"counter\":");
-        out_u64(o, counter);
-        out_str(o, "}");
+        out_entry_json(o, i > 0, actor, "counter", counter);
     }
     out_str(o, "],\"value\":");
     return vc_value_json(obj, o);
@@ -154,11 +150,7 @@ static int dc_fields(const void *obj, bool as_map, out *o)
     for (i = 0; i < n; i++) {
         if ((rv = crdt_dotctx_cloud_dot(obj, i, &dot)))
             return rv;
-        out_str(o, i ? ",{\"actor\":" : "{\"actor\":");
-        out_u64(o, dot.actor);
-        out_str(o, ",\"counter\":");
-        out_u64(o, dot.counter);
-        out_str(o, "}");
+        out_entry_json(o, i > 0, dot.actor, "counter", dot.counter);
     }
     out_str(o, "]");
     return o->err;
@@ -214,11 +206,7 @@ static int gc_inspect(const void *obj, out *o)
     for (i = 0; i < n; i++) {
         if ((rv = crdt_gcounter_entry(obj, i, &actor, &count)))
             return rv;
-        out_str(o, i ? ",{\"actor\":" : "{\"actor\":");
-        out_u64(o, actor);
-        out_str(o, ",\"count\":");
-        out_u64(o, count);
-        out_str(o, "}");
+        out_entry_json(o, i > 0, actor, "count", count);
     }
     out_str(o, "],\"value\":");
     out_u64(o, crdt_gcounter_value(obj));
@@ -270,11 +258,7 @@ static int pn_side(const void *obj, crdt_pncounter_side side, out *o)
     for (i = 0; i < n; i++) {
         if ((rv = crdt_pncounter_entry(obj, side, i, &actor, &count)))
             return rv;
-        out_str(o, i ? ",{\"actor\":" : "{\"actor\":");
-        out_u64(o, actor);
-        out_str(o, ",\"count\":");
-        out_u64(o, count);
-        out_str(o, "}");
+        out_entry_json(o, i > 0, actor, "count", count);
     }
     out_str(o, "]");
     return o->err;
@@ -532,11 +516,7 @@ static int os_inspect(const void *obj, out *o)
         for (k = 0; k < ndots && !rv; k++) {
             if ((rv = crdt_orset_elem_dot(obj, e[i].i, k, &dot)))
                 break;
-            out_str(o, k ? ",{\"actor\":" : "{\"actor\":");
-            out_u64(o, dot.actor);
-            out_str(o, ",\"counter\":");
-            out_u64(o, dot.counter);
-            out_str(o, "}");
+            out_entry_json(o, k > 0, dot.actor, "counter", dot.counter);
         }
         out_str(o, "]}");
     }
