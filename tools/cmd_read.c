@@ -16,19 +16,29 @@
 
 #include "cli.h"
 
-static int run_value(const command *c, opts *o)
+/* value and inspect: the state's value, or all of it as JSON. */
+static int run_print(const command *c, opts *o)
 {
+    bool inspect = c == &cmd_inspect;
     const char *path = pos_file(o, 0);
     state st;
     out ob;
     int rv, status;
 
-    (void)c;
     if ((status = load_state(o, path, &st)))
         return status;
     out_init(&ob);
-    rv = st.ops->value(st.obj, &ob);
-    if (rv == CRDT_ERR_NOT_FOUND)
+    if (inspect) {
+        out_str(&ob, "{\"type\":\"");
+        out_str(&ob, st.t->name);
+        out_str(&ob, "\",\"version\":");
+        out_u64(&ob, CRDT_FORMAT_VERSION);
+        if (!(rv = st.ops->inspect(st.obj, &ob)))
+            out_str(&ob, "}\n");
+    } else {
+        rv = st.ops->value(st.obj, &ob);
+    }
+    if (rv == CRDT_ERR_NOT_FOUND && !inspect)
         status = fail(EXIT_INPUT, "%s: %s has no value (never written)",
                       label(path), st.t->name);
     else if (rv)
@@ -40,35 +50,9 @@ static int run_value(const command *c, opts *o)
     return status;
 }
 
-static int run_inspect(const command *c, opts *o)
-{
-    const char *path = pos_file(o, 0);
-    state st;
-    out ob;
-    int rv, status;
-
-    (void)c;
-    if ((status = load_state(o, path, &st)))
-        return status;
-    out_init(&ob);
-    out_str(&ob, "{\"type\":\"");
-    out_str(&ob, st.t->name);
-    out_str(&ob, "\",\"version\":");
-    out_u64(&ob, CRDT_FORMAT_VERSION);
-    if ((rv = st.ops->inspect(st.obj, &ob))) {
-        status = fail(EXIT_INPUT, "%s: %s", label(path), crdt_strerror(rv));
-    } else {
-        out_str(&ob, "}\n");
-        status = emit(&ob, o->output);
-    }
-    out_clear(&ob);
-    state_clear(&st);
-    return status;
-}
-
 const command cmd_value = {
     .name = "value",
-    .run = run_value,
+    .run = run_print,
     .applies = OP_ANY,
     .optmask = OPT_OUTPUT,
     .min_pos = 0,
@@ -102,7 +86,7 @@ const command cmd_value = {
 
 const command cmd_inspect = {
     .name = "inspect",
-    .run = run_inspect,
+    .run = run_print,
     .applies = OP_ANY,
     .optmask = OPT_OUTPUT,
     .min_pos = 0,
