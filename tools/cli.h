@@ -200,7 +200,7 @@ void type_names(char *dst, size_t cap, op_kind k);
 crdt_registry *registry_new(bool replicated);
 
 /* ======================================================================
- * States: input and output (cli_common.c)
+ * States: the command line, operations, input and output
  * ====================================================================== */
 
 /* A decoded state: its type's row, its descriptor and the object. */
@@ -227,6 +227,37 @@ typedef struct opts {
     const crdt_registry *reg;       /* the replicated types */
     const crdt_registry *clock_reg; /* the others: the clock */
 } opts;
+
+/* --- operations on a state (cli_types.c) --- */
+
+/* An operation on a state (inc, dec, set, add, remove, enable, disable)
+ * and its arguments. */
+typedef struct op_args {
+    op_kind kind;
+    const crdt_actor *actor; /* NULL when none was given */
+    uint64_t by;             /* inc, dec */
+    const uint64_t *time;    /* set: NULL for "now" */
+    const uint8_t *arg;      /* set's VALUE, add's and remove's ELEM */
+    size_t len;
+} op_args;
+
+/* The command that runs operation @p k on a state ("inc", ...). */
+const char *op_name(op_kind k);
+
+/* Fills @p a with operation @p k, the options in @p o and @p arg (VALUE
+ * or ELEM; NULL when the operation takes none). */
+void op_args_init(op_args *a, op_kind k, const opts *o, const char *arg);
+
+/* Applies @p a to @p obj of type @p t, which offers it (type_has) and
+ * has passed op_usage.  Returns a libcrdt error code. */
+int type_apply(const type_ops *t, void *obj, const op_args *a);
+
+/* Reports that @p a failed with @p rv on a state of type @p t, as
+ * "crdt: WHERE: OP: <error>" (with a hint where --by or --time helps).
+ * Returns EXIT_INPUT. */
+int op_fail(const char *where, const crdt_type *t, const op_args *a, int rv);
+
+/* --- input and output (cli_common.c) --- */
 
 /* Reads (at most MAX_INPUT bytes) and decodes the state in @p path ("-"
  * or NULL: stdin), of any type the tool knows; on failure prints one line
@@ -282,6 +313,12 @@ const char *pos_file(const opts *o, int idx);
 /* Reports that command @p c does not apply to the state's type; returns
  * EXIT_INPUT. */
 int not_applicable(const command *c, const char *path, const state *st);
+
+/* Checks the arguments of @p a for type @p t (cli_types.c): an actor
+ * where the operation makes an event, no --time for a register ordered
+ * causally.  Returns -1 if they are fine, else prints the usage error and
+ * returns EXIT_USAGE. */
+int op_usage(const command *c, const type_ops *t, const op_args *a);
 
 /* Help texts shared by the commands' descriptions. */
 #define OUTPUT_HELP                                                        \

@@ -856,6 +856,70 @@ bool type_has(const type_ops *t, op_kind k)
     }
 }
 
+/* --- operations --------------------------------------------------------- */
+
+const char *op_name(op_kind k)
+{
+    static const char *const names[] = {
+        [OP_INC] = "inc",         [OP_DEC] = "dec",
+        [OP_SET] = "set",         [OP_ADD] = "add",
+        [OP_REMOVE] = "remove",   [OP_ENABLE] = "enable",
+        [OP_DISABLE] = "disable",
+    };
+
+    return k < sizeof names / sizeof names[0] && names[k] ? names[k] : "?";
+}
+
+void op_args_init(op_args *a, op_kind k, const opts *o, const char *arg)
+{
+    a->kind = k;
+    a->actor = o->have_actor ? &o->actor : NULL;
+    a->by = o->by;
+    a->time = o->have_time ? &o->time : NULL;
+    a->arg = (const uint8_t *)arg;
+    a->len = arg ? strlen(arg) : 0;
+}
+
+int op_usage(const command *c, const type_ops *t, const op_args *a)
+{
+    if (!a->actor && (t->actor_ops & ACTOR_OP(a->kind)))
+        return usage_fail(c, "--actor or --actor-name is required for %s",
+                          type_name(t));
+    if (a->kind == OP_SET && a->time && t->set_untimed)
+        return usage_fail(c, "--time does not apply to %s (its writes "
+                          "supersede what they have seen)", type_name(t));
+    return -1;
+}
+
+int type_apply(const type_ops *t, void *obj, const op_args *a)
+{
+    switch (a->kind) {
+    case OP_INC: return t->inc(obj, *a->actor, a->by);
+    case OP_DEC: return t->dec(obj, *a->actor, a->by);
+    case OP_SET: return t->set(obj, *a->actor, a->time, a->arg, a->len);
+    case OP_ADD: return t->add(obj, a->actor, a->arg, a->len);
+    case OP_REMOVE: return t->remove(obj, a->arg, a->len);
+    case OP_ENABLE: return t->enable(obj, a->actor);
+    case OP_DISABLE: return t->disable(obj, a->actor);
+    default: return CRDT_ERR_INVALID_ARG;
+    }
+}
+
+int op_fail(const char *where, const crdt_type *t, const op_args *a, int rv)
+{
+    const char *name = op_name(a->kind);
+
+    if (rv == CRDT_ERR_LIMIT && (a->kind == OP_INC || a->kind == OP_DEC))
+        return fail(EXIT_INPUT, "%s: %s: --by %" PRIu64 " is more than "
+                    "%s takes at once (%zu)", where, name, a->by, t->name,
+                    CRDT_DEFAULT_MAX_ELEMENTS);
+    return fail(EXIT_INPUT, "%s: %s: %s%s", where, name, crdt_strerror(rv),
+                rv == CRDT_ERR_CLOCK_DRIFT
+                    ? " (the state's timestamp is ahead of the system "
+                      "clock; give --time)"
+                    : "");
+}
+
 /* Writes the names of the types that offer @p k, separated by ", ", into
  * @p dst ("none" if no type does). */
 void type_names(char *dst, size_t cap, op_kind k)

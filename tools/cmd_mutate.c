@@ -6,7 +6,6 @@
  */
 #include "config.h"
 
-#include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,95 +37,28 @@ static int run_new(const command *c, opts *o)
     return status;
 }
 
-/* inc and dec. */
-static int run_counter(const command *c, opts *o)
+/* inc, dec, set, add, remove, enable, disable: [ARG] [FILE], ARG being
+ * set's VALUE or add's and remove's ELEM. */
+static int run_op(const command *c, opts *o)
 {
-    const char *path = pos_file(o, 0);
+    bool has_arg = c->applies == OP_SET || c->applies == OP_ADD ||
+                   c->applies == OP_REMOVE;
+    const char *path = pos_file(o, has_arg ? 1 : 0);
+    op_args a;
     state st;
     int rv, status;
 
+    op_args_init(&a, c->applies, o, has_arg ? o->pos[0] : NULL);
     if ((status = load_state(o, path, &st)))
         return status;
     if (!type_has(st.ops, c->applies))
         status = not_applicable(c, path, &st);
-    else if ((rv = c->applies == OP_INC
-                       ? st.ops->inc(st.obj, o->actor, o->by)
-                       : st.ops->dec(st.obj, o->actor, o->by)) ==
-             CRDT_ERR_LIMIT)
-        status = fail(EXIT_INPUT, "%s: %s: --by %" PRIu64 " is more than "
-                      "%s takes at once (%zu)", label(path), c->name, o->by,
-                      st.t->name, CRDT_DEFAULT_MAX_ELEMENTS);
-    else if (rv)
-        status = fail(EXIT_INPUT, "%s: %s: %s", label(path), c->name,
-                      crdt_strerror(rv));
+    else if ((status = op_usage(c, st.ops, &a)) >= 0)
+        ; /* reported */
+    else if ((rv = type_apply(st.ops, st.obj, &a)))
+        status = op_fail(label(path), st.t, &a, rv);
     else
         status = emit_state(&st, o->output);
-    state_clear(&st);
-    return status;
-}
-
-static int run_set(const command *c, opts *o)
-{
-    const char *value = o->pos[0], *path = pos_file(o, 1);
-    state st;
-    int rv, status;
-
-    if ((status = load_state(o, path, &st)))
-        return status;
-    if (!type_has(st.ops, c->applies))
-        status = not_applicable(c, path, &st);
-    else if (o->have_time && st.ops->set_untimed)
-        status = usage_fail(c, "--time does not apply to %s (its writes "
-                            "supersede what they have seen)", st.t->name);
-    else if ((rv = st.ops->set(st.obj, o->actor,
-                               o->have_time ? &o->time : NULL,
-                               (const uint8_t *)value, strlen(value))))
-        status = fail(EXIT_INPUT, "%s: %s: %s%s", label(path), c->name,
-                      crdt_strerror(rv),
-                      rv == CRDT_ERR_CLOCK_DRIFT
-                          ? " (the state's timestamp is ahead of the "
-                            "system clock; give --time)"
-                          : "");
-    else
-        status = emit_state(&st, o->output);
-    state_clear(&st);
-    return status;
-}
-
-/* add, remove, enable and disable: ELEM [FILE] or [FILE]. */
-static int run_mutate(const command *c, opts *o)
-{
-    bool has_elem = c->applies == OP_ADD || c->applies == OP_REMOVE;
-    const uint8_t *elem = has_elem ? (const uint8_t *)o->pos[0] : NULL;
-    size_t len = has_elem ? strlen(o->pos[0]) : 0;
-    const char *path = pos_file(o, has_elem ? 1 : 0);
-    const crdt_actor *actor = o->have_actor ? &o->actor : NULL;
-    state st;
-    int rv, status;
-
-    if ((status = load_state(o, path, &st)))
-        return status;
-    if (!type_has(st.ops, c->applies)) {
-        status = not_applicable(c, path, &st);
-        goto done;
-    }
-    if (!actor && (st.ops->actor_ops & ACTOR_OP(c->applies))) {
-        status = usage_fail(c, "--actor or --actor-name is required for %s",
-                            st.t->name);
-        goto done;
-    }
-    switch (c->applies) {
-    case OP_ADD: rv = st.ops->add(st.obj, actor, elem, len); break;
-    case OP_REMOVE: rv = st.ops->remove(st.obj, elem, len); break;
-    case OP_ENABLE: rv = st.ops->enable(st.obj, actor); break;
-    default: rv = st.ops->disable(st.obj, actor); break;
-    }
-    if (rv)
-        status = fail(EXIT_INPUT, "%s: %s: %s", label(path), c->name,
-                      crdt_strerror(rv));
-    else
-        status = emit_state(&st, o->output);
-done:
     state_clear(&st);
     return status;
 }
@@ -146,7 +78,7 @@ const command cmd_new = {
 
 const command cmd_inc = {
     .name = "inc",
-    .run = run_counter,
+    .run = run_op,
     .applies = OP_INC,
     .optmask = OPT_OUTPUT | OPT_ACTOR | OPT_BY,
     .min_pos = 0,
@@ -163,7 +95,7 @@ const command cmd_inc = {
 
 const command cmd_dec = {
     .name = "dec",
-    .run = run_counter,
+    .run = run_op,
     .applies = OP_DEC,
     .optmask = OPT_OUTPUT | OPT_ACTOR | OPT_BY,
     .min_pos = 0,
@@ -179,7 +111,7 @@ const command cmd_dec = {
 
 const command cmd_set = {
     .name = "set",
-    .run = run_set,
+    .run = run_op,
     .applies = OP_SET,
     .optmask = OPT_OUTPUT | OPT_ACTOR | OPT_TIME,
     .min_pos = 1,
@@ -209,7 +141,7 @@ const command cmd_set = {
 
 const command cmd_add = {
     .name = "add",
-    .run = run_mutate,
+    .run = run_op,
     .applies = OP_ADD,
     .optmask = OPT_OUTPUT | OPT_ACTOR | OPT_ACTOR_OPTIONAL,
     .min_pos = 1,
@@ -225,7 +157,7 @@ const command cmd_add = {
 
 const command cmd_remove = {
     .name = "remove",
-    .run = run_mutate,
+    .run = run_op,
     .applies = OP_REMOVE,
     .optmask = OPT_OUTPUT,
     .min_pos = 1,
@@ -241,7 +173,7 @@ const command cmd_remove = {
 
 const command cmd_enable = {
     .name = "enable",
-    .run = run_mutate,
+    .run = run_op,
     .applies = OP_ENABLE,
     .optmask = OPT_OUTPUT | OPT_ACTOR | OPT_ACTOR_OPTIONAL,
     .min_pos = 0,
@@ -258,7 +190,7 @@ const command cmd_enable = {
 
 const command cmd_disable = {
     .name = "disable",
-    .run = run_mutate,
+    .run = run_op,
     .applies = OP_DISABLE,
     .optmask = OPT_OUTPUT | OPT_ACTOR | OPT_ACTOR_OPTIONAL,
     .min_pos = 0,
