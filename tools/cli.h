@@ -291,6 +291,8 @@ typedef int (*cmd_fn)(const struct command *c, opts *o);
 
 typedef struct command {
     const char *name;
+    const char *synopsis; /* its line in `crdt --help`: the arguments, */
+    const char *summary;  /* and what it does in a few words */
     cmd_fn run;
     op_kind applies;      /* the types it applies to (help, errors) */
     unsigned optmask;

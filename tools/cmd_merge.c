@@ -121,6 +121,8 @@ static int run_compare(const command *c, opts *o)
 
 const command cmd_merge = {
     .name = "merge",
+    .synopsis = "FILE...",
+    .summary = "merge states of one type",
     .run = run_merge,
     .applies = OP_MERGE,
     .optmask = OPT_OUTPUT,
@@ -136,6 +138,8 @@ const command cmd_merge = {
 
 const command cmd_compare = {
     .name = "compare",
+    .synopsis = "A B",
+    .summary = "before, after, equal or concurrent",
     .run = run_compare,
     .applies = OP_MERGE,
     .optmask = OPT_OUTPUT,

@@ -65,6 +65,8 @@ static int run_op(const command *c, opts *o)
 
 const command cmd_new = {
     .name = "new",
+    .synopsis = "TYPE",
+    .summary = "an empty state",
     .run = run_new,
     .applies = OP_ANY,
     .optmask = OPT_OUTPUT,
@@ -78,6 +80,8 @@ const command cmd_new = {
 
 const command cmd_inc = {
     .name = "inc",
+    .synopsis = "--actor N [--by N] [FILE]",
+    .summary = "increment a counter or clock",
     .run = run_op,
     .applies = OP_INC,
     .optmask = OPT_OUTPUT | OPT_ACTOR | OPT_BY,
@@ -95,6 +99,8 @@ const command cmd_inc = {
 
 const command cmd_dec = {
     .name = "dec",
+    .synopsis = "--actor N [--by N] [FILE]",
+    .summary = "decrement a PN-counter",
     .run = run_op,
     .applies = OP_DEC,
     .optmask = OPT_OUTPUT | OPT_ACTOR | OPT_BY,
@@ -111,6 +117,8 @@ const command cmd_dec = {
 
 const command cmd_set = {
     .name = "set",
+    .synopsis = "--actor N [--time T] VALUE [FILE]",
+    .summary = "write a register",
     .run = run_op,
     .applies = OP_SET,
     .optmask = OPT_OUTPUT | OPT_ACTOR | OPT_TIME,
@@ -141,6 +149,8 @@ const command cmd_set = {
 
 const command cmd_add = {
     .name = "add",
+    .synopsis = "[--actor N] ELEM [FILE]",
+    .summary = "add to a set",
     .run = run_op,
     .applies = OP_ADD,
     .optmask = OPT_OUTPUT | OPT_ACTOR | OPT_ACTOR_OPTIONAL,
@@ -157,6 +167,8 @@ const command cmd_add = {
 
 const command cmd_remove = {
     .name = "remove",
+    .synopsis = "ELEM [FILE]",
+    .summary = "remove from an OR-set",
     .run = run_op,
     .applies = OP_REMOVE,
     .optmask = OPT_OUTPUT,
@@ -173,6 +185,8 @@ const command cmd_remove = {
 
 const command cmd_enable = {
     .name = "enable",
+    .synopsis = "[--actor N] [FILE]",
+    .summary = "enable a flag",
     .run = run_op,
     .applies = OP_ENABLE,
     .optmask = OPT_OUTPUT | OPT_ACTOR | OPT_ACTOR_OPTIONAL,
@@ -190,6 +204,8 @@ const command cmd_enable = {
 
 const command cmd_disable = {
     .name = "disable",
+    .synopsis = "[--actor N] [FILE]",
+    .summary = "disable a flag",
     .run = run_op,
     .applies = OP_DISABLE,
     .optmask = OPT_OUTPUT | OPT_ACTOR | OPT_ACTOR_OPTIONAL,

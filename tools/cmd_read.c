@@ -52,6 +52,8 @@ static int run_print(const command *c, opts *o)
 
 const command cmd_value = {
     .name = "value",
+    .synopsis = "[FILE]",
+    .summary = "print the value",
     .run = run_print,
     .applies = OP_ANY,
     .optmask = OPT_OUTPUT,
@@ -86,6 +88,8 @@ const command cmd_value = {
 
 const command cmd_inspect = {
     .name = "inspect",
+    .synopsis = "[FILE]",
+    .summary = "any encoding as JSON",
     .run = run_print,
     .applies = OP_ANY,
     .optmask = OPT_OUTPUT,

@@ -67,49 +67,49 @@ static void print_command_help(const command *c)
            c->help, c->applies == OP_ANY ? "types" : "applies to", names);
 }
 
+/* Prints a line of a command list: NAME SYNOPSIS, then SUMMARY from
+ * column 38 (two spaces after a longer synopsis). */
+static void print_entry(const char *name, const char *synopsis,
+                        const char *summary)
+{
+    int n = printf("  %s %s", name, synopsis);
+
+    printf("%*s%s\n", n < 36 ? 38 - n : 2, "", summary);
+}
+
 static void print_help(void)
 {
     char names[256];
+    size_t i;
 
     type_names(names, sizeof names, OP_ANY);
-    printf(
-        "usage: %s COMMAND [OPTIONS] [ARGS]\n"
-        "\n"
-        "Works on libcrdt states in their canonical encoding: reads a "
-        "state from\nFILE or stdin, writes the new state to stdout or -o "
-        "FILE.\n"
-        "\n"
-        "commands:\n"
-        "  new TYPE                            an empty state\n"
-        "  inc --actor N [--by N] [FILE]       increment a counter or "
-        "clock\n"
-        "  dec --actor N [--by N] [FILE]       decrement a PN-counter\n"
-        "  set --actor N [--time T] VALUE [FILE]  write a register\n"
-        "  add [--actor N] ELEM [FILE]         add to a set\n"
-        "  remove ELEM [FILE]                  remove from an OR-set\n"
-        "  enable [--actor N] [FILE]           enable a flag\n"
-        "  disable [--actor N] [FILE]          disable a flag\n"
-        "  value [FILE]                        print the value\n"
-        "  merge FILE...                       merge states of one type\n"
-        "  compare A B                         before, after, equal or "
-        "concurrent\n"
-        "  inspect [FILE]                      any encoding as JSON\n"
-        "  help [COMMAND]                      this text, or a command's\n"
-        "\n"
-        "types: %s\n"
-        "\n"
-        "Actors are --actor N (decimal uint64) or --actor-name NAME "
-        "(XXH3-64 of\nNAME's bytes).  In JSON output, actor ids and "
-        "counters are exact decimal\nnumbers, which may exceed 2^53.  "
-        "Inputs are limited to 64 MiB.\n"
-        "\n"
-        "exit status: 0 success, 1 bad input or failed operation (one line "
-        "on\nstderr; for a bad encoding the error and its byte offset), 2 "
-        "usage error.\n"
-        "\n"
-        "'%s COMMAND --help' describes a command.  %s --version prints "
-        "the version.\n",
-        prog, names, prog, prog);
+    printf("usage: %s COMMAND [OPTIONS] [ARGS]\n"
+           "\n"
+           "Works on libcrdt states in their canonical encoding: reads a "
+           "state from\nFILE or stdin, writes the new state to stdout or -o "
+           "FILE.\n"
+           "\n"
+           "commands:\n",
+           prog);
+    for (i = 0; i < N_COMMANDS; i++)
+        print_entry(commands[i]->name, commands[i]->synopsis,
+                    commands[i]->summary);
+    print_entry("help", "[COMMAND]", "this text, or a command's");
+    printf("\n"
+           "types: %s\n"
+           "\n"
+           "Actors are --actor N (decimal uint64) or --actor-name NAME "
+           "(XXH3-64 of\nNAME's bytes).  In JSON output, actor ids and "
+           "counters are exact decimal\nnumbers, which may exceed 2^53.  "
+           "Inputs are limited to 64 MiB.\n"
+           "\n"
+           "exit status: 0 success, 1 bad input or failed operation (one "
+           "line on\nstderr; for a bad encoding the error and its byte "
+           "offset), 2 usage error.\n"
+           "\n"
+           "'%s COMMAND --help' describes a command.  %s --version prints "
+           "the version.\n",
+           names, prog, prog);
 }
 
 static const command *command_by_name(const char *name)
