@@ -141,7 +141,11 @@ int dotstore_json(const crdt_type *t, const void *obj, bool dots, out *o);
  * merge(a, b) == b.  set writes a register; time NULL means "now" from a
  * hybrid logical clock that has first seen the register's own timestamp.
  * add, remove, enable and disable get the actor as a pointer, NULL when
- * none was given; it is never NULL for the ops in actor_ops.
+ * none was given; it is never NULL for the ops in actor_ops.  The
+ * operations that change a state take a delta: NULL, or an object of the
+ * type that the operation's delta is joined into (as the library's
+ * mutators do; a map's plain value is updated through it).  On error the
+ * state and the delta may have changed, and are dropped.
  * value writes what `crdt value` prints (with its final newline, if any)
  * or fails with CRDT_ERR_NOT_FOUND when there is no value; inspect writes
  * the JSON members that follow "type" and "version" (starting with a
@@ -166,16 +170,16 @@ typedef struct type_ops {
     const crdt_type *(*type)(void);
     bool replicated; /* a CRDT: merge and compare apply */
     int (*compare)(const void *a, const void *b, crdt_order *order);
-    int (*inc)(void *obj, crdt_actor actor, uint64_t by);
-    int (*dec)(void *obj, crdt_actor actor, uint64_t by);
+    int (*inc)(void *obj, crdt_actor actor, uint64_t by, void *delta);
+    int (*dec)(void *obj, crdt_actor actor, uint64_t by, void *delta);
     int (*set)(void *obj, crdt_actor actor, const uint64_t *time,
-               const uint8_t *val, size_t len);
+               const uint8_t *val, size_t len, void *delta);
     bool set_untimed; /* set takes no --time (writes ordered causally) */
     int (*add)(void *obj, const crdt_actor *actor, const uint8_t *elem,
-               size_t len);
-    int (*remove)(void *obj, const uint8_t *elem, size_t len);
-    int (*enable)(void *obj, const crdt_actor *actor);
-    int (*disable)(void *obj, const crdt_actor *actor);
+               size_t len, void *delta);
+    int (*remove)(void *obj, const uint8_t *elem, size_t len, void *delta);
+    int (*enable)(void *obj, const crdt_actor *actor, void *delta);
+    int (*disable)(void *obj, const crdt_actor *actor, void *delta);
     unsigned actor_ops; /* ACTOR_OP(k) for each op that makes a new event
                          * (a dot): the actor is then required; the
                          * others get NULL or ignore it */
@@ -249,8 +253,9 @@ const char *op_name(op_kind k);
 void op_args_init(op_args *a, op_kind k, const opts *o, const char *arg);
 
 /* Applies @p a to @p obj of type @p t, which offers it (type_has) and
- * has passed op_usage.  Returns a libcrdt error code. */
-int type_apply(const type_ops *t, void *obj, const op_args *a);
+ * has passed op_usage, joining its delta into @p delta if not NULL.
+ * Returns a libcrdt error code. */
+int type_apply(const type_ops *t, void *obj, const op_args *a, void *delta);
 
 /* Reports that @p a failed with @p rv on a state of type @p t, as
  * "crdt: WHERE: OP: <error>" (with a hint where --by or --time helps).

@@ -41,17 +41,18 @@ static int vc_compare(const void *a, const void *b, crdt_order *order)
     return CRDT_OK;
 }
 
-/* Adds @p by to the actor's counter: --by 1 is one event. */
-static int vc_inc(void *obj, crdt_actor actor, uint64_t by)
+/* Adds @p by to the actor's counter: --by 1 is one event.  The clock has
+ * no delta mutators: the delta is the clock {actor: new counter}. */
+static int vc_inc(void *obj, crdt_actor actor, uint64_t by, void *delta)
 {
-    uint64_t cur;
+    uint64_t cur = crdt_vclock_get(obj, actor);
+    int rv;
 
-    if (by == 1)
-        return crdt_vclock_increment(obj, actor, NULL);
-    cur = crdt_vclock_get(obj, actor);
     if (by > UINT64_MAX - cur)
         return CRDT_ERR_OVERFLOW;
-    return crdt_vclock_set(obj, actor, cur + by);
+    if ((rv = crdt_vclock_set(obj, actor, cur + by)) || !delta)
+        return rv;
+    return crdt_vclock_set(delta, actor, cur + by);
 }
 
 /* {"actor": counter, ...} with actors as decimal strings (JSON keys). */
@@ -110,16 +111,19 @@ static int dc_compare(const void *a, const void *b, crdt_order *order)
 
 /* Records the actor's next @p by events (crdt_dotctx_next_dot each).  A
  * context with a gap before them keeps each new dot in its cloud, so @p by
- * is bounded by the decoders' default limit on cloud size. */
-static int dc_inc(void *obj, crdt_actor actor, uint64_t by)
+ * is bounded by the decoders' default limit on cloud size.  The delta is
+ * the context of the new dots. */
+static int dc_inc(void *obj, crdt_actor actor, uint64_t by, void *delta)
 {
+    crdt_dot dot;
     uint64_t i;
     int rv;
 
     if (by > CRDT_DEFAULT_MAX_ELEMENTS)
         return CRDT_ERR_LIMIT;
     for (i = 0; i < by; i++)
-        if ((rv = crdt_dotctx_next_dot(obj, actor, NULL)))
+        if ((rv = crdt_dotctx_next_dot(obj, actor, &dot)) ||
+            (delta && (rv = crdt_dotctx_add(delta, dot))))
             return rv;
     return CRDT_OK;
 }
@@ -183,9 +187,9 @@ static int dc_inspect(const void *obj, out *o)
 
 /* --- gcounter ---------------------------------------------------------- */
 
-static int gc_inc(void *obj, crdt_actor actor, uint64_t by)
+static int gc_inc(void *obj, crdt_actor actor, uint64_t by, void *delta)
 {
-    return crdt_gcounter_increment(obj, actor, by, NULL);
+    return crdt_gcounter_increment(obj, actor, by, delta);
 }
 
 static int gc_value(const void *obj, out *o)
@@ -215,14 +219,14 @@ static int gc_inspect(const void *obj, out *o)
 
 /* --- pncounter ---------------------------------------------------------- */
 
-static int pn_inc(void *obj, crdt_actor actor, uint64_t by)
+static int pn_inc(void *obj, crdt_actor actor, uint64_t by, void *delta)
 {
-    return crdt_pncounter_increment(obj, actor, by, NULL);
+    return crdt_pncounter_increment(obj, actor, by, delta);
 }
 
-static int pn_dec(void *obj, crdt_actor actor, uint64_t by)
+static int pn_dec(void *obj, crdt_actor actor, uint64_t by, void *delta)
 {
-    return crdt_pncounter_decrement(obj, actor, by, NULL);
+    return crdt_pncounter_decrement(obj, actor, by, delta);
 }
 
 /* The exact value sum(P) - sum(N), which lies in (-2^64, 2^64) and so
@@ -295,16 +299,16 @@ static int lww_cmp(const void *a, const void *b, crdt_order *order)
  * system clock which crdt_lww_set_now first updates with the register's
  * timestamp, so the write orders after the one it replaces. */
 static int lww_set(void *obj, crdt_actor actor, const uint64_t *time,
-                   const uint8_t *val, size_t len)
+                   const uint8_t *val, size_t len, void *delta)
 {
     crdt_hlc *hlc;
     int rv;
 
     if (time)
-        return crdt_lww_set(obj, *time, actor, val, len, NULL);
+        return crdt_lww_set(obj, *time, actor, val, len, delta);
     if (!(hlc = crdt_hlc_new(NULL, NULL)))
         return CRDT_ERR_NOMEM;
-    rv = crdt_lww_set_now(obj, hlc, actor, val, len, NULL);
+    rv = crdt_lww_set_now(obj, hlc, actor, val, len, delta);
     crdt_hlc_free(hlc);
     return rv;
 }
@@ -439,10 +443,10 @@ static int hlc_inspect(const void *obj, out *o)
 
 /* A G-set needs no actor: its adds are not events of anyone. */
 static int gs_add(void *obj, const crdt_actor *actor, const uint8_t *elem,
-                  size_t len)
+                  size_t len, void *delta)
 {
     (void)actor;
-    return crdt_gset_add(obj, elem, len, NULL);
+    return crdt_gset_add(obj, elem, len, delta);
 }
 
 static int gs_view(const void *obj, size_t i, view *v)
@@ -464,14 +468,14 @@ static int gs_inspect(const void *obj, out *o)
 /* --- orset ---------------------------------------------------------------- */
 
 static int os_add(void *obj, const crdt_actor *actor, const uint8_t *elem,
-                  size_t len)
+                  size_t len, void *delta)
 {
-    return crdt_orset_add(obj, *actor, elem, len, NULL);
+    return crdt_orset_add(obj, *actor, elem, len, delta);
 }
 
-static int os_remove(void *obj, const uint8_t *elem, size_t len)
+static int os_remove(void *obj, const uint8_t *elem, size_t len, void *delta)
 {
-    return crdt_orset_remove(obj, elem, len, NULL);
+    return crdt_orset_remove(obj, elem, len, delta);
 }
 
 static int os_view(const void *obj, size_t i, view *v)
@@ -532,10 +536,10 @@ static int os_inspect(const void *obj, out *o)
 /* A write supersedes what the register has seen: no timestamp (cmd_set
  * rejects --time for it, set_untimed). */
 static int mv_set(void *obj, crdt_actor actor, const uint64_t *time,
-                  const uint8_t *val, size_t len)
+                  const uint8_t *val, size_t len, void *delta)
 {
     (void)time;
-    return crdt_mvreg_write(obj, actor, val, len, NULL);
+    return crdt_mvreg_write(obj, actor, val, len, delta);
 }
 
 static int mv_view(const void *obj, size_t i, view *v)
@@ -580,26 +584,26 @@ static int mv_inspect(const void *obj, out *o)
  * The operation that adds a dot takes the actor: enable for the
  * enable-wins flag, disable for the disable-wins flag. */
 
-static int ew_enable(void *obj, const crdt_actor *actor)
+static int ew_enable(void *obj, const crdt_actor *actor, void *delta)
 {
-    return crdt_ewflag_enable(obj, *actor, NULL);
+    return crdt_ewflag_enable(obj, *actor, delta);
 }
 
-static int ew_disable(void *obj, const crdt_actor *actor)
+static int ew_disable(void *obj, const crdt_actor *actor, void *delta)
 {
     (void)actor;
-    return crdt_ewflag_disable(obj, NULL);
+    return crdt_ewflag_disable(obj, delta);
 }
 
-static int dw_enable(void *obj, const crdt_actor *actor)
+static int dw_enable(void *obj, const crdt_actor *actor, void *delta)
 {
     (void)actor;
-    return crdt_dwflag_enable(obj, NULL);
+    return crdt_dwflag_enable(obj, delta);
 }
 
-static int dw_disable(void *obj, const crdt_actor *actor)
+static int dw_disable(void *obj, const crdt_actor *actor, void *delta)
 {
-    return crdt_dwflag_disable(obj, *actor, NULL);
+    return crdt_dwflag_disable(obj, *actor, delta);
 }
 
 static int flag_value(bool v, out *o)
@@ -891,16 +895,17 @@ int op_usage(const command *c, const type_ops *t, const op_args *a)
     return -1;
 }
 
-int type_apply(const type_ops *t, void *obj, const op_args *a)
+int type_apply(const type_ops *t, void *obj, const op_args *a, void *delta)
 {
     switch (a->kind) {
-    case OP_INC: return t->inc(obj, *a->actor, a->by);
-    case OP_DEC: return t->dec(obj, *a->actor, a->by);
-    case OP_SET: return t->set(obj, *a->actor, a->time, a->arg, a->len);
-    case OP_ADD: return t->add(obj, a->actor, a->arg, a->len);
-    case OP_REMOVE: return t->remove(obj, a->arg, a->len);
-    case OP_ENABLE: return t->enable(obj, a->actor);
-    case OP_DISABLE: return t->disable(obj, a->actor);
+    case OP_INC: return t->inc(obj, *a->actor, a->by, delta);
+    case OP_DEC: return t->dec(obj, *a->actor, a->by, delta);
+    case OP_SET:
+        return t->set(obj, *a->actor, a->time, a->arg, a->len, delta);
+    case OP_ADD: return t->add(obj, a->actor, a->arg, a->len, delta);
+    case OP_REMOVE: return t->remove(obj, a->arg, a->len, delta);
+    case OP_ENABLE: return t->enable(obj, a->actor, delta);
+    case OP_DISABLE: return t->disable(obj, a->actor, delta);
     default: return CRDT_ERR_INVALID_ARG;
     }
 }

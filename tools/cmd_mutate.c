@@ -55,7 +55,7 @@ static int run_op(const command *c, opts *o)
         status = not_applicable(c, path, &st);
     else if ((status = op_usage(c, st.ops, &a)) >= 0)
         ; /* reported */
-    else if ((rv = type_apply(st.ops, st.obj, &a)))
+    else if ((rv = type_apply(st.ops, st.obj, &a, NULL)))
         status = op_fail(label(path), st.t, &a, rv);
     else
         status = emit_state(&st, o->output);
