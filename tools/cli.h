@@ -161,7 +161,8 @@ typedef enum op_kind {
     OP_ADD,
     OP_REMOVE,
     OP_ENABLE,
-    OP_DISABLE
+    OP_DISABLE,
+    OP_MAP /* the map commands (ormap) */
 } op_kind;
 
 #define ACTOR_OP(k) (1u << (k))
@@ -245,8 +246,10 @@ typedef struct op_args {
     size_t len;
 } op_args;
 
-/* The command that runs operation @p k on a state ("inc", ...). */
+/* The command that runs operation @p k on a state ("inc", ...), and the
+ * operation of that name (OP_ANY if none). */
 const char *op_name(op_kind k);
+op_kind op_by_name(const char *name);
 
 /* Fills @p a with operation @p k, the options in @p o and @p arg (VALUE
  * or ELEM; NULL when the operation takes none). */
@@ -304,6 +307,9 @@ typedef struct command {
     int min_pos, max_pos; /* max_pos -1: unbounded */
     const char *usage;    /* synopsis after "crdt NAME " */
     const char *help;     /* description and options */
+    const struct command *const *subs; /* a group of subcommands (run
+                                        * NULL): them, NULL-terminated;
+                                        * each named "GROUP SUB" */
 } command;
 
 /* Prints "crdt: CMD: <message> (see 'crdt CMD --help')" (without CMD
@@ -337,6 +343,12 @@ int op_usage(const command *c, const type_ops *t, const op_args *a);
     "                     0..18446744073709551615\n"                        \
     "  --actor-name NAME  the actor id derived from NAME's bytes (XXH3-64,\n" \
     "                     seed 0: crdt_actor_from_name)\n"
+#define BY_HELP                                                            \
+    "  --by N             the amount, 1..18446744073709551615\n"
+#define TIME_HELP                                                          \
+    "  --time T           the timestamp, a decimal integer (an HLC\n"      \
+    "                     timestamp is milliseconds << 16 | counter);\n"   \
+    "                     lww only\n"
 #define FILE_HELP                                                          \
     "FILE is a state in its canonical encoding (at most 64 MiB); without\n" \
     "FILE, or with '-', the state is read from stdin.\n"
@@ -349,5 +361,7 @@ extern const command cmd_new, cmd_inc, cmd_dec, cmd_set, cmd_add,
 extern const command cmd_value, cmd_inspect;
 /* cmd_merge.c: join and order states */
 extern const command cmd_merge, cmd_compare;
+/* cmd_map.c: the group `crdt map` (update, remove) */
+extern const command cmd_map;
 
 #endif /* CRDT_TOOLS_CLI_H */

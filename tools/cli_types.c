@@ -856,6 +856,7 @@ bool type_has(const type_ops *t, op_kind k)
     case OP_REMOVE: return t->remove != NULL;
     case OP_ENABLE: return t->enable != NULL;
     case OP_DISABLE: return t->disable != NULL;
+    case OP_MAP: return t->type()->tag == CRDT_TAG_ORMAP;
     default: return true;
     }
 }
@@ -872,6 +873,16 @@ const char *op_name(op_kind k)
     };
 
     return k < sizeof names / sizeof names[0] && names[k] ? names[k] : "?";
+}
+
+op_kind op_by_name(const char *name)
+{
+    int k;
+
+    for (k = OP_INC; k <= OP_DISABLE; k++)
+        if (strcmp(op_name((op_kind)k), name) == 0)
+            return (op_kind)k;
+    return OP_ANY;
 }
 
 void op_args_init(op_args *a, op_kind k, const opts *o, const char *arg)

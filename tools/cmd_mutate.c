@@ -92,9 +92,7 @@ const command cmd_inc = {
         "Adds N (default 1) to the actor's entry and writes the new state;\n"
         "for a dotctx, records the actor's next N events (N at most 2^24).\n"
         "Overflow is an error and changes nothing.\n\n" FILE_HELP "\n"
-        ACTOR_HELP
-        "  --by N             the amount, 1..18446744073709551615\n"
-        OUTPUT_HELP,
+        ACTOR_HELP BY_HELP OUTPUT_HELP,
 };
 
 const command cmd_dec = {
@@ -110,9 +108,7 @@ const command cmd_dec = {
     .help =
         "Subtracts N (default 1) from a counter and writes the new state.\n"
         "Overflow is an error and changes nothing.\n\n" FILE_HELP "\n"
-        ACTOR_HELP
-        "  --by N             the amount, 1..18446744073709551615\n"
-        OUTPUT_HELP,
+        ACTOR_HELP BY_HELP OUTPUT_HELP,
 };
 
 const command cmd_set = {
@@ -140,11 +136,7 @@ const command cmd_set = {
         "supersedes every sibling the register holds, and writes made\n"
         "concurrently elsewhere stay beside it as siblings after a merge.\n"
         "A VALUE starting with '-' goes after '--'.\n\n"
-        FILE_HELP "\n" ACTOR_HELP
-        "  --time T           the timestamp, a decimal integer (an HLC\n"
-        "                     timestamp is milliseconds << 16 | counter);\n"
-        "                     lww only\n"
-        OUTPUT_HELP,
+        FILE_HELP "\n" ACTOR_HELP TIME_HELP OUTPUT_HELP,
 };
 
 const command cmd_add = {

@@ -40,7 +40,9 @@ const char prog[] = "crdt";
 /* The commands, in the order of `crdt --help`.  Each is defined in the
  * file of its group and declared in cli.h; adding a command is adding its
  * file to tools_crdt_SOURCES in Makefile.am, its declaration to cli.h and
- * its line here. */
+ * its line here.  A command with subcommands (`crdt map update`) is a
+ * group: its entry lists them (command.subs), and dispatch, help and
+ * `crdt --help` go one word further. */
 static const command *const commands[] = {
     &cmd_new,     /* cmd_mutate.c */
     &cmd_inc,
@@ -54,18 +56,11 @@ static const command *const commands[] = {
     &cmd_merge,   /* cmd_merge.c */
     &cmd_compare,
     &cmd_inspect, /* cmd_read.c */
+    &cmd_map,     /* cmd_map.c: map update, map remove */
+    /* `crdt sim SCENARIO` (cmd_sim.c, with libcrdt-gossip) goes here. */
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
-
-static void print_command_help(const command *c)
-{
-    char names[256];
-
-    type_names(names, sizeof names, c->applies);
-    printf("usage: %s %s %s\n\n%s\n%s: %s\n", prog, c->name, c->usage,
-           c->help, c->applies == OP_ANY ? "types" : "applies to", names);
-}
 
 /* Prints a line of a command list: NAME SYNOPSIS, then SUMMARY from
  * column 38 (two spaces after a longer synopsis). */
@@ -75,6 +70,35 @@ static void print_entry(const char *name, const char *synopsis,
     int n = printf("  %s %s", name, synopsis);
 
     printf("%*s%s\n", n < 36 ? 38 - n : 2, "", summary);
+}
+
+/* Lists @p c, or each command of a group, without the first @p skip
+ * characters of their names. */
+static void print_entries(const command *c, size_t skip)
+{
+    const command *const *s;
+
+    if (!c->subs) {
+        print_entry(c->name + skip, c->synopsis, c->summary);
+        return;
+    }
+    for (s = c->subs; *s; s++)
+        print_entry((*s)->name + skip, (*s)->synopsis, (*s)->summary);
+}
+
+static void print_command_help(const command *c)
+{
+    char names[256];
+
+    type_names(names, sizeof names, c->applies);
+    printf("usage: %s %s %s\n\n%s\n", prog, c->name, c->usage, c->help);
+    if (c->subs) {
+        printf("subcommands:\n");
+        print_entries(c, strlen(c->name) + 1);
+        printf("\n");
+    }
+    printf("%s: %s\n", c->applies == OP_ANY ? "types" : "applies to",
+           names);
 }
 
 static void print_help(void)
@@ -92,8 +116,7 @@ static void print_help(void)
            "commands:\n",
            prog);
     for (i = 0; i < N_COMMANDS; i++)
-        print_entry(commands[i]->name, commands[i]->synopsis,
-                    commands[i]->summary);
+        print_entries(commands[i], 0);
     print_entry("help", "[COMMAND]", "this text, or a command's");
     printf("\n"
            "types: %s\n"
@@ -122,6 +145,18 @@ static const command *command_by_name(const char *name)
     return NULL;
 }
 
+/* The subcommand of @p group named @p name (after the group's name). */
+static const command *sub_by_name(const command *group, const char *name)
+{
+    size_t skip = strlen(group->name) + 1;
+    const command *const *s;
+
+    for (s = group->subs; *s; s++)
+        if (strcmp((*s)->name + skip, name) == 0)
+            return *s;
+    return NULL;
+}
+
 /* True iff argv (before any "--") asks for help. */
 static bool wants_help(int argc, char **argv)
 {
@@ -143,12 +178,36 @@ static int flush_stdout(void)
     return 0;
 }
 
+/* crdt help [COMMAND [SUBCOMMAND]] */
+static int run_help(int argc, char **argv)
+{
+    const command *c, *sub;
+    int next = 3;
+
+    if (argc == 2) {
+        print_help();
+        return flush_stdout();
+    }
+    c = command_by_name(argv[2]);
+    if (c && c->subs && argc > 3 && (sub = sub_by_name(c, argv[3]))) {
+        c = sub;
+        next = 4;
+    }
+    if (argc > next)
+        return usage_fail(NULL, "help: unexpected argument '%s'",
+                          argv[next]);
+    if (!c)
+        return usage_fail(NULL, "help: unknown command '%s'", argv[2]);
+    print_command_help(c);
+    return flush_stdout();
+}
+
 int main(int argc, char **argv)
 {
-    const command *c;
+    const command *c, *sub;
     crdt_registry *reg, *clock_reg;
     opts o;
-    int status;
+    int next = 2, status;
 
     if (argc < 2)
         return usage_fail(NULL, "missing command");
@@ -160,30 +219,33 @@ int main(int argc, char **argv)
         printf("%s (libcrdt) %s\n", prog, crdt_version_string());
         return flush_stdout();
     }
-    if (strcmp(argv[1], "help") == 0) {
-        if (argc == 2) {
-            print_help();
-        } else if (argc == 3 && (c = command_by_name(argv[2]))) {
-            print_command_help(c);
-        } else if (argc > 3) {
-            return usage_fail(NULL, "help: unexpected argument '%s'",
-                              argv[3]);
-        } else {
-            return usage_fail(NULL, "help: unknown command '%s'",
-                              argv[2]);
-        }
-        return flush_stdout();
-    }
+    if (strcmp(argv[1], "help") == 0)
+        return run_help(argc, argv);
     if (!(c = command_by_name(argv[1]))) {
         if (argv[1][0] == '-')
             return usage_fail(NULL, "unknown option '%s'", argv[1]);
         return usage_fail(NULL, "unknown command '%s'", argv[1]);
     }
-    if (wants_help(argc - 2, argv + 2)) {
+    if (c->subs) { /* a group: the subcommand in argv[2], or its help */
+        if (argc > 2 && (sub = sub_by_name(c, argv[2]))) {
+            c = sub;
+            next = 3;
+        } else if (wants_help(argc - 2, argv + 2)) {
+            print_command_help(c);
+            return flush_stdout();
+        } else if (argc == 2) {
+            return usage_fail(c, "missing subcommand");
+        } else if (argv[2][0] == '-') {
+            return usage_fail(c, "unknown option '%s'", argv[2]);
+        } else {
+            return usage_fail(c, "unknown subcommand '%s'", argv[2]);
+        }
+    }
+    if (wants_help(argc - next, argv + next)) {
         print_command_help(c);
         return flush_stdout();
     }
-    if ((status = parse_opts(c, argc - 2, argv + 2, &o)) >= 0)
+    if ((status = parse_opts(c, argc - next, argv + next, &o)) >= 0)
         return status;
     reg = registry_new(true);
     clock_reg = registry_new(false);
