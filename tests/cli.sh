@@ -739,6 +739,207 @@ else
     bad "ormap: $mkmap not found (build with make)"
 fi
 
+# --- map update, map remove --------------------------------------------------
+run map --help
+check "map --help" eval '[ "$rc" -eq 0 ] && grep -q "^usage: crdt map SUBCOMMAND" out && grep -q "^  update --actor N KEY TYPE OP" out && grep -q "^  remove KEY \[FILE\]" out && [ ! -s err ]'
+run help map
+check "help map" eval '[ "$rc" -eq 0 ] && grep -q "^usage: crdt map SUBCOMMAND" out'
+for sub in update remove; do
+    run map "$sub" --help
+    check "map $sub --help" eval '[ "$rc" -eq 0 ] && grep -q "^usage: crdt map $sub" out && grep -q "^applies to: ormap$" out && [ ! -s err ]'
+    run help map "$sub"
+    check "help map $sub" eval '[ "$rc" -eq 0 ] && grep -q "^usage: crdt map $sub" out'
+done
+run map update --bogus --help
+check "map update --bogus --help" eval '[ "$rc" -eq 0 ] && grep -q "^usage: crdt map update" out'
+run --help
+check "--help lists the map commands" eval 'grep -q "^  map update --actor N KEY TYPE OP \[ARG\] \[FILE\]  update a key of an OR-map$" out && grep -q "^  map remove KEY \[FILE\]  *remove a key from an OR-map$" out'
+expect_err "map without subcommand" 2 "^crdt: map: missing subcommand \(see 'crdt map --help'\)$" map
+expect_err "map unknown subcommand" 2 "^crdt: map: unknown subcommand 'frob'" map frob
+expect_err "map unknown option" 2 "^crdt: map: unknown option '--frob'" map --frob
+expect_err "help map unknown subcommand" 2 "^crdt: help: unexpected argument 'frob'" help map frob
+
+save mu0.bin new ormap
+# mapv VALUE: the value of a map whose one key "k" holds VALUE.
+mapv() {
+    printf '[{"key":{"hex":"6b","text":"k"},"value":%s}]' "$1"
+}
+# Every operation on every type that takes it, inside a map: the value is
+# as the top-level command leaves a state of the type.  Plain values keep
+# a slot per actor (gcounter, pncounter), causal values draw their dots
+# from the map's context (orset, mvreg, flags).
+save mg1.bin map update --actor 1 k gcounter inc mu0.bin
+expect "map gcounter inc" "$(mapv '{"type":"gcounter","version":1,"entries":[{"actor":1,"count":1}],"value":1}')" value mg1.bin
+save mg2.bin map update --actor 2 --by 5 k gcounter inc mg1.bin
+expect "map gcounter inc --by, another actor" "$(mapv '{"type":"gcounter","version":1,"entries":[{"actor":1,"count":1},{"actor":2,"count":5}],"value":6}')" value mg2.bin
+save mp1.bin map update --actor 1 --by 3 k pncounter inc mu0.bin
+save mp2.bin map update --actor 2 --by 10 k pncounter dec mp1.bin
+expect "map pncounter inc, dec" "$(mapv '{"type":"pncounter","version":1,"p":[{"actor":1,"count":3}],"n":[{"actor":2,"count":10}],"value":-7}')" value mp2.bin
+save mv1.bin map update --actor 1 --by 3 k vclock inc mu0.bin
+save mv2.bin map update --actor 1 k vclock inc mv1.bin
+expect "map vclock inc" "$(mapv '{"type":"vclock","version":1,"entries":[{"actor":1,"counter":4}],"value":{"1":4}}')" value mv2.bin
+save md1.bin map update --actor 5 --by 2 k dotctx inc mu0.bin
+expect "map dotctx inc" "$(mapv '{"type":"dotctx","version":1,"vv":[{"actor":5,"counter":2}],"cloud":[],"value":{"vv":{"5":2},"cloud":[]}}')" value md1.bin
+save ml1.bin map update --actor 1 --time 5 k lww set hi mu0.bin
+expect "map lww set --time" "$(mapv '{"type":"lww","version":1,"timestamp":5,"actor":1,"value":{"hex":"6869","text":"hi"}}')" value ml1.bin
+save ml2.bin map update --actor 2 --time 4 k lww set older ml1.bin
+expect "map lww: an older write loses" "$(mapv '{"type":"lww","version":1,"timestamp":5,"actor":1,"value":{"hex":"6869","text":"hi"}}')" value ml2.bin
+save ml3.bin map update --actor 2 k lww set now ml1.bin
+check "map lww set without --time: a later write from the clock" \
+    eval '"$crdt" value ml3.bin | grep -q "\"actor\":2,\"value\":{\"hex\":\"6e6f77\",\"text\":\"now\"}}}\]$"'
+save mm1.bin map update --actor 1 k mvreg set a mu0.bin
+expect "map mvreg set" "$(mapv '{"type":"mvreg","version":1,"vv":[{"actor":1,"counter":1}],"cloud":[],"siblings":[{"actor":1,"counter":1,"value":{"hex":"61","text":"a"}}],"value":[{"hex":"61","text":"a"}]}')" value mm1.bin
+save mm2.bin map update --actor 2 k mvreg set b mm1.bin
+expect "map mvreg set supersedes" "$(mapv '{"type":"mvreg","version":1,"vv":[{"actor":2,"counter":1}],"cloud":[],"siblings":[{"actor":2,"counter":1,"value":{"hex":"62","text":"b"}}],"value":[{"hex":"62","text":"b"}]}')" value mm2.bin
+save mm3.bin map update --actor 3 k mvreg set c mm1.bin
+save mm23.bin merge mm2.bin mm3.bin
+expect "map mvreg concurrent sets merge to siblings" "$(mapv '{"type":"mvreg","version":1,"vv":[{"actor":2,"counter":1},{"actor":3,"counter":1}],"cloud":[],"siblings":[{"actor":2,"counter":1,"value":{"hex":"62","text":"b"}},{"actor":3,"counter":1,"value":{"hex":"63","text":"c"}}],"value":[{"hex":"62","text":"b"},{"hex":"63","text":"c"}]}')" \
+    value mm23.bin
+save ms1.bin map update --actor 1 k gset add y mu0.bin
+save ms2.bin map update --actor 7 k gset add x ms1.bin
+expect "map gset add" "$(mapv '{"type":"gset","version":1,"value":[{"hex":"78","text":"x"},{"hex":"79","text":"y"}]}')" value ms2.bin
+save mo1.bin map update --actor 1 k orset add x mu0.bin
+save mo2.bin map update --actor 1 k orset add y mo1.bin
+save mo3.bin map update --actor 1 k orset remove x mo2.bin
+expect "map orset add, remove" "$(mapv '{"type":"orset","version":1,"vv":[],"cloud":[{"actor":1,"counter":3}],"elements":[{"elem":{"hex":"79","text":"y"},"dots":[{"actor":1,"counter":3}]}],"value":[{"hex":"79","text":"y"}]}')" value mo3.bin
+save me1.bin map update --actor 1 k ewflag enable mu0.bin
+expect "map ewflag enable" "$(mapv '{"type":"ewflag","version":1,"vv":[{"actor":1,"counter":1}],"cloud":[],"dots":[{"actor":1,"counter":1}],"value":true}')" value me1.bin
+save me2.bin map update --actor 1 k ewflag disable me1.bin
+expect "map ewflag disable" "$(mapv '{"type":"ewflag","version":1,"vv":[],"cloud":[],"dots":[],"value":false}')" value me2.bin
+save mw1.bin map update --actor 1 k dwflag disable mu0.bin
+expect "map dwflag disable" "$(mapv '{"type":"dwflag","version":1,"vv":[{"actor":1,"counter":1}],"cloud":[],"dots":[{"actor":1,"counter":1}],"value":false}')" value mw1.bin
+save mw2.bin map update --actor 2 k dwflag enable mw1.bin
+expect "map dwflag enable" "$(mapv '{"type":"dwflag","version":1,"vv":[],"cloud":[],"dots":[],"value":true}')" value mw2.bin
+expect "map update: the map after it" after compare mg2.bin mg1.bin
+expect "map update from stdin" "$(mapv '{"type":"gcounter","version":1,"entries":[{"actor":1,"count":2}],"value":2}')" \
+    --in <("$crdt" map update --actor 1 k gcounter inc mg1.bin) value
+run --in mg1.bin map update --actor 1 k gcounter inc -
+check "map update from -" eval '[ "$rc" -eq 0 ] && "$crdt" value out | grep -q "\"count\":2}\],\"value\":2}}\]$"'
+expect "map update --actor-name" "$(mapv '{"type":"gcounter","version":1,"entries":[{"actor":1442208253991303397,"count":1}],"value":1}')" \
+    --in <("$crdt" map update --actor-name bob k gcounter inc mu0.bin) value
+# Keys are bytes: not UTF-8, empty, or starting with '-' (after '--').
+save mk1.bin map update --actor 1 -- $'\xff' gset add -x mu0.bin
+expect "map non-UTF-8 key, ELEM after --" '[{"key":{"hex":"ff","text":null},"value":{"type":"gset","version":1,"value":[{"hex":"2d78","text":"-x"}]}}]' value mk1.bin
+save mk2.bin map update --actor 1 "" gcounter inc mu0.bin
+expect "map empty key" '[{"key":{"hex":"","text":""},"value":{"type":"gcounter","version":1,"entries":[{"actor":1,"count":1}],"value":1}}]' value mk2.bin
+save mk3.bin map update --actor 1 -- -k gcounter inc mk2.bin
+save mk4.bin map remove -- -k mk3.bin
+expect_err "map remove of a key starting with - before --" 2 "^crdt: map remove: unknown option '-k'" map remove -k mk3.bin
+expect "map remove of a key after --" '[{"key":{"hex":"","text":""},"value":{"type":"gcounter","version":1,"entries":[{"actor":1,"count":1}],"value":1}}]' value mk4.bin
+
+# Nested maps: a path of `ormap update` steps, or `ormap remove KEY`.
+save mn1.bin map update --actor 1 outer ormap update inner gcounter inc mu0.bin
+save mn2.bin map update --actor 1 outer ormap update other ormap update deep orset add z mn1.bin
+expect "map nested update" '[{"key":{"hex":"6f75746572","text":"outer"},"value":{"type":"ormap","version":1,"vv":[{"actor":1,"counter":1}],"cloud":[{"actor":1,"counter":3},{"actor":1,"counter":4},{"actor":1,"counter":5}],"entries":[{"key":{"hex":"696e6e6572","text":"inner"},"type":"gcounter","dots":[{"actor":1,"counter":1}]},{"key":{"hex":"6f74686572","text":"other"},"type":"ormap","dots":[{"actor":1,"counter":5}]}],"value":[{"key":{"hex":"696e6e6572","text":"inner"},"value":{"type":"gcounter","version":1,"entries":[{"actor":1,"count":1}],"value":1}},{"key":{"hex":"6f74686572","text":"other"},"value":{"type":"ormap","version":1,"vv":[],"cloud":[{"actor":1,"counter":3},{"actor":1,"counter":4}],"entries":[{"key":{"hex":"64656570","text":"deep"},"type":"orset","dots":[{"actor":1,"counter":4}]}],"value":[{"key":{"hex":"64656570","text":"deep"},"value":{"type":"orset","version":1,"vv":[],"cloud":[{"actor":1,"counter":3}],"elements":[{"elem":{"hex":"7a","text":"z"},"dots":[{"actor":1,"counter":3}]}],"value":[{"hex":"7a","text":"z"}]}}]}}]}}]' \
+    value mn2.bin
+save mn3.bin map update --actor 1 outer ormap remove other mn2.bin
+expect "map nested remove" '[{"key":{"hex":"6f75746572","text":"outer"},"value":{"type":"ormap","version":1,"vv":[{"actor":1,"counter":1}],"cloud":[],"entries":[{"key":{"hex":"696e6e6572","text":"inner"},"type":"gcounter","dots":[{"actor":1,"counter":1}]}],"value":[{"key":{"hex":"696e6e6572","text":"inner"},"value":{"type":"gcounter","version":1,"entries":[{"actor":1,"count":1}],"value":1}}]}}]' \
+    value mn3.bin
+check "map nested remove gives the outer key a new dot" \
+    eval '"$crdt" inspect mn3.bin | grep -q "\"type\":\"ormap\",\"dots\":\[{\"actor\":1,\"counter\":7}\]"'
+# 15 maps under the one read: 16 levels, the most a map holds.
+deep=()
+for ((i = 0; i < 15; i++)); do deep+=(k ormap update); done
+save mdeep.bin map update --actor 1 "${deep[@]}" k gcounter inc mu0.bin
+run value mdeep.bin
+check "map update 16 levels deep" \
+    eval '[ "$rc" -eq 0 ] && [ "$(grep -o "\"type\":\"ormap\",\"version\"" out | wc -l)" -eq 15 ] && grep -q "\"type\":\"gcounter\",\"version\":1,\"entries\":\[{\"actor\":1,\"count\":1}\],\"value\":1}}\]}}\]" out'
+expect_err "map update 17 levels deep" 1 "^crdt: mu0.bin: map update: ('k': ){15}'k': input exceeds a decode limit \(maps nest at most 16 levels deep\)$" \
+    map update --actor 1 "${deep[@]}" k ormap update k gcounter inc mu0.bin
+
+# map remove: observed remove; an absent key changes nothing; a key
+# updated again starts from empty.
+save mr1.bin map remove k mg2.bin
+expect "map remove" '[]' value mr1.bin
+check "map remove leaves the context" eval '[ "$(hex mr1.bin)" = 95010c82010102019090 ]'
+run map remove nokey mg2.bin
+check "map remove of an absent key changes nothing" eval '[ "$rc" -eq 0 ] && cmp -s out mg2.bin'
+expect "map key updated after a remove starts from empty" "$(mapv '{"type":"gcounter","version":1,"entries":[{"actor":1,"count":1}],"value":1}')" \
+    --in <("$crdt" map update --actor 1 k gcounter inc mr1.bin) value
+expect "map key updated after a remove with another type" "$(mapv '{"type":"gset","version":1,"value":[{"hex":"61","text":"a"}]}')" \
+    --in <("$crdt" map update --actor 1 k gset add a mr1.bin) value
+# A remove concurrent with an update (two files merged): add wins with
+# what the update brought.  Actor 1 built "outer" {inner: 1, other: 1};
+# one replica removes "outer", another adds 2 to "inner": the merge has
+# "outer" {inner: 2}, actor 2's slot alone, in any order.
+save mc0.bin map update --actor 1 outer ormap update other gcounter inc mn1.bin
+save mcR.bin map remove outer mc0.bin
+save mcU.bin map update --actor 2 --by 2 outer ormap update inner gcounter inc mc0.bin
+save mcW.bin map update --actor 3 k orset add w mu0.bin
+merge_orders mc mcR.bin mcU.bin mcW.bin
+save mcRU.bin merge mcR.bin mcU.bin
+expect "map remove concurrent with an update: add wins" \
+    '[{"key":{"hex":"6f75746572","text":"outer"},"value":{"type":"ormap","version":1,"vv":[{"actor":2,"counter":1}],"cloud":[],"entries":[{"key":{"hex":"696e6e6572","text":"inner"},"type":"gcounter","dots":[{"actor":2,"counter":1}]}],"value":[{"key":{"hex":"696e6e6572","text":"inner"},"value":{"type":"gcounter","version":1,"entries":[{"actor":2,"count":2}],"value":2}}]}}]' \
+    value mcRU.bin
+expect "map remove concurrent with an update: compare" concurrent compare mcR.bin mcU.bin
+expect "map remove is below the merge" before compare mcR.bin mcRU.bin
+# Errors of the operation or the map: exit 1, one line.
+expect_err "map key with another type" 1 "^crdt: mg1.bin: map update: 'k': unknown or unexpected type \(the key holds a value of type gcounter\)$" \
+    map update --actor 1 k orset add x mg1.bin
+expect_err "map nested key with another type" 1 "^crdt: mn1.bin: map update: 'outer': 'inner': unknown or unexpected type \(the key holds a value of type gcounter\)$" \
+    map update --actor 1 outer ormap update inner ormap update x gcounter inc mn1.bin
+expect_err "map key with another type than a nested map" 1 "^crdt: mn1.bin: map update: 'outer': unknown or unexpected type \(the key holds a value of type ormap\)$" \
+    map update --actor 1 outer gcounter inc mn1.bin
+save mbig.bin map update --actor 1 --by 18446744073709551615 k gcounter inc mu0.bin
+expect_err "map gcounter overflow" 1 "^crdt: mbig.bin: map update: 'k': inc: counter overflow$" \
+    map update --actor 1 k gcounter inc mbig.bin
+expect_err "map dotctx inc beyond 2^24" 1 "^crdt: mu0.bin: map update: 'k': inc: --by 16777217 is more than dotctx takes at once \(16777216\)$" \
+    map update --actor 1 --by 16777217 k dotctx inc mu0.bin
+save mlD.bin map update --actor 1 --time $(((now_ms + 3600000) << 16)) k lww set far mu0.bin
+expect_err "map lww set beyond the drift bound" 1 "^crdt: mlD.bin: map update: 'k': set: clock drift beyond bound \(.*give --time\)$" \
+    map update --actor 1 k lww set x mlD.bin
+expect_err "map update of a gcounter" 1 "^crdt: gc0.bin: map update does not apply to gcounter \(only to ormap\)$" \
+    map update --actor 1 k gcounter inc gc0.bin
+expect_err "map remove of a gcounter" 1 "^crdt: gc0.bin: map remove does not apply to gcounter \(only to ormap\)$" \
+    map remove k gc0.bin
+: >mempty.bin
+expect_err "map update of a bad encoding" 1 "^crdt: mempty.bin: malformed encoding at byte 0 \(empty input\)$" \
+    map update --actor 1 k gcounter inc mempty.bin
+# Usage errors: exit 2, before the map is read.
+mu_usage() { # NAME REGEX ARGS...
+    local name="$1" re="$2"
+    shift 2
+    expect_err "map update: $name" 2 "^crdt: map update: $re \(see 'crdt map update --help'\)$" map update "$@"
+}
+mu_usage "no actor" "--actor or --actor-name is required" k gcounter inc mu0.bin
+mu_usage "no KEY" "missing KEY" --actor 1
+mu_usage "no TYPE" "missing TYPE" --actor 1 k
+mu_usage "no OP" "missing OP" --actor 1 k gcounter
+mu_usage "no VALUE" "missing VALUE" --actor 1 k lww set
+mu_usage "no ELEM" "missing ELEM" --actor 1 k orset remove
+mu_usage "no nested KEY" "missing KEY" --actor 1 k ormap update
+mu_usage "no KEY to remove" "missing KEY" --actor 1 k ormap remove
+mu_usage "unknown type" "'nosuch' is not a type a map holds \(types: vclock, dotctx, gcounter, pncounter, lww, gset, orset, mvreg, ewflag, dwflag, ormap\)" \
+    --actor 1 k nosuch inc mu0.bin
+mu_usage "hlc" "'hlc' is not a type a map holds \(types: .*\)" --actor 1 k hlc inc mu0.bin
+mu_usage "dec on gcounter" "'dec' is not an operation on gcounter \(operations: inc\)" --actor 1 k gcounter dec mu0.bin
+mu_usage "update on orset" "'update' is not an operation on orset \(operations: add, remove\)" --actor 1 k orset update x gcounter inc
+mu_usage "inc on ormap" "'inc' is not an operation on ormap \(operations: update, remove\)" --actor 1 k ormap inc mu0.bin
+mu_usage "unknown OP" "'frob' is not an operation on ewflag \(operations: enable, disable\)" --actor 1 k ewflag frob
+mu_usage "--by for set" "--by does not apply to set" --actor 1 --by 2 k lww set x mu0.bin
+mu_usage "--by for a nested remove" "--by does not apply to remove" --actor 1 --by 2 k ormap remove x mu0.bin
+mu_usage "--time for inc" "--time does not apply to inc" --actor 1 --time 2 k gcounter inc mu0.bin
+mu_usage "--time for mvreg" "--time does not apply to mvreg \(its writes supersede what they have seen\)" --actor 1 --time 2 k mvreg set x mu0.bin
+mu_usage "two files" "unexpected argument 'mu0.bin'" --actor 1 k gcounter inc mu0.bin mu0.bin
+mu_usage "bad --by" "invalid --by '0'.*" --actor 1 --by 0 k gcounter inc mu0.bin
+mu_usage "-o twice" "output given twice" --actor 1 -o a -o b k gcounter inc mu0.bin
+expect_err "map remove: no KEY" 2 "^crdt: map remove: missing argument \(see 'crdt map remove --help'\)$" map remove
+expect_err "map remove: two files" 2 "^crdt: map remove: unexpected argument 'mu0.bin'" map remove k mu0.bin mu0.bin
+expect_err "map remove: takes no actor" 2 "^crdt: map remove: unknown option '--actor'" map remove --actor 1 k mu0.bin
+
+# -o, in place too.
+cp mu0.bin mio.bin
+run map update --actor 1 -o mio.bin k gcounter inc mio.bin
+check "map update -o in place" eval '[ "$rc" -eq 0 ] && [ ! -s out ] && [ ! -s err ] && cmp -s mio.bin mg1.bin'
+run map update --actor 2 --by 5 k gcounter inc --output=mio.bin mio.bin
+check "map update --output= in place" eval '[ "$rc" -eq 0 ] && [ ! -s out ] && cmp -s mio.bin mg2.bin'
+run map remove -o mio.bin k mio.bin
+check "map remove -o in place" eval '[ "$rc" -eq 0 ] && [ ! -s out ] && cmp -s mio.bin mr1.bin'
+cp mg1.bin mio.bin
+expect_err "map update -o: target untouched on error" 1 "^crdt: mio.bin: map update: 'k': " map update --actor 1 -o mio.bin k orset add x mio.bin
+check "map update -o: target kept" cmp -s mio.bin mg1.bin
+check "map update -o: no temporary files left" eval '! ls | grep -q "\.tmp-"'
+
 # --- -o -----------------------------------------------------------------------
 run new vclock -o o1.bin
 check "-o writes nothing to stdout" eval '[ "$rc" -eq 0 ] && [ ! -s out ] && [ ! -s err ]'
