@@ -813,9 +813,7 @@ int gp_send(crdt_gossip *g, uint64_t to, int kind)
     /* too long: send it as fragments of a message the peer reassembles */
     chunk = g->set.max_datagram - GP_FRAG_OVERHEAD;
     count = (len + chunk - 1) / chunk;
-    /* the receiver takes ceil(len / count) per fragment: send that (the
-     * last fragment stays non-empty: (count - 1) * chunk < len) */
-    chunk = (len + count - 1) / count;
+    chunk = (len + count - 1) / count; /* as the receiver computes it */
     if (len > g->set.reassembly_max_bytes || len > UINT32_MAX) {
         g->m.send_failures++;
         return CRDT_OK;
@@ -918,29 +916,14 @@ static void expire_reassembly(crdt_gossip *g)
 
 /* Keeps the digest tree's depth suited to the store and every key's
  * hash current. */
-static void gp_set_hash(crdt_gossip *g, size_t i, uint64_t h, size_t enc);
-
 static int maintain_store(crdt_gossip *g)
 {
-    gp_store *s = &g->store;
-    unsigned d = gp_tree_depth_for(s->len);
-    size_t i;
-    int rv;
+    unsigned d = gp_tree_depth_for(g->store.len);
+    int rv = gp_flush(g);
 
-    for (i = 0; s->nstale && i < s->len; i++) {
-        uint64_t h;
-        size_t enc;
-
-        if (!s->keys[i].stale)
-            continue;
-        if ((rv = gp_store_hash(s, s->keys[i].key, s->keys[i].klen,
-                                s->keys[i].map, &h, &enc)))
-            return rv;
-        gp_set_hash(g, i, h, enc);
-    }
-    if (d > g->tree.depth)
-        return gp_tree_rebuild(&g->tree, d, s);
-    return CRDT_OK;
+    if (!rv && d > g->tree.depth)
+        rv = gp_tree_rebuild(&g->tree, d, &g->store);
+    return rv;
 }
 
 static void run_round(crdt_gossip *g)
@@ -1177,48 +1160,141 @@ int crdt_gossip_receive(crdt_gossip *g, uint64_t now_ms, const uint8_t *addr,
  * Store
  * ====================================================================== */
 
-/* Installs key i's new state hash: the tree, presence, staleness. */
-static void gp_set_hash(crdt_gossip *g, size_t i, uint64_t h, size_t enc)
+static size_t uint_bytes(uint64_t v)
 {
-    gp_store *s = &g->store;
+    return v < 0x80 ? 1 : v <= 0xff ? 2 : v <= 0xffff ? 3
+           : v <= 0xffffffffu ? 5 : 9;
+}
+
+/* Bytes of a PUSH item [origin, seq, key, delta]. */
+static size_t push_item_bytes(uint64_t origin, uint64_t seq, size_t klen,
+                              size_t dlen)
+{
+    return 1 + uint_bytes(origin) + uint_bytes(seq) +
+           (klen <= 0xff ? 2 : klen <= 0xffff ? 3 : 5) + klen + dlen;
+}
+
+/* Logs a delta and keeps the log within its budget. */
+static void log_append(crdt_gossip *g, gp_entry *e)
+{
+    size_t n;
+
+    gp_log_append(&g->log, e);
+    g->m.deltas_logged++;
+    n = gp_log_trim(&g->log, g->set.log_max_bytes);
+    g->m.deltas_freed += n;
+    g->m.deltas_evicted += n;
+}
+
+/* Updates key i's presence from its map. */
+static void set_present(gp_store *s, size_t i)
+{
     gp_key *k = &s->keys[i];
+    bool p = crdt_ormap_size(k->map) > 0;
+
+    if (p != k->present) {
+        k->present = p;
+        if (p)
+            s->npresent++;
+        else
+            s->npresent--;
+    }
+}
+
+/* Installs key i's state hash h in the tree. */
+static void set_hash(crdt_gossip *g, size_t i, uint64_t h, size_t enc)
+{
+    gp_key *k = &g->store.keys[i];
 
     gp_tree_add(&g->tree, k->pos, h - k->h);
     k->h = h;
     k->enc_len = enc;
-    if (k->present)
-        s->npresent--;
-    k->present = crdt_ormap_size(k->map) > 0;
-    if (k->present)
-        s->npresent++;
-    if (k->stale) {
-        k->stale = false;
-        s->nstale--;
-    }
 }
 
-/* Applies a decoded state or delta to a key (see gossip_internal.h). */
+/* Brings every dirty key's hash (and so the tree) up to date.  On
+ * CRDT_ERR_NOMEM the keys not yet hashed stay dirty. */
+int gp_flush(crdt_gossip *g)
+{
+    gp_store *s = &g->store;
+    size_t done;
+    int rv = CRDT_OK;
+
+    for (done = 0; done < s->ndirty; done++) {
+        size_t i = s->dirtyq[done];
+        gp_key *k = &s->keys[i];
+        uint64_t h;
+        size_t enc;
+
+        if ((rv = gp_store_hash(s, k->key, k->klen, k->map, &h, &enc)))
+            break;
+        set_hash(g, i, h, enc);
+        k->dirty = false;
+    }
+    memmove(s->dirtyq, s->dirtyq + done,
+            (s->ndirty - done) * sizeof *s->dirtyq);
+    s->ndirty -= done;
+    return rv;
+}
+
+/* True if the context of the OR-map encoded in raw holds a dot that map's
+ * context lacks: merging it certainly changes map.  (False says nothing.)
+ * raw has been decoded already, so it is well formed. */
+static bool has_new_dot(const crdt_ormap *map, const uint8_t *raw,
+                        size_t len)
+{
+    cr r;
+    uint32_t n, i, nbody;
+
+    crdtp_cr_init(&r, raw, len, NULL);
+    if (crdtp_cr_envelope(&r, CRDT_TAG_ORMAP, &nbody) ||
+        crdtp_cr_map(&r, &n))
+        return false;
+    for (i = 0; i < n; i++) {
+        crdt_dot d;
+
+        if (cr_uint(&r, &d.actor) || cr_uint(&r, &d.counter))
+            return false;
+        if (!crdt_ormap_context_contains(map, d))
+            return true;
+    }
+    if (crdtp_cr_array(&r, &n))
+        return false;
+    for (i = 0; i < n; i++) {
+        crdt_dot d;
+        uint32_t two;
+
+        if (crdtp_cr_array(&r, &two) || cr_uint(&r, &d.actor) ||
+            cr_uint(&r, &d.counter))
+            return false;
+        if (!crdt_ormap_context_contains(map, d))
+            return true;
+    }
+    return false;
+}
+
+/* Applies a decoded state or delta to a key (see gossip_internal.h).
+ * The key's hash is brought up to date lazily (gp_flush), except when
+ * only the hash can tell whether the merge changed the state. */
 int gp_apply(crdt_gossip *g, const uint8_t *key, size_t klen,
              const crdt_ormap *m, uint64_t log_origin, uint64_t log_seq,
              const uint8_t *raw, size_t rawlen, bool *changed)
 {
     gp_store *s = &g->store;
     long idx = gp_store_find(s, key, klen);
-    crdt_ormap *fresh = NULL, *target;
+    crdt_ormap *fresh = NULL;
     gp_entry *e = NULL;
     uint8_t *kcopy = NULL;
-    uint64_t h = 0;
-    size_t enc = 0;
+    bool exact = false;
     int rv;
 
     *changed = false;
     if (idx < 0) {
+        if (crdt_ormap_equal(m, NULL))
+            return CRDT_OK; /* nothing to store */
         if (s->len >= g->set.max_keys) {
             drop(g, CRDT_GOSSIP_DROP_BUDGET);
             return CRDT_OK;
         }
-        if (crdt_ormap_equal(m, NULL))
-            return CRDT_OK; /* nothing to store */
         if ((rv = gp_store_reserve(s)))
             return rv;
         kcopy = crdtp_malloc(&g->mem, klen);
@@ -1228,11 +1304,12 @@ int gp_apply(crdt_gossip *g, const uint8_t *key, size_t klen,
             goto fail;
         }
         memcpy(kcopy, key, klen);
-        target = fresh;
-    } else {
-        target = s->keys[idx].map;
-        /* room to hash the merged state without growing */
-        if ((rv = crdt_buf_reserve(&s->scratch,
+    } else if (!has_new_dot(s->keys[idx].map, raw, rawlen)) {
+        /* no new event: only the hashes can tell; room to hash the
+         * merged state without growing */
+        exact = true;
+        if ((s->keys[idx].dirty && (rv = gp_flush(g))) ||
+            (rv = crdt_buf_reserve(&s->scratch,
                                    2 * (s->keys[idx].enc_len + rawlen) +
                                        klen + 64)))
             return rv;
@@ -1247,33 +1324,37 @@ int gp_apply(crdt_gossip *g, const uint8_t *key, size_t klen,
             goto fail;
         }
     }
-    if ((rv = crdt_ormap_merge(target, m)))
+    if ((rv = crdt_ormap_merge(fresh ? fresh : s->keys[idx].map, m)))
         goto fail;
-    rv = gp_store_hash(s, key, klen, target, &h, &enc);
     if (fresh) {
-        if (rv)
-            goto fail;
         idx = (long)gp_store_insert(s, kcopy, klen, fresh);
         kcopy = NULL;
         fresh = NULL;
-    } else if (rv) {
-        /* merged, but the hash could not be computed (rare: the scratch
-         * buffer was reserved above): the next round rehashes the key */
-        if (!s->keys[idx].stale) {
-            s->keys[idx].stale = true;
-            s->nstale++;
-        }
-        crdtp_free(&g->mem, e);
-        return rv;
-    }
-    if (h != s->keys[idx].h || s->keys[idx].enc_len == 0) {
-        gp_set_hash(g, (size_t)idx, h, enc);
         *changed = true;
+        gp_store_dirty(s, (size_t)idx);
+    } else if (exact) {
+        gp_key *k = &s->keys[idx];
+        uint64_t h;
+        size_t enc;
+
+        if (gp_store_hash(s, key, klen, k->map, &h, &enc)) {
+            /* merged, but not hashed (rare: the buffer was reserved):
+             * count it as a change and hash it later */
+            *changed = true;
+            gp_store_dirty(s, (size_t)idx);
+        } else if (h != k->h) {
+            set_hash(g, (size_t)idx, h, enc);
+            *changed = true;
+        }
+    } else {
+        *changed = true;
+        gp_store_dirty(s, (size_t)idx);
     }
+    if (*changed)
+        set_present(s, (size_t)idx);
     if (e && *changed) {
         e->key = (uint32_t)idx;
-        gp_log_append(&g->log, e);
-        g->m.deltas_logged++;
+        log_append(g, e);
         e = NULL;
     } else if (log_origin) {
         gp_log_mark_seen(&g->log, log_origin, log_seq, g->round);
@@ -1313,8 +1394,6 @@ static int local_write(crdt_gossip *g, const uint8_t *key, size_t klen,
     crdt_ormap *copy, *delta;
     gp_entry *e = NULL;
     uint8_t *kcopy = NULL;
-    uint64_t h;
-    size_t enc;
     int rv;
 
     if (!fn && idx < 0)
@@ -1340,7 +1419,6 @@ static int local_write(crdt_gossip *g, const uint8_t *key, size_t klen,
         goto out; /* a delete that removed nothing */
     crdt_buf_reset(&g->tmp);
     if ((rv = crdt_ormap_encode(delta, &g->tmp)) ||
-        (rv = gp_store_hash(s, key, klen, copy, &h, &enc)) ||
         (rv = gp_log_reserve(&g->log, g->actor)))
         goto out;
     if (idx < 0) {
@@ -1370,11 +1448,14 @@ static int local_write(crdt_gossip *g, const uint8_t *key, size_t klen,
         s->keys[idx].map = copy;
         copy = old;
     }
-    gp_set_hash(g, (size_t)idx, h, enc);
+    gp_store_dirty(s, (size_t)idx);
+    set_present(s, (size_t)idx);
     e->key = (uint32_t)idx;
     g->seq++;
-    gp_log_append(&g->log, e);
-    g->m.deltas_logged++;
+    g->m.deltas_written++;
+    g->m.delta_bytes_written += push_item_bytes(g->actor, g->seq, klen,
+                                                e->len);
+    log_append(g, e);
 out:
     crdt_ormap_free(copy); /* the unused copy, or the replaced state */
     crdt_ormap_free(delta);
@@ -1461,7 +1542,11 @@ int crdt_gossip_key_at(const crdt_gossip *g, size_t i, const uint8_t **key,
 
 uint64_t crdt_gossip_digest(const crdt_gossip *g)
 {
-    return g ? gp_tree_root(&g->tree) : 0;
+    if (!g)
+        return 0;
+    /* the hashes are brought up to date lazily: logically const */
+    gp_flush((crdt_gossip *)g);
+    return gp_tree_root(&g->tree);
 }
 
 /* ======================================================================

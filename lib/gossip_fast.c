@@ -28,6 +28,12 @@
 #include "gossip_fast.h"
 #include "mem_internal.h"
 
+/* The i-th logged entry of origin o (ascending seq). */
+static gp_entry *ent(const gp_origin *o, uint32_t i)
+{
+    return o->ents[o->off + i];
+}
+
 /* Writes up to sample_size random peers (not `to`) as [[id, addr]...]. */
 static void write_members(crdt_gossip *g, cw *w, uint64_t to)
 {
@@ -195,7 +201,7 @@ void gp_fast_round(crdt_gossip *g)
     /* the local deltas not pushed yet sit at the end of our origin */
     if (self)
         while (fresh < self->nents &&
-               !self->ents[self->nents - 1 - fresh]->pushed)
+               !ent(self, self->nents - 1 - fresh)->pushed)
             fresh++;
     for (t = 0; t < n; t++) {
         if (fresh) {
@@ -203,7 +209,7 @@ void gp_fast_round(crdt_gossip *g)
 
             gp_pack_init(&p, g, to[t], CRDT_GOSSIP_PUSH, GP_PUSH_DATAGRAMS);
             for (i = self->nents - fresh; i < self->nents; i++)
-                pack_entry(g, &p, self->ents[i]);
+                pack_entry(g, &p, ent(self, (uint32_t)i));
             gp_pack_finish(&p);
             gp_pack_clear(&p);
         }
@@ -212,7 +218,7 @@ void gp_fast_round(crdt_gossip *g)
     }
     if (n)
         for (i = 0; self && i < fresh; i++)
-            self->ents[self->nents - 1 - i]->pushed = true;
+            ent(self, self->nents - 1 - (uint32_t)i)->pushed = true;
 }
 
 int gp_fast_push(crdt_gossip *g, const gp_msg *m)
@@ -268,12 +274,12 @@ int gp_fast_summary(crdt_gossip *g, const gp_msg *m)
         }
         /* seqs we saw and no longer hold, which the peer lacks */
         if (o->prefix > prefix &&
-            (!o->nents || o->ents[0]->seq > prefix + 1) &&
+            (!o->nents || ent(o, 0)->seq > prefix + 1) &&
             !gp_origin_covers(prefix, bits, prefix + 1))
             behind = true;
         for (k = 0; k < o->nents; k++)
-            if (!gp_origin_covers(prefix, bits, o->ents[k]->seq))
-                pack_entry(g, &p, o->ents[k]);
+            if (!gp_origin_covers(prefix, bits, ent(o, k)->seq))
+                pack_entry(g, &p, ent(o, k));
     }
     rv = gp_pack_finish(&p);
     gp_pack_clear(&p);

@@ -58,7 +58,7 @@ typedef struct gp_key {
     uint64_t pos;       /* gp_hash(key): position in the digest tree */
     uint64_t h;         /* state hash: gp_hash of bin(key) ++ encoding */
     size_t enc_len;     /* bytes of the state's encoding */
-    bool stale;         /* h is out of date (hashing failed) */
+    bool dirty;         /* h is out of date: in the store's dirty list */
 } gp_key;
 
 typedef struct gp_store {
@@ -70,7 +70,8 @@ typedef struct gp_store {
     uint32_t *bypos;    /* key indexes sorted by (pos, index) */
     size_t nsorted;     /* bypos[0..nsorted) is sorted; the rest unsorted */
     size_t npresent;
-    size_t nstale;      /* keys with stale set */
+    uint32_t *dirtyq;   /* indexes of the dirty keys; room for cap */
+    size_t ndirty;
     const crdt_registry *reg;
     crdt_limits lim;
     crdt_mem mem;
@@ -89,6 +90,8 @@ int gp_store_reserve(gp_store *s);
  * Sets pos, h = 0; returns the index. */
 size_t gp_store_insert(gp_store *s, uint8_t *key, size_t klen,
                        crdt_ormap *map);
+/* Marks key i's state hash out of date (cannot fail). */
+void gp_store_dirty(gp_store *s, size_t i);
 /* Computes the state hash of map for key into *h and *enc_len. */
 int gp_store_hash(gp_store *s, const uint8_t *key, size_t klen,
                   const crdt_ormap *map, uint64_t *h, size_t *enc_len);
@@ -152,8 +155,8 @@ typedef struct gp_origin {
     uint64_t prefix;
     uint64_t bits;
     uint64_t last_round;    /* the last round it saw a new delta */
-    gp_entry **ents;        /* logged, ascending by seq */
-    uint32_t nents, cap;
+    gp_entry **ents;        /* logged: ents[off .. off + nents), by seq */
+    uint32_t off, nents, cap;
 } gp_origin;
 
 typedef struct gp_log {
@@ -185,6 +188,9 @@ void gp_log_append(gp_log *l, gp_entry *e);
 gp_entry *gp_entry_new(const crdt_mem *mem, uint64_t origin, uint64_t seq,
                        uint32_t key, uint64_t round, const uint8_t *data,
                        size_t len);
+/* Frees the oldest entries while the log holds more than max_bytes;
+ * returns how many. */
+size_t gp_log_trim(gp_log *l, size_t max_bytes);
 /* Frees the entries logged before round min_round, and the oldest ones
  * while the log holds more than max_bytes; returns how many were freed,
  * *evicted those freed by the budget.  Forgets origins not seen since
@@ -304,6 +310,9 @@ struct gp_member;
 void gp_learn_members(crdt_gossip *g, const struct gp_member *mb, size_t n);
 /* The log window in rounds. */
 uint64_t gp_log_rounds(const crdt_gossip *g);
+
+/* Brings the dirty keys' hashes and the digest tree up to date. */
+int gp_flush(crdt_gossip *g);
 
 /* Merges the decoded state or delta `m` into key (key, klen), creating
  * the key if needed.  *changed says whether the state changed.  When

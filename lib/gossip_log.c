@@ -131,11 +131,20 @@ int gp_log_reserve(gp_log *l, uint64_t origin)
         l->head = 0;
         l->cap = cap;
     }
-    if (o && o->nents == o->cap) {
-        uint32_t cap = o->cap ? 2 * o->cap : 4;
-        gp_entry **e = crdtp_realloc_array(&l->mem, o->ents, cap,
-                                           sizeof *e);
+    if (o && o->off + o->nents == o->cap) {
+        gp_entry **e;
+        uint32_t cap = o->cap;
 
+        if (o->off > o->nents) {
+            /* slide the live part down instead of growing */
+            memmove(o->ents, o->ents + o->off, o->nents * sizeof *o->ents);
+            o->off = 0;
+            return CRDT_OK;
+        }
+        if (cap > UINT32_MAX / 2)
+            return CRDT_ERR_LIMIT;
+        cap = cap ? 2 * cap : 4;
+        e = crdtp_realloc_array(&l->mem, o->ents, cap, sizeof *e);
         if (!e)
             return CRDT_ERR_NOMEM;
         o->ents = e;
@@ -196,11 +205,13 @@ void gp_log_append(gp_log *l, gp_entry *e)
     gp_origin *o = gp_log_origin(l, e->origin);
     uint32_t i;
 
+    gp_entry **v = o->ents + o->off;
+
     mark(o, e->seq, e->round);
     /* insert by seq (usually at the end) */
-    for (i = o->nents; i > 0 && o->ents[i - 1]->seq > e->seq; i--)
-        o->ents[i] = o->ents[i - 1];
-    o->ents[i] = e;
+    for (i = o->nents; i > 0 && v[i - 1]->seq > e->seq; i--)
+        v[i] = v[i - 1];
+    v[i] = e;
     o->nents++;
     l->fifo[(l->head + l->count) % l->cap] = e;
     l->count++;
@@ -212,17 +223,41 @@ static void unlink_entry(gp_log *l, gp_entry *e)
     gp_origin *o = gp_log_origin(l, e->origin);
     uint32_t i;
 
-    if (o) {
-        for (i = 0; i < o->nents && o->ents[i] != e; i++)
-            ;
-        if (i < o->nents) {
-            memmove(&o->ents[i], &o->ents[i + 1],
-                    (o->nents - i - 1) * sizeof *o->ents);
+    if (o && o->nents) {
+        gp_entry **v = o->ents + o->off;
+
+        if (v[0] == e) {
+            /* the usual case: the origin's oldest goes first */
+            o->off++;
             o->nents--;
+        } else {
+            for (i = 0; i < o->nents && v[i] != e; i++)
+                ;
+            if (i < o->nents) {
+                memmove(&v[i], &v[i + 1], (o->nents - i - 1) * sizeof *v);
+                o->nents--;
+            }
         }
+        if (!o->nents)
+            o->off = 0;
     }
     l->bytes -= sizeof *e + e->len;
     crdtp_free(&l->mem, e);
+}
+
+size_t gp_log_trim(gp_log *l, size_t max_bytes)
+{
+    size_t freed = 0;
+
+    while (l->count && l->bytes > max_bytes) {
+        gp_entry *e = l->fifo[l->head];
+
+        l->head = (l->head + 1) % l->cap;
+        l->count--;
+        unlink_entry(l, e);
+        freed++;
+    }
+    return freed;
 }
 
 size_t gp_log_expire(gp_log *l, uint64_t min_round, size_t max_bytes,

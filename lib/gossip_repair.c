@@ -42,6 +42,8 @@ int gp_repair_start(crdt_gossip *g, uint64_t to)
     cw w;
     int rv;
 
+    if ((rv = gp_flush(g)))
+        return rv;
     gp_tree_children(&g->tree, &g->store, 0, 0, sums);
     gp_begin(g, CRDT_GOSSIP_TREE, 1, &w);
     cw_array(&w, 1);
@@ -129,7 +131,7 @@ static int on_tree(crdt_gossip *g, const gp_msg *m)
     uint32_t b;
     int rv;
 
-    if ((rv = gp_store_sort(&g->store)))
+    if ((rv = gp_flush(g)) || (rv = gp_store_sort(&g->store)))
         return rv;
     gp_pack_init(&tree, g, m->sender, CRDT_GOSSIP_TREE, GP_REPAIR_DATAGRAMS);
     gp_pack_init(&keys, g, m->sender, CRDT_GOSSIP_KEYS, GP_REPAIR_DATAGRAMS);
@@ -163,7 +165,7 @@ static int on_keys(crdt_gossip *g, const gp_msg *m)
     uint32_t l;
     int rv;
 
-    if ((rv = gp_store_sort(&g->store)))
+    if ((rv = gp_flush(g)) || (rv = gp_store_sort(&g->store)))
         return rv;
     gp_pack_init(&states, g, m->sender, CRDT_GOSSIP_STATES,
                  GP_STATES_DATAGRAMS);
@@ -210,7 +212,7 @@ static int on_want(crdt_gossip *g, const gp_msg *m)
     uint32_t i;
     int rv;
 
-    if ((rv = gp_store_sort(&g->store)))
+    if ((rv = gp_flush(g)) || (rv = gp_store_sort(&g->store)))
         return rv;
     gp_pack_init(&states, g, m->sender, CRDT_GOSSIP_STATES,
                  GP_STATES_DATAGRAMS);

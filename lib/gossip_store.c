@@ -121,6 +121,7 @@ void gp_store_clear(gp_store *s)
     crdtp_free(&s->mem, s->keys);
     crdtp_free(&s->mem, s->slots);
     crdtp_free(&s->mem, s->bypos);
+    crdtp_free(&s->mem, s->dirtyq);
     crdt_buf_clear(&s->scratch);
     memset(s, 0, sizeof *s);
 }
@@ -186,6 +187,10 @@ int gp_store_reserve(gp_store *s)
         if (!bp)
             return CRDT_ERR_NOMEM; /* keys grew: harmless */
         s->bypos = bp;
+        bp = crdtp_realloc_array(&s->mem, s->dirtyq, cap, sizeof *bp);
+        if (!bp)
+            return CRDT_ERR_NOMEM;
+        s->dirtyq = bp;
         s->cap = cap;
     }
     if (2 * need >= s->nslots) {
@@ -219,7 +224,7 @@ size_t gp_store_insert(gp_store *s, uint8_t *key, size_t klen,
     k->klen = (uint32_t)klen;
     k->map = map;
     k->present = false;
-    k->stale = false;
+    k->dirty = false;
     k->pos = gp_hash(key, klen);
     k->h = 0;
     k->enc_len = 0;
@@ -231,6 +236,14 @@ size_t gp_store_insert(gp_store *s, uint8_t *key, size_t klen,
 /* ======================================================================
  * State hashes
  * ====================================================================== */
+
+void gp_store_dirty(gp_store *s, size_t i)
+{
+    if (s->keys[i].dirty)
+        return;
+    s->keys[i].dirty = true;
+    s->dirtyq[s->ndirty++] = (uint32_t)i;
+}
 
 int gp_store_hash(gp_store *s, const uint8_t *key, size_t klen,
                   const crdt_ormap *map, uint64_t *h, size_t *enc_len)

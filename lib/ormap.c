@@ -1049,6 +1049,11 @@ static bool entry_equal(const entry *x, const entry *y)
     return true;
 }
 
+bool crdt_ormap_context_contains(const crdt_ormap *m, crdt_dot d)
+{
+    return m && crdtp_dotctx_contains(&m->ctx, d.actor, d.counter);
+}
+
 bool crdt_ormap_equal(const crdt_ormap *a, const crdt_ormap *b)
 {
     size_t i;
@@ -2224,8 +2229,10 @@ static int check_causal(map_tmp *t, cr *r, const entry *e, const uint8_t *v,
     size_t i;
     int rv;
 
-    if ((rv = dots_into(&t->m, e->ds, e->val, &b, false)))
+    if ((rv = dots_into(&t->m, e->ds, e->val, &b, false))) {
+        crdtp_free(&t->m.mem, b.d); /* what was pushed before the failure */
         return crdtp_cr_fail_at(r, v, rv);
+    }
     rv = CRDT_OK;
     if (b.n == 0 && e->ndots == 0)
         rv = crdtp_cr_fail_at(r, r->base + off, CRDT_ERR_DECODE);

@@ -586,6 +586,35 @@ START_TEST(test_ormap_basic_no_tombstones)
 }
 END_TEST
 
+START_TEST(test_ormap_basic_context_contains)
+{
+    crdt_ormap *m = crdt_ormap_new(NULL, NULL), *d = crdt_ormap_new(NULL, NULL);
+    crdt_dot d11 = {1, 1}, d12 = {1, 2}, d13 = {1, 3}, d21 = {2, 1};
+
+    ck_assert(!crdt_ormap_context_contains(m, d11));
+    ck_assert(!crdt_ormap_context_contains(NULL, d11));
+    ck_assert_int_eq(inc(m, 1, "a", 1, NULL), CRDT_OK);
+    ck_assert_int_eq(inc(m, 1, "b", 1, NULL), CRDT_OK);
+    ck_assert(crdt_ormap_context_contains(m, d11));
+    ck_assert(crdt_ormap_context_contains(m, d12));
+    ck_assert(!crdt_ormap_context_contains(m, d13));
+    ck_assert(!crdt_ormap_context_contains(m, d21));
+    /* a remove keeps its dots in the context */
+    ck_assert_int_eq(crdt_ormap_remove(m, "a", 1, NULL), CRDT_OK);
+    ck_assert(crdt_ormap_context_contains(m, d11));
+    /* a dot beyond a gap: the cloud */
+    ck_assert_int_eq(inc(d, 2, "x", 1, NULL), CRDT_OK);
+    ck_assert_int_eq(inc(d, 2, "x", 1, NULL), CRDT_OK);
+    ck_assert_int_eq(crdt_ormap_merge(m, d), CRDT_OK);
+    ck_assert(crdt_ormap_context_contains(m, d21));
+    ck_assert(crdt_ormap_context_contains(m, (crdt_dot){2, 2}));
+    ck_assert(!crdt_ormap_context_contains(m, (crdt_dot){2, 3}));
+    ck_assert(!crdt_ormap_context_contains(m, (crdt_dot){2, 0}));
+    crdt_ormap_free(m);
+    crdt_ormap_free(d);
+}
+END_TEST
+
 START_TEST(test_ormap_basic_nested)
 {
     crdt_ormap *a = crdt_ormap_new(NULL, NULL), *b, *d = crdt_ormap_new(NULL, NULL);
@@ -2877,6 +2906,7 @@ enum {
     OP_SMALL_MERGE,      /* a delta group into big, its dot index built */
     OP_SMALL_MERGE_FIRST, /* the same, the index built by the call */
     OP_SMALL_UPDATE,     /* an update of big, its dot index built */
+    OP_DECODE_BIG,       /* big decoded: causal values with many dots */
     OP_COUNT
 };
 
@@ -2951,6 +2981,9 @@ static int nomem_call(tu_nomem *c)
         return crdt_ormap_merge(a, f->group);
     case OP_SMALL_UPDATE:
         return os_add(a, 4, "sa7", "new", d);
+    case OP_DECODE_BIG:
+        return crdt_ormap_decode(d, f->bigenc.data, f->bigenc.len, NULL,
+                                 NULL);
     }
     return CRDT_ERR_INVALID_ARG;
 }
@@ -2980,6 +3013,8 @@ static void nomem_succeeded(tu_nomem *c)
         crdt_ormap_free(want);
     } else if (c->op == OP_COPY || c->op == OP_DECODE) {
         ck_assert(crdt_ormap_equal(c->d, f->base));
+    } else if (c->op == OP_DECODE_BIG) {
+        ck_assert(crdt_ormap_equal(c->d, f->big));
     }
 }
 
@@ -3063,6 +3098,7 @@ static Suite *ormap_suite(void)
     tcase_add_test(tc, test_ormap_basic_remove_concurrent);
     tcase_add_test(tc, test_ormap_basic_slots);
     tcase_add_test(tc, test_ormap_basic_no_tombstones);
+    tcase_add_test(tc, test_ormap_basic_context_contains);
     tcase_add_test(tc, test_ormap_basic_nested);
     tcase_add_test(tc, test_ormap_basic_depth);
     suite_add_tcase(s, tc);

@@ -557,6 +557,9 @@ typedef struct crdt_gossip_metrics {
                                        *   overflows */
     uint64_t dropped[CRDT_GOSSIP_DROP_REASONS];
     uint64_t deltas_logged;           /**< local and inflating received */
+    uint64_t deltas_written;          /**< local updates and deletes */
+    uint64_t delta_bytes_written;     /**< their size as PUSH items:
+                                       *   [origin, seq, key, delta] */
     uint64_t deltas_freed;            /**< aged or evicted from the log */
     uint64_t deltas_evicted;          /**< of those, evicted by the budget */
     uint64_t deltas_received;         /**< deltas in valid datagrams */

@@ -243,6 +243,15 @@ CRDT_API int crdt_ormap_entry(const crdt_ormap *m, size_t i,
                               const crdt_type **type, const void **value);
 
 /**
+ * crdt_ormap_context_contains: true iff the map's causal context holds
+ * dot @p d, i.e. the map has seen the event (an update, or the update a
+ * later remove undid).  A delta whose context holds a dot this returns
+ * false for changes the map when merged.  False for a NULL map.
+ * Complexity: O(log actors + log cloud).
+ */
+CRDT_API bool crdt_ormap_context_contains(const crdt_ormap *m, crdt_dot d);
+
+/**
  * crdt_ormap_equal: true iff the states are equal: same context, same
  * entries (hidden ones included) with the same dots, types (by tag) and
  * equal values (a plain value: equal slots, dot by dot).  NULL is the
