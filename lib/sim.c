@@ -41,9 +41,9 @@
  * delay, reordering) and looked at again at delivery (the receiver is
  * down, or a partition or blocked link now separates the two nodes).
  *
- * Memory.  Per node: the engine plus about 100 bytes here (and a crashed
- * node's snapshot).  The formed cluster's peer list (n ids) is kept for
- * restarts.  Memory the simulator cannot get while a node sends drops
+ * Memory.  Per node: the engine plus about 130 bytes here (its record,
+ * timer slot, id and digest-table slots) and a crashed node's snapshot.
+ * The formed cluster's peer list (the n ids) is kept for restarts.  Memory the simulator cannot get while a node sends drops
  * that datagram (counted as lost) and makes the run report
  * CRDT_ERR_NOMEM; the simulation stays usable.
  *
@@ -99,7 +99,6 @@ typedef struct sim_rng {
  * block; while the block is free, its first word links the free list. */
 typedef struct dgram {
     uint64_t id;         /* send number (trace) */
-    uint64_t sent_ms;    /* sim time it was sent */
     uint32_t from, to;   /* node indexes */
     uint32_t len;        /* bytes */
     uint8_t refs;        /* copies in flight */
@@ -756,7 +755,6 @@ static int net_send(crdt_sim *sim, size_t from, uint64_t to_id,
     }
     copies = 1 + rng_chance(&sim->rng, sim->set.dup);
     d->id = id;
-    d->sent_ms = sim->now;
     d->from = (uint32_t)from;
     d->to = (uint32_t)to;
     d->len = (uint32_t)len;
