@@ -57,6 +57,8 @@
 
 #include <crdt/crdt.h>
 
+#include "gossip_bench.h"
+
 /* ======================================================================
  * Constants and types of the harness
  * ====================================================================== */
@@ -1910,6 +1912,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: crdt-bench [--table | --json | --lines] [--list]\n"
+            "       crdt-bench --gossip [--json] [--quick] [--curve FILE]\n"
             "\n"
             "Measures libcrdt's merges, comparisons and codecs on the "
             "workloads of the\n"
@@ -1922,6 +1925,13 @@ static void usage(FILE *f)
             "            per case, the peer harness's format\n"
             "  --list    print the cases (after BENCH_FILTER) and exit\n"
             "  --help    this text\n"
+            "  --gossip  the gossip engine's section instead: spread "
+            "rounds, bytes,\n"
+            "            repair, merge rate, memory (GOSSIP_RUNS, "
+            "GOSSIP_NODES,\n"
+            "            GOSSIP_SEED; --quick: a small smoke run; --curve: "
+            "the\n"
+            "            spread curve of N=1000 for gnuplot)\n"
             "\n"
             "Environment: BENCH_REP_MS (150) timed ms per repetition, "
             "BENCH_REPS (5)\n"
@@ -1942,6 +1952,8 @@ int main(int argc, char **argv)
     size_t i, j, n = 0;
     int a;
 
+    if (argc > 1 && strcmp(argv[1], "--gossip") == 0)
+        return gossip_bench_main(argc - 2, argv + 2);
     for (a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--mem") == 0 && a + 1 < argc) {
             return mem_case((size_t)strtoull(argv[a + 1], NULL, 10));

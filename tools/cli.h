@@ -56,6 +56,11 @@ int fail(int status, const char *fmt, ...) PRINTF_LIKE(2, 3);
 /* The name a path is reported under ("stdin" for NULL or "-"). */
 const char *label(const char *path);
 
+/* Reads all of @p path ("-" or NULL: stdin), at most MAX_INPUT bytes,
+ * into a new buffer the caller frees (never NULL on success).  Returns 0
+ * or an exit status, the error printed. */
+int read_input(const char *path, uint8_t **data, size_t *len);
+
 /* ======================================================================
  * Output buffer and JSON (cli_json.c)
  * ====================================================================== */
@@ -162,7 +167,8 @@ typedef enum op_kind {
     OP_REMOVE,
     OP_ENABLE,
     OP_DISABLE,
-    OP_MAP /* the map commands (ormap) */
+    OP_MAP,  /* the map commands (ormap) */
+    OP_NONE  /* a command that reads no state (sim) */
 } op_kind;
 
 #define ACTOR_OP(k) (1u << (k))
@@ -227,6 +233,9 @@ typedef struct opts {
     uint64_t by;
     bool have_time;
     uint64_t time;
+    bool have_max_ms; /* sim */
+    uint64_t max_ms;
+    bool dump;        /* sim */
     char **pos; /* positional arguments (compacted into argv) */
     int npos;
     const crdt_registry *reg;       /* the replicated types */
@@ -291,7 +300,8 @@ enum {
     OPT_ACTOR = 1 << 1,  /* --actor N, --actor-name NAME */
     OPT_BY = 1 << 2,     /* --by N */
     OPT_TIME = 1 << 3,   /* --time T */
-    OPT_ACTOR_OPTIONAL = 1 << 4 /* with OPT_ACTOR: the type decides */
+    OPT_ACTOR_OPTIONAL = 1 << 4, /* with OPT_ACTOR: the type decides */
+    OPT_SIM = 1 << 5             /* --max-ms MS, --dump */
 };
 
 struct command;
@@ -363,5 +373,7 @@ extern const command cmd_value, cmd_inspect;
 extern const command cmd_merge, cmd_compare;
 /* cmd_map.c: the group `crdt map` (update, remove) */
 extern const command cmd_map;
+/* cmd_sim.c: run a scenario on the simulator (libcrdt-gossip) */
+extern const command cmd_sim;
 
 #endif /* CRDT_TOOLS_CLI_H */

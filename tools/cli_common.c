@@ -54,7 +54,7 @@ const char *label(const char *path)
 
 /* Reads all of @p path ("-" or NULL: stdin) into a new buffer, at most
  * MAX_INPUT bytes.  *data is never NULL on success. */
-static int read_input(const char *path, uint8_t **data, size_t *len)
+int read_input(const char *path, uint8_t **data, size_t *len)
 {
     bool is_stdin = !path || strcmp(path, "-") == 0;
     FILE *f = is_stdin ? stdin : fopen(path, "rb");
@@ -388,6 +388,20 @@ int parse_opts(const command *c, int argc, char **argv, opts *o)
                                   val, UINT64_MAX);
             o->have_time = true;
             o->time = v;
+        } else if ((c->optmask & OPT_SIM) &&
+                   match_opt(argv, argc, &i, "--max-ms", &val)) {
+            if (!val)
+                return usage_fail(c, "--max-ms needs a value");
+            if (o->have_max_ms)
+                return usage_fail(c, "--max-ms given twice");
+            if (!parse_u64(val, &v))
+                return usage_fail(c, "invalid --max-ms '%s': expected a "
+                                  "decimal integer 0..%" PRIu64,
+                                  val, UINT64_MAX);
+            o->have_max_ms = true;
+            o->max_ms = v;
+        } else if ((c->optmask & OPT_SIM) && strcmp(a, "--dump") == 0) {
+            o->dump = true;
         } else {
             return usage_fail(c, "unknown option '%s'", a);
         }

@@ -57,7 +57,7 @@ static const command *const commands[] = {
     &cmd_compare,
     &cmd_inspect, /* cmd_read.c */
     &cmd_map,     /* cmd_map.c: map update, map remove */
-    /* `crdt sim SCENARIO` (cmd_sim.c, with libcrdt-gossip) goes here. */
+    &cmd_sim,     /* cmd_sim.c, with libcrdt-gossip */
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -97,8 +97,9 @@ static void print_command_help(const command *c)
         print_entries(c, strlen(c->name) + 1);
         printf("\n");
     }
-    printf("%s: %s\n", c->applies == OP_ANY ? "types" : "applies to",
-           names);
+    if (c->applies != OP_NONE)
+        printf("%s: %s\n", c->applies == OP_ANY ? "types" : "applies to",
+               names);
 }
 
 static void print_help(void)

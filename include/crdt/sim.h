@@ -323,6 +323,55 @@ CRDT_API void crdt_sim_stats_get(const crdt_sim *sim, crdt_sim_stats *st);
  */
 CRDT_API uint64_t crdt_sim_trace_hash(const crdt_sim *sim);
 
+/* ------------------------------------------------------------ scenarios */
+
+#define CRDT_SIM_SCENARIO_VERSION 1u
+
+/** Options of crdt_sim_run_scenario (crdt_sim_scenario_options_default). */
+typedef struct crdt_sim_scenario_options {
+    uint32_t version; /**< CRDT_SIM_SCENARIO_VERSION */
+    /** After the last event, run until converged or this many more
+     * simulated milliseconds (default 3,600,000: one hour). */
+    uint64_t max_ms;
+    /** Add every node's values to the result ("nodes"). */
+    bool dump;
+} crdt_sim_scenario_options;
+
+/** crdt_sim_scenario_options_default fills @p o: one hour, no dump. */
+CRDT_API void crdt_sim_scenario_options_default(crdt_sim_scenario_options *o);
+
+/**
+ * crdt_sim_run_scenario runs a scenario: @p len bytes of JSON Lines at
+ * @p text, whose first line configures a cluster and every later line is
+ * an event at a simulated time (README.md, "Scenarios", is the
+ * reference).  The whole text is checked before anything runs.  After the
+ * last event the simulation continues until every node that is up holds
+ * the same store, or for @p opt->max_ms more.  The result, one line of
+ * JSON, is appended to @p out:
+ *     {"converged":B,"converged_ms":T,"rounds":R,"messages":M,
+ *      "bytes":N,"trace_hash":"16 hex digits"[,"nodes":[...]]}
+ * converged_ms is the simulated time (from 0) at which the nodes became
+ * equal, rounds the rounds from the last event to then (both null when
+ * not converged); with @p opt->dump, "nodes" lists each node's id, whether
+ * it is up, and its present keys' values as `crdt value` prints them in
+ * JSON.  *@p converged tells whether the nodes converged.
+ *
+ * Ownership: borrows @p text; appends to @p out; @p mem (NULL = malloc)
+ * serves the run.  @p err gets a message (at most @p errlen bytes with
+ * the terminating NUL) when the call fails.
+ * Errors: CRDT_ERR_INVALID_ARG (NULL arguments, options version),
+ * CRDT_ERR_DECODE (a bad scenario: @p err is "line N: what is wrong"; also
+ * an event that cannot apply when its time comes, such as an op on a
+ * crashed node or a key written with another type), CRDT_ERR_NOMEM.
+ * @p out is unchanged on error.
+ * Complexity: the simulation's.
+ */
+CRDT_API int crdt_sim_run_scenario(const char *text, size_t len,
+                                   const crdt_sim_scenario_options *opt,
+                                   const crdt_mem *mem, crdt_buf *out,
+                                   bool *converged, char *err,
+                                   size_t errlen) CRDT_WARN_UNUSED;
+
 #ifdef __cplusplus
 }
 #endif
