@@ -19,8 +19,9 @@
  *   memory   engine bytes per peer and per key
  *
  * Knobs (environment): GOSSIP_RUNS (100), GOSSIP_NODES
- * ("10,100,1000,10000"), GOSSIP_SEED (1); --quick runs a small version of
- * everything (a smoke test).
+ * ("10,100,1000,10000"), GOSSIP_SEED (1), GOSSIP_CASES (a comma-separated
+ * subset of merge, memory, repair, steady, spread); --quick runs a small
+ * version of everything (a smoke test).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -485,7 +486,8 @@ static void bench_steady(gb_out *o, size_t n, size_t keys, uint64_t seed,
     size_t per_round = keys / 100, warm = quick ? 5 : 20,
            rounds = quick ? 10 : 50, i, k;
     uint64_t sent0 = 0, sent = 0, written0 = 0, written = 0, snapshot = 0,
-             x = seed, by = 1, conv;
+             x = seed, by = 1, conv, kind0[CRDT_GOSSIP_KINDS] = {0},
+             kind[CRDT_GOSSIP_KINDS] = {0};
     crdt_buf b;
     gb_row *r;
 
@@ -526,6 +528,9 @@ static void bench_steady(gb_out *o, size_t n, size_t keys, uint64_t seed,
                 crdt_gossip_metrics_get(crdt_sim_node(sim, k), &m);
                 sent0 += m.bytes_sent;
                 written0 += m.delta_bytes_written;
+                for (i = 1; i < CRDT_GOSSIP_KINDS; i++)
+                    kind0[i] += m.sent_bytes[i];
+                i = warm;
             }
         }
         for (k = 0; k < per_round; k++) {
@@ -552,17 +557,25 @@ static void bench_steady(gb_out *o, size_t n, size_t keys, uint64_t seed,
         crdt_gossip_metrics_get(crdt_sim_node(sim, k), &m);
         sent += m.bytes_sent;
         written += m.delta_bytes_written;
+        for (i = 1; i < CRDT_GOSSIP_KINDS; i++)
+            kind[i] += m.sent_bytes[i];
     }
+    fprintf(stderr, "#   bytes per node per round by kind:");
+    for (i = 1; i < CRDT_GOSSIP_KINDS; i++)
+        fprintf(stderr, " %s %.0f", crdt_gossip_kind_name((int)i),
+                (double)(kind[i] - kind0[i]) / (double)n / (double)rounds);
+    fprintf(stderr, "\n");
     crdt_buf_init(&b, NULL);
     must(crdt_gossip_snapshot(crdt_sim_node(sim, 0), &b), "snapshot");
     snapshot = b.len;
     crdt_buf_clear(&b);
     {
         double per = (double)(sent - sent0) / (double)n / (double)rounds;
-        /* each of the round's changes reaches the n - 1 other nodes once;
-         * per node that is the changes' bytes times (n - 1) / n */
+        /* each change (its bytes as a PUSH item) reaches the n - 1 other
+         * nodes once: per node and round, the round's changes' bytes
+         * times (n - 1) / n, sent and received alike */
         double min = (double)(written - written0) * (double)(n - 1) /
-                     (double)n / (double)n / (double)rounds;
+                     (double)n / (double)rounds;
 
         r = add_row(o, "steady", "bytes/node/round", per,
                     "N=%zu keys=%zu 1%%/round", n, keys);
@@ -861,6 +874,20 @@ static void bench_memory(gb_out *o, size_t npeers, size_t nkeys,
  * Entry
  * ====================================================================== */
 
+/* GOSSIP_CASES: comma-separated case names to run (default: all). */
+static bool wanted(const char *name)
+{
+    const char *list = getenv("GOSSIP_CASES"), *p;
+    size_t n = strlen(name);
+
+    if (!list || !*list)
+        return true;
+    for (p = list; (p = strstr(p, name)) != NULL; p += n)
+        if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == 0))
+            return true;
+    return false;
+}
+
 int gossip_bench_main(int argc, char **argv)
 {
     gb_out o = {NULL, 0, 0};
@@ -908,11 +935,18 @@ int gossip_bench_main(int argc, char **argv)
     fprintf(stderr, "# libcrdt %s gossip bench: seed %" PRIu64
             ", %zu runs per spread case\n",
             crdt_version_string(), seed, runs);
-    bench_merge(&o, quick ? 20000 : 400000, 1000, reg);
-    bench_memory(&o, quick ? 10000 : 100000, quick ? 10000 : 100000, reg);
-    bench_repair(&o, quick ? 10000 : 100000, 10);
-    bench_steady(&o, quick ? 20 : 100, quick ? 1000 : 10000, seed, quick);
-    bench_spread(&o, ns, nn, runs, seed, curve);
+    if (wanted("merge"))
+        bench_merge(&o, quick ? 20000 : 400000, 1000, reg);
+    if (wanted("memory"))
+        bench_memory(&o, quick ? 10000 : 100000, quick ? 10000 : 100000,
+                     reg);
+    if (wanted("repair"))
+        bench_repair(&o, quick ? 10000 : 100000, 10);
+    if (wanted("steady"))
+        bench_steady(&o, quick ? 20 : 100, quick ? 1000 : 10000, seed,
+                     quick);
+    if (wanted("spread"))
+        bench_spread(&o, ns, nn, runs, seed, curve);
     if (curve && fclose(curve))
         gb_die("%s: write failed", curve_path);
     if (json)

@@ -47,7 +47,7 @@ void crdt_gossip_settings_default(crdt_gossip_settings *s)
     s->version = CRDT_GOSSIP_SETTINGS_VERSION;
     s->round_ms = 100;
     s->fanout = 1;
-    s->repair_ms = 1000;
+    s->repair_ms = 5000;
     s->max_datagram = CRDT_GOSSIP_DEFAULT_DATAGRAM;
     s->down_after_ms = 5000;
     s->down_probe_rounds = 10;

@@ -283,9 +283,10 @@ int gp_fast_summary(crdt_gossip *g, const gp_msg *m)
     }
     rv = gp_pack_finish(&p);
     gp_pack_clear(&p);
-    /* at most one repair a repair period for this reason: a peer's
+    /* a repair with a lagging peer at most every 10 rounds: a peer's
      * summary can lag for good where repair, not deltas, filled it in */
-    if (behind && g->now - g->last_behind >= g->set.repair_ms) {
+    if (behind &&
+        g->now - g->last_behind >= 10 * (uint64_t)g->set.round_ms) {
         g->last_behind = g->now;
         gp_want_repair(g, m->sender);
     }

@@ -173,7 +173,7 @@ typedef struct crdt_gossip_settings {
     uint64_t incarnation;
     uint32_t round_ms;       /**< delta round period (100) */
     uint32_t fanout;         /**< peers contacted per round (1) */
-    uint32_t repair_ms;      /**< digest repair period (1000) */
+    uint32_t repair_ms;      /**< digest repair period (5000) */
     uint32_t max_datagram;   /**< bytes per datagram, sent and accepted
                               *   (CRDT_GOSSIP_DEFAULT_DATAGRAM) */
     uint32_t down_after_ms;  /**< unanswered requests for this long mark a
