@@ -549,7 +549,9 @@ static MVREG_INLINE int merge_one(crdt_mvreg *dst, const crdt_mvreg *src)
     join = b->dot.counter >
            small_get(dv->actors, dv->counts, dv->len, b->dot.actor);
     if (join) {
-        if (b->len > INLINE || (keep && dst->cap < 2))
+        /* b's long value is copied, and a's dropped one freed, by
+         * merge_small's fallback */
+        if (b->len > INLINE || (keep ? dst->cap < 2 : a->len > INLINE))
             return merge_small(dst, src);
         if (!keep)
             a[0] = b[0];

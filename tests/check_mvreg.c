@@ -350,6 +350,29 @@ START_TEST(test_mvreg_merge_no_alloc)
 }
 END_TEST
 
+/* A register whose one long sibling a newer write superseded: the merge
+ * that brings the write (one sibling a side) frees the long value. */
+START_TEST(test_mvreg_merge_stale_long)
+{
+    tu_mem tm;
+    crdt_mvreg *a, *b;
+
+    tu_mem_init(&tm);
+    a = crdt_mvreg_new(&tm.mem);
+    wr(a, 1, long_a, NULL);
+    b = crdt_mvreg_clone(a);
+    wr(b, 1, "s", NULL);
+    merge_ok(a, b);
+    ck_assert(crdt_mvreg_equal(a, b));
+    wr(b, 2, long_b, NULL);
+    merge_ok(a, b); /* a short one superseded by a long one */
+    ck_assert(crdt_mvreg_equal(a, b));
+    crdt_mvreg_free(a);
+    crdt_mvreg_free(b);
+    ck_assert_int_eq(tm.live, 0);
+}
+END_TEST
+
 /* Merges of registers past the small path's limits (more than 8
  * siblings in all, more than 8 actors in a vector) agree with the small
  * path's results and with the semantics, in any order. */
@@ -1001,6 +1024,7 @@ static Suite *mvreg_suite(void)
     tc = tcase_create("merge");
     tcase_add_test(tc, test_mvreg_merge_no_alloc);
     tcase_add_test(tc, test_mvreg_merge_large);
+    tcase_add_test(tc, test_mvreg_merge_stale_long);
     suite_add_tcase(s, tc);
     tc = tcase_create("codec");
     tcase_add_test(tc, test_mvreg_codec_bytes);
