@@ -590,6 +590,21 @@ expect "mvreg compare before" before compare mv1.bin mvS.bin
 expect "mvreg compare after" after compare mvR.bin mv2.bin
 expect "mvreg compare equal" equal compare mvR.bin mvR.bin
 expect_err "add on mvreg" 1 "^crdt: mv1.bin: add does not apply to mvreg \(only to gset, orset\)$" add --actor 1 x mv1.bin
+# One dot, two values: two replicas write as actor 1 from the same state
+# (an actor id reused, e.g. by a replica restarted from a stale copy), so
+# both writes get the dot (1, 2).  Merge keeps the value greater in byte
+# order, whatever the order of the files: the same bytes both ways.
+save mvT.bin set --actor 1 tea mvR.bin
+save mvC.bin set --actor 1 coffee mvR.bin
+save mvTC.bin merge mvT.bin mvC.bin
+run merge mvC.bin mvT.bin
+check "mvreg one dot, two values: merge A B and merge B A give the same bytes" cmp -s out mvTC.bin
+expect_hex "mvreg one dot, two values: the greater value keeps the dot" \
+    950107830102020103019091930102c403746561 merge mvC.bin mvT.bin
+save mvK.bin set --actor 1 cocoa mvR.bin
+merge_orders mvx mvT.bin mvC.bin mvK.bin
+check "mvreg one dot, three values: any order" cmp -s mvx.merged mvTC.bin
+expect_raw "mvreg one dot, three values: the greatest" $'tea\n' value mvx.merged
 
 # --- ewflag, dwflag ------------------------------------------------------------
 expect_hex "new ewflag" 950109809090 new ewflag
