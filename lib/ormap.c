@@ -39,6 +39,12 @@
  * old pieces are freed last.  A failed small merge that built dix drops
  * it again, so that a failed call leaves no allocation behind.
  *
+ * One dot at two places (an actor id reused, see crdt/ormap.h): each
+ * place's merge sees a dot the other side has seen and does not hold
+ * there, and drops it, in either order and on both paths, with no extra
+ * test; at one place the value types' merges decide (an MV-register keeps
+ * the greater value, a slot joins its two).
+ *
  * Costs: lookups O(log n), n the keys.  The full merge is one two-
  * pointer pass over both entry arrays; a key on one side only is checked
  * against the other side's context (its dots, and for a causal value its

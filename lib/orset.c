@@ -15,9 +15,13 @@
  * without allocating: source elements (survivors of D2 \ c1 appended,
  * common ones set to (D1 & D2) | (D1 \ c2) | (D2 \ c1)), then dst-only
  * elements filtered by D1 \ c2, then the dead removed in one pass, then
- * the contexts joined.  Mutators build their delta as a small set, merge
- * it into the caller's delta with the same prepare/commit, and commit
- * their own change only once nothing can fail.
+ * the contexts joined.  A dot the two sides hold under different
+ * elements (an actor id reused) is, for each element, a dot the other
+ * side has seen and does not hold: both drop it, in either order, with
+ * no extra test (see crdt/orset.h).  Mutators build their delta as a
+ * small set, merge it into the caller's delta with the same
+ * prepare/commit, and commit their own change only once nothing can
+ * fail.
  *
  * Without a delta, add and remove take a short path (the delta paths are
  * out of line, so it keeps a small frame): add is a hash, a probe, then

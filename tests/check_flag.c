@@ -480,6 +480,83 @@ START_TEST(test_flag_property_replicas)
 }
 END_TEST
 
+/*
+ * Shared actor ids: replicas that add with the same actor from the same
+ * state make the same dot.  A flag's dot carries no payload, so the two
+ * agree on what it names and there is nothing to resolve: the join laws
+ * hold, with identical bytes, on such states too.
+ */
+START_TEST(test_flag_property_shared_actors)
+{
+    const ftype *t = &types[_i];
+    tu_rng rng;
+    long n = tu_cases(10000), k, shared = 0;
+
+    tu_rng_init(&rng, tu_seed("flag") ^ (uint64_t)(_i + 0x10));
+    for (k = 0; k < n; k++) {
+        void *rep[MAXREP], *log[MAXLOG], *base = t->create(NULL);
+        int nrep = 3 + (int)tu_below(&rng, 3), nlog = 0, i, j, step;
+        unsigned by[2] = {0, 0}; /* replicas that added, per actor */
+
+        for (i = (int)tu_below(&rng, 4); i > 0; i--)
+            tu_must_k(t->add(base, 1 + tu_below(&rng, 3), NULL), "add", k);
+        for (i = 0; i < nrep; i++)
+            rep[i] = t->clone(base);
+        for (step = 4 + (int)tu_below(&rng, 16); step > 0; step--) {
+            int op = (int)tu_below(&rng, 10);
+            void *d = NULL;
+
+            j = (int)tu_below(&rng, (uint64_t)nrep);
+            if (op < 6) {
+                crdt_actor a = 1 + tu_below(&rng, 2);
+
+                if (nlog < MAXLOG)
+                    d = log[nlog++] = t->create(NULL);
+                if (op < 4) {
+                    tu_must_k(t->add(rep[j], a, d), "add", k);
+                    by[a - 1] |= 1u << j;
+                } else {
+                    tu_must_k(t->rmv(rep[j], d), "rmv", k);
+                }
+            } else if (op < 8 || nlog == 0) {
+                i = (int)tu_below(&rng, (uint64_t)nrep);
+                tu_must_k(t->merge(rep[j], rep[i]), "merge", k);
+            } else {
+                i = (int)tu_below(&rng, (uint64_t)nlog);
+                tu_must_k(t->merge(rep[j], log[i]), "merge delta", k);
+            }
+        }
+        shared += (by[0] & (by[0] - 1)) || (by[1] & (by[1] - 1));
+        join_laws(t, rep[0], rep[1], rep[2], k);
+        join_laws(t, rep[nrep - 1], base, rep[0], k);
+        if (nlog >= 2)
+            join_laws(t, log[0], rep[1], log[nlog - 1], k);
+        {
+            void *ab = merged(t, rep[0], rep[1], k);
+            void *ab_c = merged(t, ab, rep[2], k);
+            void *bc = merged(t, rep[1], rep[2], k);
+            void *a_bc = merged(t, rep[0], bc, k);
+            void *abb = merged(t, ab, rep[1], k);
+
+            same_bytes(t, ab_c, a_bc, k);
+            tu_expect_k(t->equal(abb, ab), "not absorbing", k);
+            t->destroy(ab);
+            t->destroy(ab_c);
+            t->destroy(bc);
+            t->destroy(a_bc);
+            t->destroy(abb);
+        }
+        for (i = 0; i < nrep; i++)
+            t->destroy(rep[i]);
+        for (i = 0; i < nlog; i++)
+            t->destroy(log[i]);
+        t->destroy(base);
+    }
+    fprintf(stderr, "%s: %ld shared-actor cases, %ld with one actor's adds "
+            "on two replicas\n", t->name, n, shared);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- nomem */
 
 enum {
@@ -615,6 +692,7 @@ static Suite *flag_suite(void)
     tc = tcase_create("property");
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, test_flag_property_replicas, 0, 2);
+    tcase_add_loop_test(tc, test_flag_property_shared_actors, 0, 2);
     suite_add_tcase(s, tc);
     tc = tcase_create("nomem");
     tcase_add_loop_test(tc, test_flag_nomem_all, 0, 2);

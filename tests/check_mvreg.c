@@ -350,6 +350,29 @@ START_TEST(test_mvreg_merge_no_alloc)
 }
 END_TEST
 
+/* A register whose one long sibling a newer write superseded: the merge
+ * that brings the write (one sibling a side) frees the long value. */
+START_TEST(test_mvreg_merge_stale_long)
+{
+    tu_mem tm;
+    crdt_mvreg *a, *b;
+
+    tu_mem_init(&tm);
+    a = crdt_mvreg_new(&tm.mem);
+    wr(a, 1, long_a, NULL);
+    b = crdt_mvreg_clone(a);
+    wr(b, 1, "s", NULL);
+    merge_ok(a, b);
+    ck_assert(crdt_mvreg_equal(a, b));
+    wr(b, 2, long_b, NULL);
+    merge_ok(a, b); /* a short one superseded by a long one */
+    ck_assert(crdt_mvreg_equal(a, b));
+    crdt_mvreg_free(a);
+    crdt_mvreg_free(b);
+    ck_assert_int_eq(tm.live, 0);
+}
+END_TEST
+
 /* Merges of registers past the small path's limits (more than 8
  * siblings in all, more than 8 actors in a vector) agree with the small
  * path's results and with the semantics, in any order. */
@@ -585,6 +608,234 @@ START_TEST(test_mvreg_codec_truncated)
     crdt_mvreg_free(s);
     crdt_mvreg_free(dst);
     crdt_mvreg_free(dst0);
+}
+END_TEST
+
+/* ------------------------------------------------------------- conflict */
+
+/*
+ * One dot, two values: replicas that write with the same actor from the
+ * same state (an actor id reused) make one dot with different bytes.  The
+ * merge keeps the value greater in byte order (memcmp, then the longer),
+ * from whichever side, so that both orders give the same bytes.
+ */
+
+/* The sibling of r with dot d holds s. */
+static void expect_at(const crdt_mvreg *r, crdt_dot d, const char *s)
+{
+    size_t i, len;
+    const uint8_t *p;
+    crdt_dot e;
+
+    for (i = 0; crdt_mvreg_get(r, i, &e, &p, &len) == CRDT_OK; i++) {
+        if (e.actor != d.actor || e.counter != d.counter)
+            continue;
+        ck_assert_uint_eq(len, strlen(s));
+        if (len)
+            ck_assert_mem_eq(p, s, len);
+        return;
+    }
+    ck_abort_msg("no sibling (%llu, %llu)", (unsigned long long)d.actor,
+                 (unsigned long long)d.counter);
+}
+
+/* a + b and b + a: equal, the same bytes, and decodable; returns a + b. */
+static crdt_mvreg *merge_both_ways(const crdt_mvreg *a, const crdt_mvreg *b)
+{
+    crdt_mvreg *ab = crdt_mvreg_clone(a), *ba = crdt_mvreg_clone(b);
+    crdt_mvreg *dec = crdt_mvreg_new(NULL);
+    crdt_buf x, y;
+
+    ck_assert_ptr_nonnull(ab);
+    ck_assert_ptr_nonnull(ba);
+    merge_ok(ab, b);
+    merge_ok(ba, a);
+    ck_assert(crdt_mvreg_equal(ab, ba));
+    encode(ab, &x);
+    encode(ba, &y);
+    ck_assert_uint_eq(x.len, y.len);
+    ck_assert_mem_eq(x.data, y.data, x.len);
+    ck_assert_int_eq(crdt_mvreg_decode(dec, x.data, x.len, NULL, NULL),
+                     CRDT_OK);
+    ck_assert(crdt_mvreg_equal(dec, ab));
+    crdt_buf_clear(&x);
+    crdt_buf_clear(&y);
+    crdt_mvreg_free(ba);
+    crdt_mvreg_free(dec);
+    return ab;
+}
+
+/* [1, 7, {}, [[1, 2]], [[1, 2, s]]]: the dot (1, 2) alone, in the cloud
+ * (merges of such registers take the general path). */
+static crdt_mvreg *cloud_reg(const char *s)
+{
+    uint8_t buf[128];
+    size_t n = strlen(s), len = 0;
+    crdt_mvreg *r = crdt_mvreg_new(NULL);
+    static const uint8_t head[] = {0x95, 0x01, 0x07, 0x80, 0x91, 0x92,
+                                   0x01, 0x02, 0x91, 0x93, 0x01, 0x02,
+                                   0xc4};
+
+    ck_assert_ptr_nonnull(r);
+    ck_assert_uint_lt(n, sizeof buf - sizeof head - 1);
+    memcpy(buf, head, sizeof head);
+    len = sizeof head;
+    buf[len++] = (uint8_t)n;
+    memcpy(buf + len, s, n);
+    len += n;
+    ck_assert_int_eq(crdt_mvreg_decode(r, buf, len, NULL, NULL), CRDT_OK);
+    return r;
+}
+
+static const char v16a[] = "0123456789abcdef";  /* 16 bytes: inline */
+static const char v16b[] = "0123456789abcdeg";
+static const char v17[] = "0123456789abcdef!"; /* 17: out of line */
+static const char long_a2[] =
+    "a value longer than sixteen bytes, stored apart!";
+
+/* Pairs of values and the one that keeps the dot. */
+static const struct {
+    const char *x, *y, *win;
+} conflict_pairs[] = {
+    {"tea", "coffee", "tea"},       /* memcmp decides */
+    {"ab", "abc", "abc"},           /* a prefix: the longer */
+    {"", "a", "a"},                 /* zero bytes: the least value */
+    {v16a, v16b, v16b},             /* inline, every byte compared */
+    {v16a, v17, v17},               /* inline vs out of line, a prefix */
+    {long_a, long_b, long_b},       /* both out of line */
+    {long_a, long_a2, long_a2},     /* out of line, a prefix */
+    {"zz", long_a, "zz"},           /* short beats long by its bytes */
+};
+
+/* Each pair in three shapes: one sibling a side (merge_one), with a
+ * sibling both share (merge_small), with the dot in the context's cloud
+ * (the general path). */
+START_TEST(test_mvreg_conflict_pairs)
+{
+    size_t i;
+    int shape;
+
+    for (i = 0; i < sizeof conflict_pairs / sizeof *conflict_pairs; i++) {
+        for (shape = 0; shape < 3; shape++) {
+            const char *x = conflict_pairs[i].x, *y = conflict_pairs[i].y;
+            crdt_mvreg *a, *b, *ab, *shared = NULL;
+            crdt_dot d = D(1, shape == 2 ? 2 : 1);
+
+            if (shape == 2) {
+                a = cloud_reg(x);
+                b = cloud_reg(y);
+            } else {
+                a = crdt_mvreg_new(NULL);
+                b = crdt_mvreg_new(NULL);
+                wr(a, 1, x, NULL);
+                wr(b, 1, y, NULL);
+                if (shape == 1) {
+                    shared = crdt_mvreg_new(NULL);
+                    wr(shared, 2, "shared", NULL);
+                    merge_ok(a, shared);
+                    merge_ok(b, shared);
+                }
+            }
+            ab = merge_both_ways(a, b);
+            ck_assert_uint_eq(crdt_mvreg_count(ab), shape == 1 ? 2 : 1);
+            expect_at(ab, d, conflict_pairs[i].win);
+            if (shape == 1)
+                expect_at(ab, D(2, 1), "shared");
+            /* idempotent and absorbing */
+            merge_ok(ab, a);
+            merge_ok(ab, b);
+            merge_ok(ab, ab);
+            expect_at(ab, d, conflict_pairs[i].win);
+            crdt_mvreg_free(a);
+            crdt_mvreg_free(b);
+            crdt_mvreg_free(ab);
+            crdt_mvreg_free(shared);
+        }
+    }
+}
+END_TEST
+
+/* Three values under one dot: every order of merges gives the greatest;
+ * a write that saw one of them supersedes the dot everywhere, whatever
+ * value the other replicas held under it. */
+START_TEST(test_mvreg_conflict_three)
+{
+    static const int orders[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2},
+                                     {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+    static const char *const vals[3] = {"x", "z", "y"};
+    crdt_mvreg *r[3], *first = NULL, *w;
+    int o, k;
+
+    for (k = 0; k < 3; k++) {
+        r[k] = crdt_mvreg_new(NULL);
+        wr(r[k], 1, vals[k], NULL);
+    }
+    for (o = 0; o < 6; o++) {
+        crdt_mvreg *acc = crdt_mvreg_clone(r[orders[o][0]]);
+        crdt_mvreg *right = crdt_mvreg_clone(r[orders[o][1]]);
+
+        /* (x + y) + z and x + (y + z) */
+        merge_ok(acc, r[orders[o][1]]);
+        merge_ok(acc, r[orders[o][2]]);
+        merge_ok(right, r[orders[o][2]]);
+        merge_ok(right, r[orders[o][0]]);
+        ck_assert(crdt_mvreg_equal(acc, right));
+        expect_sibs(acc, 1, (const crdt_dot[]){D(1, 1)},
+                    (const char *const[]){"z"});
+        if (!first)
+            first = acc;
+        else {
+            ck_assert(crdt_mvreg_equal(acc, first));
+            crdt_mvreg_free(acc);
+        }
+        crdt_mvreg_free(right);
+    }
+    /* r[0] writes again (its "x" superseded): (1, 2) wins everywhere */
+    w = crdt_mvreg_clone(r[0]);
+    wr(w, 1, "w", NULL);
+    merge_ok(first, w);
+    merge_ok(w, r[1]);
+    merge_ok(w, r[2]);
+    ck_assert(crdt_mvreg_equal(first, w));
+    expect_sibs(w, 1, (const crdt_dot[]){D(1, 2)},
+                (const char *const[]){"w"});
+    crdt_mvreg_free(w);
+    crdt_mvreg_free(first);
+    for (k = 0; k < 3; k++)
+        crdt_mvreg_free(r[k]);
+}
+END_TEST
+
+/* The deltas of two conflicting writes: each into the other replica, and
+ * both into one delta group, give the same state. */
+START_TEST(test_mvreg_conflict_deltas)
+{
+    crdt_mvreg *base = crdt_mvreg_new(NULL), *a, *b, *da, *db, *grp;
+
+    wr(base, 1, "old", NULL);
+    wr(base, 2, long_a, NULL);
+    a = crdt_mvreg_clone(base);
+    b = crdt_mvreg_clone(base);
+    da = crdt_mvreg_new(NULL);
+    db = crdt_mvreg_new(NULL);
+    grp = crdt_mvreg_new(NULL);
+    wr(a, 1, long_b, da);
+    wr(b, 1, "short", db);
+    merge_ok(grp, da);
+    merge_ok(grp, db);
+    merge_ok(a, db);
+    merge_ok(b, da);
+    ck_assert(crdt_mvreg_equal(a, b));
+    expect_sibs(a, 1, (const crdt_dot[]){D(1, 2)},
+                (const char *const[]){"short"});
+    merge_ok(base, grp);
+    ck_assert(crdt_mvreg_equal(base, a));
+    crdt_mvreg_free(base);
+    crdt_mvreg_free(a);
+    crdt_mvreg_free(b);
+    crdt_mvreg_free(da);
+    crdt_mvreg_free(db);
+    crdt_mvreg_free(grp);
 }
 END_TEST
 
@@ -853,6 +1104,187 @@ START_TEST(test_mvreg_property_replicas)
 }
 END_TEST
 
+/*
+ * Conflicting payloads: replicas that share actor ids write from the same
+ * states, so that one dot holds different values on different replicas
+ * (an actor id reused), then exchange states and deltas.  On triples of
+ * the resulting states and deltas: the join laws with identical bytes
+ * both ways, a decodable result, and each pair's merge against a model:
+ * a sibling survives iff on both sides or on one side and unseen by the
+ * other, holding the greatest of the values the two sides give its dot.
+ */
+static size_t conflict_val(tu_rng *rng, uint8_t *out)
+{
+    static const char *const vals[] = {"",   "a",  "ab",   "b",
+                                       v16a, v16b, v17,    long_a,
+                                       long_a2, long_b, "zz"};
+    const char *v = vals[tu_below(rng, sizeof vals / sizeof *vals)];
+    size_t n = strlen(v);
+
+    memcpy(out, v, n);
+    return n;
+}
+
+/* The value of the sibling of r with dot d: true and *p, *n if any. */
+static bool value_at(const crdt_mvreg *r, crdt_dot d, const uint8_t **p,
+                     size_t *n)
+{
+    size_t i;
+    crdt_dot e;
+
+    for (i = 0; crdt_mvreg_get(r, i, &e, p, n) == CRDT_OK; i++)
+        if (e.actor == d.actor && e.counter == d.counter)
+            return true;
+    return false;
+}
+
+static int val_cmp(const uint8_t *a, size_t la, const uint8_t *b, size_t lb)
+{
+    size_t m = la < lb ? la : lb;
+    int c = m ? memcmp(a, b, m) : 0;
+
+    if (c)
+        return c;
+    return (la > lb) - (la < lb);
+}
+
+/* ab = a + b against the model; returns the number of dots a and b hold
+ * with different values. */
+static int check_pair_model(const crdt_mvreg *a, const crdt_mvreg *b,
+                            const crdt_mvreg *ab, long k)
+{
+    const crdt_mvreg *side[2] = {a, b};
+    size_t i, want = 0;
+    const uint8_t *p, *q, *r;
+    size_t pn, qn, rn;
+    int s, conflicts = 0;
+    crdt_dot d;
+
+    for (s = 0; s < 2; s++) {
+        const crdt_mvreg *x = side[s], *y = side[1 - s];
+
+        for (i = 0; crdt_mvreg_get(x, i, &d, &p, &pn) == CRDT_OK; i++) {
+            bool in_y = value_at(y, d, &q, &qn);
+
+            tu_expect_k(crdt_mvreg_observed(ab, d), "context lost a dot",
+                        k);
+            if (!in_y && crdt_mvreg_observed(y, d)) {
+                tu_expect_k(!value_at(ab, d, &r, &rn),
+                            "a sibling the other side saw removed", k);
+                continue;
+            }
+            if (in_y && s == 1)
+                continue; /* counted from a's side */
+            want++;
+            if (in_y && val_cmp(p, pn, q, qn) != 0) {
+                conflicts++;
+                if (val_cmp(p, pn, q, qn) < 0)
+                    p = q, pn = qn;
+            }
+            tu_expect_k(value_at(ab, d, &r, &rn), "a sibling lost", k);
+            tu_expect_k(rn == pn && (pn == 0 || memcmp(r, p, pn) == 0),
+                        "not the greater value", k);
+        }
+    }
+    tu_expect_k(crdt_mvreg_count(ab) == want,
+                "siblings the model does not have", k);
+    return conflicts;
+}
+
+/* The join laws on a, b, c, with bytes, and the pair model on a + b. */
+static int conflict_laws(const crdt_mvreg *a, const crdt_mvreg *b,
+                         const crdt_mvreg *c, long k)
+{
+    crdt_mvreg *ab = merged(a, b, k), *ab_c = merged(ab, c, k);
+    crdt_mvreg *bc = merged(b, c, k), *a_bc = merged(a, bc, k);
+    int conflicts;
+
+    join_laws(a, b, c, k);
+    same_bytes(ab_c, a_bc, k);
+    round_trip(ab, k);
+    conflicts = check_pair_model(a, b, ab, k);
+    crdt_mvreg_free(ab);
+    crdt_mvreg_free(ab_c);
+    crdt_mvreg_free(bc);
+    crdt_mvreg_free(a_bc);
+    return conflicts;
+}
+
+START_TEST(test_mvreg_property_conflicts)
+{
+    tu_rng rng;
+    long n = tu_cases(10000), k, with_conflicts = 0, conflicts = 0;
+
+    tu_rng_init(&rng, tu_seed("mvreg") ^ 0x2);
+    for (k = 0; k < n; k++) {
+        crdt_mvreg *rep[5], *log[16], *base = crdt_mvreg_new(NULL);
+        int nrep = 3 + (int)tu_below(&rng, 3), nlog = 0, i, j, step;
+        int nops = 4 + (int)tu_below(&rng, 16), c = 0;
+        uint8_t v[64];
+
+        /* a common past: a few writes, maybe concurrent ones */
+        for (i = (int)tu_below(&rng, 4); i > 0; i--) {
+            crdt_mvreg *w = crdt_mvreg_clone(base);
+
+            tu_must_k(crdt_mvreg_write(w, 1 + tu_below(&rng, 3), v,
+                                       conflict_val(&rng, v), NULL),
+                      "write", k);
+            if (tu_below(&rng, 2))
+                tu_must_k(crdt_mvreg_write(base, 4, "c", 1, NULL), "write",
+                          k);
+            tu_must_k(crdt_mvreg_merge(base, w), "merge", k);
+            crdt_mvreg_free(w);
+        }
+        for (i = 0; i < nrep; i++)
+            rep[i] = crdt_mvreg_clone(base);
+        for (step = 0; step < nops; step++) {
+            int op = (int)tu_below(&rng, 10);
+
+            j = (int)tu_below(&rng, (uint64_t)nrep);
+            if (op < 5) {
+                /* a write by one of two actors every replica uses */
+                crdt_mvreg *d = nlog < 16 ? crdt_mvreg_new(NULL) : NULL;
+
+                tu_must_k(crdt_mvreg_write(rep[j], 1 + tu_below(&rng, 2), v,
+                                           conflict_val(&rng, v), d),
+                          "write", k);
+                if (d)
+                    log[nlog++] = d;
+            } else if (op < 6) {
+                tu_must_k(crdt_mvreg_clear(rep[j], NULL), "clear", k);
+            } else if (op < 8 || nlog == 0) {
+                i = (int)tu_below(&rng, (uint64_t)nrep);
+                tu_must_k(crdt_mvreg_merge(rep[j], rep[i]), "merge", k);
+            } else {
+                i = (int)tu_below(&rng, (uint64_t)nlog);
+                tu_must_k(crdt_mvreg_merge(rep[j], log[i]), "merge delta",
+                          k);
+            }
+        }
+        c += conflict_laws(rep[0], rep[1], rep[2], k);
+        c += conflict_laws(rep[nrep - 1], rep[0], base, k);
+        if (nlog >= 2)
+            c += conflict_laws(log[0], log[nlog - 1], rep[1], k);
+        if (nlog >= 1)
+            c += conflict_laws(rep[2], log[tu_below(&rng, (uint64_t)nlog)],
+                               rep[0], k);
+        conflicts += c;
+        with_conflicts += c > 0;
+        for (i = 0; i < nrep; i++)
+            crdt_mvreg_free(rep[i]);
+        for (i = 0; i < nlog; i++)
+            crdt_mvreg_free(log[i]);
+        crdt_mvreg_free(base);
+    }
+    fprintf(stderr,
+            "mvreg: %ld conflict cases, %ld with a dot of two values "
+            "(%ld such dots)\n",
+            n, with_conflicts, conflicts);
+    if (n >= 100)
+        tu_expect(with_conflicts > n / 4, "too few conflicting cases");
+}
+END_TEST
+
 /* ---------------------------------------------------------------- nomem */
 
 enum {
@@ -865,21 +1297,24 @@ enum {
     OP_WRITE_LARGE_DELTA,
     OP_CLEAR_DELTA,
     OP_MERGE,
+    OP_MERGE_CONFLICT, /* src's greater long values replace a's */
     OP_ENCODE,
     OP_DECODE,
     N_OPS
 };
 
-/* A register with two long and one short sibling. */
-static crdt_mvreg *nomem_reg(const crdt_mem *mem, crdt_actor base)
+/* A register with two long and one short sibling: the long values are
+ * v1 and v2 (dots (base + 1, 1) and (base + 2, 2)). */
+static crdt_mvreg *nomem_reg_of(const crdt_mem *mem, crdt_actor base,
+                                const char *v1, const char *v2)
 {
     crdt_mvreg *r = crdt_mvreg_new(mem), *s = crdt_mvreg_new(mem);
 
     ck_assert_ptr_nonnull(r);
     ck_assert_ptr_nonnull(s);
-    wr(r, base + 1, long_a, NULL);
+    wr(r, base + 1, v1, NULL);
     wr(s, base + 2, "x", NULL);
-    wr(s, base + 2, long_b, NULL);
+    wr(s, base + 2, v2, NULL);
     merge_ok(r, s);
     crdt_mvreg_free(s);
     s = crdt_mvreg_new(mem);
@@ -890,11 +1325,19 @@ static crdt_mvreg *nomem_reg(const crdt_mem *mem, crdt_actor base)
     return r;
 }
 
+static crdt_mvreg *nomem_reg(const crdt_mem *mem, crdt_actor base)
+{
+    return nomem_reg_of(mem, base, long_a, long_b);
+}
+
 static void nomem_setup(tu_nomem *c)
 {
     c->a = nomem_reg(&c->tm->mem, 0);
     c->d = nomem_reg(&c->tm->mem, 10);
-    c->src = nomem_reg(&c->tm->mem, 20);
+    c->src = c->op == OP_MERGE_CONFLICT
+                 ? nomem_reg_of(&c->tm->mem, 0, long_a2,
+                                "c value longer than sixteen bytes")
+                 : nomem_reg(&c->tm->mem, 20);
     ck_assert_int_eq(crdt_mvreg_encode(c->src, &c->enc), CRDT_OK);
 }
 
@@ -920,6 +1363,7 @@ static int nomem_call(tu_nomem *c)
     case OP_CLEAR_DELTA:
         return crdt_mvreg_clear(a, d);
     case OP_MERGE:
+    case OP_MERGE_CONFLICT:
         return crdt_mvreg_merge(a, c->src);
     case OP_ENCODE:
         return crdt_mvreg_encode(c->src, &c->out);
@@ -957,6 +1401,9 @@ static void nomem_succeeded(tu_nomem *c)
         break;
     case OP_MERGE:
         ck_assert_uint_eq(crdt_mvreg_count(c->a), 6);
+        break;
+    case OP_MERGE_CONFLICT:
+        ck_assert(crdt_mvreg_equal(c->a, c->src));
         break;
     default:
         break;
@@ -1001,6 +1448,12 @@ static Suite *mvreg_suite(void)
     tc = tcase_create("merge");
     tcase_add_test(tc, test_mvreg_merge_no_alloc);
     tcase_add_test(tc, test_mvreg_merge_large);
+    tcase_add_test(tc, test_mvreg_merge_stale_long);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("conflict");
+    tcase_add_test(tc, test_mvreg_conflict_pairs);
+    tcase_add_test(tc, test_mvreg_conflict_three);
+    tcase_add_test(tc, test_mvreg_conflict_deltas);
     suite_add_tcase(s, tc);
     tc = tcase_create("codec");
     tcase_add_test(tc, test_mvreg_codec_bytes);
@@ -1010,6 +1463,7 @@ static Suite *mvreg_suite(void)
     tc = tcase_create("property");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_mvreg_property_replicas);
+    tcase_add_test(tc, test_mvreg_property_conflicts);
     suite_add_tcase(s, tc);
     tc = tcase_create("nomem");
     tcase_add_test(tc, test_mvreg_nomem_all);

@@ -18,8 +18,12 @@
  * exchanged (causal values restricted to the dots no remove observed,
  * plain values per-actor slots); merges of small sources into maps of
  * 20-40 keys (the path through the dot index) against the full pass on a
- * copy, state, bytes and iteration; allocation-failure injection, the
- * small merge and an update of a map with a dot index included.
+ * copy, state, bytes and iteration; one dot with two payloads (replicas
+ * reusing actor ids: a dot under two keys, two types, a key and a value,
+ * two MV-register or slot values, nested), targeted and as properties
+ * against a per-dot model read off the encodings, on both merge paths;
+ * allocation-failure injection, the small merge, an update of a map with
+ * a dot index and merges of such conflicting states included.
  */
 #include <check.h>
 #include <stdio.h>
@@ -2891,6 +2895,764 @@ START_TEST(test_ormap_property_small_merge)
 }
 END_TEST
 
+/* ------------------------------------------------------------- conflict */
+
+/*
+ * One dot, two payloads: replicas that share actor ids update from the
+ * same states, so one dot names different things on different replicas:
+ * two keys, a key's presence and a value's element, two types of one key,
+ * two values of an MV-register, two slot values, at any level of nesting.
+ * The rule (crdt/ormap.h): a dot both sides hold at one place stays there
+ * (an MV-register value: the greater bytes; a plain slot: the join of the
+ * two values); at two different places it goes from both (each side has
+ * seen it and does not hold it where the other does); a dot one side
+ * holds stays unless the other side has seen it.
+ *
+ * The model reads every dot's place off the canonical encoding: the path
+ * of keys and tags down to it and what it is there (a key's presence, a
+ * plain slot, an MV-register value, an OR-set element, a flag's dot) and,
+ * apart, its payload (a slot's or an MV-register's value bytes).
+ */
+static int om_dot_cmp(const void *x, const void *y)
+{
+    const crdt_dot *a = x, *b = y;
+
+    if (a->actor != b->actor)
+        return a->actor < b->actor ? -1 : 1;
+    return (a->counter > b->counter) - (a->counter < b->counter);
+}
+
+typedef struct mrd {
+    const uint8_t *p, *end;
+} mrd;
+
+static uint64_t mrd_be(mrd *r, size_t n)
+{
+    uint64_t v = 0;
+
+    tu_expect((size_t)(r->end - r->p) >= n, "model: truncated");
+    while (n--)
+        v = v << 8 | *r->p++;
+    return v;
+}
+
+/* A header of kind 0 uint, 1 array, 2 map, 3 bin: its value. */
+static uint64_t mrd_get(mrd *r, int kind)
+{
+    uint8_t b;
+
+    tu_expect(r->p < r->end, "model: truncated");
+    b = *r->p++;
+    if (kind == 0 && b < 0x80)
+        return b;
+    if (kind == 0 && b >= 0xcc && b <= 0xcf)
+        return mrd_be(r, (size_t)1 << (b - 0xcc));
+    if (kind == 1 && (b & 0xf0) == 0x90)
+        return b & 0x0f;
+    if (kind == 1 && (b == 0xdc || b == 0xdd))
+        return mrd_be(r, b == 0xdc ? 2 : 4);
+    if (kind == 2 && (b & 0xf0) == 0x80)
+        return b & 0x0f;
+    if (kind == 2 && (b == 0xde || b == 0xdf))
+        return mrd_be(r, b == 0xde ? 2 : 4);
+    if (kind == 3 && b >= 0xc4 && b <= 0xc6)
+        return mrd_be(r, (size_t)1 << (b - 0xc4));
+    ck_abort_msg("model: unexpected MessagePack byte %02x", b);
+    return 0;
+}
+
+static const uint8_t *mrd_bin(mrd *r, size_t *n)
+{
+    const uint8_t *p;
+
+    *n = (size_t)mrd_get(r, 3);
+    tu_expect((size_t)(r->end - r->p) >= *n, "model: truncated bin");
+    p = r->p;
+    r->p += *n;
+    return p;
+}
+
+/* Skips one object of the encodings plain values use. */
+static void mrd_skip(mrd *r)
+{
+    uint8_t b;
+    uint64_t n, i;
+
+    tu_expect(r->p < r->end, "model: truncated");
+    b = *r->p;
+    if (b < 0x80 || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+        r->p++;
+    } else if (b >= 0xcc && b <= 0xcf) {
+        mrd_get(r, 0);
+    } else if (b >= 0xc4 && b <= 0xc6) {
+        mrd_bin(r, &n);
+    } else if ((b & 0xf0) == 0x90 || b == 0xdc || b == 0xdd) {
+        for (n = mrd_get(r, 1), i = 0; i < n; i++)
+            mrd_skip(r);
+    } else if ((b & 0xf0) == 0x80 || b == 0xde || b == 0xdf) {
+        for (n = mrd_get(r, 2), i = 0; i < 2 * n; i++)
+            mrd_skip(r);
+    } else {
+        ck_abort_msg("model: unexpected MessagePack byte %02x", b);
+    }
+}
+
+/* A dot, where it is (path bytes) and its payload (NULL: none). */
+typedef struct mplace {
+    crdt_dot d;
+    uint8_t where[256];
+    size_t nwhere;
+    const uint8_t *pay;
+    size_t npay;
+    char kind; /* 'D' key, 'S' slot, 'V' mvreg value, 'E' orset, 'F' flag */
+} mplace;
+
+typedef struct mstate_om {
+    mplace *v;
+    size_t n, cap;
+    crdt_dot *vv;   /* the map's context: its vector (actor, max) */
+    size_t nvv;
+    crdt_dot *cloud;
+    size_t ncloud;
+    crdt_buf enc;   /* the encoding the places point into */
+} mstate_om;
+
+static void mplace_add(mstate_om *s, crdt_dot d, const uint8_t *where,
+                       size_t nwhere, char kind, const uint8_t *pay,
+                       size_t npay)
+{
+    mplace *m;
+
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 16;
+        s->v = realloc(s->v, s->cap * sizeof *s->v);
+        tu_expect(s->v != NULL, "model: realloc");
+    }
+    m = &s->v[s->n++];
+    m->d = d;
+    tu_expect(nwhere + 1 <= sizeof m->where, "model: path too long");
+    memcpy(m->where, where, nwhere);
+    m->where[nwhere] = (uint8_t)kind;
+    m->nwhere = nwhere + 1;
+    m->kind = kind;
+    m->pay = pay;
+    m->npay = npay;
+}
+
+static crdt_dot mrd_dot(mrd *r)
+{
+    crdt_dot d;
+
+    tu_expect(mrd_get(r, 1) == 2, "model: a dot of two fields");
+    d.actor = mrd_get(r, 0);
+    d.counter = mrd_get(r, 0);
+    return d;
+}
+
+/* Skips a context (vector map, cloud array); with s, keeps it. */
+static void mrd_ctx(mrd *r, mstate_om *s)
+{
+    uint64_t n, i;
+
+    n = mrd_get(r, 2);
+    if (s) {
+        s->vv = malloc((n + 1) * sizeof *s->vv);
+        s->nvv = (size_t)n;
+        tu_expect(s->vv != NULL, "model: malloc");
+    }
+    for (i = 0; i < n; i++) {
+        crdt_dot d;
+
+        d.actor = mrd_get(r, 0);
+        d.counter = mrd_get(r, 0);
+        if (s)
+            s->vv[i] = d;
+    }
+    n = mrd_get(r, 1);
+    if (s) {
+        s->cloud = malloc((n + 1) * sizeof *s->cloud);
+        s->ncloud = (size_t)n;
+        tu_expect(s->cloud != NULL, "model: malloc");
+    }
+    for (i = 0; i < n; i++) {
+        crdt_dot d = mrd_dot(r);
+
+        if (s)
+            s->cloud[i] = d;
+    }
+}
+
+static bool causal_tag_om(uint64_t tag)
+{
+    return tag == CRDT_TAG_MVREG || tag == CRDT_TAG_ORSET ||
+           tag == CRDT_TAG_EWFLAG || tag == CRDT_TAG_DWFLAG ||
+           tag == CRDT_TAG_ORMAP;
+}
+
+/* The entries of a map body (after its context) at path w[0, nw). */
+static void mrd_entries(mrd *r, mstate_om *s, uint8_t *w, size_t nw)
+{
+    uint64_t n, e, k, nd, nv, tag, m, j, nd2;
+    size_t klen, at, elen, vlen;
+    const uint8_t *key, *el, *val;
+    crdt_dot dots[64], d;
+
+    n = mrd_get(r, 1);
+    for (e = 0; e < n; e++) {
+        tu_expect(mrd_get(r, 1) == 4, "model: an entry of four fields");
+        key = mrd_bin(r, &klen);
+        tag = mrd_get(r, 0);
+        /* the place: path, then key length, key, tag */
+        at = nw;
+        tu_expect(at + 2 + klen + 2 < 200, "model: path too long");
+        w[at++] = (uint8_t)(klen >> 8);
+        w[at++] = (uint8_t)klen;
+        memcpy(w + at, key, klen);
+        at += klen;
+        w[at++] = (uint8_t)(tag >> 8);
+        w[at++] = (uint8_t)tag;
+        nd = mrd_get(r, 1);
+        tu_expect(nd <= 64, "model: at most 64 dots a key");
+        for (k = 0; k < nd; k++)
+            dots[k] = mrd_dot(r);
+        nv = mrd_get(r, 1);
+        if (!causal_tag_om(tag)) {
+            tu_expect(nv == nd, "model: a slot per dot");
+            for (k = 0; k < nv; k++) {
+                val = r->p;
+                mrd_skip(r);
+                mplace_add(s, dots[k], w, at, 'S', val,
+                           (size_t)(r->p - val));
+            }
+            continue;
+        }
+        for (k = 0; k < nd; k++)
+            mplace_add(s, dots[k], w, at, 'D', NULL, 0);
+        tu_expect(nv == 1, "model: one causal value");
+        tu_expect(mrd_get(r, 1) == 5, "model: a causal value");
+        tu_expect(mrd_get(r, 0) == 1 && mrd_get(r, 0) == tag,
+                  "model: the value's tag");
+        mrd_ctx(r, NULL);
+        if (tag == CRDT_TAG_ORMAP) {
+            w[at++] = 'M';
+            mrd_entries(r, s, w, at);
+            continue;
+        }
+        m = mrd_get(r, 1);
+        for (j = 0; j < m; j++) {
+            if (tag == CRDT_TAG_MVREG) {
+                tu_expect(mrd_get(r, 1) == 3, "model: a sibling");
+                d.actor = mrd_get(r, 0);
+                d.counter = mrd_get(r, 0);
+                val = mrd_bin(r, &vlen);
+                mplace_add(s, d, w, at, 'V', val, vlen);
+            } else if (tag == CRDT_TAG_ORSET) {
+                tu_expect(mrd_get(r, 1) == 2, "model: an element");
+                el = mrd_bin(r, &elen);
+                tu_expect(at + 2 + elen < 250, "model: path too long");
+                w[at] = 'E';
+                w[at + 1] = (uint8_t)elen;
+                memcpy(w + at + 2, el, elen);
+                for (nd2 = mrd_get(r, 1), k = 0; k < nd2; k++)
+                    mplace_add(s, mrd_dot(r), w, at + 2 + elen, 'E', NULL,
+                               0);
+            } else {
+                mplace_add(s, mrd_dot(r), w, at, 'F', NULL, 0);
+            }
+        }
+    }
+}
+
+static int mplace_cmp(const void *x, const void *y)
+{
+    return om_dot_cmp(&((const mplace *)x)->d, &((const mplace *)y)->d);
+}
+
+static void mstate_read(mstate_om *s, const crdt_ormap *m)
+{
+    uint8_t w[256];
+    mrd r;
+
+    memset(s, 0, sizeof *s);
+    encode(m, &s->enc);
+    r.p = s->enc.data;
+    r.end = s->enc.data + s->enc.len;
+    tu_expect(mrd_get(&r, 1) == 5 && mrd_get(&r, 0) == 1 &&
+                  mrd_get(&r, 0) == CRDT_TAG_ORMAP,
+              "model: an ormap");
+    mrd_ctx(&r, s);
+    mrd_entries(&r, s, w, 0);
+    if (s->n > 1)
+        qsort(s->v, s->n, sizeof *s->v, mplace_cmp);
+}
+
+static void mstate_free(mstate_om *s)
+{
+    free(s->v);
+    free(s->vv);
+    free(s->cloud);
+    crdt_buf_clear(&s->enc);
+}
+
+static const mplace *mstate_find(const mstate_om *s, crdt_dot d)
+{
+    mplace key;
+
+    key.d = d;
+    return s->n ? bsearch(&key, s->v, s->n, sizeof *s->v, mplace_cmp)
+                : NULL;
+}
+
+static bool mstate_seen(const mstate_om *s, crdt_dot d)
+{
+    size_t i;
+
+    for (i = 0; i < s->nvv; i++)
+        if (s->vv[i].actor == d.actor)
+            return d.counter <= s->vv[i].counter ||
+                   bsearch(&d, s->cloud, s->ncloud, sizeof d, om_dot_cmp);
+    return s->ncloud && bsearch(&d, s->cloud, s->ncloud, sizeof d, om_dot_cmp);
+}
+
+static bool same_where(const mplace *x, const mplace *y)
+{
+    return x->nwhere == y->nwhere &&
+           memcmp(x->where, y->where, x->nwhere) == 0;
+}
+
+static bool same_pay(const mplace *x, const uint8_t *p, size_t n)
+{
+    return x->npay == n && (n == 0 || memcmp(x->pay, p, n) == 0);
+}
+
+/* ab = a + b against the rule, dot by dot; returns the dots a and b hold
+ * at different places (*payloads: at one place with different
+ * payloads). */
+static int om_pair_model(const crdt_ormap *a, const crdt_ormap *b,
+                         const crdt_ormap *ab, int *payloads, long c)
+{
+    mstate_om st[3];
+    size_t i, want = 0;
+    int s, places = 0;
+
+    mstate_read(&st[0], a);
+    mstate_read(&st[1], b);
+    mstate_read(&st[2], ab);
+    for (s = 0; s < 2; s++) {
+        for (i = 0; i < st[s].n; i++) {
+            const mplace *x = &st[s].v[i];
+            const mplace *y = mstate_find(&st[1 - s], x->d);
+            const mplace *z = mstate_find(&st[2], x->d);
+
+            tu_expect_k(mstate_seen(&st[2], x->d), "context lost a dot", c);
+            if (y && s == 1)
+                continue; /* judged from a's side */
+            if (y && !same_where(x, y)) {
+                places++;
+                tu_expect_k(!z, "a dot at two places kept", c);
+                continue;
+            }
+            if (!y && mstate_seen(&st[1 - s], x->d)) {
+                tu_expect_k(!z, "a dot the other side removed kept", c);
+                continue;
+            }
+            want++;
+            tu_expect_k(z && same_where(x, z), "a dot lost or moved", c);
+            if (!z)
+                continue;
+            if (!y || same_pay(x, y->pay, y->npay)) {
+                tu_expect_k(same_pay(z, x->pay, x->npay),
+                            "a payload changed", c);
+                continue;
+            }
+            ++*payloads;
+            if (x->kind == 'V') { /* the greater bytes */
+                size_t nmin = x->npay < y->npay ? x->npay : y->npay;
+                int cmp = nmin ? memcmp(x->pay, y->pay, nmin) : 0;
+                const mplace *g = cmp > 0 || (cmp == 0 && x->npay > y->npay)
+                                      ? x
+                                      : y;
+
+                tu_expect_k(same_pay(z, g->pay, g->npay),
+                            "not the greater MV-register value", c);
+            }
+        }
+    }
+    tu_expect_k(st[2].n == want, "dots the model does not have", c);
+    for (s = 0; s < 3; s++)
+        mstate_free(&st[s]);
+    return places;
+}
+
+/* a + b and b + a: equal, the same bytes, valid, decodable; returns
+ * a + b.  Also checks the rule (om_pair_model) and returns the dots at
+ * two places in *places. */
+static crdt_ormap *om_both_ways(const crdt_ormap *a, const crdt_ormap *b,
+                                int *places)
+{
+    crdt_ormap *ab = merged(a, b), *ba = merged(b, a);
+    crdt_ormap *y = crdt_ormap_new(NULL, NULL);
+    int pay = 0;
+    crdt_buf e;
+
+    ck_assert(crdt_ormap_equal(ab, ba));
+    ck_assert(same_bytes(ab, ba));
+    check_invariants(ab);
+    encode(ab, &e);
+    ck_assert_int_eq(crdt_ormap_decode(y, e.data, e.len, NULL, NULL),
+                     CRDT_OK);
+    ck_assert(crdt_ormap_equal(y, ab));
+    crdt_buf_clear(&e);
+    *places = om_pair_model(a, b, ab, &pay, 0);
+    crdt_ormap_free(ba);
+    crdt_ormap_free(y);
+    return ab;
+}
+
+static int om_mv_fn(void *v, void *d, void *ud)
+{
+    return crdt_mvreg_write(v, 1, ud, strlen(ud), d);
+}
+
+/* key of m <- an MV-register write of s by actor 1 */
+static void om_mv(crdt_ormap *m, const char *key, const char *s)
+{
+    tu_must(crdt_ormap_update(m, 1, key, strlen(key), crdt_mvreg_type(),
+                              om_mv_fn, (void *)(uintptr_t)s, NULL),
+            "mvreg write");
+}
+
+static int om_rm_fn(void *v, void *d, void *ud)
+{
+    return crdt_orset_remove(v, ud, strlen(ud), d);
+}
+
+/* A value of m's key of type t (present), or fails. */
+static const void *om_val(const crdt_ormap *m, const char *key,
+                          const crdt_type *t)
+{
+    const crdt_type *got;
+    const void *v;
+
+    ck_assert_int_eq(crdt_ormap_get(m, key, strlen(key), &got, &v), CRDT_OK);
+    ck_assert_ptr_eq(got, t);
+    return v;
+}
+
+/* The same dot under two keys, as their presence (a slot) or inside a
+ * value (an element, a nested key): it leaves both; a key left with no
+ * dot goes. */
+START_TEST(test_ormap_conflict_keys)
+{
+    crdt_ormap *s = crdt_ormap_new(NULL, NULL), *a, *b, *ab;
+    int places;
+
+    tu_must(inc(s, 2, "base", 1, NULL), "inc"); /* (2, 1) */
+    /* slots of two keys: (1, 1) */
+    a = crdt_ormap_clone(s);
+    b = crdt_ormap_clone(s);
+    tu_must(inc(a, 1, "x", 5, NULL), "inc");
+    tu_must(inc(b, 1, "y", 7, NULL), "inc");
+    ab = om_both_ways(a, b, &places);
+    ck_assert_int_eq(places, 1);
+    ck_assert_uint_eq(crdt_ormap_size(ab), 1);
+    ck_assert(!crdt_ormap_contains(ab, "x", 1));
+    ck_assert(!crdt_ormap_contains(ab, "y", 1));
+    crdt_ormap_free(a);
+    crdt_ormap_free(b);
+    crdt_ormap_free(ab);
+    /* an element's dot (1, 1) and a slot (1, 1); the set's presence
+     * (1, 2) and a second slot (1, 2) */
+    a = crdt_ormap_clone(s);
+    b = crdt_ormap_clone(s);
+    tu_must(os_add(a, 1, "set", "e", NULL), "add");
+    tu_must(inc(b, 1, "c", 1, NULL), "inc");
+    tu_must(inc(b, 1, "d", 1, NULL), "inc");
+    ab = om_both_ways(a, b, &places);
+    ck_assert_int_eq(places, 2);
+    ck_assert_uint_eq(crdt_ormap_size(ab), 1);
+    crdt_ormap_free(a);
+    crdt_ormap_free(b);
+    crdt_ormap_free(ab);
+    /* nested: inner keys "i" and "j" both (1, 1); the outer key's
+     * presence (1, 2) on both sides stays, its map now empty */
+    a = crdt_ormap_clone(s);
+    b = crdt_ormap_clone(s);
+    tu_must(nest_inc(a, 1, "n", "i", 1, NULL), "nest");
+    tu_must(nest_inc(b, 1, "n", "j", 2, NULL), "nest");
+    ab = om_both_ways(a, b, &places);
+    ck_assert_int_eq(places, 1);
+    ck_assert_uint_eq(
+        crdt_ormap_size(om_val(ab, "n", crdt_ormap_type())), 0);
+    crdt_ormap_free(ab);
+    /* nested against top level: (1, 1) inner slot vs a key's slot, (1, 2)
+     * the outer key vs another key */
+    crdt_ormap_free(b);
+    b = crdt_ormap_clone(s);
+    tu_must(inc(b, 1, "x", 1, NULL), "inc");
+    tu_must(inc(b, 1, "y", 1, NULL), "inc");
+    ab = om_both_ways(a, b, &places);
+    ck_assert_int_eq(places, 2);
+    ck_assert_uint_eq(crdt_ormap_size(ab), 1);
+    ck_assert(crdt_ormap_contains(ab, "base", 4));
+    crdt_ormap_free(a);
+    crdt_ormap_free(b);
+    crdt_ormap_free(ab);
+    crdt_ormap_free(s);
+}
+END_TEST
+
+/* One key: the dot as the key's presence on one side and inside its
+ * value on the other; two types of the key; two MV-register values; two
+ * slot values (joined by the type's merge). */
+START_TEST(test_ormap_conflict_one_key)
+{
+    crdt_ormap *s = crdt_ormap_new(NULL, NULL), *a, *b, *ab;
+    const crdt_lww *r;
+    const uint8_t *p;
+    size_t len;
+    int places;
+
+    /* presence vs value: a adds "e" to "k" (value (1, 1), presence
+     * (1, 2)); b removes an absent element, which makes no value dot
+     * (presence (1, 1)); (1, 2) stays, the set is left empty */
+    a = crdt_ormap_clone(s);
+    b = crdt_ormap_clone(s);
+    tu_must(os_add(a, 1, "k", "e", NULL), "add");
+    tu_must(crdt_ormap_update(b, 1, "k", 1, crdt_orset_type(), om_rm_fn,
+                              (void *)(uintptr_t)"none", NULL),
+            "remove");
+    ab = om_both_ways(a, b, &places);
+    ck_assert_int_eq(places, 1);
+    ck_assert_uint_eq(crdt_orset_size(om_val(ab, "k", crdt_orset_type())),
+                      0);
+    crdt_ormap_free(a);
+    crdt_ormap_free(b);
+    crdt_ormap_free(ab);
+    /* two types: an OR-set's (1, 1) element and (1, 2) presence against
+     * an MV-register's (1, 1) value and (1, 2) presence: all go */
+    a = crdt_ormap_clone(s);
+    b = crdt_ormap_clone(s);
+    tu_must(os_add(a, 1, "k", "e", NULL), "add");
+    om_mv(b, "k", "v");
+    ab = om_both_ways(a, b, &places);
+    ck_assert_int_eq(places, 2);
+    ck_assert_uint_eq(crdt_ormap_size(ab), 0);
+    crdt_ormap_free(a);
+    crdt_ormap_free(b);
+    crdt_ormap_free(ab);
+    /* two MV-register values under (1, 1): the greater bytes */
+    a = crdt_ormap_clone(s);
+    b = crdt_ormap_clone(s);
+    om_mv(a, "k", "tea");
+    om_mv(b, "k", "coffee");
+    ab = om_both_ways(a, b, &places);
+    ck_assert_int_eq(places, 0);
+    ck_assert_uint_eq(crdt_mvreg_count(om_val(ab, "k", crdt_mvreg_type())),
+                      1);
+    ck_assert_int_eq(crdt_mvreg_get(om_val(ab, "k", crdt_mvreg_type()), 0,
+                                    NULL, &p, &len),
+                     CRDT_OK);
+    ck_assert(len == 3 && memcmp(p, "tea", 3) == 0);
+    crdt_ormap_free(a);
+    crdt_ormap_free(b);
+    crdt_ormap_free(ab);
+    /* two slot values under (1, 1): their join (a counter's max, an LWW
+     * register's later write) */
+    a = crdt_ormap_clone(s);
+    b = crdt_ormap_clone(s);
+    tu_must(inc(a, 1, "c", 5, NULL), "inc");
+    tu_must(inc(b, 1, "c", 7, NULL), "inc");
+    tu_must(set_lww(a, 1, "r", 3, "y", NULL), "lww");
+    tu_must(set_lww(b, 1, "r", 3, "x", NULL), "lww");
+    ab = om_both_ways(a, b, &places);
+    ck_assert_int_eq(places, 0);
+    ck_assert_uint_eq(count(ab, "c"), 7);
+    r = om_val(ab, "r", crdt_lww_type());
+    ck_assert_int_eq(crdt_lww_value(r, &p, &len), CRDT_OK);
+    ck_assert(len == 1 && p[0] == 'y');
+    crdt_ormap_free(a);
+    crdt_ormap_free(b);
+    crdt_ormap_free(ab);
+    crdt_ormap_free(s);
+}
+END_TEST
+
+/* The join laws on a, b, c with bytes, the invariants, round trips, and
+ * the rule on a + b. */
+static void om_conflict_laws(const crdt_ormap *a, const crdt_ormap *b,
+                             const crdt_ormap *c, int *places,
+                             int *payloads, long k)
+{
+    crdt_ormap *ab = merged(a, b), *ba = merged(b, a);
+    crdt_ormap *ab_c = merged(ab, c), *bc = merged(b, c);
+    crdt_ormap *a_bc = merged(a, bc), *aa = merged(a, a);
+    crdt_ormap *abb = merged(ab, b), *y = crdt_ormap_new(NULL, NULL);
+    crdt_buf e;
+
+    tu_expect_k(crdt_ormap_equal(ab, ba), "not commutative", k);
+    tu_expect_k(same_bytes(ab, ba), "commutative, but not the bytes", k);
+    tu_expect_k(crdt_ormap_equal(ab_c, a_bc), "not associative", k);
+    tu_expect_k(same_bytes(ab_c, a_bc), "associative, but not the bytes",
+                k);
+    tu_expect_k(crdt_ormap_equal(aa, a), "not idempotent", k);
+    tu_expect_k(crdt_ormap_equal(abb, ab), "not absorbing", k);
+    check_invariants(ab);
+    check_invariants(ab_c);
+    encode(ab_c, &e);
+    tu_must_k(crdt_ormap_decode(y, e.data, e.len, NULL, NULL), "decode", k);
+    tu_expect_k(crdt_ormap_equal(y, ab_c) && same_bytes(y, ab_c),
+                "round trip", k);
+    crdt_buf_clear(&e);
+    *places += om_pair_model(a, b, ab, payloads, k);
+    crdt_ormap_free(ab);
+    crdt_ormap_free(ba);
+    crdt_ormap_free(ab_c);
+    crdt_ormap_free(bc);
+    crdt_ormap_free(a_bc);
+    crdt_ormap_free(aa);
+    crdt_ormap_free(abb);
+    crdt_ormap_free(y);
+}
+
+START_TEST(test_ormap_property_conflicts)
+{
+    tu_rng rng;
+    pctx p;
+    long n = tu_cases(10000), c, with_places = 0, with_payloads = 0;
+    long nplaces = 0, npayloads = 0;
+
+    tu_rng_init(&rng, tu_seed("ormap") ^ 0x5);
+    memset(&p, 0, sizeof p);
+    p.rng = &rng;
+    for (c = 0; c < n; c++) {
+        crdt_ormap *base = crdt_ormap_new(NULL, NULL), *rep[3], *log[12];
+        int i, j, step, nlog = 0, places = 0, payloads = 0;
+        bool removed = false;
+
+        random_schema(&p, c);
+        for (i = (int)tu_below(&rng, 6); i > 0; i--)
+            random_op(&p, base, 1 + tu_below(&rng, 3), NULL, &removed);
+        for (i = 0; i < 3; i++)
+            rep[i] = crdt_ormap_clone(base);
+        for (step = 6 + (int)tu_below(&rng, 20); step > 0; step--) {
+            int op = (int)tu_below(&rng, 20);
+
+            j = (int)tu_below(&rng, 3);
+            if (op < 15) {
+                /* an op by one of two actors every replica uses */
+                crdt_ormap *d = nlog < 12 ? crdt_ormap_new(NULL, NULL)
+                                          : NULL;
+
+                random_op(&p, rep[j], 1 + tu_below(&rng, 2), d, &removed);
+                if (d)
+                    log[nlog++] = d;
+            } else if (op < 17 || nlog == 0) {
+                tu_must_k(crdt_ormap_merge(rep[j], rep[tu_below(&rng, 3)]),
+                          "merge", c);
+            } else {
+                tu_must_k(crdt_ormap_merge(rep[j],
+                                           log[tu_below(&rng,
+                                                        (uint64_t)nlog)]),
+                          "merge delta", c);
+            }
+        }
+        om_conflict_laws(rep[0], rep[1], rep[2], &places, &payloads, c);
+        om_conflict_laws(rep[2], base, rep[0], &places, &payloads, c);
+        if (nlog >= 2)
+            om_conflict_laws(log[0], log[nlog - 1], rep[1], &places,
+                             &payloads, c);
+        if (nlog >= 1)
+            om_conflict_laws(rep[1], log[tu_below(&rng, (uint64_t)nlog)],
+                             rep[2], &places, &payloads, c);
+        with_places += places > 0;
+        with_payloads += payloads > 0;
+        nplaces += places;
+        npayloads += payloads;
+        for (i = 0; i < 3; i++)
+            crdt_ormap_free(rep[i]);
+        for (i = 0; i < nlog; i++)
+            crdt_ormap_free(log[i]);
+        crdt_ormap_free(base);
+    }
+    fprintf(stderr,
+            "ormap: %ld conflict cases, %ld with a dot at two places (%ld "
+            "dots), %ld with a dot of two payloads at one place (%ld)\n",
+            n, with_places, nplaces, with_payloads, npayloads);
+    if (n >= 100) {
+        tu_expect(with_places > n / 4, "too few cases with two places");
+        tu_expect(with_payloads > n / 20, "too few cases with two payloads");
+    }
+}
+END_TEST
+
+/* The same on maps of 20-40 keys and deltas of replicas that share actor
+ * ids: each delta merged into a replica by the small merge (the path
+ * through the dot index) equals the full pass and the merge the other way
+ * round, byte for byte, and follows the rule. */
+START_TEST(test_ormap_property_small_conflicts)
+{
+    tu_rng rng;
+    long cases = tu_cases(10000) / 50, c, nmerge = 0;
+    int places = 0, payloads = 0;
+    pctx p;
+
+    memset(&p, 0, sizeof p);
+    p.rng = &rng;
+    tu_rng_init(&rng, tu_seed("ormap") ^ 0x6);
+    for (c = 0; c < cases; c++) {
+        crdt_ormap *r[3], *pool[SM_POOL];
+        int vts[SM_KEYS], nk = 20 + (int)tu_below(&rng, SM_KEYS - 19);
+        int i, step, npool = 0;
+
+        random_schema(&p, c);
+        for (i = 0; i < nk; i++)
+            vts[i] = (int)tu_below(&rng, VT_COUNT);
+        for (i = 0; i < 3; i++)
+            r[i] = crdt_ormap_new(NULL, NULL);
+        for (i = 0; i < 3 * nk; i++)
+            sm_op(&p, vts, nk, r[i % 3], (crdt_actor)(i % 3) + 1, NULL);
+        for (i = 0; i < 3; i++)
+            tu_must(crdt_ormap_merge(r[i], r[(i + 1) % 3]), "exchange");
+        /* ops by two actors every replica uses, their deltas merged into
+         * other replicas out of order */
+        for (step = 0; step < 60; step++) {
+            int x = (int)tu_below(&rng, 3);
+
+            if (tu_below(&rng, 2) && npool < SM_POOL) {
+                crdt_ormap *d = crdt_ormap_new(NULL, NULL);
+
+                sm_op(&p, vts, nk, r[x], 1 + tu_below(&rng, 2), d);
+                pool[npool++] = d;
+            } else if (npool) {
+                const crdt_ormap *d = pool[tu_below(&rng, (uint64_t)npool)];
+                crdt_ormap *pre = crdt_ormap_clone(r[x]);
+                crdt_ormap *rev = merged(d, r[x]);
+
+                sm_merge_check(r[x], d, c);
+                tu_expect_k(crdt_ormap_equal(r[x], rev) && same_bytes(r[x], rev),
+                            "small merge != the other way round", c);
+                places += om_pair_model(pre, d, r[x], &payloads, c);
+                check_invariants(r[x]);
+                crdt_ormap_free(pre);
+                crdt_ormap_free(rev);
+                nmerge++;
+            }
+        }
+        for (i = 0; i < 3; i++)
+            crdt_ormap_free(r[i]);
+        for (i = 0; i < npool; i++)
+            crdt_ormap_free(pool[i]);
+    }
+    fprintf(stderr,
+            "ormap: %ld small-merge conflict cases, %ld delta merges, %d "
+            "dots at two places, %d of two payloads at one place\n",
+            cases, nmerge, places, payloads);
+    if (cases >= 20)
+        tu_expect(places > 0 && payloads > 0, "too few conflicts");
+}
+END_TEST
+
 /* ---------------------------------------------------------------- nomem */
 
 enum {
@@ -2903,9 +3665,11 @@ enum {
     OP_CLONE,
     OP_ENCODE,
     OP_DECODE,
+    OP_MERGE_CLASH,      /* a map reusing base's dots elsewhere, into base */
     OP_SMALL_MERGE,      /* a delta group into big, its dot index built */
     OP_SMALL_MERGE_FIRST, /* the same, the index built by the call */
     OP_SMALL_UPDATE,     /* an update of big, its dot index built */
+    OP_SMALL_MERGE_CLASH, /* deltas reusing big's dots, into big */
     OP_DECODE_BIG,       /* big decoded: causal values with many dots */
     OP_COUNT
 };
@@ -2925,6 +3689,8 @@ typedef struct nomem_fixture {
                         * the path through the dot index */
     crdt_ormap *group; /* a delta group of updates and removes on big */
     crdt_buf bigenc;   /* big encoded */
+    crdt_ormap *clash; /* actor 1's dots of base at other places */
+    crdt_ormap *clashgroup; /* deltas with dots of big's elsewhere */
 } nomem_fixture;
 
 static void nomem_setup(tu_nomem *c)
@@ -2981,6 +3747,10 @@ static int nomem_call(tu_nomem *c)
         return crdt_ormap_merge(a, f->group);
     case OP_SMALL_UPDATE:
         return os_add(a, 4, "sa7", "new", d);
+    case OP_MERGE_CLASH:
+        return crdt_ormap_merge(a, f->clash);
+    case OP_SMALL_MERGE_CLASH:
+        return crdt_ormap_merge(a, f->clashgroup);
     case OP_DECODE_BIG:
         return crdt_ormap_decode(d, f->bigenc.data, f->bigenc.len, NULL,
                                  NULL);
@@ -3011,6 +3781,25 @@ static void nomem_succeeded(tu_nomem *c)
         ck_assert(same_bytes(c->a, want));
         ck_assert_uint_eq(crdt_ormap_size(c->a), crdt_ormap_size(want));
         crdt_ormap_free(want);
+    } else if (c->op == OP_MERGE_CLASH ||
+               c->op == OP_SMALL_MERGE_CLASH) {
+        bool big = c->op == OP_SMALL_MERGE_CLASH;
+        int pay = 0;
+        crdt_ormap *want = merged(big ? f->big : f->base,
+                                  big ? f->clashgroup : f->clash);
+        crdt_ormap *rev = merged(big ? f->clashgroup : f->clash,
+                                 big ? f->big : f->base);
+
+        ck_assert(crdt_ormap_equal(c->a, want));
+        ck_assert(same_bytes(c->a, rev));
+        check_invariants(c->a);
+        /* the fixture does reuse dots at other places */
+        ck_assert_int_gt(om_pair_model(big ? f->big : f->base,
+                                       big ? f->clashgroup : f->clash, c->a,
+                                       &pay, 0),
+                         0);
+        crdt_ormap_free(want);
+        crdt_ormap_free(rev);
     } else if (c->op == OP_COPY || c->op == OP_DECODE) {
         ck_assert(crdt_ormap_equal(c->d, f->base));
     } else if (c->op == OP_DECODE_BIG) {
@@ -3077,8 +3866,27 @@ START_TEST(test_ormap_nomem_all)
     tu_must(inc(f.other, 2, "k2", 9, NULL), "inc");
     tu_must(inc(f.other, 2, "new", 9, NULL), "inc");
     tu_must(nest_inc(f.other, 2, "nest", "in2", 3, NULL), "nest");
+    /* actor 1 again from nothing: base's dots (1, 1), (1, 2), ... under
+     * other keys and in values; actors 2 and 3 again on big: its dots at
+     * other places (an element of sa1, a key's slot) and at the same */
+    f.clash = crdt_ormap_new(NULL, NULL);
+    tu_must(os_add(f.clash, 1, "k3", "a value longer than sixteen", NULL),
+            "clash");
+    tu_must(nest_inc(f.clash, 1, "k0", "in", 7, NULL), "clash");
+    tu_must(inc(f.clash, 1, "lww", 2, NULL), "clash");
+    f.clashgroup = crdt_ormap_new(NULL, NULL);
+    {
+        crdt_ormap *r = crdt_ormap_new(NULL, NULL);
+
+        tu_must(os_add(r, 2, "sa1", "zz", f.clashgroup), "clash");
+        tu_must(inc(r, 3, "new2", 1, f.clashgroup), "clash");
+        tu_must(nest_inc(r, 3, "sa0", "in", 2, f.clashgroup), "clash");
+        crdt_ormap_free(r);
+    }
     encode(f.base, &f.enc);
     tu_nomem_run(&ops);
+    crdt_ormap_free(f.clash);
+    crdt_ormap_free(f.clashgroup);
     crdt_buf_clear(&f.enc);
     crdt_buf_clear(&f.bigenc);
     crdt_ormap_free(f.big);
@@ -3113,6 +3921,8 @@ static Suite *ormap_suite(void)
     tc = tcase_create("merge");
     tcase_add_loop_test(tc, test_ormap_merge_add_wins, 0, 2 * N_AW);
     tcase_add_test(tc, test_ormap_merge_small_hidden);
+    tcase_add_test(tc, test_ormap_conflict_keys);
+    tcase_add_test(tc, test_ormap_conflict_one_key);
     suite_add_tcase(s, tc);
     tc = tcase_create("property");
     tcase_set_timeout(tc, 300);
@@ -3120,6 +3930,8 @@ static Suite *ormap_suite(void)
     tcase_add_test(tc, test_ormap_replicas_converge);
     tcase_add_test(tc, test_ormap_replicas_all_types);
     tcase_add_test(tc, test_ormap_property_small_merge);
+    tcase_add_test(tc, test_ormap_property_conflicts);
+    tcase_add_test(tc, test_ormap_property_small_conflicts);
     suite_add_tcase(s, tc);
     tc = tcase_create("nomem");
     tcase_set_timeout(tc, 60);

@@ -651,6 +651,348 @@ START_TEST(test_orset_property_delta)
 }
 END_TEST
 
+/*
+ * Conflicting elements: replicas that share actor ids add from the same
+ * states, so that one dot names different elements on different
+ * replicas, then exchange states and deltas.  On triples of the states
+ * and deltas: the join laws with identical bytes both ways, results that
+ * decode (no dot under two elements), and each pair's merge against a
+ * model, dot by dot: a dot both sides hold under one element stays; under
+ * two elements it goes; a dot one side holds stays unless the other side
+ * has seen it.
+ */
+typedef struct delem {
+    crdt_dot d;
+    const uint8_t *p;
+    size_t n;
+} delem;
+
+static int delem_cmp(const void *x, const void *y)
+{
+    const crdt_dot *a = &((const delem *)x)->d, *b = &((const delem *)y)->d;
+
+    if (a->actor != b->actor)
+        return a->actor < b->actor ? -1 : 1;
+    return (a->counter > b->counter) - (a->counter < b->counter);
+}
+
+/* Every (dot, element) of s, sorted by dot, in *out (malloc'd). */
+static size_t dot_elems(const crdt_orset *s, delem **out)
+{
+    size_t i, k, nd, n = 0, cap = 16;
+    delem *v = malloc(cap * sizeof *v);
+    const uint8_t *p;
+    size_t len;
+
+    tu_expect(v != NULL, "malloc");
+    for (i = 0; crdt_orset_elem(s, i, &p, &len, &nd) == CRDT_OK; i++) {
+        for (k = 0; k < nd; k++) {
+            if (n == cap) {
+                cap *= 2;
+                v = realloc(v, cap * sizeof *v);
+                tu_expect(v != NULL, "realloc");
+            }
+            tu_must(crdt_orset_elem_dot(s, i, k, &v[n].d), "elem_dot");
+            v[n].p = p;
+            v[n++].n = len;
+        }
+    }
+    qsort(v, n, sizeof *v, delem_cmp);
+    *out = v;
+    return n;
+}
+
+static const delem *delem_find(const delem *v, size_t n, crdt_dot d)
+{
+    delem key;
+
+    key.d = d;
+    return n ? bsearch(&key, v, n, sizeof *v, delem_cmp) : NULL;
+}
+
+static bool delem_same(const delem *x, const delem *y)
+{
+    return x->n == y->n && (x->n == 0 || memcmp(x->p, y->p, x->n) == 0);
+}
+
+/* ab = a + b against the model; returns the dots a and b hold under
+ * different elements. */
+static int os_pair_model(const crdt_orset *a, const crdt_orset *b,
+                         const crdt_orset *ab, long k)
+{
+    const crdt_orset *side[2] = {a, b};
+    delem *v[3];
+    size_t n[3], i, want = 0;
+    int s, conflicts = 0;
+
+    n[0] = dot_elems(a, &v[0]);
+    n[1] = dot_elems(b, &v[1]);
+    n[2] = dot_elems(ab, &v[2]);
+    for (s = 0; s < 2; s++) {
+        for (i = 0; i < n[s]; i++) {
+            const delem *x = &v[s][i], *y = delem_find(v[1 - s], n[1 - s],
+                                                       x->d);
+            const delem *z = delem_find(v[2], n[2], x->d);
+            bool stays;
+
+            tu_expect_k(crdt_orset_context_contains(ab, x->d),
+                        "context lost a dot", k);
+            if (y && s == 1)
+                continue; /* judged from a's side */
+            if (y) {
+                stays = delem_same(x, y);
+                conflicts += !stays;
+            } else {
+                stays = !crdt_orset_context_contains(side[1 - s], x->d);
+            }
+            if (stays) {
+                want++;
+                tu_expect_k(z && delem_same(x, z), "a dot lost or moved",
+                            k);
+            } else {
+                tu_expect_k(!z, "a dot the model drops", k);
+            }
+        }
+    }
+    tu_expect_k(n[2] == want, "dots the model does not have", k);
+    for (s = 0; s < 3; s++)
+        free(v[s]);
+    return conflicts;
+}
+
+static void same_enc(const crdt_orset *a, const crdt_orset *b, long k)
+{
+    crdt_buf x, y;
+
+    enc(a, &x);
+    enc(b, &y);
+    tu_expect_k(x.len == y.len && memcmp(x.data, y.data, x.len) == 0,
+                "equal states, different bytes", k);
+    crdt_buf_clear(&x);
+    crdt_buf_clear(&y);
+}
+
+/* The join laws on a, b, c with bytes, round trips, the pair model. */
+static int os_conflict_laws(const crdt_orset *a, const crdt_orset *b,
+                            const crdt_orset *c, long k)
+{
+    crdt_orset *ab = join(a, b), *ba = join(b, a);
+    crdt_orset *ab_c = join(ab, c), *bc = join(b, c);
+    crdt_orset *a_bc = join(a, bc), *aa = join(a, a), *abb = join(ab, b);
+    int conflicts;
+
+    tu_expect_k(crdt_orset_equal(ab, ba), "not commutative", k);
+    same_enc(ab, ba, k);
+    tu_expect_k(crdt_orset_equal(ab_c, a_bc), "not associative", k);
+    same_enc(ab_c, a_bc, k);
+    tu_expect_k(crdt_orset_equal(aa, a), "not idempotent", k);
+    tu_expect_k(crdt_orset_equal(abb, ab), "not absorbing", k);
+    check_roundtrip(ab);
+    check_roundtrip(ab_c);
+    conflicts = os_pair_model(a, b, ab, k);
+    crdt_orset_free(ab);
+    crdt_orset_free(ba);
+    crdt_orset_free(ab_c);
+    crdt_orset_free(bc);
+    crdt_orset_free(a_bc);
+    crdt_orset_free(aa);
+    crdt_orset_free(abb);
+    return conflicts;
+}
+
+START_TEST(test_orset_property_conflicts)
+{
+    tu_rng r;
+    long n = tu_cases(10000), k, with_conflicts = 0, conflicts = 0;
+
+    tu_rng_init(&r, tu_seed("orset") ^ 0x5);
+    for (k = 0; k < n; k++) {
+        crdt_orset *base = rand_set(&r), *rep[5], *log[16];
+        int nrep = 3 + (int)tu_below(&r, 3), nlog = 0, i, j, step;
+        int nops = 4 + (int)tu_below(&r, 20), c = 0;
+
+        for (i = 0; i < nrep; i++)
+            rep[i] = clone(base);
+        for (step = 0; step < nops; step++) {
+            uint64_t op = tu_below(&r, 10);
+
+            j = (int)tu_below(&r, (uint64_t)nrep);
+            if (op < 6) {
+                /* an op by one of two actors every replica uses */
+                crdt_orset *d = nlog < 16 ? mk(NULL) : NULL;
+
+                rand_op(&r, rep[j], 1 + tu_below(&r, 2), d);
+                if (d)
+                    log[nlog++] = d;
+            } else if (op < 8 || nlog == 0) {
+                i = (int)tu_below(&r, (uint64_t)nrep);
+                tu_must_k(crdt_orset_merge(rep[j], rep[i]), "merge", k);
+            } else {
+                i = (int)tu_below(&r, (uint64_t)nlog);
+                tu_must_k(crdt_orset_merge(rep[j], log[i]), "merge delta",
+                          k);
+            }
+        }
+        c += os_conflict_laws(rep[0], rep[1], rep[2], k);
+        c += os_conflict_laws(rep[nrep - 1], rep[0], base, k);
+        if (nlog >= 2)
+            c += os_conflict_laws(log[0], log[nlog - 1], rep[1], k);
+        if (nlog >= 1)
+            c += os_conflict_laws(rep[2], log[tu_below(&r, (uint64_t)nlog)],
+                                  rep[0], k);
+        conflicts += c;
+        with_conflicts += c > 0;
+        for (i = 0; i < nrep; i++)
+            crdt_orset_free(rep[i]);
+        for (i = 0; i < nlog; i++)
+            crdt_orset_free(log[i]);
+        crdt_orset_free(base);
+    }
+    fprintf(stderr,
+            "orset: %ld conflict cases, %ld with a dot under two elements "
+            "(%ld such dots)\n",
+            n, with_conflicts, conflicts);
+    if (n >= 100)
+        tu_expect(with_conflicts > n / 4, "too few conflicting cases");
+}
+END_TEST
+
+/* ------------------------------------------------------------- conflict */
+
+/*
+ * One dot, two elements: replicas that add with the same actor from the
+ * same state (an actor id reused) give one dot to different elements.
+ * Each side has seen the dot (it is in its context) and does not hold it
+ * under the other's element, so the join treats each add as removed by
+ * the other side: the dot goes from both elements (an element left
+ * without a dot disappears) and stays in the context.  The same bytes in
+ * both orders, and a state that decodes: no dot under two elements.
+ */
+
+/* a + b and b + a: equal, the same bytes, decodable; returns a + b. */
+static crdt_orset *join_both_ways(const crdt_orset *a, const crdt_orset *b)
+{
+    crdt_orset *ab = clone(a), *ba = clone(b);
+    crdt_buf x, y;
+
+    tu_must(crdt_orset_merge(ab, b), "merge");
+    tu_must(crdt_orset_merge(ba, a), "merge");
+    ck_assert(crdt_orset_equal(ab, ba));
+    enc(ab, &x);
+    enc(ba, &y);
+    ck_assert_uint_eq(x.len, y.len);
+    ck_assert_mem_eq(x.data, y.data, x.len);
+    crdt_buf_clear(&x);
+    crdt_buf_clear(&y);
+    check_roundtrip(ab);
+    crdt_orset_free(ba);
+    return ab;
+}
+
+static const char long_p[] = "p, an element longer than eight bytes";
+static const char long_q[] = "q, an element longer than eight bytes";
+
+START_TEST(test_orset_conflict_elements)
+{
+    static const char *const pairs[][2] = {
+        {"p", "q"}, {"", "q"}, {long_p, "q"}, {long_p, long_q}};
+    size_t i;
+
+    for (i = 0; i < sizeof pairs / sizeof *pairs; i++) {
+        crdt_orset *s = mk(NULL), *a, *b, *c, *ab, *cb;
+        const crdt_dot d = {1, 2};
+
+        add(s, 1, "x", NULL); /* (1, 1) */
+        a = clone(s);
+        b = clone(s);
+        add(a, 1, pairs[i][0], NULL); /* both (1, 2) */
+        add(b, 1, pairs[i][1], NULL);
+        ab = join_both_ways(a, b);
+        ck_assert_uint_eq(crdt_orset_size(ab), 1);
+        ck_assert(has(ab, "x"));
+        ck_assert(crdt_orset_context_contains(ab, d));
+        /* the dropped dot stays dropped: merging either side again
+         * changes nothing */
+        tu_must(crdt_orset_merge(ab, a), "merge");
+        tu_must(crdt_orset_merge(ab, b), "merge");
+        ck_assert_uint_eq(crdt_orset_size(ab), 1);
+        /* an element with another dot keeps that one: a's element also
+         * added concurrently by actor 2 */
+        c = clone(s);
+        add(c, 2, pairs[i][0], NULL); /* (2, 1) */
+        tu_must(crdt_orset_merge(c, a), "merge"); /* (1, 2) and (2, 1) */
+        ck_assert_uint_eq(ndots_of(c, pairs[i][0]), 2);
+        cb = join_both_ways(c, b);
+        ck_assert_uint_eq(ndots_of(cb, pairs[i][0]), 1);
+        ck_assert(!has(cb, pairs[i][1]));
+        ck_assert_uint_eq(crdt_orset_size(cb), 2);
+        crdt_orset_free(s);
+        crdt_orset_free(a);
+        crdt_orset_free(b);
+        crdt_orset_free(c);
+        crdt_orset_free(ab);
+        crdt_orset_free(cb);
+    }
+}
+END_TEST
+
+/* Three elements under one dot, in every order; and the deltas of two
+ * conflicting adds, each into the other replica. */
+START_TEST(test_orset_conflict_three)
+{
+    static const int orders[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2},
+                                     {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+    static const char *const elems[3] = {"p", "q", "r"};
+    crdt_orset *r[3], *first = NULL, *da = mk(NULL), *db = mk(NULL);
+    crdt_orset *a, *b;
+    crdt_buf x, y;
+    int o, k;
+
+    for (k = 0; k < 3; k++) {
+        r[k] = mk(NULL);
+        add(r[k], 7, elems[k], NULL);
+    }
+    for (o = 0; o < 6; o++) {
+        crdt_orset *acc = join(r[orders[o][0]], r[orders[o][1]]);
+        crdt_orset *bc = join(r[orders[o][1]], r[orders[o][2]]);
+        crdt_orset *right = join(r[orders[o][0]], bc);
+
+        tu_must(crdt_orset_merge(acc, r[orders[o][2]]), "merge");
+        ck_assert(crdt_orset_equal(acc, right));
+        ck_assert_uint_eq(crdt_orset_size(acc), 0);
+        ck_assert(crdt_orset_context_contains(acc, (crdt_dot){7, 1}));
+        if (!first) {
+            first = acc;
+        } else {
+            enc(acc, &x);
+            enc(first, &y);
+            ck_assert_uint_eq(x.len, y.len);
+            ck_assert_mem_eq(x.data, y.data, x.len);
+            crdt_buf_clear(&x);
+            crdt_buf_clear(&y);
+            crdt_orset_free(acc);
+        }
+        crdt_orset_free(bc);
+        crdt_orset_free(right);
+    }
+    a = mk(NULL);
+    b = mk(NULL);
+    add(a, 1, "p", da);
+    add(b, 1, "q", db);
+    tu_must(crdt_orset_merge(a, db), "merge");
+    tu_must(crdt_orset_merge(b, da), "merge");
+    ck_assert(crdt_orset_equal(a, b));
+    ck_assert_uint_eq(crdt_orset_size(a), 0);
+    for (k = 0; k < 3; k++)
+        crdt_orset_free(r[k]);
+    crdt_orset_free(first);
+    crdt_orset_free(a);
+    crdt_orset_free(b);
+    crdt_orset_free(da);
+    crdt_orset_free(db);
+}
+END_TEST
+
 /* -------------------------------------------------------------- replica */
 
 /* Reference model: ops are numbered; each has a causal past (a bitset of
@@ -1058,6 +1400,11 @@ static Suite *orset_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_orset_property_join_laws);
     tcase_add_test(tc, test_orset_property_delta);
+    tcase_add_test(tc, test_orset_property_conflicts);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("conflict");
+    tcase_add_test(tc, test_orset_conflict_elements);
+    tcase_add_test(tc, test_orset_conflict_three);
     suite_add_tcase(s, tc);
     tc = tcase_create("replica");
     tcase_set_timeout(tc, 300);

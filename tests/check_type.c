@@ -3,7 +3,9 @@
  * Type descriptors and registries: every built-in descriptor is valid and
  * behaves like its type's own functions; registries reject duplicates
  * atomically; generic decode dispatches on the tag; an application type
- * (a max-register, defined here) registers and round-trips like a built-in.
+ * (a max-register, defined here) registers and round-trips like a built-in;
+ * the types without dots keep the join laws, with identical bytes, when
+ * replicas share actor ids.
  */
 #include <check.h>
 #include <stdlib.h>
@@ -458,6 +460,133 @@ START_TEST(test_type_nomem_registry)
 }
 END_TEST
 
+/*
+ * The types without dots, under shared actor ids: replicas that mutate
+ * as one actor from one state make entries that differ under one actor
+ * (two counts, two writes with one timestamp).  Their merges resolve
+ * those without regard to the order (the larger count, the union, LWW's
+ * total order of (timestamp, actor, value bytes)), so the join laws hold
+ * with identical bytes both ways.
+ */
+static const crdt_type *(*const nodot_types[])(void) = {
+    crdt_gcounter_type, crdt_pncounter_type, crdt_vclock_type,
+    crdt_dotctx_type,   crdt_gset_type,      crdt_lww_type,
+};
+
+/* A mutation of obj (of type t) by actor a (1 or 2) with a random amount
+ * or value from a small space. */
+static int nodot_op(const crdt_type *t, void *obj, tu_rng *rng,
+                    crdt_actor a)
+{
+    static const char *const vals[] = {"", "x", "y", "xy", "a value longer"
+                                                          " than sixteen"};
+    const char *v = vals[tu_below(rng, 5)];
+    uint64_t n = 1 + tu_below(rng, 3);
+
+    switch (t->tag) {
+    case CRDT_TAG_GCOUNTER:
+        return crdt_gcounter_increment(obj, a, n, NULL);
+    case CRDT_TAG_PNCOUNTER:
+        return tu_below(rng, 2) ? crdt_pncounter_increment(obj, a, n, NULL)
+                                : crdt_pncounter_decrement(obj, a, n, NULL);
+    case CRDT_TAG_VCLOCK:
+        return crdt_vclock_increment(obj, a, NULL);
+    case CRDT_TAG_DOTCTX: {
+        crdt_dot d;
+
+        d.actor = a;
+        d.counter = n + tu_below(rng, 4); /* gaps: cloud dots */
+        return crdt_dotctx_add(obj, d);
+    }
+    case CRDT_TAG_GSET:
+        return crdt_gset_add(obj, v, strlen(v), NULL);
+    default: /* lww: timestamps 1..3, so writes tie on (timestamp, actor) */
+        return crdt_lww_set(obj, n, a, v, strlen(v), NULL);
+    }
+}
+
+static void *nodot_merged(const crdt_type *t, const void *a, const void *b)
+{
+    void *r = t->create(NULL);
+
+    tu_expect(r != NULL, "create");
+    tu_must(t->copy(r, a), "copy");
+    tu_must(t->merge(r, b), "merge");
+    return r;
+}
+
+static bool nodot_same_bytes(const crdt_type *t, const void *a,
+                             const void *b)
+{
+    crdt_buf x, y;
+    bool same;
+
+    crdt_buf_init(&x, NULL);
+    crdt_buf_init(&y, NULL);
+    tu_must(t->encode(a, &x), "encode");
+    tu_must(t->encode(b, &y), "encode");
+    same = x.len == y.len && memcmp(x.data, y.data, x.len) == 0;
+    crdt_buf_clear(&x);
+    crdt_buf_clear(&y);
+    return same;
+}
+
+START_TEST(test_type_builtin_shared_actors)
+{
+    const crdt_type *t = nodot_types[_i]();
+    tu_rng rng;
+    long n = tu_cases(10000), k;
+
+    tu_rng_init(&rng, tu_seed("type") ^ (uint64_t)(_i + 1));
+    for (k = 0; k < n; k++) {
+        void *base = t->create(NULL), *r[3], *ab, *ba, *ab_c, *bc, *a_bc;
+        void *aa, *abb, *dec = t->create(NULL);
+        crdt_buf e;
+        int i, j;
+
+        for (i = (int)tu_below(&rng, 3); i > 0; i--)
+            tu_must_k(nodot_op(t, base, &rng, 1 + tu_below(&rng, 2)), "op",
+                      k);
+        for (i = 0; i < 3; i++) {
+            r[i] = nodot_merged(t, base, base);
+            for (j = (int)tu_below(&rng, 4); j > 0; j--)
+                tu_must_k(nodot_op(t, r[i], &rng, 1 + tu_below(&rng, 2)),
+                          "op", k);
+        }
+        ab = nodot_merged(t, r[0], r[1]);
+        ba = nodot_merged(t, r[1], r[0]);
+        ab_c = nodot_merged(t, ab, r[2]);
+        bc = nodot_merged(t, r[1], r[2]);
+        a_bc = nodot_merged(t, r[0], bc);
+        aa = nodot_merged(t, r[0], r[0]);
+        abb = nodot_merged(t, ab, r[1]);
+        tu_expect_k(t->equal(ab, ba) && nodot_same_bytes(t, ab, ba),
+                    "not commutative", k);
+        tu_expect_k(t->equal(ab_c, a_bc) && nodot_same_bytes(t, ab_c, a_bc),
+                    "not associative", k);
+        tu_expect_k(t->equal(aa, r[0]), "not idempotent", k);
+        tu_expect_k(t->equal(abb, ab), "not absorbing", k);
+        crdt_buf_init(&e, NULL);
+        tu_must_k(t->encode(ab_c, &e), "encode", k);
+        tu_must_k(t->decode(dec, e.data, e.len, NULL, NULL), "decode", k);
+        tu_expect_k(t->equal(dec, ab_c) && nodot_same_bytes(t, dec, ab_c),
+                    "round trip", k);
+        crdt_buf_clear(&e);
+        for (i = 0; i < 3; i++)
+            t->destroy(r[i]);
+        t->destroy(base);
+        t->destroy(ab);
+        t->destroy(ba);
+        t->destroy(ab_c);
+        t->destroy(bc);
+        t->destroy(a_bc);
+        t->destroy(aa);
+        t->destroy(abb);
+        t->destroy(dec);
+    }
+}
+END_TEST
+
 static Suite *type_suite(void)
 {
     Suite *s = suite_create("type");
@@ -466,6 +595,11 @@ static Suite *type_suite(void)
     tc = tcase_create("builtin");
     tcase_add_test(tc, test_type_builtin_descriptors);
     tcase_add_test(tc, test_type_builtin_generic_use);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("property");
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, test_type_builtin_shared_actors, 0,
+                        (int)(sizeof nodot_types / sizeof nodot_types[0]));
     suite_add_tcase(s, tc);
     tc = tcase_create("registry");
     tcase_add_test(tc, test_type_registry_add_find);
@@ -484,6 +618,7 @@ int main(void)
     SRunner *sr = srunner_create(type_suite());
     int failed;
 
+    tu_seed("type"); /* drawn once, before Check forks the tests */
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

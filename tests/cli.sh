@@ -551,6 +551,23 @@ expect_raw "orset value: byte order, elements as they are" $'\na\nab\nb\ntwo\nli
 expect_err "remove without ELEM" 2 "^crdt: remove: missing argument" remove
 expect_err "remove takes no actor" 2 "^crdt: remove: unknown option '--actor'" remove --actor 1 x osA.bin
 expect_err "set on orset" 1 "^crdt: osA.bin: set does not apply to orset \(only to lww, mvreg\)$" set --actor 1 x osA.bin
+# One dot, two elements: replicas that both add as actor 1 from the same
+# state give the dot (1, 3) to different elements.  Each side has seen the
+# other's dot and does not hold it under its element, so the merge drops
+# it from both (both adds count as removed); the same bytes both ways.
+save osP.bin add --actor 1 p osA.bin
+save osQ.bin add --actor 1 q osA.bin
+save osPQ.bin merge osP.bin osQ.bin
+run merge osQ.bin osP.bin
+check "orset one dot, two elements: merge A B and merge B A give the same bytes" cmp -s out osPQ.bin
+expect_raw "orset one dot, two elements: neither keeps it" $'x\ny\n' value osPQ.bin
+# p also added concurrently by actor 2: p keeps that dot, q goes.
+save osP2.bin add --actor 2 p osA.bin
+merge_orders osx osP.bin osP2.bin osQ.bin
+expect_raw "orset one dot, two elements: an element with another dot stays" $'p\nx\ny\n' value osx.merged
+expect "orset one dot, two elements: the dot is in no element" \
+    '{"type":"orset","version":1,"vv":[{"actor":1,"counter":3},{"actor":2,"counter":1}],"cloud":[],"elements":[{"elem":{"hex":"70","text":"p"},"dots":[{"actor":2,"counter":1}]},{"elem":{"hex":"78","text":"x"},"dots":[{"actor":1,"counter":1}]},{"elem":{"hex":"79","text":"y"},"dots":[{"actor":1,"counter":2}]}],"value":[{"hex":"70","text":"p"},{"hex":"78","text":"x"},{"hex":"79","text":"y"}]}' \
+    inspect osx.merged
 
 # --- mvreg ---------------------------------------------------------------------
 expect_hex "new mvreg" 950107809090 new mvreg
@@ -587,6 +604,21 @@ expect "mvreg compare before" before compare mv1.bin mvS.bin
 expect "mvreg compare after" after compare mvR.bin mv2.bin
 expect "mvreg compare equal" equal compare mvR.bin mvR.bin
 expect_err "add on mvreg" 1 "^crdt: mv1.bin: add does not apply to mvreg \(only to gset, orset\)$" add --actor 1 x mv1.bin
+# One dot, two values: two replicas write as actor 1 from the same state
+# (an actor id reused, e.g. by a replica restarted from a stale copy), so
+# both writes get the dot (1, 2).  Merge keeps the value greater in byte
+# order, whatever the order of the files: the same bytes both ways.
+save mvT.bin set --actor 1 tea mvR.bin
+save mvC.bin set --actor 1 coffee mvR.bin
+save mvTC.bin merge mvT.bin mvC.bin
+run merge mvC.bin mvT.bin
+check "mvreg one dot, two values: merge A B and merge B A give the same bytes" cmp -s out mvTC.bin
+expect_hex "mvreg one dot, two values: the greater value keeps the dot" \
+    950107830102020103019091930102c403746561 merge mvC.bin mvT.bin
+save mvK.bin set --actor 1 cocoa mvR.bin
+merge_orders mvx mvT.bin mvC.bin mvK.bin
+check "mvreg one dot, three values: any order" cmp -s mvx.merged mvTC.bin
+expect_raw "mvreg one dot, three values: the greatest" $'tea\n' value mvx.merged
 
 # --- ewflag, dwflag ------------------------------------------------------------
 expect_hex "new ewflag" 950109809090 new ewflag

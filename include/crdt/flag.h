@@ -32,6 +32,12 @@
  * into a caller-owned flag used as a delta group; merging deltas in any
  * order, with duplicates, gives what merging the states gives.
  *
+ * A dot carries no payload here, so two flags that hold one dot agree on
+ * what it names, even when an actor id was reused (replicas that add as
+ * one actor from one state make the same dot): unlike an MV-register's
+ * or an OR-set's, a flag's merge has no conflicting payloads to resolve,
+ * and stays a join on every decodable state.
+ *
  * Cost: a flag holds one dot after a local add, a few after concurrent
  * ones; merge is a pass over both dot arrays plus the context join, and
  * allocates only when the destination lacks room.  Each flag type is its

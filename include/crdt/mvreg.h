@@ -23,8 +23,18 @@
  * registers, or in one and not in the other's context (the other has not
  * seen that write, so it cannot have superseded it); the contexts are
  * united.  Commutative, associative and idempotent; the empty register
- * is the identity.  A dot names one write: two siblings with one dot are
- * assumed to hold the same value (the value of dst is kept).
+ * is the identity.
+ *
+ * One dot, two values: a dot names one write, but two registers can hold
+ * the same dot with different bytes when an actor id was reused (a
+ * replica restarted from a stale snapshot, or a faulty one).  The merge
+ * then keeps the sibling whose value is greater in byte order (memcmp
+ * over the common length, then the longer one; the order LWW registers
+ * break ties with), whichever side it comes from, so merge stays a join
+ * on every decodable state and replicas agree on the bytes: per dot, the
+ * states order as unseen < each value (in byte order) < seen and
+ * superseded.  The other value is lost, as with any tie-break; the cure
+ * is not to reuse actor ids.
  *
  * Deltas: write and clear can join their delta into a caller-owned
  * register (a delta group): the delta of a write is the one sibling
@@ -217,8 +227,10 @@ CRDT_API int crdt_mvreg_clear(crdt_mvreg *reg,
 /**
  * crdt_mvreg_merge joins @p src (a state or a delta) into @p dst: a
  * sibling survives iff its dot is in both, or in one and not in the
- * other's context; the contexts are united.  Commutative, associative,
- * idempotent; the empty register is the identity.
+ * other's context; the contexts are united.  A dot both hold with
+ * different values keeps the greater value in byte order (see the top of
+ * this header).  Commutative, associative, idempotent; the empty
+ * register is the identity.
  *
  * Ownership: borrows both; src == dst is ok.
  * Errors: CRDT_ERR_INVALID_ARG, CRDT_ERR_NOMEM; on error @p dst is
@@ -227,7 +239,8 @@ CRDT_API int crdt_mvreg_clear(crdt_mvreg *reg,
  * join (crdt_dotctx_join).  Allocation-free when @p dst has room for
  * n + (n + m) siblings and the contexts' union and every value @p src
  * contributes is inline; otherwise one allocation per array that grows
- * and per long value copied from @p src.
+ * and per long value copied from @p src (a long value of @p src that
+ * replaces one of @p dst's under the same dot included).
  */
 CRDT_API int crdt_mvreg_merge(crdt_mvreg *dst,
                               const crdt_mvreg *src) CRDT_WARN_UNUSED;

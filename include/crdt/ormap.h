@@ -64,6 +64,24 @@
  *    tag, update with another type fails with CRDT_ERR_TYPE, and remove
  *    removes them all.  Keeping both, rather than letting one type win,
  *    is what keeps merge a join once removes reset values.
+ *  - One dot, two payloads: a dot names one event, but two maps can
+ *    disagree about it when an actor id was reused (a replica restarted
+ *    from a stale snapshot, or a faulty one).  Where both hold the dot at
+ *    one place (the same key and type, as its presence, the same slot, or
+ *    the same dot of the same element or value, at any depth) it stays:
+ *    an MV-register's two values give the greater in byte order (mvreg.h),
+ *    a plain slot's two values their join by the value's type.  Where
+ *    they hold it at two places (two keys, two types of a key, a key's
+ *    presence and a dot in its value, two elements or values, at any
+ *    depth), each side has seen the dot and does not hold it where the
+ *    other does, so the join drops it from both, as it drops any dot one
+ *    side has seen and does not hold (an OR-set does the same with one
+ *    dot under two elements); an entry left with no dot goes, the dot
+ *    stays in the context.  So no dot ever ends up in two places, and
+ *    merge stays a join on every decodable state, with the same bytes in
+ *    either order.  (Letting one place keep the dot would make every
+ *    merge look up where the other side holds each dot it drops because
+ *    that side has seen it: an index of every dot of both maps.)
  *  - Merge is commutative, associative and idempotent.
  *
  * Semantics:
@@ -328,8 +346,9 @@ CRDT_API int crdt_ormap_remove(crdt_ormap *m, const void *key, size_t klen,
  * described at the top of this header: per entry (key and type), the
  * dots and a plain value's slots by the dot-store join, a causal value
  * by its type's join with the two maps' contexts as its context; then the
- * contexts.  A join: commutative, associative, idempotent.  Entries left
- * with no dot, under the key or in the value, are dropped.
+ * contexts.  A join: commutative, associative, idempotent, also when the
+ * two hold one dot with different payloads (see the top of this header).
+ * Entries left with no dot, under the key or in the value, are dropped.
  *
  * Ownership: borrows both; values new to @p dst are copied with its
  * allocator.  src == dst is ok.

@@ -19,6 +19,22 @@
  *   - a removed element leaves no tombstone, only context dots, which a
  *     replica's version vector absorbs.
  *
+ * One dot, two elements: a dot names one add, but two sets can hold the
+ * same dot under different elements when an actor id was reused (a
+ * replica restarted from a stale snapshot, or a faulty one); each set
+ * alone is valid.  Each side has seen the dot (it is in its context) and
+ * does not hold it under the other's element, so the join does what it
+ * does for any dot one side has seen and does not hold: it treats both
+ * adds as removed.  The dot leaves both elements (an element left with no
+ * dot disappears; one with other dots keeps those) and stays in the
+ * context.  Per dot the states order as unseen < under one element <
+ * seen and absent, two different elements joining to the last, so merge
+ * stays a join on every decodable state, gives the same bytes in either
+ * order and never puts a dot under two elements.  (Letting one element
+ * keep the dot, say the greater bytes, would make every merge that drops
+ * a dot the other side has seen look up where the other side holds it,
+ * which the set does not index.)  The cure is not to reuse actor ids.
+ *
  * Deltas: every mutator joins its delta (a small OR-set) into the
  * caller's delta object, which thereby accumulates a delta group: add's
  * delta holds the element with the new dot and a context of the new dot
@@ -187,7 +203,8 @@ CRDT_API int crdt_orset_clear(crdt_orset *s,
 
 /**
  * crdt_orset_merge joins @p src (a state or a delta) into @p dst (see
- * the top of this header).  Commutative, associative, idempotent.
+ * the top of this header; a dot the two hold under different elements
+ * leaves both).  Commutative, associative, idempotent.
  *
  * Ownership: borrows both; src == dst is ok.
  * Errors: CRDT_ERR_INVALID_ARG, CRDT_ERR_NOMEM; @p dst unchanged on error.
