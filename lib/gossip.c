@@ -58,7 +58,7 @@ void crdt_gossip_settings_default(crdt_gossip_settings *s)
     s->max_keys = 10000000;
     s->max_key_bytes = 1024;
     s->reassembly_max_bytes = (size_t)4 << 20;
-    s->reassembly_ms = 2000;
+    s->reassembly_ms = 10000;
     s->queue_max_bytes = (size_t)4 << 20;
     crdt_limits_default(&s->limits);
     s->limits.max_value_bytes = (size_t)1 << 20;
@@ -821,7 +821,10 @@ int gp_send(crdt_gossip *g, uint64_t to, int kind)
     whole = g->out;
     g->out = g->tmp;
     g->tmp = whole;
-    fid = ++g->fid;
+    /* the id is the content's hash: a peer that missed fragments of a
+     * message fills them in from its next copy (a delta or state sent
+     * again after a loss is the same bytes) */
+    fid = XXH3_64bits(g->tmp.data, len);
     for (i = 0; i < count; i++) {
         size_t off = i * chunk, n = len - off < chunk ? len - off : chunk;
         cw w;
@@ -900,7 +903,7 @@ static void expire_reassembly(crdt_gossip *g)
     for (i = j = 0; i < g->nreasm; i++) {
         gp_reasm *r = &g->reasm[i];
 
-        if (g->now - r->started >= g->set.reassembly_ms) {
+        if (g->now - r->touched >= g->set.reassembly_ms) {
             g->rbytes -= r->total;
             crdtp_free(&g->mem, r->have);
             crdtp_free(&g->mem, r->data);
@@ -1015,10 +1018,22 @@ static int reassemble(crdt_gossip *g, const gp_msg *m, const uint8_t *addr,
     chunk = ((size_t)m->ftotal + m->fcount - 1) / m->fcount;
     if (!r) {
         if (m->ftotal > g->set.reassembly_max_bytes ||
-            g->rbytes + m->ftotal > g->set.reassembly_max_bytes ||
             chunk > g->set.max_datagram) {
             drop(g, CRDT_GOSSIP_DROP_BUDGET);
             return CRDT_OK;
+        }
+        /* make room: the partial messages least recently added to go */
+        while (g->rbytes + m->ftotal > g->set.reassembly_max_bytes) {
+            size_t old = 0, k;
+
+            for (k = 1; k < g->nreasm; k++)
+                if (g->reasm[k].touched < g->reasm[old].touched)
+                    old = k;
+            g->rbytes -= g->reasm[old].total;
+            crdtp_free(&g->mem, g->reasm[old].have);
+            crdtp_free(&g->mem, g->reasm[old].data);
+            g->reasm[old] = g->reasm[--g->nreasm];
+            drop(g, CRDT_GOSSIP_DROP_BUDGET);
         }
         if (g->nreasm == g->rcap) {
             size_t cap = crdtp_grow_cap(g->rcap, g->nreasm + 1);
@@ -1046,6 +1061,7 @@ static int reassemble(crdt_gossip *g, const gp_msg *m, const uint8_t *addr,
         r->from = m->sender;
         r->fid = m->fid;
         r->started = g->now;
+        r->touched = g->now;
         r->count = m->fcount;
         r->total = m->ftotal;
         r->chunk = (uint32_t)chunk;
@@ -1068,6 +1084,7 @@ static int reassemble(crdt_gossip *g, const gp_msg *m, const uint8_t *addr,
         return CRDT_OK;
     }
     r->have[m->findex] = 1;
+    r->touched = g->now;
     memcpy(r->data + (size_t)m->findex * r->chunk, m->fbytes, m->flen);
     if (++r->got < r->count)
         return CRDT_OK;

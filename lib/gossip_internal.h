@@ -227,6 +227,7 @@ typedef struct gp_qdgram {
 typedef struct gp_reasm {
     uint64_t from, fid;
     uint64_t started;       /* node time */
+    uint64_t touched;       /* last new fragment */
     uint32_t count, got;
     uint32_t chunk;         /* bytes per fragment but the last */
     uint32_t total;         /* bytes of the whole */
@@ -253,7 +254,6 @@ struct crdt_gossip {
     uint64_t next_repair;
     uint64_t round;             /* rounds run */
     uint64_t seq;               /* last local delta seq */
-    uint64_t fid;               /* last fragment id */
     size_t cursor;              /* summary rotation: next origin index */
     uint64_t last_behind;       /* last repair asked for a lagging peer */
 

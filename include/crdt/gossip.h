@@ -192,8 +192,10 @@ typedef struct crdt_gossip_settings {
     size_t max_key_bytes;    /**< longest key (1024) */
     size_t reassembly_max_bytes; /**< memory for fragments being
                                   *   reassembled (4 MiB) */
-    uint32_t reassembly_ms;  /**< a partial message is dropped after this
-                              *   long (2000) */
+    uint32_t reassembly_ms;  /**< a partial message that gets no new
+                              *   fragment for this long is dropped
+                              *   (10000); a full budget drops the least
+                              *   recently extended first */
     size_t queue_max_bytes;  /**< crdt_gossip_poll queue (4 MiB) */
     /** Limits applied when decoding states from peers.  The defaults of
      * crdt_limits_default, except max_value_bytes (1 MiB). */
