@@ -884,6 +884,20 @@ uint64_t crdt_gossip_next_deadline(const crdt_gossip *g)
     return d;
 }
 
+unsigned gp_push_rounds(const crdt_gossip *g)
+{
+    uint64_t n = g->npeers + 1, p = 1;
+    unsigned k = 0;
+
+    if (g->set.push_rounds)
+        return g->set.push_rounds;
+    while (p * 3 <= n) {
+        p *= 3;
+        k++;
+    }
+    return k > 2 ? k - 1 : 1;
+}
+
 /* Log window in rounds: the setting, or 4 ceil(log2(peers + 2)) + 8. */
 uint64_t gp_log_rounds(const crdt_gossip *g)
 {
@@ -1294,7 +1308,8 @@ static bool has_new_dot(const crdt_ormap *map, const uint8_t *raw,
  * only the hash can tell whether the merge changed the state. */
 int gp_apply(crdt_gossip *g, const uint8_t *key, size_t klen,
              const crdt_ormap *m, uint64_t log_origin, uint64_t log_seq,
-             const uint8_t *raw, size_t rawlen, bool *changed)
+             unsigned log_age, const uint8_t *raw, size_t rawlen,
+             bool *changed)
 {
     gp_store *s = &g->store;
     long idx = gp_store_find(s, key, klen);
@@ -1334,8 +1349,8 @@ int gp_apply(crdt_gossip *g, const uint8_t *key, size_t klen,
     if (log_origin) {
         if ((rv = gp_log_reserve(&g->log, log_origin)))
             goto fail;
-        e = gp_entry_new(&g->mem, log_origin, log_seq, 0, g->round, raw,
-                         rawlen);
+        e = gp_entry_new(&g->mem, log_origin, log_seq, 0, g->round,
+                         log_age, raw, rawlen);
         if (!e) {
             rv = CRDT_ERR_NOMEM;
             goto fail;
@@ -1448,7 +1463,7 @@ static int local_write(crdt_gossip *g, const uint8_t *key, size_t klen,
         }
         memcpy(kcopy, key, klen);
     }
-    e = gp_entry_new(&g->mem, g->actor, g->seq + 1, 0, g->round,
+    e = gp_entry_new(&g->mem, g->actor, g->seq + 1, 0, g->round, 0,
                      g->tmp.data, g->tmp.len);
     if (!e) {
         rv = CRDT_ERR_NOMEM;
@@ -1664,7 +1679,7 @@ static int walk_snapshot(crdt_gossip *g, const uint8_t *data, size_t len,
         if (apply) {
             bool changed;
 
-            rv = gp_apply(g, key, klen, m, 0, 0, raw, rawlen, &changed);
+            rv = gp_apply(g, key, klen, m, 0, 0, 0, raw, rawlen, &changed);
         }
         crdt_ormap_free(m);
     }

@@ -164,9 +164,10 @@ static void pack_entry(crdt_gossip *g, gp_packer *p, const gp_entry *e)
 
     if (!gp_pack_item_begin(p, &w))
         return;
-    cw_array(&w, 4);
+    cw_array(&w, 5);
     cw_uint(&w, e->origin);
     cw_uint(&w, e->seq);
+    cw_uint(&w, gp_entry_age(e, g->round));
     cw_bin(&w, k->key, k->klen);
     if (!w.err) {
         int rv = crdt_buf_append(w.buf, e->bytes, e->len);
@@ -180,9 +181,9 @@ static void pack_entry(crdt_gossip *g, gp_packer *p, const gp_entry *e)
 void gp_fast_round(crdt_gossip *g)
 {
     uint64_t to[65];
-    size_t n = 0, i, t;
-    gp_origin *self = gp_log_origin(&g->log, g->actor);
-    uint32_t fresh = 0;
+    size_t n = 0, i, t, young, first;
+    unsigned eager = gp_push_rounds(g);
+    const gp_log *l = &g->log;
 
     for (i = 0; i < g->set.fanout; i++) {
         uint64_t id = gp_pick_up(g, to, n);
@@ -198,27 +199,31 @@ void gp_fast_round(crdt_gossip *g)
         if (id)
             to[n++] = id;
     }
-    /* the local deltas not pushed yet sit at the end of our origin */
-    if (self)
-        while (fresh < self->nents &&
-               !ent(self, self->nents - 1 - fresh)->pushed)
-            fresh++;
-    for (t = 0; t < n; t++) {
-        if (fresh) {
-            gp_packer p;
+    /* the deltas logged since the last round sit at the end of the log;
+     * those still young go unasked (their own, and the ones that just
+     * arrived: few of the cluster have them yet) */
+    for (young = 0; young < l->count; young++) {
+        const gp_entry *e = l->fifo[(l->head + l->count - 1 - young) % l->cap];
 
-            gp_pack_init(&p, g, to[t], CRDT_GOSSIP_PUSH, GP_PUSH_DATAGRAMS);
-            for (i = self->nents - fresh; i < self->nents; i++)
-                pack_entry(g, &p, ent(self, (uint32_t)i));
-            gp_pack_finish(&p);
-            gp_pack_clear(&p);
+        if (e->round + 1 < g->round)
+            break;
+    }
+    first = l->count - young;
+    for (t = 0; t < n; t++) {
+        gp_packer p;
+
+        gp_pack_init(&p, g, to[t], CRDT_GOSSIP_PUSH, GP_PUSH_DATAGRAMS);
+        for (i = first; i < l->count; i++) {
+            const gp_entry *e = l->fifo[(l->head + i) % l->cap];
+
+            if (gp_entry_age(e, g->round) <= eager)
+                pack_entry(g, &p, e);
         }
+        gp_pack_finish(&p);
+        gp_pack_clear(&p);
         send_summary(g, to[t], CRDT_GOSSIP_SYN, 0, UINT64_MAX, t == 0);
         gp_expect_answer(g, to[t]);
     }
-    if (n)
-        for (i = 0; self && i < fresh; i++)
-            ent(self, self->nents - 1 - (uint32_t)i)->pushed = true;
 }
 
 int gp_fast_push(crdt_gossip *g, const gp_msg *m)
@@ -238,7 +243,7 @@ int gp_fast_push(crdt_gossip *g, const gp_msg *m)
             continue;
         }
         rv = gp_apply(g, it->key, it->klen, it->map, it->origin, it->seq,
-                      it->raw, it->rawlen, &changed);
+                      it->age, it->raw, it->rawlen, &changed);
         if (rv)
             return rv;
         if (!changed)

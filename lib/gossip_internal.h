@@ -143,7 +143,8 @@ typedef struct gp_entry {
     uint64_t round;         /* the local round it was logged in */
     uint32_t key;           /* store index */
     uint32_t len;           /* bytes */
-    bool pushed;            /* a local delta already pushed */
+    uint8_t age;            /* rounds since its origin wrote it, when
+                             * logged (saturates at 255) */
     uint8_t bytes[];        /* the encoding */
 } gp_entry;
 
@@ -186,8 +187,10 @@ int gp_log_reserve(gp_log *l, uint64_t origin);
 void gp_log_append(gp_log *l, gp_entry *e);
 /* Allocates an entry of len bytes (copied from data), or NULL. */
 gp_entry *gp_entry_new(const crdt_mem *mem, uint64_t origin, uint64_t seq,
-                       uint32_t key, uint64_t round, const uint8_t *data,
-                       size_t len);
+                       uint32_t key, uint64_t round, unsigned age,
+                       const uint8_t *data, size_t len);
+/* The age of e now, at round `round`, saturated at 255. */
+unsigned gp_entry_age(const gp_entry *e, uint64_t round);
 /* Frees the oldest entries while the log holds more than max_bytes;
  * returns how many. */
 size_t gp_log_trim(gp_log *l, size_t max_bytes);
@@ -317,9 +320,14 @@ int gp_flush(crdt_gossip *g);
 /* Merges the decoded state or delta `m` into key (key, klen), creating
  * the key if needed.  *changed says whether the state changed.  When
  * log_origin != 0 and the state changed, logs the delta bytes
- * (raw, rawlen) under (log_origin, log_seq).  Calls on_change. */
+ * (raw, rawlen) under (log_origin, log_seq), aged log_age.  Calls
+ * on_change. */
 int gp_apply(crdt_gossip *g, const uint8_t *key, size_t klen,
              const crdt_ormap *m, uint64_t log_origin, uint64_t log_seq,
-             const uint8_t *raw, size_t rawlen, bool *changed);
+             unsigned log_age, const uint8_t *raw, size_t rawlen,
+             bool *changed);
+/* Rounds during which a delta is pushed unasked: the setting, or
+ * floor(log3(peers + 1)) - 1, at least 1. */
+unsigned gp_push_rounds(const crdt_gossip *g);
 
 #endif

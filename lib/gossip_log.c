@@ -45,9 +45,16 @@ void gp_log_clear(gp_log *l)
     memset(l, 0, offsetof(gp_log, mem));
 }
 
+unsigned gp_entry_age(const gp_entry *e, uint64_t round)
+{
+    uint64_t a = e->age + (round > e->round ? round - e->round : 0);
+
+    return a > 255 ? 255 : (unsigned)a;
+}
+
 gp_entry *gp_entry_new(const crdt_mem *mem, uint64_t origin, uint64_t seq,
-                       uint32_t key, uint64_t round, const uint8_t *data,
-                       size_t len)
+                       uint32_t key, uint64_t round, unsigned age,
+                       const uint8_t *data, size_t len)
 {
     gp_entry *e;
 
@@ -61,7 +68,7 @@ gp_entry *gp_entry_new(const crdt_mem *mem, uint64_t origin, uint64_t seq,
     e->round = round;
     e->key = key;
     e->len = (uint32_t)len;
-    e->pushed = false;
+    e->age = (uint8_t)(age > 255 ? 255 : age);
     memcpy(e->bytes, data, len);
     return e;
 }

@@ -229,10 +229,11 @@ int gp_decode_state(crdt_gossip *g, const uint8_t *raw, size_t len,
     return CRDT_OK;
 }
 
-/* [key, state] (STATES) or [origin, seq, key, state] (PUSH). */
+/* [key, state] (STATES) or [origin, seq, age, key, state] (PUSH). */
 static int parse_items(crdt_gossip *g, cr *r, gp_msg *m, bool push)
 {
     uint32_t n, i;
+    uint64_t age = 0;
     int rv;
 
     if ((rv = crdtp_cr_array(r, &n)))
@@ -244,13 +245,15 @@ static int parse_items(crdt_gossip *g, cr *r, gp_msg *m, bool push)
     for (i = 0; i < n; i++) {
         gp_item *it = &m->items[i];
 
-        if ((rv = arr_exact(r, push ? 4 : 2)))
+        if ((rv = arr_exact(r, push ? 5 : 2)))
             return rv;
         if (push && ((rv = crdtp_cr_uint(r, &it->origin)) ||
-                     (rv = crdtp_cr_uint(r, &it->seq))))
+                     (rv = crdtp_cr_uint(r, &it->seq)) ||
+                     (rv = crdtp_cr_uint(r, &age))))
             return rv;
-        if (push && (it->seq == 0 || it->origin == 0))
+        if (push && (it->seq == 0 || it->origin == 0 || age > 255))
             return crdtp_cr_fail(r, CRDT_ERR_DECODE);
+        it->age = (unsigned)age;
         if ((rv = crdtp_cr_bin(r, &it->key, &it->klen)))
             return rv;
         if (it->klen == 0 || it->klen > g->set.max_key_bytes)

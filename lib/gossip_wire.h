@@ -4,7 +4,7 @@
  * at most max_datagram bytes) and the checked parse of each kind.
  *
  * Every datagram:  [1, cluster_id, sender_id, incarnation, kind, body...]
- *   PUSH    [deltas]                 deltas: [[origin, seq, key, state], ...]
+ *   PUSH    [deltas]          deltas: [[origin, seq, age, key, state], ...]
  *   SYN     [lo, hi, summary, members]
  *   ACK     [lo, hi, summary, members]
  *           summary: [[origin, prefix, bits], ...] ascending, in [lo, hi]
@@ -65,6 +65,7 @@ void gp_pack_clear(gp_packer *p);
 
 typedef struct gp_item {       /* PUSH delta or STATES state */
     uint64_t origin, seq;      /* PUSH only */
+    unsigned age;              /* PUSH only: rounds since written */
     const uint8_t *key;
     size_t klen;
     const uint8_t *raw;        /* the state's encoding */

@@ -159,6 +159,7 @@ static const knob knobs[] = {
     KNOB32(down_probe_rounds, 0, UINT32_MAX),
     KNOB32(log_rounds, 0, UINT32_MAX),
     KNOBSZ(log_max_bytes, 0, (uint64_t)1 << 40),
+    KNOB32(push_rounds, 0, 255),
     KNOB32(sample_size, 0, 16),
     KNOBSZ(max_key_bytes, 1, 65535),
     KNOBSZ(max_keys, 1, (uint64_t)1 << 40),

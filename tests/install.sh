@@ -49,10 +49,35 @@ cc -std=c11 -o "$tmp/one" "$tmp/one.c" $(pkg-config --cflags libcrdt) \
     "$tmp$libdir/libcrdt.a" \
     $(pkg-config --static --libs-only-l libcrdt | sed 's/-lcrdt//')
 "$tmp/one"
-other="$(nm "$tmp/one" | awk '$3 ~ /^crdt_(vclock|lww|hlc|dotctx|registry)_/ { print $3 }')"
+other="$(nm "$tmp/one" | awk '$3 ~ /^crdt_(vclock|lww|hlc|dotctx|registry|gossip|sim)_/ { print $3 }')"
 if [ -n "$other" ]; then
     echo "install.sh: a PN-counter-only program linked other modules:" >&2
     echo "$other" >&2
     exit 1
 fi
 echo "install: a PN-counter-only static link pulls in no other type"
+
+# The gossip engine: an outside program built with pkg-config
+# libcrdt-gossip, shared and static; and the PN-counter program linked
+# statically with both libraries still pulls in no gossip code.
+test -f "$tmp$incdir/crdt/gossip.h"
+test -f "$PKG_CONFIG_PATH/libcrdt-gossip.pc"
+cc -std=c11 -Wall -Wextra -Werror -o "$tmp/gossip_udp" \
+    "$src/examples/gossip_udp.c" $(pkg-config --cflags --libs libcrdt-gossip)
+LD_LIBRARY_PATH="$tmp$libdir" "$tmp/gossip_udp" >"$tmp/out-gossip"
+static_libs="$(pkg-config --static --libs-only-l libcrdt-gossip |
+    sed 's/-lcrdt-gossip//; s/-lcrdt//')"
+cc -std=c11 -Wall -Wextra -Werror -o "$tmp/gossip_udp-static" \
+    "$src/examples/gossip_udp.c" $(pkg-config --cflags libcrdt-gossip) \
+    "$tmp$libdir/libcrdt-gossip.a" "$tmp$libdir/libcrdt.a" $static_libs
+"$tmp/gossip_udp-static" >"$tmp/out-gossip-static"
+echo "install: pkg-config build of examples/gossip_udp.c ran (shared and static)"
+cc -std=c11 -o "$tmp/one-g" "$tmp/one.c" $(pkg-config --cflags libcrdt) \
+    "$tmp$libdir/libcrdt-gossip.a" "$tmp$libdir/libcrdt.a" $static_libs
+other="$(nm "$tmp/one-g" | awk '$3 ~ /^(crdt_(gossip|sim)_|gp_)/ { print $3 }')"
+if [ -n "$other" ]; then
+    echo "install.sh: a PN-counter-only program linked gossip code:" >&2
+    echo "$other" >&2
+    exit 1
+fi
+echo "install: a PN-counter-only static link with libcrdt-gossip pulls in no gossip code"

@@ -184,6 +184,11 @@ typedef struct crdt_gossip_settings {
      * 4 * ceil(log2(peers + 2)) + 8. */
     uint32_t log_rounds;
     size_t log_max_bytes;    /**< delta log budget (4 MiB) */
+    /** A delta younger than this many rounds (since its origin wrote it)
+     * is pushed unasked to the next round's peers by every node it
+     * reaches, besides the summary exchange; 0 (the default) picks
+     * floor(log3(peers + 1)) - 1, at least 1: while few nodes hold it. */
+    uint32_t push_rounds;
     uint32_t sample_size;    /**< peers sampled into each exchange (3) */
     size_t max_peers;        /**< peer table size limit (1,000,000) */
     size_t max_keys;         /**< keys the store accepts from peers
