@@ -2,12 +2,16 @@
 # SPDX-License-Identifier: MIT
 # The README's quick start.  On a Debian 12 machine as root:
 #   bash tools/run.sh bench   installs what is missing, builds from scratch,
-#                             prints the benchmark table
+#                             prints the benchmark tables (data types, then
+#                             the gossip engine), runs a simulated cluster
+#                             and draws the spread plot
 #   bash tools/run.sh test    installs what is missing, builds from scratch,
 #                             runs every test (Check suites, examples, CLI,
 #                             Python interop, exports, install + pkg-config,
 #                             make distcheck)
-# Extra arguments after "bench" go to bench/crdt-bench (e.g. --json).
+# Extra arguments after "bench" go to both bench/crdt-bench runs (e.g.
+# --json).  GOSSIP_RUNS, GOSSIP_NODES (see bench/README.md) shorten the
+# gossip section.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,9 +23,8 @@ log() { printf '== %s\n' "$*" >&2; }
 
 # Debian packages the build and the tests need (by dpkg name).
 deps=(autoconf automake libtool pkg-config make gcc libc6-dev
-      libmsgpack-dev libxxhash-dev libsodium-dev libjansson-dev check python3
-      python3-msgpack
-      python3-xxhash python3-pytest valgrind)
+      libmsgpack-dev libxxhash-dev libsodium-dev libjansson-dev check
+      python3 python3-msgpack python3-xxhash python3-pytest valgrind)
 
 install_missing() {
     local need=() p
@@ -55,9 +58,43 @@ build() {
 
 case "$cmd" in
 bench)
-    install_missing "${deps[@]}"
+    install_missing "${deps[@]}" gnuplot-nox
     build "$root/build/release"
-    "$root/build/release/bench/crdt-bench" "$@"
+    rel="$root/build/release"
+    log "data types (bench/crdt-bench)"
+    "$rel/bench/crdt-bench" "$@"
+    log "gossip engine (bench/crdt-bench --gossip)"
+    "$rel/bench/crdt-bench" --gossip --curve "$rel/spread.dat" "$@"
+    log "a simulated cluster: examples/scenarios/demo.jsonl"
+    "$rel/tools/crdt" sim "$root/examples/scenarios/demo.jsonl" \
+        >"$rel/demo.json" || true
+    python3 - "$rel/demo.json" "$root/examples/scenarios/demo.jsonl" <<'PY'
+import json, math, sys
+r = json.load(open(sys.argv[1]))
+lines = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+cfg, ev = lines[0], lines[1:]
+n, loss = cfg["nodes"], cfg.get("loss", 0)
+theory = math.log(n, 3) + math.log(math.log(n))
+print(json.dumps(r))
+print("%d nodes, %d%% loss: a partition healed at %.1f s, node %d crashed "
+      "and came back without its state, %d writes in all"
+      % (n, loss * 100, next(e["t"] for e in ev if "heal" in e) / 1000,
+         next(e["crash"] for e in ev if "crash" in e),
+         sum(1 for e in ev if "node" in e)))
+if r["converged"]:
+    print("converged at %.2f s simulated, %d rounds after the last event; "
+          "%d datagrams, %.1f MB" % (r["converged_ms"] / 1000, r["rounds"],
+                                     r["messages"], r["bytes"] / 1e6))
+else:
+    print("NOT converged")
+print("theory for one update through %d nodes, push-pull without loss: "
+      "log3(N) + ln ln N = %.1f rounds (the spread rows above measure it)"
+      % (n, theory))
+PY
+    if command -v gnuplot >/dev/null; then
+        gnuplot -e "data='$rel/spread.dat'; out='$rel/spread.png'" \
+            "$root/tools/spread.gp" && log "plot: $rel/spread.png"
+    fi
     ;;
 test)
     install_missing "${deps[@]}"
