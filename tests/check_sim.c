@@ -1882,6 +1882,123 @@ START_TEST(test_sim_gossip_lww)
 }
 END_TEST
 
+/* ------------------------------------------------------------ scenarios */
+
+static const char scenario_text[] =
+    "{\"nodes\": 4, \"seed\": 9, \"loss\": 0.2, \"clock_skew_ms\": 50}\n"
+    "{\"t\": 0, \"node\": 0, \"key\": \"c\", \"type\": \"gcounter\", "
+    "\"op\": \"inc\", \"by\": 2}\n"
+    "{\"t\": 5, \"node\": 1, \"key\": \"s\", \"type\": \"orset\", "
+    "\"op\": \"add\", \"elem\": \"x\"}\n"
+    "{\"t\": 10, \"partition\": [[0, 1], [2]]}\n"
+    "{\"t\": 20, \"node\": 3, \"key\": \"l\", \"type\": \"lww\", "
+    "\"op\": \"set\", \"value\": \"v\"}\n"
+    "{\"t\": 300, \"heal\": true}\n"
+    "{\"t\": 400, \"crash\": 2}\n"
+    "{\"t\": 500, \"restart\": 2, \"state\": \"lost\"}\n";
+
+START_TEST(test_sim_scenario_runs_and_replays)
+{
+    crdt_sim_scenario_options o;
+    crdt_buf a, b;
+    char err[128];
+    bool conv = false;
+
+    crdt_sim_scenario_options_default(&o);
+    o.dump = true;
+    crdt_buf_init(&a, NULL);
+    crdt_buf_init(&b, NULL);
+    tu_must(crdt_sim_run_scenario(scenario_text, sizeof scenario_text - 1,
+                                  &o, NULL, &a, &conv, err, sizeof err),
+            "scenario");
+    ck_assert(conv);
+    tu_must(crdt_sim_run_scenario(scenario_text, sizeof scenario_text - 1,
+                                  &o, NULL, &b, &conv, err, sizeof err),
+            "scenario again");
+    ck_assert_uint_eq(a.len, b.len);
+    ck_assert(memcmp(a.data, b.data, a.len) == 0);
+    ck_assert_ptr_nonnull(strstr((const char *)a.data,
+                                 "\"values\":{\"c\":2,\"l\":\"v\","
+                                 "\"s\":[\"x\"]}"));
+    /* a bad line: the error names it, out is untouched */
+    crdt_buf_reset(&b);
+    ck_assert_int_eq(crdt_sim_run_scenario("{\"nodes\": 2}\n{\"t\": -1}\n",
+                                           27, &o, NULL, &b, &conv, err,
+                                           sizeof err),
+                     CRDT_ERR_DECODE);
+    ck_assert_str_eq(err, "line 2: 't' (non-negative milliseconds) is "
+                          "required");
+    ck_assert_uint_eq(b.len, 0);
+    /* arguments */
+    ck_assert_int_eq(crdt_sim_run_scenario(NULL, 0, &o, NULL, &b, &conv, err,
+                                           sizeof err),
+                     CRDT_ERR_INVALID_ARG);
+    o.version = 99;
+    ck_assert_int_eq(crdt_sim_run_scenario(scenario_text, 10, &o, NULL, &b,
+                                           &conv, err, sizeof err),
+                     CRDT_ERR_INVALID_ARG);
+    crdt_buf_clear(&a);
+    crdt_buf_clear(&b);
+}
+END_TEST
+
+START_TEST(test_sim_scenario_nomem)
+{
+    crdt_sim_scenario_options o;
+    crdt_buf want;
+    char err[128];
+    bool conv;
+    long n, failures = 0;
+
+    crdt_sim_scenario_options_default(&o);
+    o.dump = true;
+    crdt_buf_init(&want, NULL);
+    tu_must(crdt_sim_run_scenario(scenario_text, sizeof scenario_text - 1,
+                                  &o, NULL, &want, &conv, err, sizeof err),
+            "scenario");
+    /* every allocation of the run fails in turn (sampled past the first
+     * thousand: the simulation allocates tens of thousands of times) */
+    for (n = 0;; n += n < 1000 ? 1 : 1 + n / 50) {
+        tu_mem tm;
+        crdt_buf out;
+        int rv;
+
+        tu_mem_init(&tm);
+        crdt_buf_init(&out, NULL);
+        tu_mem_fail_at(&tm, n);
+        rv = crdt_sim_run_scenario(scenario_text, sizeof scenario_text - 1,
+                                   &o, &tm.mem, &out, &conv, err, sizeof err);
+        if (rv == CRDT_OK) {
+            /* an allocation the engine can do without (a sample, a wait
+             * entry) changes the run's course, not where it ends: the
+             * same values on every node */
+            const char *a = strstr((const char *)out.data, "\"nodes\":");
+            const char *b = strstr((const char *)want.data, "\"nodes\":");
+
+            ck_assert(conv);
+            ck_assert_ptr_nonnull(a);
+            ck_assert_uint_eq(out.len - (size_t)(a - (const char *)out.data),
+                              want.len -
+                                  (size_t)(b - (const char *)want.data));
+            ck_assert(memcmp(a, b,
+                             out.len - (size_t)(a - (const char *)out.data)) ==
+                      0);
+        } else {
+            ck_assert_int_eq(rv, CRDT_ERR_NOMEM);
+            ck_assert_uint_eq(out.len, 0);
+            ck_assert_str_eq(err, "out of memory");
+            failures++;
+        }
+        ck_assert_int_eq(tm.live, 0);
+        crdt_buf_clear(&out);
+        if (tm.failed == 0)
+            break; /* the run allocated fewer than n times */
+    }
+    ck_assert_int_gt(failures, 100);
+    crdt_buf_clear(&want);
+}
+END_TEST
+
 static Suite *sim_suite(void)
 {
     Suite *s = suite_create("sim");
@@ -1928,6 +2045,12 @@ static Suite *sim_suite(void)
     tcase_add_test(tc, test_sim_gossip_replay);
     tcase_add_test(tc, test_sim_gossip_wipe_not_masked);
     tcase_add_test(tc, test_sim_gossip_lww);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("scenario");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_sim_scenario_runs_and_replays);
+    tcase_add_test(tc, test_sim_scenario_nomem);
     suite_add_tcase(s, tc);
     return s;
 }
