@@ -1261,9 +1261,11 @@ int gp_flush(crdt_gossip *g)
         set_hash(g, i, h, enc);
         k->dirty = false;
     }
-    memmove(s->dirtyq, s->dirtyq + done,
-            (s->ndirty - done) * sizeof *s->dirtyq);
-    s->ndirty -= done;
+    if (done) {
+        memmove(s->dirtyq, s->dirtyq + done,
+                (s->ndirty - done) * sizeof *s->dirtyq);
+        s->ndirty -= done;
+    }
     return rv;
 }
 
