@@ -680,6 +680,9 @@ static void bench_repair(gb_out *o, size_t keys, size_t diff)
         if (!any)
             break;
         waves++;
+        if (getenv("GOSSIP_DEBUG"))
+            fprintf(stderr, "#   wave %zu: %s (digest %d)\n", waves,
+                    waves % 2 ? "a->b" : "b->a", digest);
         if (digest)
             last_digest_wave = waves;
         if (waves > 64)

@@ -3,7 +3,8 @@
  * The repair path: a push-pull comparison of two stores' digest trees
  * (gossip_digest.c) that costs in proportion to their difference.
  *
- *   A -> B  TREE   the sums of the root's 16 children
+ *   A -> B  TREE   the sums of the root's 16 children (32 bits of each,
+ *                  mixed with a salt new to the exchange, gp_sum32)
  *   B -> A  for each child whose sum differs: if B holds at most
  *           GP_LEAF_KEYS keys under it, KEYS (B's keys there: position
  *           and state hash), else TREE (B's sums of its 16 children)
@@ -14,8 +15,8 @@
  *   Y -> X  STATES of the wanted keys
  * Both sides merge what they receive, so the keys that differed end
  * equal on both.  Descending one level per message, two stores of
- * 100,000 keys that differ in 10 keys exchange about 4 KB of sums and
- * keys in 3 round trips before the states.  Answers are bounded
+ * 100,000 keys that differ in 10 keys exchange about 3 KB of sums and
+ * keys in 4 round trips before the states.  Answers are bounded
  * (GP_REPAIR_DATAGRAMS, GP_STATES_DATAGRAMS); what is left waits for the
  * next exchange, which finds the repaired subtrees equal.
  */
@@ -26,31 +27,34 @@
 #include "gossip_repair.h"
 #include "mem_internal.h"
 
-static void put_sums(cw *w, const uint64_t sums[GP_TREE_FANOUT])
+static void put_sums(cw *w, const uint64_t sums[GP_TREE_FANOUT],
+                     uint64_t salt)
 {
-    uint8_t b[8 * GP_TREE_FANOUT];
+    uint8_t b[4 * GP_TREE_FANOUT];
     unsigned c;
 
     for (c = 0; c < GP_TREE_FANOUT; c++)
-        cw_store_be64(b + 8 * c, sums[c]);
+        cw_store_be32(b + 4 * c, gp_sum32(sums[c], salt));
     cw_bin(w, b, sizeof b);
 }
 
 int gp_repair_start(crdt_gossip *g, uint64_t to)
 {
-    uint64_t sums[GP_TREE_FANOUT];
+    uint64_t sums[GP_TREE_FANOUT], salt;
     cw w;
     int rv;
 
     if ((rv = gp_flush(g)))
         return rv;
     gp_tree_children(&g->tree, &g->store, 0, 0, sums);
-    gp_begin(g, CRDT_GOSSIP_TREE, 1, &w);
+    salt = gp_rng_next(&g->rng);
+    gp_begin(g, CRDT_GOSSIP_TREE, 2, &w);
+    cw_uint(&w, salt);
     cw_array(&w, 1);
     cw_array(&w, 3);
     cw_uint(&w, 0);
     cw_uint(&w, 0);
-    put_sums(&w, sums);
+    put_sums(&w, sums, salt);
     if ((rv = cw_end(&w)) || (rv = gp_send(g, to, CRDT_GOSSIP_TREE)))
         return rv;
     g->m.repairs++;
@@ -71,7 +75,7 @@ static void pack_block(crdt_gossip *g, gp_packer *p, unsigned level,
     cw_array(&w, 3);
     cw_uint(&w, level);
     cw_uint(&w, index);
-    put_sums(&w, sums);
+    put_sums(&w, sums, p->salt);
     gp_pack_item_end(p, &w);
 }
 
@@ -134,6 +138,7 @@ static int on_tree(crdt_gossip *g, const gp_msg *m)
     if ((rv = gp_flush(g)) || (rv = gp_store_sort(&g->store)))
         return rv;
     gp_pack_init(&tree, g, m->sender, CRDT_GOSSIP_TREE, GP_REPAIR_DATAGRAMS);
+    tree.salt = m->salt;
     gp_pack_init(&keys, g, m->sender, CRDT_GOSSIP_KEYS, GP_REPAIR_DATAGRAMS);
     for (b = 0; b < m->nblocks && !tree.err && !keys.err; b++) {
         const gp_block *bl = &m->blocks[b];
@@ -145,7 +150,7 @@ static int on_tree(crdt_gossip *g, const gp_msg *m)
             uint64_t child = bl->index * GP_TREE_FANOUT + c;
             size_t lo, hi;
 
-            if (mine[c] == bl->sums[c])
+            if (gp_sum32(mine[c], m->salt) == bl->sums[c])
                 continue;
             gp_store_range(&g->store, level, child, &lo, &hi);
             if (hi - lo <= GP_LEAF_KEYS || level >= GP_TREE_MAX_LEVEL)

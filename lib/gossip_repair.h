@@ -7,7 +7,7 @@
 
 /* A differing subtree with at most this many keys (on the answering
  * side) is answered with its keys rather than its children's sums. */
-#define GP_LEAF_KEYS 4u
+#define GP_LEAF_KEYS 8u
 /* Datagrams of TREE or KEYS one answer may take. */
 #define GP_REPAIR_DATAGRAMS 16u
 /* Datagrams of STATES one answer may take; more waits for the next

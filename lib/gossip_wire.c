@@ -51,13 +51,23 @@ void gp_pack_clear(gp_packer *p)
     crdt_buf_clear(&p->items);
 }
 
+uint32_t gp_sum32(uint64_t sum, uint64_t salt)
+{
+    uint64_t z = (sum ^ salt) + 0x9e3779b97f4a7c15u;
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return (uint32_t)((z ^ (z >> 31)) >> 32);
+}
+
 /* Bytes of the datagram for n items of `bytes`: envelope, the STATES
- * flag, the array header. */
+ * flag or the TREE salt, the array header. */
 static size_t dgram_size(const gp_packer *p, uint32_t n, size_t bytes)
 {
     size_t hdr = n < 16 ? 1 : n <= 0xffff ? 3 : 5;
 
-    return GP_ENVELOPE_MAX + (p->kind == CRDT_GOSSIP_STATES) + hdr + bytes;
+    return GP_ENVELOPE_MAX + (p->kind == CRDT_GOSSIP_STATES) +
+           (p->kind == CRDT_GOSSIP_TREE ? CW_UINT_MAX : 0) + hdr + bytes;
 }
 
 static int flush(gp_packer *p, size_t nbytes, uint32_t n, bool last_more)
@@ -66,9 +76,15 @@ static int flush(gp_packer *p, size_t nbytes, uint32_t n, bool last_more)
     cw w;
     int rv;
 
-    gp_begin(g, p->kind, p->kind == CRDT_GOSSIP_STATES ? 2 : 1, &w);
+    gp_begin(g, p->kind,
+             p->kind == CRDT_GOSSIP_STATES || p->kind == CRDT_GOSSIP_TREE
+                 ? 2
+                 : 1,
+             &w);
     if (p->kind == CRDT_GOSSIP_STATES)
         cw_bool(&w, last_more);
+    else if (p->kind == CRDT_GOSSIP_TREE)
+        cw_uint(&w, p->salt);
     cw_array(&w, n);
     if (!w.err && nbytes && (rv = crdt_buf_append(&g->out, p->items.data,
                                                   nbytes)))
@@ -332,7 +348,7 @@ static int parse_tree(crdt_gossip *g, cr *r, gp_msg *m)
     uint32_t n, i, c;
     int rv;
 
-    if ((rv = crdtp_cr_array(r, &n)))
+    if ((rv = crdtp_cr_uint(r, &m->salt)) || (rv = crdtp_cr_array(r, &n)))
         return rv;
     m->blocks = alloc_n(g, n, sizeof *m->blocks);
     if (!m->blocks)
@@ -347,10 +363,10 @@ static int parse_tree(crdt_gossip *g, cr *r, gp_msg *m)
                              &b->index)) ||
             (rv = crdtp_cr_bin(r, &p, &len)))
             return rv;
-        if (len != 8 * GP_TREE_FANOUT)
+        if (len != 4 * GP_TREE_FANOUT)
             return crdtp_cr_fail(r, CRDT_ERR_DECODE);
         for (c = 0; c < GP_TREE_FANOUT; c++)
-            b->sums[c] = cr_load_be64(p + 8 * c);
+            b->sums[c] = cr_load_be32(p + 4 * c);
     }
     m->nblocks = n;
     return CRDT_OK;
@@ -454,7 +470,7 @@ int gp_parse(crdt_gossip *g, const uint8_t *data, size_t len, gp_msg *m)
 {
     static const uint32_t nbody[CRDT_GOSSIP_KINDS] = {
         [CRDT_GOSSIP_PUSH] = 1, [CRDT_GOSSIP_SYN] = 4,
-        [CRDT_GOSSIP_ACK] = 4,  [CRDT_GOSSIP_TREE] = 1,
+        [CRDT_GOSSIP_ACK] = 4,  [CRDT_GOSSIP_TREE] = 2,
         [CRDT_GOSSIP_KEYS] = 1, [CRDT_GOSSIP_STATES] = 2,
         [CRDT_GOSSIP_WANT] = 1, [CRDT_GOSSIP_FRAG] = 5,
     };

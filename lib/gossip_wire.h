@@ -9,8 +9,9 @@
  *   ACK     [lo, hi, summary, members]
  *           summary: [[origin, prefix, bits], ...] ascending, in [lo, hi]
  *           members: [[id, addr], ...]
- *   TREE    [blocks]                 blocks: [[level, index, sums], ...]
- *           sums: bin of 16 big-endian uint64, the children's sums
+ *   TREE    [salt, blocks]           blocks: [[level, index, sums], ...]
+ *           sums: bin of 16 big-endian uint32, the children's sums as
+ *           gp_sum32(sum, salt)
  *   KEYS    [leaves]                 leaves: [[level, index, keys], ...]
  *           keys: [[pos, hash], ...] ascending by pos
  *   STATES  [more, states]           states: [[key, state], ...]
@@ -48,6 +49,7 @@ typedef struct gp_packer {
     unsigned budget;    /* datagrams it may still send */
     unsigned sent;
     bool more;          /* STATES: sets the 'more' field of the last */
+    uint64_t salt;      /* TREE: the exchange's salt, in every datagram */
     bool full;          /* the budget ran out */
     int err;
 } gp_packer;
@@ -86,8 +88,14 @@ typedef struct gp_member {
 typedef struct gp_block {      /* TREE block */
     uint32_t level;
     uint64_t index;
-    uint64_t sums[GP_TREE_FANOUT];
+    uint32_t sums[GP_TREE_FANOUT]; /* gp_sum32 of the children's sums */
 } gp_block;
+
+/* A digest-tree sum as a TREE datagram carries it: 32 bits of a mix of
+ * the sum and the exchange's salt.  Two different sums give equal values
+ * with probability about 2^-32, and a new salt each exchange makes such a
+ * miss independent of the last one. */
+uint32_t gp_sum32(uint64_t sum, uint64_t salt);
 
 typedef struct gp_kh {         /* KEYS key */
     uint64_t pos, h;
@@ -114,6 +122,7 @@ typedef struct gp_msg {
     gp_member *members;
     uint32_t nmembers;
     /* TREE */
+    uint64_t salt;
     gp_block *blocks;
     uint32_t nblocks;
     /* KEYS */
