@@ -76,12 +76,14 @@
  * removes some; a key on both sides with unequal values costs copies and
  * a join of the values (the price of atomic merges of opaque values).
  * That pass costs O(dots of dst) even for a delta of one key (42 us on a
- * map of 1,000 keys), so a small source (at most SMALL_ENTS entries and
- * SMALL_DOTS dots in its context: a delta or a few gathered) merged into
- * a map of SMALL_MIN_LEN entries or more takes the small merge instead:
- * only dst's entries of src's keys and those holding a dot of src's
- * context can change, found by binary search and through dix, merged
- * by the same per-entry code and written back in place:
+ * map of 1,000 keys), so a small source (at most SMALL_ENTS entries)
+ * takes the small merge instead, which writes the result in place
+ * rather than into a new array: into a map of fewer than SMALL_MIN_LEN
+ * entries it visits every entry, as the full pass does; into a larger
+ * one, when src has at most SMALL_DOTS dots in its context (a delta or a
+ * few gathered), only dst's entries of src's keys and those holding a
+ * dot of src's context can change, found by binary search and through
+ * dix, merged by the same per-entry code and written back in place:
  * O(src (log n + hash lookups)) plus, when a key appears or goes, the
  * array's memmove and a shift of the live positions after it (O(n), a
  * few instructions an entry; a key with entries of several types takes
@@ -1906,10 +1908,12 @@ static void live_insert(crdt_ormap *m, size_t p, bool present)
 }
 
 /* A merge takes the small path when src has at most SMALL_ENTS entries
- * and SMALL_DOTS dots in its context (a delta, or a few gathered) and dst
- * has at least SMALL_MIN_LEN entries (below that the full pass is as
- * cheap).  The dot index is built at the second such merge into a map
- * that has none, so a one-off merge into a fresh copy never pays it. */
+ * and either dst has fewer than SMALL_MIN_LEN (every entry is visited, as
+ * in the full pass, but the result is written in place) or src has at
+ * most SMALL_DOTS dots in its context (a delta, or a few gathered: the
+ * entries they touch are found through the dot index).  The dot index is
+ * built at the second such merge into a map that has none, so a one-off
+ * merge into a fresh copy never pays it. */
 #define SMALL_ENTS 8u
 #define SMALL_DOTS 64u
 #define SMALL_MIN_LEN 16u
@@ -1938,6 +1942,26 @@ static void touch_x(touch *w, size_t *n, size_t xi)
 static const entry *touch_entry(const crdt_ormap *dst, const touch *t)
 {
     return t->xi == SIZE_MAX ? t->y : &dst->ents[t->xi];
+}
+
+/* The entries of a small src and of a dst under SMALL_MIN_LEN entries,
+ * in key order, into w (room for both). */
+static size_t touch_all(const crdt_ormap *dst, const crdt_ormap *src,
+                        touch *w)
+{
+    size_t i = 0, j = 0, n = 0;
+
+    while (i < dst->len || j < src->len) {
+        const entry *x = i < dst->len ? &dst->ents[i] : NULL;
+        const entry *y = j < src->len ? &src->ents[j] : NULL;
+        int c = !x ? 1 : !y ? -1 : cmp_kt(x, y->key, y->klen, y->type->tag);
+
+        w[n].xi = c <= 0 ? i : SIZE_MAX;
+        w[n++].y = c >= 0 ? y : NULL;
+        i += c <= 0;
+        j += c >= 0;
+    }
+    return n;
 }
 
 /* The dst entries that can change when a small src (few entries and
@@ -1988,9 +2012,9 @@ static size_t touch_indexed(const crdt_ormap *dst, const crdt_ormap *src,
     return nw;
 }
 
-/* The merge of a small src into a large dst that only visits the entries
- * that can change (touch_indexed), merges them by merge_entry as the full
- * pass does, and writes the result back in place.  Sets *done =
+/* The merge of a small src into dst that only visits the entries that can
+ * change (touch_all, touch_indexed), merges them by merge_entry as the
+ * full pass does, and writes the result back in place.  Sets *done =
  * false, changing nothing, when the path does not apply. */
 static int merge_small(crdt_ormap *dst, const crdt_ormap *src, bool *done)
 {
@@ -2002,19 +2026,24 @@ static int merge_small(crdt_ormap *dst, const crdt_ormap *src, bool *done)
     int rv;
 
     *done = false;
-    if (src->len > SMALL_ENTS || dst->len < SMALL_MIN_LEN || c->dirty ||
-        ctx_count(c) > SMALL_DOTS)
+    if (src->len > SMALL_ENTS || c->dirty)
         return CRDT_OK;
-    if (!dst->dix.s) {
-        if (dst->small < 1) {
-            dst->small++;
+    if (dst->len < SMALL_MIN_LEN) {
+        nw = touch_all(dst, src, w);
+    } else {
+        if (ctx_count(c) > SMALL_DOTS)
             return CRDT_OK;
+        if (!dst->dix.s) {
+            if (dst->small < 1) {
+                dst->small++;
+                return CRDT_OK;
+            }
+            if (dix_build(dst) != CRDT_OK)
+                return CRDT_OK; /* the full pass may still succeed */
+            built = true;
         }
-        if (dix_build(dst) != CRDT_OK)
-            return CRDT_OK; /* the full pass may still succeed */
-        built = true;
+        nw = touch_indexed(dst, src, w);
     }
-    nw = touch_indexed(dst, src, w);
     *done = true;
     if (nw > SMALL_OUT &&
         !(out = crdtp_malloc_array(&dst->mem, nw, sizeof *out))) {

@@ -3671,9 +3671,10 @@ END_TEST
  * writer's.  A few writers are busy, the others hold a slot each.  Their
  * deltas, alone or as groups of one writer's consecutive deltas, reach
  * the hub mostly in order, out of order and again.  Every merge into the
- * hub is checked against a model (each actor's count is the largest of
- * its live slots'), against the full pass (the same delta joined with
- * PS_PAD other keys, which makes it too large for the small path),
+ * hub (a small source into a small map: merged in place) is checked
+ * against a model (each actor's count is the largest of its live
+ * slots'), against the full pass (the same delta joined with PS_PAD
+ * other keys, which makes it too large for the small path),
  * against the merge the other way round, and the value the hub lends
  * against the join of its slots recomputed by a decode.
  */
