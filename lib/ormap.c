@@ -266,26 +266,27 @@ static int dot_qcmp(const void *a, const void *b)
 }
 
 /* Whether d is among the n sorted dots at a (may be NULL if n is 0);
- * *pos: its position, or the one it would take. */
-static bool find_dot(const crdt_dot *a, size_t n, crdt_dot d, size_t *pos)
+ * *pos: its position, or the one it would take.  A lower bound, then one
+ * comparison: merges of deltas run a few per slot they touch. */
+static inline bool find_dot(const crdt_dot *a, size_t n, crdt_dot d,
+                            size_t *pos)
 {
-    size_t lo = 0, hi = n;
+    size_t lo = 0, len = n;
 
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = dot_cmp(a[mid], d);
+    while (len) {
+        size_t half = len / 2;
+        const crdt_dot *m = &a[lo + half];
 
-        if (c == 0) {
-            *pos = mid;
-            return true;
+        if (m->actor < d.actor ||
+            (m->actor == d.actor && m->counter < d.counter)) {
+            lo += half + 1;
+            len -= half + 1;
+        } else {
+            len = half;
         }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
     }
     *pos = lo;
-    return false;
+    return lo < n && a[lo].actor == d.actor && a[lo].counter == d.counter;
 }
 
 /* Orders entries: by key, then by type tag. */
@@ -1220,9 +1221,12 @@ static void patch_free(const crdt_ormap *dst, oent *o)
         t->destroy(o->z);
     if (o->val)
         t->destroy(o->val);
-    crdtp_free(&dst->mem, o->edh);
-    crdtp_free(&dst->mem, o->many);
-    crdtp_free(&dst->mem, o->slots);
+    if (o->edh)
+        crdtp_free(&dst->mem, o->edh);
+    if (o->many)
+        crdtp_free(&dst->mem, o->many);
+    if (o->slots)
+        crdtp_free(&dst->mem, o->slots);
     o->z = o->val = NULL;
     o->z_owned = false;
     o->edh = NULL;
@@ -1315,25 +1319,24 @@ static bool edits_in_place(const pedit *ed, size_t ned)
 typedef struct edlist {
     pedit *p;
     size_t n, cap;
+    size_t adds, drops;        /* the ADDs and DROPs among them */
     pedit stack[EDL_STACK];
 } edlist;
 
-static pedit *edl_push(const crdt_ormap *dst, edlist *l)
+/* Moves l to a larger block. */
+static int edl_grow(const crdt_ormap *dst, edlist *l)
 {
-    if (l->n == l->cap) {
-        size_t cap = crdtp_grow_cap(l->cap, l->n + 1);
-        pedit *q = crdtp_malloc_array(&dst->mem, cap, sizeof *q);
+    size_t cap = crdtp_grow_cap(l->cap, l->n + 1);
+    pedit *q = crdtp_malloc_array(&dst->mem, cap, sizeof *q);
 
-        if (!q)
-            return NULL;
-        memcpy(q, l->p, l->n * sizeof *q);
-        if (l->p != l->stack)
-            crdtp_free(&dst->mem, l->p);
-        l->p = q;
-        l->cap = cap;
-    }
-    memset(&l->p[l->n], 0, sizeof l->p[l->n]);
-    return &l->p[l->n++];
+    if (!q)
+        return CRDT_ERR_NOMEM;
+    memcpy(q, l->p, l->n * sizeof *q);
+    if (l->p != l->stack)
+        crdtp_free(&dst->mem, l->p);
+    l->p = q;
+    l->cap = cap;
+    return CRDT_OK;
 }
 
 static int edit_cmp(const void *a, const void *b)
@@ -1343,29 +1346,36 @@ static int edit_cmp(const void *a, const void *b)
 
 /* Notes a DROP of x's slot at pos unless src's entry (dots yd) holds it. */
 
-/* Appends an edit of dot d at position at of kind to l. */
-static int add_edit(const crdt_ormap *dst, edlist *l, crdt_dot d, size_t at,
-                    int kind, const void *ys)
+/* Appends an edit of dot d at position at of kind to l (ys: src's slot). */
+static inline int add_edit(const crdt_ormap *dst, edlist *l, crdt_dot d,
+                           size_t at, int kind, const void *ys)
 {
-    pedit *e = edl_push(dst, l);
+    pedit *e;
 
-    if (!e)
+    if (l->n == l->cap && edl_grow(dst, l))
         return CRDT_ERR_NOMEM;
+    e = &l->p[l->n++];
     e->d = d;
     e->at = at;
     e->kind = kind;
+    e->grew = false;
     e->y = ys;
+    e->v = NULL;
+    l->adds += kind == ED_ADD;
+    l->drops += kind == ED_DROP;
     return CRDT_OK;
 }
 
-/* Notes a DROP of x's slot at pos unless src's entry (dots yd) holds it. */
+/* Notes a DROP of x's slot at pos unless src's entry (its ny dots yd,
+ * a few) holds it. */
 static int add_drop(const crdt_ormap *dst, edlist *l, const crdt_dot *xd,
                     size_t pos, const crdt_dot *yd, size_t ny)
 {
-    size_t unused;
+    size_t j;
 
-    if (find_dot(yd, ny, xd[pos], &unused))
-        return CRDT_OK;
+    for (j = 0; j < ny; j++)
+        if (yd[j].actor == xd[pos].actor && yd[j].counter == xd[pos].counter)
+            return CRDT_OK;
     return add_edit(dst, l, xd[pos], pos, ED_DROP, NULL);
 }
 
@@ -1577,24 +1587,24 @@ static int drops_covered(const entry *x, pedit *ed, size_t ned,
  * is recomputed from the slots, unless drops_covered shows each dropped
  * slot contained in a new slot of its actor.  The edits' new slots become
  * o's on success only. */
-static int plain_patch(const crdt_ormap *dst, const entry *x, pedit *ed,
-                       size_t ned, size_t k, oent *o)
+static int plain_patch(const crdt_ormap *dst, const entry *x, edlist *l,
+                       size_t k, oent *o)
 {
     const crdt_type *t = x->type;
-    bool covered = true, drops = false;
-    size_t j, nv = 0;
+    pedit *ed = l->p;
+    size_t j, nv = 0, ned = l->n;
+    bool covered = true;
     int rv = CRDT_OK;
 
-    for (j = 0; j < ned; j++)
-        drops |= ed[j].kind == ED_DROP;
-    if (drops && (rv = drops_covered(x, ed, ned, &covered)))
+    if (l->drops && (rv = drops_covered(x, ed, ned, &covered)))
         return rv;
     o->z = o->val = NULL;
     o->z_owned = false;
     o->edh = NULL;
     o->many = NULL;
     o->slots = NULL;
-    if (!covered || !edits_in_place(ed, ned)) {
+    if (!covered || l->adds > l->drops ||
+        (l->adds && !edits_in_place(ed, ned))) {
         if (!(o->many = crdtp_malloc_array(&dst->mem, k, sizeof *o->many)) ||
             !(o->slots = crdtp_malloc_array(&dst->mem, k,
                                             sizeof *o->slots))) {
@@ -1649,7 +1659,7 @@ static int merge_plain(crdt_ormap *dst, const crdt_ormap *src,
     int rv;
 
     l.p = l.stack;
-    l.n = 0;
+    l.n = l.adds = l.drops = 0;
     l.cap = EDL_STACK;
     if ((rv = plain_edits(dst, src, t, x, y, &l)))
         goto out;
@@ -1657,12 +1667,7 @@ static int merge_plain(crdt_ormap *dst, const crdt_ormap *src,
         o->what = x ? KEEP_X : DROP;
         goto out;
     }
-    for (j = 0; j < l.n; j++) {
-        if (l.p[j].kind == ED_ADD)
-            k++;
-        else if (l.p[j].kind == ED_DROP)
-            k--;
-    }
+    k = nx + l.adds - l.drops;
     if (k == 0) {
         o->what = DROP;
         goto out;
@@ -1678,7 +1683,7 @@ static int merge_plain(crdt_ormap *dst, const crdt_ormap *src,
         }
     }
     if (!rv)
-        rv = nx >= 2 && k >= 2 ? plain_patch(dst, x, l.p, l.n, k, o)
+        rv = nx >= 2 && k >= 2 ? plain_patch(dst, x, &l, k, o)
                                : plain_build(dst, x, l.p, l.n, k, o);
     if (rv)
         for (j = 0; j < l.n; j++)
@@ -2067,7 +2072,7 @@ static int merge_small(crdt_ormap *dst, const crdt_ormap *src, bool *done)
             }
             grow += dn;
             ins += x == NULL;
-        } else if (o->what == PATCH) {
+        } else if (o->what == PATCH && dst->dix.s) {
             const pedit *ed = oent_edits(o);
 
             for (j = 0; j < o->ned; j++)
