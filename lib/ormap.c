@@ -1273,6 +1273,13 @@ static size_t apply_edits(const crdt_dot *od, void *const *os, size_t n,
 {
     size_t r = 0, w = 0, j, run, at;
 
+    if (nd == od && ned == 2 && ed[0].kind == ED_DROP &&
+        ed[1].kind == ED_ADD && ed[1].at == ed[0].at + 1) {
+        /* a slot superseded by its actor's next, in its place */
+        nd[ed[0].at] = ed[1].d;
+        ns[ed[0].at] = ed[1].v;
+        return n;
+    }
     for (j = 0; j <= ned; j++) {
         at = j < ned ? ed[j].at : n;
         run = at - r;
@@ -1366,17 +1373,15 @@ static inline int add_edit(const crdt_ormap *dst, edlist *l, crdt_dot d,
     return CRDT_OK;
 }
 
-/* Notes a DROP of x's slot at pos unless src's entry (its ny dots yd,
- * a few) holds it. */
-static int add_drop(const crdt_ormap *dst, edlist *l, const crdt_dot *xd,
-                    size_t pos, const crdt_dot *yd, size_t ny)
+/* Whether d is among the n dots at yd (a delta's few: a scan). */
+static inline bool holds(const crdt_dot *yd, size_t n, crdt_dot d)
 {
     size_t j;
 
-    for (j = 0; j < ny; j++)
-        if (yd[j].actor == xd[pos].actor && yd[j].counter == xd[pos].counter)
-            return CRDT_OK;
-    return add_edit(dst, l, xd[pos], pos, ED_DROP, NULL);
+    for (j = 0; j < n; j++)
+        if (yd[j].actor == d.actor && yd[j].counter == d.counter)
+            return true;
+    return false;
 }
 
 /* The edits the merge makes to plain x (dst's side, may be NULL) given
@@ -1416,6 +1421,27 @@ static int plain_edits(const crdt_ormap *dst, const crdt_ormap *src,
         }
         return rv;
     }
+    /* x's slots src has seen and does not hold, through src's context
+     * (first: a slot a delta supersedes comes before the new one) */
+    for (i = 0; i < cs->vv.len; i++) {
+        crdt_dot lo;
+
+        lo.actor = cs->vv.actors[i];
+        lo.counter = 1;
+        (void)find_dot(xd, nx, lo, &pos);
+        for (; pos < nx && xd[pos].actor == lo.actor &&
+               xd[pos].counter <= cs->vv.counts[i];
+             pos++)
+            if (!holds(yd, ny, xd[pos]) &&
+                (rv = add_edit(dst, l, xd[pos], pos, ED_DROP, NULL)))
+                return rv;
+    }
+    for (i = 0; i < cs->ncloud; i++)
+        if (!holds(yd, ny, cs->cloud[i]) &&
+            find_dot(xd, nx, cs->cloud[i], &pos) &&
+            (rv = add_edit(dst, l, xd[pos], pos, ED_DROP, NULL)))
+            return rv;
+    /* src's slots: joined into x's, or new to dst */
     for (j = 0; j < ny; j++) {
         crdt_dot d = yd[j];
         int kind = ED_ADD;
@@ -1430,23 +1456,6 @@ static int plain_edits(const crdt_ormap *dst, const crdt_ormap *src,
         if ((rv = add_edit(dst, l, d, pos, kind, slot_of(y, j))))
             return rv;
     }
-    /* x's slots src has seen and does not hold: through src's context */
-    for (i = 0; i < cs->vv.len; i++) {
-        crdt_dot lo;
-
-        lo.actor = cs->vv.actors[i];
-        lo.counter = 1;
-        (void)find_dot(xd, nx, lo, &pos);
-        for (; pos < nx && xd[pos].actor == lo.actor &&
-               xd[pos].counter <= cs->vv.counts[i];
-             pos++)
-            if ((rv = add_drop(dst, l, xd, pos, yd, ny)))
-                return rv;
-    }
-    for (i = 0; i < cs->ncloud; i++)
-        if (find_dot(xd, nx, cs->cloud[i], &pos) &&
-            (rv = add_drop(dst, l, xd, pos, yd, ny)))
-            return rv;
     for (i = 1; i < l->n && sorted; i++)
         sorted = dot_cmp(l->p[i - 1].d, l->p[i].d) < 0;
     if (sorted)
@@ -1635,12 +1644,19 @@ static int plain_patch(const crdt_ormap *dst, const entry *x, edlist *l,
                 goto fail;
         }
     }
-    if (ned > OENT_EDITS &&
-        !(o->edh = crdtp_malloc_array(&dst->mem, ned, sizeof *o->edh))) {
-        rv = CRDT_ERR_NOMEM;
-        goto fail;
+    if (ned <= OENT_EDITS) {
+        for (j = 0; j < ned; j++)
+            o->edi[j] = ed[j];
+    } else if (l->p != l->stack) { /* the list's block moves to o */
+        o->edh = l->p;
+        l->p = l->stack;
+    } else {
+        if (!(o->edh = crdtp_malloc_array(&dst->mem, ned, sizeof *o->edh))) {
+            rv = CRDT_ERR_NOMEM;
+            goto fail;
+        }
+        memcpy(o->edh, ed, ned * sizeof *ed);
     }
-    memcpy(oent_edits(o), ed, ned * sizeof *ed);
     o->ned = ned;
     o->k = k;
     o->what = PATCH;
