@@ -1351,8 +1351,6 @@ static int edit_cmp(const void *a, const void *b)
     return dot_cmp(((const pedit *)a)->d, ((const pedit *)b)->d);
 }
 
-/* Notes a DROP of x's slot at pos unless src's entry (dots yd) holds it. */
-
 /* Appends an edit of dot d at position at of kind to l (ys: src's slot). */
 static inline int add_edit(const crdt_ormap *dst, edlist *l, crdt_dot d,
                            size_t at, int kind, const void *ys)
@@ -1386,10 +1384,12 @@ static inline bool holds(const crdt_dot *yd, size_t n, crdt_dot d)
 
 /* The edits the merge makes to plain x (dst's side, may be NULL) given
  * src's entry y (may be NULL), sorted by dot; no slot is copied yet.
- * The cost follows the changes: for a src much smaller than x (a delta),
- * its slots are looked up in x (binary search) and x's slots src has
- * seen are found through src's context, dot by dot; otherwise both
- * entries' dots are walked side by side, as the full pass walks keys. */
+ * The cost follows the changes: for a src much smaller than x (a delta:
+ * at most 8 slots, a quarter of x's, a context of fewer entries than x
+ * has slots), its slots are looked up in x (binary search) and x's slots
+ * src has seen are found through src's context, dot by dot; otherwise
+ * both entries' dots are walked side by side, as the full pass walks
+ * keys. */
 static int plain_edits(const crdt_ormap *dst, const crdt_ormap *src,
                        const crdt_type *t, const entry *x, const entry *y,
                        edlist *l)
@@ -1401,7 +1401,8 @@ static int plain_edits(const crdt_ormap *dst, const crdt_ormap *src,
     bool sorted = true;
     int rv = CRDT_OK;
 
-    if (ny * 4 >= nx || cs->dirty || cs->vv.len + cs->ncloud >= nx) {
+    if (ny * 4 >= nx || cs->vv.len + cs->ncloud >= nx || ny > 8 ||
+        cs->dirty) {
         while ((i < nx || j < ny) && !rv) {
             int c = i == nx ? 1 : j == ny ? -1 : dot_cmp(xd[i], yd[j]);
 
