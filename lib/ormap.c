@@ -15,7 +15,8 @@
  *    (dotstore_internal.h) and rebuilds the object's own after;
  *  - plain: one object per dot of D (the slots), the one in val when D
  *    has one dot, else in slots[] with val the join of them all (what
- *    get lends).
+ *    get lends).  The gossip engine keeps each key in a map of one such
+ *    entry, a slot per writer, and merges one-slot deltas into it.
  * `live` lists the positions of the present entries (D non-empty), in key
  * order, so size and iteration by index stay O(1).  `dix`, a cache built
  * for merges of small sources (below), maps every dot of the entries
@@ -24,7 +25,8 @@
  * array, their key buffers do not).
  *
  * Invariants: keys strictly ascending; D sorted, in the context; a plain
- * entry has D non-empty; a causal entry has D or its value non-empty;
+ * entry has D non-empty, and with two dots or more val == the join of
+ * its slots; a causal entry has D or its value non-empty;
  * no dot is in two places; live[0..nlive) are exactly the present
  * entries, with room for cap positions; the context is compact; dix,
  * when built, holds exactly the entries' dots, each with its entry's key
@@ -37,7 +39,29 @@
  * with join_prepare (and the entry array's and dix's, which grow without
  * changing what they hold), and commits with steps that cannot fail; the
  * old pieces are freed last.  A failed small merge that built dix drops
- * it again, so that a failed call leaves no allocation behind.
+ * it again, so that a failed call leaves no allocation behind.  One step
+ * that can fail changes the map in place: a merge that grows a plain
+ * entry's value joins the new slots into it (settle_values) after
+ * everything else that can fail, and a type's failed merge changes
+ * nothing, so it is the commit point; any other value that grows in the
+ * same merge is copied first.
+ *
+ * Plain entries in a merge (oent, below): src's slots are looked up in
+ * the entry, the entry's slots src has seen are found through src's
+ * context, and the changes become edits (a slot joined with src's, a
+ * slot new to dst, a slot that goes).  The slots no edit touches are
+ * neither copied nor moved: the entry is edited in place at commit (its
+ * dot and slot arrays rewritten where an edit is, or replaced when they
+ * must grow).  Its value (the join of the slots) is updated by a join
+ * with the new slots when no slot's content is lost, and recomputed from
+ * the slots otherwise.  A slot that goes loses its content unless
+ * another slot holds it.  An update supersedes its actor's slots with
+ * one that holds them joined with its delta, so a delta's new slot of an
+ * actor normally holds the one it replaces; but after a remove the actor
+ * saw, its next slot starts empty, and the dots cannot tell the two
+ * apart.  So each slot that goes is joined into a new slot of its actor
+ * from src, and the value is updated incrementally only if that left
+ * every such slot equal to src's; else it is recomputed.
  *
  * One dot at two places (an actor id reused, see crdt/ormap.h): each
  * place's merge sees a dot the other side has seen and does not hold
@@ -52,16 +76,21 @@
  * removes some; a key on both sides with unequal values costs copies and
  * a join of the values (the price of atomic merges of opaque values).
  * That pass costs O(dots of dst) even for a delta of one key (42 us on a
- * map of 1,000 keys), so a small source (at most SMALL_ENTS entries and
- * SMALL_DOTS dots in its context: a delta or a few gathered) merged into
- * a map of SMALL_MIN_LEN entries or more takes the small merge instead:
- * only dst's entries of src's keys and those holding a dot of src's
- * context can change, found by binary search and through dix, merged
- * by the same per-entry code and written back in place: O(src (log n +
- * hash lookups)) plus, when a key appears or goes, the array's memmove
- * and a shift of the live positions after it (O(n), a few instructions
- * an entry; a key with entries of several types takes a full reindex).
- * dix is built (O(dots))
+ * map of 1,000 keys), so a small source (at most SMALL_ENTS entries)
+ * takes the small merge instead, which writes the result in place
+ * rather than into a new array: into a map of fewer than SMALL_MIN_LEN
+ * entries it visits every entry, as the full pass does; into a larger
+ * one, when src has at most SMALL_DOTS dots in its context (a delta or a
+ * few gathered), only dst's entries of src's keys and those holding a
+ * dot of src's context can change, found by binary search and through
+ * dix, merged by the same per-entry code and written back in place:
+ * O(src (log n + hash lookups)) plus, when a key appears or goes, the
+ * array's memmove and a shift of the live positions after it (O(n), a
+ * few instructions an entry; a key with entries of several types takes
+ * a full reindex).  A plain entry a delta touches costs O(the delta's
+ * slots and context dots (log slots)), a copy of each new slot and a
+ * join of it into the value; recomputing the value (a slot lost) costs
+ * a join of every slot.  dix is built (O(dots))
  * at the second small merge into a map without one, so a one-off merge
  * into a fresh copy never pays for it; it costs 40 bytes a slot at a load
  * of at most 3/4 (some 55 bytes a dot), and update and remove on a map
@@ -112,11 +141,6 @@ typedef struct entry {
     void *val;                 /* causal: the value; plain: the slot
                                 * (ndots == 1) or the join of slots */
     void **slots;              /* plain with ndots >= 2: one per dot */
-    /* merge bookkeeping: which parts of out[j] are borrowed from dst */
-    size_t from;               /* dst index, or SIZE_MAX */
-    bool all_alias;            /* the whole entry is dst[from] */
-    bool key_alias;            /* key belongs to dst[from] */
-    bool val_alias;            /* val (causal) belongs to dst[from] */
 } entry;
 
 /* A slot of the dot index: a dot and the entry holding it, named by its
@@ -241,6 +265,30 @@ static int dot_qcmp(const void *a, const void *b)
     return dot_cmp(*(const crdt_dot *)a, *(const crdt_dot *)b);
 }
 
+/* Whether d is among the n sorted dots at a (may be NULL if n is 0);
+ * *pos: its position, or the one it would take.  A lower bound, then one
+ * comparison: merges of deltas run a few per slot they touch. */
+static inline bool find_dot(const crdt_dot *a, size_t n, crdt_dot d,
+                            size_t *pos)
+{
+    size_t lo = 0, len = n;
+
+    while (len) {
+        size_t half = len / 2;
+        const crdt_dot *m = &a[lo + half];
+
+        if (m->actor < d.actor ||
+            (m->actor == d.actor && m->counter < d.counter)) {
+            lo += half + 1;
+            len -= half + 1;
+        } else {
+            len = half;
+        }
+    }
+    *pos = lo;
+    return lo < n && a[lo].actor == d.actor && a[lo].counter == d.counter;
+}
+
 /* Orders entries: by key, then by type tag. */
 static int cmp_kt(const entry *e, const uint8_t *key, size_t klen,
                   uint32_t tag)
@@ -331,7 +379,6 @@ static void entry_clear(const crdt_mem *mem, entry *e)
 static void entry_init(entry *e)
 {
     memset(e, 0, sizeof *e);
-    e->from = SIZE_MAX;
 }
 
 /* A new empty value of type t for map m (nested maps get m's registry). */
@@ -508,20 +555,10 @@ static dotset dotset_of(const entry *e)
 
 static bool dotset_has(const dotset *s, crdt_dot d)
 {
-    size_t lo = 0, hi = s->n;
+    size_t pos;
 
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = dot_cmp(s->d[mid], d);
-
-        if (c == 0)
-            return true;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return s->v && crdtp_dotctx_contains(s->v, d.actor, d.counter);
+    return find_dot(s->d, s->n, d, &pos) ||
+           (s->v && crdtp_dotctx_contains(s->v, d.actor, d.counter));
 }
 
 static void dix_one(dotindex *x, crdt_dot d, const dotset *except,
@@ -835,12 +872,6 @@ static void map_clear(crdt_ormap *m)
 static void map_install(crdt_ormap *m, entry *ents, size_t len, size_t cap,
                         size_t *live, dotctx *ctx)
 {
-    size_t i;
-
-    for (i = 0; i < len; i++) {
-        ents[i].from = SIZE_MAX;
-        ents[i].all_alias = ents[i].key_alias = ents[i].val_alias = false;
-    }
     map_clear(m);
     m->ents = ents;
     m->len = len;
@@ -1113,106 +1144,580 @@ static size_t survivors(const crdt_dot *a, size_t na, const dotctx *ca,
     return n;
 }
 
-/* What a merge makes of a key: dst's entry as it is, nothing, or the new
- * entry built in out. */
-enum { KEEP_X, DROP, BUILT };
+/* What a merge makes of a key and type: dst's entry as it is (KEEP_X),
+ * nothing (DROP), a new entry built next to dst (BUILT), or dst's plain
+ * entry with its slots edited in place at commit (PATCH). */
+enum { KEEP_X, DROP, BUILT, PATCH };
 
-/* A surviving slot: its dot and its values on the dst (a) and src (b)
- * sides, either NULL. */
-typedef struct pick {
-    crdt_dot d;
-    const void *a, *b;
-} pick;
+/* An edit of a plain entry x's slots by a merge: a slot of src joined
+ * into x's slot of the same dot (SET), a slot of src new to dst (ADD), or
+ * x's slot src has seen and does not hold (DROP). */
+enum { ED_ADD, ED_SET, ED_DROP };
 
-static int merge_plain(crdt_ormap *dst, const crdt_ormap *src,
-                       const entry *x, const entry *y, entry *e, int *what)
+typedef struct pedit {
+    crdt_dot d;                /* the slot's dot */
+    size_t at;                 /* SET, DROP: its position in x; ADD: the
+                                * position in x it goes before */
+    int kind;                  /* ED_* */
+    bool grew;                 /* ADD: a dropped slot was joined into v */
+    const void *y;             /* ADD, SET: src's slot */
+    void *v;                   /* ADD, SET: the new slot (a copy of y, or
+                                * x's slot joined with y), or NULL */
+} pedit;
+
+/* Edits an out entry holds in place; more take a block. */
+#define OENT_EDITS 2u
+
+/*
+ * What a merge makes of one key and type, built next to dst and
+ * committed by steps that cannot fail.  Ownership until the commit:
+ *  - BUILT: e is a new entry that owns its parts, except its key when
+ *    key_alias (x's key buffer, which moves to it at commit) and its
+ *    causal value when val_alias (x's value, likewise).
+ *  - PATCH (a plain x with two slots or more that keeps two or more):
+ *    x stays where it is and keeps every slot the merge leaves alone,
+ *    which is neither copied nor moved.  The out entry owns the edits'
+ *    new slots (v), the edit block edh, the arrays many/slots when x's
+ *    cannot be edited in place (filled in advance, x's unedited slots in
+ *    them borrowed), a recomputed or copied value val, and z when
+ *    z_owned.  At commit x's dropped and replaced slots are destroyed and
+ *    the new ones move into x's arrays.
+ * oent_clear frees what an out entry owns, and nothing it borrows.
+ */
+typedef struct oent {
+    entry e;                   /* BUILT: the new entry; else its type */
+    size_t from;               /* x's index in dst, or SIZE_MAX */
+    int what;                  /* KEEP_X, DROP, BUILT or PATCH */
+    bool key_alias;            /* BUILT: e.key is x's */
+    bool val_alias;            /* BUILT, causal: e.val is x's */
+    bool z_owned;              /* PATCH: z is a join of its own */
+    size_t k;                  /* PATCH: x's slots after the edits */
+    size_t ned;                /* PATCH: the edits, sorted by dot */
+    pedit *edh;                /* PATCH: the edits if over OENT_EDITS */
+    pedit edi[OENT_EDITS];     /* PATCH: else the edits */
+    crdt_dot *many;            /* PATCH: x's k dots after, when not
+                                * edited in place; else NULL */
+    void **slots;              /* PATCH: likewise x's k slots after */
+    void *val;                 /* PATCH: x's new value (the join of its
+                                * slots recomputed, or x's value copied and
+                                * joined with z), or NULL: z is joined into
+                                * x's value in place (settle_values) */
+    void *z;                   /* PATCH: the join of the new slots, by
+                                * which x's value grows; NULL when the
+                                * value is recomputed */
+} oent;
+
+static pedit *oent_edits(oent *o)
 {
-    const crdt_type *t = e->type;
+    return o->edh ? o->edh : o->edi;
+}
+
+/* Frees a PATCH's own pieces but the edits' new slots. */
+static void patch_free(const crdt_ormap *dst, oent *o)
+{
+    const crdt_type *t = o->e.type;
+
+    if (o->z_owned)
+        t->destroy(o->z);
+    if (o->val)
+        t->destroy(o->val);
+    if (o->edh)
+        crdtp_free(&dst->mem, o->edh);
+    if (o->many)
+        crdtp_free(&dst->mem, o->many);
+    if (o->slots)
+        crdtp_free(&dst->mem, o->slots);
+    o->z = o->val = NULL;
+    o->z_owned = false;
+    o->edh = NULL;
+    o->many = NULL;
+    o->slots = NULL;
+}
+
+/* Frees out entry o, leaving alone what it borrows from dst. */
+static void oent_clear(const crdt_ormap *dst, oent *o)
+{
+    size_t i;
+
+    if (o->what == BUILT) {
+        if (o->key_alias)
+            o->e.key = NULL;
+        if (o->val_alias)
+            o->e.val = NULL;
+        entry_clear(&dst->mem, &o->e);
+    } else if (o->what == PATCH) {
+        pedit *ed = oent_edits(o);
+
+        for (i = 0; i < o->ned; i++)
+            if (ed[i].v)
+                o->e.type->destroy(ed[i].v);
+        patch_free(dst, o);
+    }
+    o->what = DROP;
+}
+
+/* x's slots as an array (one slot is x's value, not in an array). */
+static void *const *slots_of(const entry *x)
+{
+    return x->ndots == 1 ? (void *const *)&x->val : x->slots;
+}
+
+/* Writes the n slots (dots od, values os) with the edits applied to nd
+ * and ns and returns their number: one forward pass that moves the runs
+ * between edits.  In place (nd == od, ns == os) when edits_in_place, so
+ * that no write overtakes a slot still to be read.  Destroys nothing:
+ * the slots the edits drop or replace are the caller's. */
+static size_t apply_edits(const crdt_dot *od, void *const *os, size_t n,
+                          const pedit *ed, size_t ned, crdt_dot *nd,
+                          void **ns)
+{
+    size_t r = 0, w = 0, j, run, at;
+
+    if (nd == od && ned == 2 && ed[0].kind == ED_DROP &&
+        ed[1].kind == ED_ADD && ed[1].at == ed[0].at + 1) {
+        /* a slot superseded by its actor's next, in its place */
+        nd[ed[0].at] = ed[1].d;
+        ns[ed[0].at] = ed[1].v;
+        return n;
+    }
+    for (j = 0; j <= ned; j++) {
+        at = j < ned ? ed[j].at : n;
+        run = at - r;
+        if (run && nd + w != od + r) {
+            memmove(nd + w, od + r, run * sizeof *nd);
+            memmove(ns + w, os + r, run * sizeof *ns);
+        }
+        w += run;
+        r = at;
+        if (j == ned)
+            break;
+        if (ed[j].kind != ED_DROP) {
+            nd[w] = ed[j].d;
+            ns[w++] = ed[j].v;
+        }
+        r += ed[j].kind != ED_ADD;
+    }
+    return w;
+}
+
+/* Whether apply_edits can work in place: each ADD comes after more DROPs
+ * than ADDs (a slot superseded by a newer one of its actor: DROP (a, m),
+ * then ADD (a, n) at the same place), so that writes stay behind reads;
+ * then the slots do not outgrow x's arrays either. */
+static bool edits_in_place(const pedit *ed, size_t ned)
+{
+    size_t j, slack = 0;
+
+    for (j = 0; j < ned; j++) {
+        if (ed[j].kind == ED_DROP) {
+            slack++;
+        } else if (ed[j].kind == ED_ADD) {
+            if (!slack)
+                return false;
+            slack--;
+        }
+    }
+    return true;
+}
+
+/* A growable list of edits, on the stack while it is short. */
+#define EDL_STACK 16u
+
+typedef struct edlist {
+    pedit *p;
+    size_t n, cap;
+    size_t adds, drops;        /* the ADDs and DROPs among them */
+    pedit stack[EDL_STACK];
+} edlist;
+
+/* Moves l to a larger block. */
+static int edl_grow(const crdt_ormap *dst, edlist *l)
+{
+    size_t cap = crdtp_grow_cap(l->cap, l->n + 1);
+    pedit *q = crdtp_malloc_array(&dst->mem, cap, sizeof *q);
+
+    if (!q)
+        return CRDT_ERR_NOMEM;
+    memcpy(q, l->p, l->n * sizeof *q);
+    if (l->p != l->stack)
+        crdtp_free(&dst->mem, l->p);
+    l->p = q;
+    l->cap = cap;
+    return CRDT_OK;
+}
+
+static int edit_cmp(const void *a, const void *b)
+{
+    return dot_cmp(((const pedit *)a)->d, ((const pedit *)b)->d);
+}
+
+/* Appends an edit of dot d at position at of kind to l (ys: src's slot). */
+static inline int add_edit(const crdt_ormap *dst, edlist *l, crdt_dot d,
+                           size_t at, int kind, const void *ys)
+{
+    pedit *e;
+
+    if (l->n == l->cap && edl_grow(dst, l))
+        return CRDT_ERR_NOMEM;
+    e = &l->p[l->n++];
+    e->d = d;
+    e->at = at;
+    e->kind = kind;
+    e->grew = false;
+    e->y = ys;
+    e->v = NULL;
+    l->adds += kind == ED_ADD;
+    l->drops += kind == ED_DROP;
+    return CRDT_OK;
+}
+
+/* Whether d is among the n dots at yd (a delta's few: a scan). */
+static inline bool holds(const crdt_dot *yd, size_t n, crdt_dot d)
+{
+    size_t j;
+
+    for (j = 0; j < n; j++)
+        if (yd[j].actor == d.actor && yd[j].counter == d.counter)
+            return true;
+    return false;
+}
+
+/* The edits the merge makes to plain x (dst's side, may be NULL) given
+ * src's entry y (may be NULL), sorted by dot; no slot is copied yet.
+ * The cost follows the changes: for a src much smaller than x (a delta:
+ * at most 8 slots, a quarter of x's, a context of fewer entries than x
+ * has slots), its slots are looked up in x (binary search) and x's slots
+ * src has seen are found through src's context, dot by dot; otherwise
+ * both entries' dots are walked side by side, as the full pass walks
+ * keys. */
+static int plain_edits(const crdt_ormap *dst, const crdt_ormap *src,
+                       const crdt_type *t, const entry *x, const entry *y,
+                       edlist *l)
+{
+    const dotctx *cs = &src->ctx, *cd = &dst->ctx;
     size_t nx = x ? x->ndots : 0, ny = y ? y->ndots : 0;
-    size_t i = 0, j = 0, k = 0, kept_x = 0;
-    pick stack[8], *p = stack;
-    bool changed = false;
+    const crdt_dot *xd = x ? dots_of(x) : NULL, *yd = y ? dots_of(y) : NULL;
+    size_t i = 0, j = 0, pos;
+    bool sorted = true;
     int rv = CRDT_OK;
 
-    if (nx + ny > sizeof stack / sizeof stack[0] &&
-        !(p = crdtp_malloc_array(&dst->mem, nx + ny, sizeof *p)))
-        return CRDT_ERR_NOMEM;
-    while (i < nx || j < ny) {
-        int c = i == nx ? 1 : j == ny ? -1
-                                      : dot_cmp(dots_of(x)[i], dots_of(y)[j]);
+    if (ny * 4 >= nx || cs->vv.len + cs->ncloud >= nx || ny > 8 ||
+        cs->dirty) {
+        while ((i < nx || j < ny) && !rv) {
+            int c = i == nx ? 1 : j == ny ? -1 : dot_cmp(xd[i], yd[j]);
 
-        if (c == 0) {
-            p[k].d = dots_of(x)[i];
-            p[k].a = slot_of(x, i);
-            p[k].b = slot_of(y, j);
-            if (t->equal(p[k].a, p[k].b))
-                p[k].b = NULL;
-            else
-                changed = true;
-            k++, kept_x++, i++, j++;
-        } else if (c < 0) {
-            crdt_dot d = dots_of(x)[i];
-
-            if (!crdtp_dotctx_contains(&src->ctx, d.actor, d.counter)) {
-                p[k].d = d;
-                p[k].a = slot_of(x, i);
-                p[k++].b = NULL;
-                kept_x++;
+            if (c == 0) {
+                if (!t->equal(slot_of(x, i), slot_of(y, j)))
+                    rv = add_edit(dst, l, xd[i], i, ED_SET, slot_of(y, j));
+                i++, j++;
+            } else if (c < 0) {
+                if (crdtp_dotctx_contains(cs, xd[i].actor, xd[i].counter))
+                    rv = add_edit(dst, l, xd[i], i, ED_DROP, NULL);
+                i++;
+            } else {
+                if (!crdtp_dotctx_contains(cd, yd[j].actor, yd[j].counter))
+                    rv = add_edit(dst, l, yd[j], i, ED_ADD, slot_of(y, j));
+                j++;
             }
-            i++;
-        } else {
-            crdt_dot d = dots_of(y)[j];
+        }
+        return rv;
+    }
+    /* x's slots src has seen and does not hold, through src's context
+     * (first: a slot a delta supersedes comes before the new one) */
+    for (i = 0; i < cs->vv.len; i++) {
+        crdt_dot lo;
 
-            if (!crdtp_dotctx_contains(&dst->ctx, d.actor, d.counter)) {
-                p[k].d = d;
-                p[k].a = NULL;
-                p[k++].b = slot_of(y, j);
-                changed = true;
-            }
-            j++;
+        lo.actor = cs->vv.actors[i];
+        lo.counter = 1;
+        (void)find_dot(xd, nx, lo, &pos);
+        for (; pos < nx && xd[pos].actor == lo.actor &&
+               xd[pos].counter <= cs->vv.counts[i];
+             pos++)
+            if (!holds(yd, ny, xd[pos]) &&
+                (rv = add_edit(dst, l, xd[pos], pos, ED_DROP, NULL)))
+                return rv;
+    }
+    for (i = 0; i < cs->ncloud; i++)
+        if (!holds(yd, ny, cs->cloud[i]) &&
+            find_dot(xd, nx, cs->cloud[i], &pos) &&
+            (rv = add_edit(dst, l, xd[pos], pos, ED_DROP, NULL)))
+            return rv;
+    /* src's slots: joined into x's, or new to dst */
+    for (j = 0; j < ny; j++) {
+        crdt_dot d = yd[j];
+        int kind = ED_ADD;
+
+        if (find_dot(xd, nx, d, &pos)) {
+            if (t->equal(slot_of(x, pos), slot_of(y, j)))
+                continue;
+            kind = ED_SET;
+        } else if (crdtp_dotctx_contains(cd, d.actor, d.counter)) {
+            continue; /* dst has seen it go */
+        }
+        if ((rv = add_edit(dst, l, d, pos, kind, slot_of(y, j))))
+            return rv;
+    }
+    for (i = 1; i < l->n && sorted; i++)
+        sorted = dot_cmp(l->p[i - 1].d, l->p[i].d) < 0;
+    if (sorted)
+        return CRDT_OK;
+    if (l->n > 16) {
+        qsort(l->p, l->n, sizeof *l->p, edit_cmp);
+        return CRDT_OK;
+    }
+    for (i = 1; i < l->n; i++) { /* a few: insertion sort */
+        pedit e = l->p[i];
+
+        for (j = i; j > 0 && dot_cmp(l->p[j - 1].d, e.d) > 0; j--)
+            l->p[j] = l->p[j - 1];
+        l->p[j] = e;
+    }
+    return CRDT_OK;
+}
+
+/* A new entry of plain slots (x has at most one slot, or keeps at most
+ * one): x's slot it keeps is copied, the edits' new slots move in (on
+ * success only: on error they stay the edits'). */
+static int plain_build(const crdt_ormap *dst, const entry *x, pedit *ed,
+                       size_t ned, size_t k, oent *o)
+{
+    const crdt_type *t = o->e.type;
+    entry *e = &o->e;
+    size_t nx = x ? x->ndots : 0, i, j;
+    crdt_dot d1;
+    void *s1, *keep = NULL, **ns = &s1;
+    crdt_dot *nd = &d1;
+    int rv = CRDT_ERR_NOMEM;
+
+    if (k >= 2 &&
+        (!(nd = crdtp_malloc_array(&dst->mem, k, sizeof *nd)) ||
+         !(ns = crdtp_malloc_array(&dst->mem, k, sizeof *ns))))
+        goto fail;
+    (void)apply_edits(x ? dots_of(x) : NULL, x ? slots_of(x) : NULL, nx,
+                      ed, ned, nd, ns);
+    /* the one slot of x's it may keep (x had one, or keeps one): a copy */
+    for (i = 0; nx && i < k; i++) {
+        bool mine = nx == 1 && ns[i] == x->val;
+
+        for (j = 0; nx >= 2 && j < ned && ed[j].v != ns[i]; j++)
+            ;
+        if (mine || (nx >= 2 && j == ned)) {
+            if (!(keep = clone_value(dst, t, ns[i])))
+                goto fail;
+            ns[i] = keep;
+            break;
         }
     }
-    if (x && !changed && kept_x == nx) {
-        *what = KEEP_X;
-        goto out;
-    }
-    if (k == 0) {
-        *what = DROP;
-        goto out;
+    if (k == 1) {
+        e->one = d1;
+        e->val = s1;
+    } else {
+        e->many = nd;
+        e->slots = ns;
+        if ((rv = join_slots(dst, t, ns, k, &e->val)))
+            goto fail;
     }
     e->ndots = k;
-    if (k == 1) {
-        e->one = p[0].d;
-        rv = plain_join(dst, t, p[0].a ? p[0].a : p[0].b,
-                        p[0].a ? p[0].b : NULL, &e->val);
-    } else {
-        if (!(e->many = crdtp_malloc_array(&dst->mem, k, sizeof *e->many)) ||
-            !(e->slots = crdtp_malloc_array(&dst->mem, k, sizeof *e->slots))) {
-            rv = CRDT_ERR_NOMEM;
-            goto out;
-        }
-        for (i = 0; i < k; i++)
-            e->slots[i] = NULL;
-        for (i = 0; i < k && !rv; i++) {
-            e->many[i] = p[i].d;
-            rv = plain_join(dst, t, p[i].a ? p[i].a : p[i].b,
-                            p[i].a ? p[i].b : NULL, &e->slots[i]);
-        }
-        if (!rv)
-            rv = plain_view(dst, e);
+    o->what = BUILT;
+    return CRDT_OK;
+fail:
+    if (e->val)
+        t->destroy(e->val);
+    e->val = NULL;
+    e->many = NULL;
+    e->slots = NULL;
+    if (keep)
+        t->destroy(keep);
+    if (nd != &d1)
+        crdtp_free(&dst->mem, nd);
+    if (ns != &s1)
+        crdtp_free(&dst->mem, ns);
+    return rv;
+}
+
+/* Whether each slot the edits drop is checked to be contained in a new
+ * slot of its actor (so joining it into the value changes nothing).  An
+ * update supersedes its actor's slots with one that holds them joined
+ * with its delta, so a delta's new slot contains the slot it replaces;
+ * but a slot the actor made after a remove it saw restarts empty, and the
+ * dots cannot tell the two apart, so the content is compared: each
+ * dropped slot is joined into an ADD of its actor, which must still equal
+ * src's slot after.  An ADD that does not is restored and false returned
+ * (or an error, with the ADDs' slots to be destroyed by the caller). */
+static int drops_covered(const entry *x, pedit *ed, size_t ned,
+                         bool *covered)
+{
+    const crdt_type *t = x->type;
+    size_t i, j, c;
+    int rv;
+
+    *covered = false;
+    for (i = 0; i < ned; i++) { /* an ADD of the actor of each DROP */
+        if (ed[i].kind != ED_DROP)
+            continue;
+        for (c = i; c > 0 && ed[c - 1].d.actor == ed[i].d.actor; c--)
+            ;
+        for (j = c; j < ned && ed[j].d.actor == ed[i].d.actor; j++)
+            if (ed[j].kind == ED_ADD)
+                break;
+        if (j == ned || ed[j].d.actor != ed[i].d.actor)
+            return CRDT_OK;
     }
-    *what = BUILT;
+    for (i = 0; i < ned; i++) {
+        if (ed[i].kind != ED_DROP)
+            continue;
+        for (c = i; c > 0 && ed[c - 1].d.actor == ed[i].d.actor; c--)
+            ;
+        for (j = c; ed[j].kind != ED_ADD; j++)
+            ;
+        if ((rv = t->merge(ed[j].v, x->slots[ed[i].at])))
+            return rv;
+        ed[j].grew = true;
+    }
+    *covered = true;
+    for (j = 0; j < ned; j++) {
+        if (!ed[j].grew)
+            continue;
+        ed[j].grew = false;
+        if (!t->equal(ed[j].v, ed[j].y)) {
+            *covered = false;
+            if ((rv = t->copy(ed[j].v, ed[j].y)))
+                return rv;
+        }
+    }
+    return CRDT_OK;
+}
+
+/* A PATCH of plain x (two slots or more, keeping two or more): its
+ * slots edited in place at commit, its value updated incrementally when
+ * no slot's content is lost, else recomputed.  The invariant: x's value
+ * is the join of its slots.  SET and ADD only add content, so the new
+ * value is the old one joined with the new slots (z).  A DROP loses the
+ * dropped slot's content unless another slot contains it: then the value
+ * is recomputed from the slots, unless drops_covered shows each dropped
+ * slot contained in a new slot of its actor.  The edits' new slots become
+ * o's on success only. */
+static int plain_patch(const crdt_ormap *dst, const entry *x, edlist *l,
+                       size_t k, oent *o)
+{
+    const crdt_type *t = x->type;
+    pedit *ed = l->p;
+    size_t j, nv = 0, ned = l->n;
+    bool covered = true;
+    int rv = CRDT_OK;
+
+    if (l->drops && (rv = drops_covered(x, ed, ned, &covered)))
+        return rv;
+    o->z = o->val = NULL;
+    o->z_owned = false;
+    o->edh = NULL;
+    o->many = NULL;
+    o->slots = NULL;
+    if (!covered || l->adds > l->drops ||
+        (l->adds && !edits_in_place(ed, ned))) {
+        if (!(o->many = crdtp_malloc_array(&dst->mem, k, sizeof *o->many)) ||
+            !(o->slots = crdtp_malloc_array(&dst->mem, k,
+                                            sizeof *o->slots))) {
+            rv = CRDT_ERR_NOMEM;
+            goto fail;
+        }
+        (void)apply_edits(x->many, x->slots, x->ndots, ed, ned, o->many,
+                          o->slots);
+    }
+    if (!covered) { /* a slot's content may be lost: recompute */
+        if ((rv = join_slots(dst, t, o->slots, k, &o->val)))
+            goto fail;
+    } else { /* the value grows by the new slots */
+        for (j = 0; j < ned; j++) {
+            if (!ed[j].v)
+                continue;
+            if (nv == 1) {
+                void *z = o->z;
+
+                o->z = NULL;
+                if ((rv = plain_join(dst, t, z, NULL, &o->z)))
+                    goto fail;
+                o->z_owned = true;
+            }
+            if (nv++ == 0)
+                o->z = ed[j].v;
+            else if ((rv = t->merge(o->z, ed[j].v)))
+                goto fail;
+        }
+    }
+    if (ned <= OENT_EDITS) {
+        for (j = 0; j < ned; j++)
+            o->edi[j] = ed[j];
+    } else if (l->p != l->stack) { /* the list's block moves to o */
+        o->edh = l->p;
+        l->p = l->stack;
+    } else {
+        if (!(o->edh = crdtp_malloc_array(&dst->mem, ned, sizeof *o->edh))) {
+            rv = CRDT_ERR_NOMEM;
+            goto fail;
+        }
+        memcpy(o->edh, ed, ned * sizeof *ed);
+    }
+    o->ned = ned;
+    o->k = k;
+    o->what = PATCH;
+    return CRDT_OK;
+fail:
+    patch_free(dst, o);
+    return rv;
+}
+
+static int merge_plain(crdt_ormap *dst, const crdt_ormap *src,
+                       const entry *x, const entry *y, oent *o)
+{
+    const crdt_type *t = o->e.type;
+    size_t nx = x ? x->ndots : 0, k = nx, j;
+    edlist l;
+    int rv;
+
+    l.p = l.stack;
+    l.n = l.adds = l.drops = 0;
+    l.cap = EDL_STACK;
+    if ((rv = plain_edits(dst, src, t, x, y, &l)))
+        goto out;
+    if (l.n == 0) {
+        o->what = x ? KEEP_X : DROP;
+        goto out;
+    }
+    k = nx + l.adds - l.drops;
+    if (k == 0) {
+        o->what = DROP;
+        goto out;
+    }
+    /* the new slots: src's copied, or joined with x's */
+    for (j = 0; j < l.n && !rv; j++) {
+        if (l.p[j].kind == ED_ADD) {
+            if (!(l.p[j].v = clone_value(dst, t, l.p[j].y)))
+                rv = CRDT_ERR_NOMEM;
+        } else if (l.p[j].kind == ED_SET) {
+            rv = plain_join(dst, t, slot_of(x, l.p[j].at), l.p[j].y,
+                            &l.p[j].v);
+        }
+    }
+    if (!rv)
+        rv = nx >= 2 && k >= 2 ? plain_patch(dst, x, &l, k, o)
+                               : plain_build(dst, x, l.p, l.n, k, o);
+    if (rv)
+        for (j = 0; j < l.n; j++)
+            if (l.p[j].v)
+                t->destroy(l.p[j].v);
 out:
-    if (p != stack)
-        crdtp_free(&dst->mem, p);
+    if (l.p != l.stack)
+        crdtp_free(&dst->mem, l.p);
     return rv;
 }
 
 static int merge_causal(crdt_ormap *dst, const crdt_ormap *src,
-                        const entry *x, const entry *y, entry *e, int *what)
+                        const entry *x, const entry *y, oent *o)
 {
-    const crdt_type *t = e->type;
-    const crdtp_dotstore *ds = e->ds;
+    const crdt_type *t = o->e.type;
+    const crdtp_dotstore *ds = o->e.ds;
+    entry *e = &o->e;
     size_t na = x ? x->ndots : 0, nb = y ? y->ndots : 0, k;
     crdt_dot stack[8], *buf = stack;
     void *v = NULL;
@@ -1240,19 +1745,19 @@ static int merge_causal(crdt_ormap *dst, const crdt_ormap *src,
     if (rv)
         goto out;
     if (alias && k == na && !memcmp(buf, dots_of(x), k * sizeof *buf)) {
-        *what = KEEP_X;
+        o->what = KEEP_X;
         goto out;
     }
     if (k == 0 && ctx_empty(ds->ctx(alias ? x->val : v))) {
-        *what = DROP;
+        o->what = DROP;
         goto out;
     }
     if ((rv = set_dots(&dst->mem, e, buf, k)))
         goto out;
     e->val = alias ? x->val : v;
-    e->val_alias = alias;
+    o->val_alias = alias;
     v = NULL;
-    *what = BUILT;
+    o->what = BUILT;
 out:
     if (v)
         t->destroy(v);
@@ -1261,58 +1766,97 @@ out:
     return rv;
 }
 
-/* Frees out entry e, leaving alone what it borrows from dst. */
-static void out_clear(const crdt_mem *mem, entry *e)
-{
-    if (e->all_alias)
-        return;
-    if (e->key_alias)
-        e->key = NULL;
-    if (e->val_alias)
-        e->val = NULL;
-    entry_clear(mem, e);
-}
-
-/* Appends to out[*n] what the merge makes of the key of x (dst side, may
- * be NULL, index xi) and y (src side, may be NULL).  Inlined in both
- * merges: called out of line, the full pass over 1,000 keys took 3% more
- * instructions. */
+/* Fills out entry o with what the merge makes of the key of x (dst side,
+ * may be NULL, index xi) and y (src side, may be NULL); on error o owns
+ * nothing.  Inlined in both merges: called out of line, the full pass
+ * over 1,000 keys took 3% more instructions. */
 static ORMAP_INLINE int
 merge_entry(crdt_ormap *dst, const crdt_ormap *src, const entry *x,
-            size_t xi, const entry *y, entry *out, size_t *n)
+            size_t xi, const entry *y, oent *o)
 {
-    entry *e = &out[*n];
-    const entry *z;
-    int rv, what = DROP;
+    const entry *z = x ? x : y;
+    int rv;
 
-    z = x ? x : y;
-    entry_init(e);
-    e->type = z->type;
-    e->ds = z->ds;
-    if (x)
-        e->from = xi;
-    rv = z->ds ? merge_causal(dst, src, x, y, e, &what)
-               : merge_plain(dst, src, x, y, e, &what);
-    if (!rv && what == BUILT) {
-        e->klen = z->klen;
-        if (x) {
-            e->key = x->key;
-            e->key_alias = true;
-        } else {
-            rv = copy_key(&dst->mem, y->key, y->klen, &e->key);
-        }
-    }
-    if (rv || what == DROP) {
-        out_clear(&dst->mem, e);
+    entry_init(&o->e);
+    o->e.type = z->type;
+    o->e.ds = z->ds;
+    o->from = x ? xi : SIZE_MAX;
+    o->what = DROP;
+    o->key_alias = o->val_alias = false;
+    rv = z->ds ? merge_causal(dst, src, x, y, o)
+               : merge_plain(dst, src, x, y, o);
+    if (rv || o->what != BUILT)
         return rv;
+    o->e.klen = z->klen;
+    if (x) {
+        o->e.key = x->key;
+        o->key_alias = true;
+    } else if ((rv = copy_key(&dst->mem, y->key, y->klen, &o->e.key))) {
+        oent_clear(dst, o);
     }
-    if (what == KEEP_X) {
-        *e = *x;
-        e->from = xi;
-        e->all_alias = true;
+    return rv;
+}
+
+/* Gives each PATCH whose value grows by z its new value: a copy of x's
+ * joined with z, except for one, whose z is joined into x's value in
+ * place, as the last step of the merge that can fail (a type's failed
+ * merge changes nothing); so a delta's merge never copies the value.
+ * Call after everything else that can fail. */
+static int settle_values(crdt_ormap *dst, oent *out, size_t n)
+{
+    size_t i, last = SIZE_MAX;
+    int rv;
+
+    for (i = 0; i < n; i++)
+        if (out[i].what == PATCH && out[i].z)
+            last = i;
+    for (i = 0; i < n; i++) {
+        const entry *x;
+
+        if (out[i].what != PATCH || !out[i].z || i == last)
+            continue;
+        x = &dst->ents[out[i].from];
+        if ((rv = plain_join(dst, x->type, x->val, out[i].z, &out[i].val)))
+            return rv;
     }
-    (*n)++;
-    return CRDT_OK;
+    if (last == SIZE_MAX)
+        return CRDT_OK;
+    return out[last].e.type->merge(dst->ents[out[last].from].val,
+                                   out[last].z);
+}
+
+/* Commits PATCH o to x: x's dropped and replaced slots go, the new ones
+ * move in, the value is replaced if o holds a new one.  Cannot fail. */
+static void patch_commit(const crdt_ormap *dst, entry *x, oent *o)
+{
+    const crdt_type *t = x->type;
+    pedit *ed = oent_edits(o);
+    size_t j;
+
+    for (j = 0; j < o->ned; j++)
+        if (ed[j].kind != ED_ADD)
+            t->destroy(x->slots[ed[j].at]);
+    if (o->many) {
+        crdtp_free(&dst->mem, x->many);
+        crdtp_free(&dst->mem, x->slots);
+        x->many = o->many;
+        x->slots = o->slots;
+        o->many = NULL;
+        o->slots = NULL;
+    } else {
+        (void)apply_edits(x->many, x->slots, x->ndots, ed, o->ned, x->many,
+                          x->slots);
+    }
+    for (j = 0; j < o->ned; j++)
+        ed[j].v = NULL; /* x's now */
+    x->ndots = o->k;
+    if (o->val) {
+        t->destroy(x->val);
+        x->val = o->val;
+        o->val = NULL;
+    }
+    patch_free(dst, o);
+    o->ned = 0;
 }
 
 /* ----------------------------------------------------------- small merges */
@@ -1386,21 +1930,23 @@ static void live_insert(crdt_ormap *m, size_t p, bool present)
 }
 
 /* A merge takes the small path when src has at most SMALL_ENTS entries
- * and SMALL_DOTS dots in its context (a delta, or a few gathered) and dst
- * has at least SMALL_MIN_LEN entries (below that the full pass is as
- * cheap).  The dot index is built at the second such merge into a map
- * that has none, so a one-off merge into a fresh copy never pays it. */
+ * and either dst has fewer than SMALL_MIN_LEN (every entry is visited, as
+ * in the full pass, but the result is written in place) or src has at
+ * most SMALL_DOTS dots in its context (a delta, or a few gathered: the
+ * entries they touch are found through the dot index).  The dot index is
+ * built at the second such merge into a map that has none, so a one-off
+ * merge into a fresh copy never pays it. */
 #define SMALL_ENTS 8u
 #define SMALL_DOTS 64u
 #define SMALL_MIN_LEN 16u
+/* Out entries of a small merge on the stack; more take a block. */
+#define SMALL_OUT 4u
 
 /* A dst entry the small merge touches, with src's entry of the same key
- * and tag, either absent (SIZE_MAX, NULL); then what became of it. */
+ * and tag, either absent (SIZE_MAX, NULL). */
 typedef struct touch {
     size_t xi;
     const entry *y;
-    int what;                  /* KEEP_X, DROP or BUILT (out[at]) */
-    size_t at;
 } touch;
 
 /* Adds dst entry xi to w[0..*n) unless there. */
@@ -1420,38 +1966,40 @@ static const entry *touch_entry(const crdt_ormap *dst, const touch *t)
     return t->xi == SIZE_MAX ? t->y : &dst->ents[t->xi];
 }
 
-/* The merge of a small src into a large dst: only dst's entries of src's
- * keys and those holding a dot of src's context can change (every other
- * entry is on dst's side only with no dot src's context covers, which the
- * full pass keeps as it is), so those are found through src's entries
- * (binary search) and its context's dots (the dot index), merged by
- * merge_entry as in the full pass, and written back in place.  Sets
- * *done = false, changing nothing, when the path does not apply. */
-static int merge_small(crdt_ormap *dst, const crdt_ormap *src, bool *done)
+/* The entries of a small src and of a dst under SMALL_MIN_LEN entries,
+ * in key order, into w (room for both). */
+static size_t touch_all(const crdt_ormap *dst, const crdt_ormap *src,
+                        touch *w)
 {
-    touch w[SMALL_ENTS + SMALL_DOTS];
-    entry *out = NULL;
-    size_t i, k, nw = 0, nout = 0, grow = 0, ins = 0;
-    bool found, built = false, relive = false;
-    const dotctx *c = &src->ctx;
-    crdtp_dotwalk dw = crdtp_dotwalk_start(c);
-    crdt_dot d;
-    int rv;
+    size_t i = 0, j = 0, n = 0;
 
-    *done = false;
-    if (src->len > SMALL_ENTS || dst->len < SMALL_MIN_LEN || c->dirty ||
-        ctx_count(c) > SMALL_DOTS)
-        return CRDT_OK;
-    if (!dst->dix.s) {
-        if (dst->small < 1) {
-            dst->small++;
-            return CRDT_OK;
-        }
-        if (dix_build(dst) != CRDT_OK)
-            return CRDT_OK; /* the full pass may still succeed */
-        built = true;
+    while (i < dst->len || j < src->len) {
+        const entry *x = i < dst->len ? &dst->ents[i] : NULL;
+        const entry *y = j < src->len ? &src->ents[j] : NULL;
+        int c = !x ? 1 : !y ? -1 : cmp_kt(x, y->key, y->klen, y->type->tag);
+
+        w[n].xi = c <= 0 ? i : SIZE_MAX;
+        w[n++].y = c >= 0 ? y : NULL;
+        i += c <= 0;
+        j += c >= 0;
     }
-    *done = true;
+    return n;
+}
+
+/* The dst entries that can change when a small src (few entries and
+ * context dots) merges into a large dst, with src's entries, in key
+ * order, into w: src's entries' keys (binary search) and those holding a
+ * dot of src's context (the dot index); every other entry is on dst's
+ * side only with no dot src's context covers, which the full pass keeps
+ * as it is. */
+static size_t touch_indexed(const crdt_ormap *dst, const crdt_ormap *src,
+                            touch *w)
+{
+    crdtp_dotwalk dw = crdtp_dotwalk_start(&src->ctx);
+    size_t i, k, nw = 0;
+    bool found;
+    crdt_dot d;
+
     for (i = 0; i < src->len; i++) {
         const entry *y = &src->ents[i];
 
@@ -1483,22 +2031,57 @@ static int merge_small(crdt_ormap *dst, const crdt_ormap *src, bool *done)
         }
         w[k] = t;
     }
-    if (nw && !(out = crdtp_malloc_array(&dst->mem, nw, sizeof *out))) {
+    return nw;
+}
+
+/* The merge of a small src into dst that only visits the entries that can
+ * change (touch_all, touch_indexed), merges them by merge_entry as the
+ * full pass does, and writes the result back in place.  Sets *done =
+ * false, changing nothing, when the path does not apply. */
+static int merge_small(crdt_ormap *dst, const crdt_ormap *src, bool *done)
+{
+    touch w[SMALL_ENTS + SMALL_DOTS];
+    oent stack[SMALL_OUT], *out = stack;
+    size_t i, j, k, nw = 0, nout = 0, grow = 0, ins = 0;
+    bool found, built = false, relive = false;
+    const dotctx *c = &src->ctx;
+    int rv;
+
+    *done = false;
+    if (src->len > SMALL_ENTS || c->dirty)
+        return CRDT_OK;
+    if (dst->len < SMALL_MIN_LEN) {
+        nw = touch_all(dst, src, w);
+    } else {
+        if (ctx_count(c) > SMALL_DOTS)
+            return CRDT_OK;
+        if (!dst->dix.s) {
+            if (dst->small < 1) {
+                dst->small++;
+                return CRDT_OK;
+            }
+            if (dix_build(dst) != CRDT_OK)
+                return CRDT_OK; /* the full pass may still succeed */
+            built = true;
+        }
+        nw = touch_indexed(dst, src, w);
+    }
+    *done = true;
+    if (nw > SMALL_OUT &&
+        !(out = crdtp_malloc_array(&dst->mem, nw, sizeof *out))) {
         rv = CRDT_ERR_NOMEM;
         goto fail;
     }
     for (i = 0; i < nw; i++) {
-        size_t xi = w[i].xi, before = nout;
+        size_t xi = w[i].xi;
         const entry *x = xi == SIZE_MAX ? NULL : &dst->ents[xi];
+        oent *o = &out[i];
 
-        if ((rv = merge_entry(dst, src, x, xi, w[i].y, out, &nout)))
+        if ((rv = merge_entry(dst, src, x, xi, w[i].y, o)))
             goto fail;
-        w[i].at = before;
-        w[i].what = nout == before       ? DROP
-                    : out[before].all_alias ? KEEP_X
-                                          : BUILT;
-        if (w[i].what == BUILT) {
-            size_t dn = entry_dot_count(&out[before]);
+        nout++;
+        if (o->what == BUILT) {
+            size_t dn = entry_dot_count(&o->e);
 
             if (dn > SIZE_MAX / 4 - grow) {
                 rv = CRDT_ERR_NOMEM;
@@ -1506,11 +2089,17 @@ static int merge_small(crdt_ormap *dst, const crdt_ormap *src, bool *done)
             }
             grow += dn;
             ins += x == NULL;
+        } else if (o->what == PATCH && dst->dix.s) {
+            const pedit *ed = oent_edits(o);
+
+            for (j = 0; j < o->ned; j++)
+                grow += ed[j].kind == ED_ADD;
         }
     }
-    /* everything that can fail, before anything changes */
+    /* everything that can fail, before anything changes; the values that
+     * grow in place last */
     if ((rv = crdtp_dotctx_join_prepare(&dst->ctx, &dst->mem, c)) ||
-        (rv = dix_reserve(dst, grow)))
+        (dst->dix.s && (rv = dix_reserve(dst, grow))))
         goto fail;
     if (dst->len + ins > dst->cap) {
         size_t cap = crdtp_grow_cap(dst->cap, dst->len + ins);
@@ -1531,44 +2120,66 @@ static int merge_small(crdt_ormap *dst, const crdt_ormap *src, bool *done)
         dst->ents = q; /* likewise */
         dst->cap = cap;
     }
+    if ((rv = settle_values(dst, out, nw)))
+        goto fail;
     /* commit: the context, then the old dots out of the index, then the
      * entries from the last (earlier positions stay valid) */
     crdtp_dotctx_join_apply(&dst->ctx, &dst->mem, c);
-    for (i = 0; i < nw; i++) { /* the dots lost, then those gained */
-        if (w[i].what != KEEP_X && w[i].xi != SIZE_MAX) {
-            dotset o = dotset_of(&dst->ents[w[i].xi]);
-            dotset e = w[i].what == BUILT ? dotset_of(&out[w[i].at]) : o;
+    for (i = 0; dst->dix.s && i < nw; i++) { /* the dots lost */
+        const oent *o = &out[i];
 
-            dix_set(&dst->dix, &o, w[i].what == BUILT ? &e : NULL, NULL);
+        if (o->what == PATCH) {
+            const pedit *ed = oent_edits(&out[i]);
+
+            for (j = 0; j < o->ned; j++)
+                if (ed[j].kind == ED_DROP)
+                    dix_del(&dst->dix, ed[j].d);
+        } else if (o->what != KEEP_X && w[i].xi != SIZE_MAX) {
+            dotset xs = dotset_of(&dst->ents[w[i].xi]);
+            dotset es = o->what == BUILT ? dotset_of(&o->e) : xs;
+
+            dix_set(&dst->dix, &xs, o->what == BUILT ? &es : NULL, NULL);
         }
     }
-    for (i = 0; i < nw; i++) {
-        if (w[i].what == BUILT) {
-            const entry *x = w[i].xi == SIZE_MAX ? NULL : &dst->ents[w[i].xi];
-            dotset e = dotset_of(&out[w[i].at]);
-            dotset o = x ? dotset_of(x) : e;
+    for (i = 0; dst->dix.s && i < nw; i++) { /* then those gained */
+        const oent *o = &out[i];
+        const entry *x = w[i].xi == SIZE_MAX ? NULL : &dst->ents[w[i].xi];
+
+        if (o->what == PATCH) {
+            const pedit *ed = oent_edits(&out[i]);
+
+            for (j = 0; j < o->ned; j++)
+                if (ed[j].kind == ED_ADD)
+                    dix_put(&dst->dix, ed[j].d, x);
+        } else if (o->what == BUILT) {
+            dotset es = dotset_of(&o->e);
+            dotset xs = x ? dotset_of(x) : es;
 
             /* the key buffers stay put when the entries move below */
-            dix_set(&dst->dix, &e, x ? &o : NULL, &out[w[i].at]);
+            dix_set(&dst->dix, &es, x ? &xs : NULL, &o->e);
         }
     }
     for (i = nw; i-- > 0;) {
         size_t p = w[i].xi;
         entry *x = p == SIZE_MAX ? NULL : &dst->ents[p];
-        entry *e = &out[w[i].at];
+        oent *o = &out[i];
         bool was = x && x->ndots, alone = false;
 
-        if (w[i].what == KEEP_X)
+        if (o->what == KEEP_X)
             continue;
+        if (o->what == PATCH) { /* x keeps its place and presence */
+            patch_commit(dst, x, o);
+            continue;
+        }
         if (x) {
             alone = lone(dst, p);
-            if (w[i].what == BUILT && e->key_alias)
+            if (o->what == BUILT && o->key_alias)
                 x->key = NULL;
-            if (w[i].what == BUILT && e->val_alias)
+            if (o->what == BUILT && o->val_alias)
                 x->val = NULL;
             entry_clear(&dst->mem, x);
         }
-        if (w[i].what == DROP) {
+        if (o->what == DROP) {
             if (x) {
                 if (alone)
                     live_erase(dst, p, was);
@@ -1581,14 +2192,12 @@ static int merge_small(crdt_ormap *dst, const crdt_ormap *src, bool *done)
         }
         k = p; /* the entry's position, found below for a new key */
         if (!x) {
-            k = search(dst, e->key, e->klen, e->type->tag, &found);
+            k = search(dst, o->e.key, o->e.klen, o->e.type->tag, &found);
             x = &dst->ents[k];
             memmove(x + 1, x, (dst->len - k) * sizeof *x);
             dst->len++;
         }
-        *x = *e;
-        x->from = SIZE_MAX;
-        x->all_alias = x->key_alias = x->val_alias = false;
+        *x = o->e;
         if (p == SIZE_MAX && lone(dst, k))
             live_insert(dst, k, x->ndots > 0);
         else if (p == SIZE_MAX || (was != (x->ndots > 0) && !alone))
@@ -1598,12 +2207,14 @@ static int merge_small(crdt_ormap *dst, const crdt_ormap *src, bool *done)
     }
     if (relive) /* a key with entries of several types: the slow way */
         reindex(dst);
-    crdtp_free(&dst->mem, out);
+    if (out != stack)
+        crdtp_free(&dst->mem, out);
     return CRDT_OK;
 fail:
     for (i = 0; i < nout; i++)
-        out_clear(&dst->mem, &out[i]);
-    crdtp_free(&dst->mem, out);
+        oent_clear(dst, &out[i]);
+    if (out != stack)
+        crdtp_free(&dst->mem, out);
     if (built) /* a cache, but one the failed call made: leave none */
         dix_free(&dst->mem, &dst->dix);
     return rv;
@@ -1611,8 +2222,9 @@ fail:
 
 int crdt_ormap_merge(crdt_ormap *dst, const crdt_ormap *src)
 {
-    entry *out = NULL;
-    size_t i = 0, j = 0, n = 0, cap, k, *live = NULL;
+    oent *out = NULL;
+    entry *ents = NULL;
+    size_t i = 0, j = 0, n = 0, m = 0, cap, k, *live = NULL;
     bool done;
     int rv;
 
@@ -1623,11 +2235,14 @@ int crdt_ormap_merge(crdt_ormap *dst, const crdt_ormap *src)
     rv = merge_small(dst, src, &done);
     if (done)
         return rv;
-    if (src->len > SIZE_MAX / sizeof(entry) - dst->len)
+    if (src->len > SIZE_MAX / sizeof(oent) - dst->len)
         return CRDT_ERR_NOMEM;
     cap = dst->len + src->len;
-    if (cap && !(out = crdtp_malloc_array(&dst->mem, cap, sizeof *out)))
-        return CRDT_ERR_NOMEM;
+    if (cap && (!(out = crdtp_malloc_array(&dst->mem, cap, sizeof *out)) ||
+                !(ents = crdtp_malloc_array(&dst->mem, cap, sizeof *ents)))) {
+        rv = CRDT_ERR_NOMEM;
+        goto fail;
+    }
     if ((rv = alloc_live(&dst->mem, cap, &live)))
         goto fail;
     while (i < dst->len || j < src->len) {
@@ -1636,36 +2251,45 @@ int crdt_ormap_merge(crdt_ormap *dst, const crdt_ormap *src)
         int c = !x ? 1 : !y ? -1 : cmp_kt(x, y->key, y->klen, y->type->tag);
 
         rv = merge_entry(dst, src, c <= 0 ? x : NULL, i, c >= 0 ? y : NULL,
-                         out, &n);
+                         &out[n]);
         if (rv)
             goto fail;
+        n++;
         i += c <= 0;
         j += c >= 0;
     }
-    /* the context last: prepare reserves, apply cannot fail */
-    if ((rv = crdtp_dotctx_join_prepare(&dst->ctx, &dst->mem, &src->ctx)))
+    /* the context, then the values that grow in place: prepare reserves,
+     * apply cannot fail */
+    if ((rv = crdtp_dotctx_join_prepare(&dst->ctx, &dst->mem, &src->ctx)) ||
+        (rv = settle_values(dst, out, n)))
         goto fail;
     crdtp_dotctx_join_apply(&dst->ctx, &dst->mem, &src->ctx);
-    /* commit: detach what out borrows from dst, free the rest */
+    /* commit: move what out takes from dst, free the rest */
     for (k = 0; k < n; k++) {
-        entry *e = &out[k];
-        entry *x = e->from == SIZE_MAX ? NULL : &dst->ents[e->from];
+        oent *o = &out[k];
+        entry *x = o->from == SIZE_MAX ? NULL : &dst->ents[o->from];
 
-        if (e->all_alias) {
-            x->key = NULL, x->many = NULL, x->val = NULL, x->slots = NULL;
-            x->ndots = 0;
+        if (o->what == DROP)
+            continue;
+        if (o->what == BUILT) {
+            ents[m++] = o->e;
+            if (o->key_alias)
+                x->key = NULL;
+            if (o->val_alias)
+                x->val = NULL;
+            continue;
         }
-        if (e->key_alias)
-            x->key = NULL;
-        if (e->val_alias)
-            x->val = NULL;
-        e->from = SIZE_MAX;
-        e->all_alias = e->key_alias = e->val_alias = false;
+        if (o->what == PATCH)
+            patch_commit(dst, x, o);
+        ents[m++] = *x; /* KEEP_X, PATCH: x moves */
+        x->key = NULL, x->many = NULL, x->val = NULL, x->slots = NULL;
+        x->ndots = 0;
     }
     free_entries(&dst->mem, dst->ents, dst->len);
     crdtp_free(&dst->mem, dst->live);
-    dst->ents = out;
-    dst->len = n;
+    crdtp_free(&dst->mem, out);
+    dst->ents = ents;
+    dst->len = m;
     dst->cap = cap;
     dst->live = live;
     reindex(dst);
@@ -1675,8 +2299,9 @@ int crdt_ormap_merge(crdt_ormap *dst, const crdt_ormap *src)
     return CRDT_OK;
 fail:
     for (k = 0; k < n; k++)
-        out_clear(&dst->mem, &out[k]);
+        oent_clear(dst, &out[k]);
     crdtp_free(&dst->mem, out);
+    crdtp_free(&dst->mem, ents);
     crdtp_free(&dst->mem, live);
     return rv;
 }

@@ -346,6 +346,75 @@ START_TEST(test_gcounter_merge_overflow)
 }
 END_TEST
 
+/* Sources of a few actors (deltas) into counters of many, which merge
+ * by lookups when every actor is known (a counter of 6 actors is
+ * scanned, one of 40 searched), and by the general merge otherwise:
+ * each result checked actor by actor against the pointwise max, and the
+ * total; overflows leave the counter unchanged. */
+START_TEST(test_gcounter_merge_few)
+{
+    static const size_t sizes[] = {6, 40};
+    size_t z, i, k, n;
+
+    for (z = 0; z < 2; z++) {
+        crdt_gcounter *big = crdt_gcounter_new(NULL), *a, *d, *a0;
+
+        n = sizes[z];
+        for (i = 0; i < n; i++) /* actors 10, 20, ... count 5 + i */
+            ck_assert_int_eq(crdt_gcounter_increment(big, 10 * (i + 1),
+                                                     5 + i, NULL),
+                             CRDT_OK);
+        for (k = 1; k <= 5; k++) { /* k actors; the fifth one is new */
+            uint64_t want = crdt_gcounter_value(big);
+
+            a = clone(big);
+            d = crdt_gcounter_new(NULL);
+            for (i = 0; i < k; i++) {
+                crdt_actor who = i == 4 ? 15 : 10 * (i + 1);
+                uint64_t was = crdt_gcounter_get(big, who);
+                uint64_t c = i % 2 ? was + 3 : (was ? was - 1 : 2);
+
+                ck_assert_int_eq(crdt_gcounter_increment(d, who, c, NULL),
+                                 CRDT_OK);
+                want += c > was ? c - was : 0;
+            }
+            ck_assert_int_eq(crdt_gcounter_merge(a, d), CRDT_OK);
+            ck_assert_uint_eq(crdt_gcounter_value(a), want);
+            ck_assert_uint_eq(crdt_gcounter_size(a), n + (k == 5));
+            for (i = 0; i < crdt_gcounter_size(a); i++) {
+                crdt_actor who;
+                uint64_t c, x, y;
+
+                ck_assert_int_eq(crdt_gcounter_entry(a, i, &who, &c),
+                                 CRDT_OK);
+                x = crdt_gcounter_get(big, who);
+                y = crdt_gcounter_get(d, who);
+                ck_assert_uint_eq(c, x > y ? x : y);
+            }
+            crdt_gcounter_free(a);
+            crdt_gcounter_free(d);
+        }
+        /* a raise that takes the total past UINT64_MAX, alone or after
+         * one that fits */
+        a = clone(big);
+        d = crdt_gcounter_new(NULL);
+        ck_assert_int_eq(crdt_gcounter_increment(d, 10, 6, NULL), CRDT_OK);
+        ck_assert_int_eq(crdt_gcounter_increment(
+                             d, 20, UINT64_MAX - crdt_gcounter_value(big) + 6,
+                             NULL),
+                         CRDT_OK); /* the total one past UINT64_MAX */
+        a0 = clone(a);
+        ck_assert_int_eq(crdt_gcounter_merge(a, d), CRDT_ERR_OVERFLOW);
+        ck_assert(crdt_gcounter_equal(a, a0));
+        ck_assert_uint_eq(crdt_gcounter_value(a), crdt_gcounter_value(a0));
+        crdt_gcounter_free(a);
+        crdt_gcounter_free(a0);
+        crdt_gcounter_free(d);
+        crdt_gcounter_free(big);
+    }
+}
+END_TEST
+
 START_TEST(test_gcounter_merge_equal)
 {
     const uint64_t pa[] = {1, 2, 2, 1};
@@ -1033,6 +1102,7 @@ static Suite *gcounter_suite(void)
     tc = tcase_create("merge");
     tcase_add_test(tc, test_gcounter_merge_cases);
     tcase_add_test(tc, test_gcounter_merge_overflow);
+    tcase_add_test(tc, test_gcounter_merge_few);
     tcase_add_test(tc, test_gcounter_merge_equal);
     suite_add_tcase(s, tc);
     tc = tcase_create("codec");

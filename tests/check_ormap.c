@@ -22,8 +22,13 @@
  * reusing actor ids: a dot under two keys, two types, a key and a value,
  * two MV-register or slot values, nested), targeted and as properties
  * against a per-dot model read off the encodings, on both merge paths;
+ * one-slot deltas, removes and re-adds of up to 70 writers into one key
+ * of counter slots (the gossip engine's workload) against a model, the
+ * full pass and the value recomputed from the slots;
  * allocation-failure injection, the small merge, an update of a map with
- * a dot index and merges of such conflicting states included.
+ * a dot index, merges of such conflicting states, and merges that edit
+ * a key's slots and update or recompute its value included (the lent
+ * values compared too).
  */
 #include <check.h>
 #include <stdio.h>
@@ -3653,6 +3658,352 @@ START_TEST(test_ormap_property_small_conflicts)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- slots */
+
+/*
+ * Small deltas into one key of many plain slots, the gossip engine's
+ * workload (each of its keys is a one-entry map of a counter): W writers
+ * (actors 1..W, W up to PS_W) update the key on their own replicas,
+ * remove it (the remove drops every slot the writer has seen, and the
+ * writer's next update re-adds the key from empty: a slot that does not
+ * contain the one of the same actor it supersedes), reset it (a remove
+ * and a re-add in one delta) and take in the hub's state or another
+ * writer's.  A few writers are busy, the others hold a slot each.  Their
+ * deltas, alone or as groups of one writer's consecutive deltas, reach
+ * the hub mostly in order, out of order and again.  Every merge into the
+ * hub (a small source into a small map: merged in place) is checked
+ * against a model (each actor's count is the largest of its live
+ * slots'), against the full pass (the same delta joined with PS_PAD
+ * other keys, which makes it too large for the small path),
+ * against the merge the other way round, and the value the hub lends
+ * against the join of its slots recomputed by a decode.
+ */
+#define PS_W 70     /* writers at most: actors 1..PS_W */
+#define PS_C 60     /* dots per writer at most (bits of the model) */
+#define PS_POOL 48  /* deltas kept for (re)delivery */
+#define PS_PAD 9    /* keys joined to a delta to force the full pass */
+
+typedef struct psm {
+    uint64_t ctx[PS_W + 1];  /* bit c - 1: the dot (a, c) is seen */
+    uint64_t live[PS_W + 1]; /* bit c - 1: the slot (a, c) is held */
+} psm;
+
+typedef struct psd { /* a delta of the pool: the map and its model */
+    crdt_ormap *m;
+    psm md;
+    int writer;
+    long seq;     /* the order deltas were made in */
+    bool removes; /* a remove's */
+    bool sent;    /* delivered once */
+} psd;
+
+/* v[a][c]: the count in actor a's slot of dot (a, c) (dots are unique). */
+typedef struct ps_cnt {
+    uint64_t v[PS_W + 1][PS_C + 1];
+} ps_cnt;
+
+static void ps_merge(psm *d, const psm *s)
+{
+    int a;
+
+    for (a = 1; a <= PS_W; a++) {
+        uint64_t A = d->live[a], B = s->live[a];
+
+        d->live[a] = (A & B) | (A & ~s->ctx[a]) | (B & ~d->ctx[a]);
+        d->ctx[a] |= s->ctx[a];
+    }
+}
+
+/* Actor a's count in model r: the largest of its live slots'. */
+static uint64_t ps_count(const psm *r, const ps_cnt *cnt, int a)
+{
+    uint64_t c = 0;
+    int i;
+
+    for (i = 0; i < PS_C; i++)
+        if ((r->live[a] >> i & 1) && cnt->v[a][i + 1] > c)
+            c = cnt->v[a][i + 1];
+    return c;
+}
+
+static size_t ps_slots(const psm *r)
+{
+    size_t n = 0;
+    int a;
+
+    for (a = 1; a <= PS_W; a++)
+        n += (size_t)popcount64(r->live[a]);
+    return n;
+}
+
+/* m holds what model r says: presence and every actor's count. */
+static void ps_check(const crdt_ormap *m, const psm *r, const ps_cnt *cnt,
+                     int w, long c)
+{
+    const void *v;
+    uint64_t total = 0, x;
+    int a;
+
+    if (ps_slots(r) == 0) {
+        tu_expect_k(!crdt_ormap_contains(m, "", 0), "absent as in model", c);
+        return;
+    }
+    tu_must_k(crdt_ormap_get(m, "", 0, NULL, &v), "present as in model", c);
+    for (a = 1; a <= w; a++) {
+        x = ps_count(r, cnt, a);
+        total += x;
+        if (crdt_gcounter_get(v, (crdt_actor)a) != x)
+            ck_abort_msg("case %ld actor %d: %llu, model %llu", c, a,
+                         (unsigned long long)crdt_gcounter_get(
+                             v, (crdt_actor)a),
+                         (unsigned long long)x);
+    }
+    tu_expect_k(crdt_gcounter_value(v) == total, "total as in model", c);
+}
+
+/* The value m lends for key k equals the one of n (either absent). */
+static bool same_value(const crdt_ormap *m, const crdt_ormap *n,
+                       const char *k)
+{
+    const crdt_type *t1, *t2;
+    const void *v1, *v2;
+    int r1 = crdt_ormap_get(m, k, strlen(k), &t1, &v1);
+    int r2 = crdt_ormap_get(n, k, strlen(k), &t2, &v2);
+
+    if (r1 != r2)
+        return false;
+    return r1 != CRDT_OK || (t1 == t2 && t1->equal(v1, v2));
+}
+
+/* Merges d into the hub with every check of the header comment. */
+static void ps_deliver(crdt_ormap *hub, psm *mh, const crdt_ormap *d,
+                       const psm *md, const crdt_ormap *pad, const ps_cnt *cnt,
+                       int w, long c)
+{
+    crdt_ormap *pre = crdt_ormap_clone(hub), *dp = crdt_ormap_clone(d);
+    crdt_ormap *dec = crdt_ormap_new(NULL, NULL), *rev;
+    crdt_buf e;
+
+    tu_expect_k(pre && dp && dec, "clone", c);
+    tu_must_k(crdt_ormap_merge(hub, d), "merge", c);
+    ps_merge(mh, md);
+    ps_check(hub, mh, cnt, w, c);
+    check_invariants(hub);
+    /* the value the hub lends: the join of its slots, as a decode makes
+     * it from them */
+    encode(hub, &e);
+    tu_must_k(crdt_ormap_decode(dec, e.data, e.len, NULL, NULL), "decode",
+              c);
+    crdt_buf_clear(&e);
+    tu_expect_k(crdt_ormap_equal(dec, hub) && same_value(dec, hub, ""),
+                "lent value == join of the slots", c);
+    /* the full pass: the delta with PS_PAD more keys, into the state
+     * before; the hub joined with the same keys */
+    tu_must_k(crdt_ormap_merge(dp, pad), "pad", c);
+    tu_must_k(crdt_ormap_merge(pre, dp), "full merge", c);
+    tu_must_k(crdt_ormap_merge(dec, pad), "pad", c);
+    tu_expect_k(crdt_ormap_equal(pre, dec) && same_bytes(pre, dec) &&
+                    same_value(pre, hub, ""),
+                "small merge == full merge", c);
+    /* the other way round */
+    rev = merged(d, hub);
+    tu_expect_k(crdt_ormap_equal(rev, hub) && same_bytes(rev, hub) &&
+                    same_value(rev, hub, ""),
+                "commutative", c);
+    crdt_ormap_free(rev);
+    crdt_ormap_free(pre);
+    crdt_ormap_free(dp);
+    crdt_ormap_free(dec);
+}
+
+START_TEST(test_ormap_property_slots)
+{
+    tu_rng rng;
+    long cases = tu_cases(10000) / 50, c, ndel = 0, ngroup = 0, nrm = 0;
+    long nreadd = 0, nshrink = 0, nmany = 0;
+    ps_cnt *cnt = malloc(sizeof *cnt);
+    psm *mw = malloc((PS_W + 1) * sizeof *mw), *mh = malloc(sizeof *mh);
+    crdt_ormap *pad = crdt_ormap_new(NULL, NULL);
+    int i;
+
+    tu_rng_init(&rng, tu_seed("ormap") ^ 0x7);
+    tu_expect(cnt && mw && mh && pad, "alloc");
+    for (i = 0; i < PS_PAD; i++) {
+        char k[3] = {'p', (char)('0' + i), 0};
+
+        tu_must(inc(pad, 1000, k, 1, NULL), "pad");
+    }
+    for (c = 0; c < cases; c++) {
+        int w = 1 + (int)tu_below(&rng, PS_W), a, step, npool = 0;
+        int steps = 100 + (int)tu_below(&rng, 300);
+        crdt_ormap *wr[PS_W + 1], *hub = crdt_ormap_new(NULL, NULL);
+        psd pool[PS_POOL];
+        bool removed[PS_W + 1];
+
+        memset(cnt, 0, sizeof *cnt);
+        memset(mh, 0, sizeof *mh);
+        for (a = 1; a <= w; a++) {
+            wr[a] = crdt_ormap_new(NULL, NULL);
+            memset(&mw[a], 0, sizeof mw[a]);
+            removed[a] = false;
+        }
+        for (step = 0; step < steps; step++) {
+            int x = (int)tu_below(&rng, 100), by;
+            psd *p;
+
+            /* a few busy writers, among many that hold a slot */
+            a = 1 + (int)tu_below(&rng, tu_below(&rng, 3)
+                                            ? (uint64_t)(w < 4 ? w : 4)
+                                            : (uint64_t)w);
+            if (x < 35 && npool) { /* deliver a delta, or a group */
+                psd *q = &pool[tu_below(&rng, (uint64_t)npool)];
+                crdt_ormap *g = NULL;
+                psm mg;
+                int j, more = 0;
+
+                if (tu_below(&rng, 2)) /* in order, half the time */
+                    for (j = 0; j < npool; j++)
+                        if (!pool[j].sent &&
+                            (q->sent || pool[j].seq < q->seq))
+                            q = &pool[j];
+                q->sent = true;
+
+                if (tu_below(&rng, 3) == 0) { /* q, its writer's next */
+                    long after;
+
+                    for (j = 0; j < npool && tu_below(&rng, 2); j++)
+                        if (pool[j].removes) { /* a remove and what follows */
+                            q = &pool[j];
+                            break;
+                        }
+                    after = q->seq;
+
+                    g = crdt_ormap_clone(q->m);
+                    mg = q->md;
+                    while (more < 2) {
+                        const psd *nx = NULL;
+
+                        for (j = 0; j < npool; j++)
+                            if (pool[j].writer == q->writer &&
+                                pool[j].seq > after &&
+                                (!nx || pool[j].seq < nx->seq))
+                                nx = &pool[j];
+                        if (!nx)
+                            break;
+                        tu_must_k(crdt_ormap_merge(g, nx->m), "group", c);
+                        ps_merge(&mg, &nx->md);
+                        after = nx->seq;
+                        more++;
+                    }
+                    ngroup += more > 0;
+                }
+                {
+                    psm before = *mh;
+
+                    ps_deliver(hub, mh, g ? g : q->m, g ? &mg : &q->md,
+                               pad, cnt, w,
+                               c);
+                    /* a slot superseded by a smaller one of its actor */
+                    for (j = 1; j <= w; j++)
+                        if ((before.live[j] & ~mh->live[j]) &&
+                            (mh->live[j] & ~before.live[j]) &&
+                            ps_count(mh, cnt, j) < ps_count(&before, cnt, j))
+                            nshrink++;
+                }
+                nmany += ps_slots(mh) >= 16;
+                ndel++;
+                crdt_ormap_free(g);
+                continue;
+            }
+            if (x < 40) { /* the writer takes in the hub or another */
+                int b = 1 + (int)tu_below(&rng, (uint64_t)w);
+                bool h = tu_below(&rng, 2);
+
+                tu_must_k(crdt_ormap_merge(wr[a], h ? hub : wr[b]),
+                          "take in", c);
+                ps_merge(&mw[a], h ? mh : &mw[b]);
+                continue;
+            }
+            if (npool == PS_POOL) { /* room: drop a delivered delta */
+                int j = (int)tu_below(&rng, PS_POOL), k;
+
+                for (k = 0; k < PS_POOL && !pool[j].sent; k++)
+                    j = (j + 1) % PS_POOL;
+
+                crdt_ormap_free(pool[j].m);
+                pool[j] = pool[--npool];
+            }
+            p = &pool[npool];
+            memset(&p->md, 0, sizeof p->md);
+            p->writer = a;
+            p->seq = step;
+            p->sent = false;
+            p->m = crdt_ormap_new(NULL, NULL);
+            p->removes = x < 52;
+            if (p->removes) { /* remove: every slot the writer holds */
+                int b;
+
+                tu_must_k(crdt_ormap_remove(wr[a], "", 0, p->m), "rm", c);
+                for (b = 1; b <= PS_W; b++) {
+                    p->md.ctx[b] = mw[a].live[b];
+                    mw[a].live[b] = 0;
+                }
+                removed[a] = true;
+                nrm++;
+            }
+            if (!p->removes || x >= 46) { /* increment (after: a reset) */
+                uint64_t old = mw[a].live[a];
+                uint64_t cur = ps_count(&mw[a], cnt, a);
+                int top = top_bit(mw[a].ctx[a]);
+
+                if (top >= PS_C && !p->removes) { /* this writer is done */
+                    crdt_ormap_free(p->m);
+                    continue;
+                }
+                if (top < PS_C) {
+                    by = removed[a] ? 1 : 1 + (int)tu_below(&rng, 3);
+                    tu_must_k(inc(wr[a], (crdt_actor)a, "", (uint64_t)by,
+                                  p->m),
+                              "inc", c);
+                    cnt->v[a][top + 1] = cur + (uint64_t)by;
+                    p->md.ctx[a] |= old | 1ull << top;
+                    p->md.live[a] = 1ull << top;
+                    mw[a].ctx[a] |= 1ull << top;
+                    mw[a].live[a] = 1ull << top;
+                    nreadd += removed[a];
+                    removed[a] = false;
+                }
+            }
+            npool++;
+        }
+        /* everything to the hub, then every writer's state */
+        for (i = 0; i < npool; i++)
+            ps_deliver(hub, mh, pool[i].m, &pool[i].md, pad,
+                       cnt, w, c);
+        for (a = 1; a <= w; a++)
+            ps_deliver(hub, mh, wr[a], &mw[a], pad,
+                       cnt, w, c);
+        for (i = 0; i < npool; i++)
+            crdt_ormap_free(pool[i].m);
+        for (a = 1; a <= w; a++)
+            crdt_ormap_free(wr[a]);
+        crdt_ormap_free(hub);
+    }
+    fprintf(stderr,
+            "ormap: %ld slot cases, %ld deliveries (%ld of groups, %ld "
+            "into 16 slots or more), %ld removes, %ld re-adds, %ld slots "
+            "replaced by smaller ones\n",
+            cases, ndel, ngroup, nmany, nrm, nreadd, nshrink);
+    if (cases >= 20)
+        tu_expect(ngroup > 0 && nmany > 0 && nreadd > 0 && nshrink > 0,
+                  "the workload reaches every case");
+    crdt_ormap_free(pad);
+    free(cnt);
+    free(mw);
+    free(mh);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- nomem */
 
 enum {
@@ -3671,13 +4022,50 @@ enum {
     OP_SMALL_UPDATE,     /* an update of big, its dot index built */
     OP_SMALL_MERGE_CLASH, /* deltas reusing big's dots, into big */
     OP_DECODE_BIG,       /* big decoded: causal values with many dots */
+    /* deltas into slots (keys of many counter slots), which edit the
+     * slots in place and update the value by a join, or recompute it */
+    OP_SLOTS_REPLACE,    /* a slot superseded by its actor's next */
+    OP_SLOTS_ADD,        /* a new actor's slot: the value grows */
+    OP_SLOTS_RESET,      /* removed and re-added: the value recomputed */
+    OP_SLOTS_GROUP,      /* three actors' slots at once */
+    OP_SLOTS_TWO,        /* two keys' slots at once */
+    OP_SLOTS_FULL,       /* the same through the full pass */
+    OP_SLOTS_CLASH,      /* one dot, two payloads: the slot joined */
     OP_COUNT
 };
 
 /* Whether op runs on the fixture's big map (the small-merge path). */
 static bool nomem_big(int op)
 {
-    return op >= OP_SMALL_MERGE;
+    return op >= OP_SMALL_MERGE && op <= OP_DECODE_BIG;
+}
+
+/* Whether op merges into the fixture's slots map. */
+static bool nomem_slots(int op)
+{
+    return op >= OP_SLOTS_REPLACE;
+}
+
+/* Whether the values a and b lend are equal, key by key. */
+static bool same_values(const crdt_ormap *a, const crdt_ormap *b)
+{
+    size_t i, n = crdt_ormap_size(a);
+
+    if (crdt_ormap_size(b) != n)
+        return false;
+    for (i = 0; i < n; i++) {
+        const uint8_t *k1, *k2;
+        const crdt_type *t1, *t2;
+        const void *v1, *v2;
+        size_t l1, l2;
+
+        if (crdt_ormap_entry(a, i, &k1, &l1, &t1, &v1) != CRDT_OK ||
+            crdt_ormap_entry(b, i, &k2, &l2, &t2, &v2) != CRDT_OK ||
+            l1 != l2 || memcmp(k1, k2, l1) != 0 || t1 != t2 ||
+            !t1->equal(v1, v2))
+            return false;
+    }
+    return true;
 }
 
 /* The states every run of test_ormap_nomem_all starts from. */
@@ -3691,6 +4079,9 @@ typedef struct nomem_fixture {
     crdt_buf bigenc;   /* big encoded */
     crdt_ormap *clash; /* actor 1's dots of base at other places */
     crdt_ormap *clashgroup; /* deltas with dots of big's elsewhere */
+    crdt_ormap *slots; /* "" of 16 counter slots, "b" of 4 */
+    crdt_buf slotsenc; /* slots encoded */
+    crdt_ormap *sd[OP_COUNT - OP_SLOTS_REPLACE]; /* the deltas */
 } nomem_fixture;
 
 static void nomem_setup(tu_nomem *c)
@@ -3699,6 +4090,12 @@ static void nomem_setup(tu_nomem *c)
 
     c->a = crdt_ormap_new(NULL, &c->tm->mem);
     c->d = crdt_ormap_new(NULL, &c->tm->mem);
+    if (nomem_slots(c->op)) {
+        tu_must(crdt_ormap_decode(c->a, f->slotsenc.data, f->slotsenc.len,
+                                  NULL, NULL),
+                "decode");
+        return;
+    }
     if (nomem_big(c->op)) {
         crdt_ormap *none = crdt_ormap_new(NULL, NULL);
         int i, primes = c->op == OP_SMALL_MERGE_FIRST ? 1 : 2;
@@ -3754,6 +4151,9 @@ static int nomem_call(tu_nomem *c)
     case OP_DECODE_BIG:
         return crdt_ormap_decode(d, f->bigenc.data, f->bigenc.len, NULL,
                                  NULL);
+    default:
+        if (nomem_slots(c->op))
+            return crdt_ormap_merge(a, f->sd[c->op - OP_SLOTS_REPLACE]);
     }
     return CRDT_ERR_INVALID_ARG;
 }
@@ -3761,8 +4161,12 @@ static int nomem_call(tu_nomem *c)
 static void nomem_failed(tu_nomem *c)
 {
     const nomem_fixture *f = c->ops->fixture;
+    const crdt_ormap *was = nomem_slots(c->op) ? f->slots
+                            : nomem_big(c->op) ? f->big
+                                               : f->base;
 
-    ck_assert(crdt_ormap_equal(c->a, nomem_big(c->op) ? f->big : f->base));
+    ck_assert(crdt_ormap_equal(c->a, was));
+    ck_assert(same_values(c->a, was)); /* which equal does not read */
 }
 
 static void nomem_succeeded(tu_nomem *c)
@@ -3804,6 +4208,22 @@ static void nomem_succeeded(tu_nomem *c)
         ck_assert(crdt_ormap_equal(c->d, f->base));
     } else if (c->op == OP_DECODE_BIG) {
         ck_assert(crdt_ormap_equal(c->d, f->big));
+    } else if (nomem_slots(c->op)) {
+        const crdt_ormap *sd = f->sd[c->op - OP_SLOTS_REPLACE];
+        crdt_ormap *want = merged(sd, f->slots); /* the other way round */
+        crdt_ormap *dec = crdt_ormap_new(NULL, NULL);
+        crdt_buf e;
+
+        ck_assert(crdt_ormap_equal(c->a, want));
+        ck_assert(same_bytes(c->a, want));
+        ck_assert(same_values(c->a, want));
+        /* the lent values: the join of the slots, as a decode makes it */
+        encode(c->a, &e);
+        tu_must(crdt_ormap_decode(dec, e.data, e.len, NULL, NULL), "decode");
+        ck_assert(same_values(c->a, dec));
+        crdt_buf_clear(&e);
+        crdt_ormap_free(dec);
+        crdt_ormap_free(want);
     }
 }
 
@@ -3883,8 +4303,64 @@ START_TEST(test_ormap_nomem_all)
         tu_must(nest_inc(r, 3, "sa0", "in", 2, f.clashgroup), "clash");
         crdt_ormap_free(r);
     }
+    /* slots: "" counted by actors 1..16 (2 each), then actor 3 again (its
+     * slot (3, 2) holds 3); "b" by actors 1..4 */
+    f.slots = crdt_ormap_new(NULL, NULL);
+    for (i = 1; i <= 16; i++)
+        tu_must(inc(f.slots, (crdt_actor)i, "", 2, NULL), "slots");
+    for (i = 1; i <= 4; i++)
+        tu_must(inc(f.slots, (crdt_actor)i, "b", 1, NULL), "slots");
+    {
+        crdt_ormap *pre = crdt_ormap_clone(f.slots), *r;
+
+        tu_must(inc(f.slots, 3, "", 1, NULL), "slots");
+        for (i = 0; i < OP_COUNT - OP_SLOTS_REPLACE; i++)
+            f.sd[i] = crdt_ormap_new(NULL, NULL);
+        r = crdt_ormap_clone(f.slots);
+        tu_must(inc(r, 5, "", 1, f.sd[OP_SLOTS_REPLACE - OP_SLOTS_REPLACE]),
+                "replace");
+        tu_must(inc(r, 17, "", 1, f.sd[OP_SLOTS_ADD - OP_SLOTS_REPLACE]),
+                "add");
+        crdt_ormap_free(r);
+        r = crdt_ormap_new(NULL, NULL); /* saw actor 7's slot only */
+        tu_must(inc(r, 7, "", 2, NULL), "reset");
+        tu_must(crdt_ormap_remove(r, "", 0,
+                                  f.sd[OP_SLOTS_RESET - OP_SLOTS_REPLACE]),
+                "reset");
+        tu_must(inc(r, 7, "", 1, f.sd[OP_SLOTS_RESET - OP_SLOTS_REPLACE]),
+                "reset");
+        crdt_ormap_free(r);
+        r = crdt_ormap_clone(f.slots);
+        for (i = 2; i <= 9; i += 3)
+            tu_must(inc(r, (crdt_actor)i, "", 1,
+                        f.sd[OP_SLOTS_GROUP - OP_SLOTS_REPLACE]),
+                    "group");
+        tu_must(inc(r, 1, "", 1, f.sd[OP_SLOTS_TWO - OP_SLOTS_REPLACE]),
+                "two");
+        tu_must(inc(r, 2, "b", 1, f.sd[OP_SLOTS_TWO - OP_SLOTS_REPLACE]),
+                "two");
+        tu_must(crdt_ormap_merge(f.sd[OP_SLOTS_FULL - OP_SLOTS_REPLACE],
+                                 f.sd[OP_SLOTS_TWO - OP_SLOTS_REPLACE]),
+                "full");
+        for (i = 0; i < 9; i++) { /* too many keys for the small path */
+            char k[3] = {'p', (char)('0' + i), 0};
+
+            tu_must(inc(r, 99, k, 1, f.sd[OP_SLOTS_FULL - OP_SLOTS_REPLACE]),
+                    "full");
+        }
+        crdt_ormap_free(r);
+        /* actor 3 again from before its second update: (3, 2) holds 7 */
+        tu_must(inc(pre, 3, "", 5, f.sd[OP_SLOTS_CLASH - OP_SLOTS_REPLACE]),
+                "clash");
+        crdt_ormap_free(pre);
+    }
+    encode(f.slots, &f.slotsenc);
     encode(f.base, &f.enc);
     tu_nomem_run(&ops);
+    for (i = 0; i < OP_COUNT - OP_SLOTS_REPLACE; i++)
+        crdt_ormap_free(f.sd[i]);
+    crdt_ormap_free(f.slots);
+    crdt_buf_clear(&f.slotsenc);
     crdt_ormap_free(f.clash);
     crdt_ormap_free(f.clashgroup);
     crdt_buf_clear(&f.enc);
@@ -3932,6 +4408,7 @@ static Suite *ormap_suite(void)
     tcase_add_test(tc, test_ormap_property_small_merge);
     tcase_add_test(tc, test_ormap_property_conflicts);
     tcase_add_test(tc, test_ormap_property_small_conflicts);
+    tcase_add_test(tc, test_ormap_property_slots);
     suite_add_tcase(s, tc);
     tc = tcase_create("nomem");
     tcase_set_timeout(tc, 60);

@@ -356,16 +356,22 @@ CRDT_API int crdt_ormap_remove(crdt_ormap *m, const void *key, size_t klen,
  * error (e.g. CRDT_ERR_OVERFLOW of a counter); on error @p dst is
  * unchanged.
  * Complexity: O(n + m) entries plus, for each entry on both sides, a
- * merge of its values (slot by slot for a plain value), and for a causal
- * entry on one side only, a join with the other side's context;
- * O(context sizes) for the contexts.  A small @p src (at most 8 entries
- * and 64 dots in its context, as deltas are) merged into a @p dst of 16
- * entries or more costs O(src) binary searches and hash lookups instead,
- * plus the merge of the entries it touches, plus, when a key appears or
- * goes, a memmove and an O(n) shift of the present-key index; the
- * index of @p dst's dots this needs is built (O(dots of dst)) at the
- * second such merge and kept by update and remove, and dropped by a
- * larger merge, copy and decode.
+ * merge of its values, and for a causal entry on one side only, a join
+ * with the other side's context; O(context sizes) for the contexts.  A
+ * plain value costs what changes: src's slots and the slots src's
+ * context removes are looked up (binary search), each new or changed
+ * slot is copied and joined into the key's value, and the slots left
+ * alone are neither copied nor moved; when a slot goes whose content no
+ * new slot of its actor holds (the actor removed the key in between),
+ * the value is recomputed as the join of the remaining slots.  A small
+ * @p src (at most 8 entries) is merged in place: into a @p dst of fewer
+ * than 16 entries by one pass over them; into a larger @p dst, when
+ * @p src has at most 64 dots in its context (as deltas do), in O(src)
+ * binary searches and hash lookups, plus the merge of the entries it
+ * touches, plus, when a key appears or goes, a memmove and an O(n) shift
+ * of the present-key index; the index of @p dst's dots this needs is
+ * built (O(dots of dst)) at the second such merge and kept by update and
+ * remove, and dropped by a larger merge, copy and decode.
  */
 CRDT_API int crdt_ormap_merge(crdt_ormap *dst,
                               const crdt_ormap *src) CRDT_WARN_UNUSED;
