@@ -3653,7 +3653,10 @@ START_TEST(test_ormap_property_small_conflicts)
             "ormap: %ld small-merge conflict cases, %ld delta merges, %d "
             "dots at two places, %d of two payloads at one place\n",
             cases, nmerge, places, payloads);
-    if (cases >= 20)
+    /* about 0.1 dots of two payloads a case: from 100 cases, none would
+     * say the generator no longer makes them (at 60 cases, 0.3% of seeds
+     * saw none) */
+    if (cases >= 100)
         tu_expect(places > 0 && payloads > 0, "too few conflicts");
 }
 END_TEST
