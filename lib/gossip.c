@@ -451,58 +451,94 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* True if v[i] is to be added: the first of a run of equal ids, not the
+ * node's own. */
+static bool add_candidate(const crdt_gossip *g, const uint64_t *v, size_t i)
+{
+    return (i == 0 || v[i - 1] != v[i]) && v[i] != g->set.node_id;
+}
+
+/*
+ * Adds the ids of a list in two merge passes over the table and the list
+ * (sorted first unless it already is): the first counts the new ids, the
+ * second, after the table has grown, merges from the back in place.  A
+ * list in ascending order (a formed cluster's) costs no copy, no sort and
+ * no search: O(n + m).
+ */
 int crdt_gossip_add_peers(crdt_gossip *g, const uint64_t *ids, size_t n)
 {
-    uint64_t *v;
-    size_t i, j, k, add;
-    gp_peer *np;
+    const uint64_t *v = ids;
+    uint64_t *sorted = NULL;
+    size_t i, j, k, add = 0;
+    bool ascending = true;
+    int rv = CRDT_OK;
 
     if (!g || (!ids && n))
         return CRDT_ERR_INVALID_ARG;
     if (g->busy)
         return CRDT_ERR_BUSY;
-    for (i = 0; i < n; i++)
+    for (i = 0; i < n; i++) {
         if (!ids[i])
             return CRDT_ERR_INVALID_ARG;
+        if (i && ids[i] < ids[i - 1])
+            ascending = false;
+    }
     if (!n)
         return CRDT_OK;
-    v = crdtp_malloc_array(&g->mem, n, sizeof *v);
-    if (!v)
-        return CRDT_ERR_NOMEM;
-    memcpy(v, ids, n * sizeof *v);
-    qsort(v, n, sizeof *v, cmp_u64);
-    /* drop duplicates, the node's own id and known peers */
-    for (i = j = 0; i < n; i++) {
-        if ((j && v[j - 1] == v[i]) || v[i] == g->set.node_id ||
-            gp_peer_get(g, v[i]))
+    if (!ascending) {
+        sorted = crdtp_malloc_array(&g->mem, n, sizeof *sorted);
+        if (!sorted)
+            return CRDT_ERR_NOMEM;
+        memcpy(sorted, ids, n * sizeof *sorted);
+        qsort(sorted, n, sizeof *sorted, cmp_u64);
+        v = sorted;
+    }
+    /* count the ids neither known nor repeated nor the node's own */
+    for (i = j = 0; j < n; j++) {
+        if (!add_candidate(g, v, j))
             continue;
-        v[j++] = v[i];
+        while (i < g->npeers && g->peers[i].id < v[j])
+            i++;
+        if (i == g->npeers || g->peers[i].id != v[j])
+            add++;
     }
-    add = j;
+    if (!add)
+        goto out;
     if (g->npeers + add > g->set.max_peers) {
-        crdtp_free(&g->mem, v);
-        return CRDT_ERR_LIMIT;
+        rv = CRDT_ERR_LIMIT;
+        goto out;
     }
-    np = crdtp_malloc_array(&g->mem, g->npeers + add, sizeof *np);
-    if (!np) {
-        crdtp_free(&g->mem, v);
-        return CRDT_ERR_NOMEM;
-    }
-    /* merge the sorted table and the sorted new ids */
-    for (i = j = k = 0; k < g->npeers + add; k++) {
-        if (j >= add || (i < g->npeers && g->peers[i].id < v[j])) {
-            np[k] = g->peers[i++];
-        } else {
-            memset(&np[k], 0, sizeof np[k]);
-            np[k].id = v[j++];
+    if (g->npeers + add > g->pcap) {
+        /* exactly the size: a formed cluster's list comes whole */
+        gp_peer *p = crdtp_realloc_array(&g->mem, g->peers, g->npeers + add,
+                                         sizeof *p);
+
+        if (!p) {
+            rv = CRDT_ERR_NOMEM;
+            goto out;
         }
+        g->peers = p;
+        g->pcap = g->npeers + add;
     }
-    crdtp_free(&g->mem, g->peers);
-    crdtp_free(&g->mem, v);
-    g->peers = np;
+    /* merge from the back: k is the next slot to fill, i the table's
+     * next peer to move; peers below i stay in place */
+    i = g->npeers;
+    k = g->npeers + add;
+    for (j = n; j-- > 0;) {
+        if (!add_candidate(g, v, j))
+            continue;
+        while (i > 0 && g->peers[i - 1].id > v[j])
+            g->peers[--k] = g->peers[--i];
+        if (i > 0 && g->peers[i - 1].id == v[j])
+            continue;
+        k--;
+        memset(&g->peers[k], 0, sizeof g->peers[k]);
+        g->peers[k].id = v[j];
+    }
     g->npeers += add;
-    g->pcap = g->npeers;
-    return CRDT_OK;
+out:
+    crdtp_free(&g->mem, sorted);
+    return rv;
 }
 
 int crdt_gossip_remove_peer(crdt_gossip *g, uint64_t id)
