@@ -1283,8 +1283,9 @@ int gp_flush(crdt_gossip *g)
         set_hash(g, i, h, enc);
         k->dirty = false;
     }
-    memmove(s->dirtyq, s->dirtyq + done,
-            (s->ndirty - done) * sizeof *s->dirtyq);
+    if (done) /* (an empty store has no queue: memmove of NULL) */
+        memmove(s->dirtyq, s->dirtyq + done,
+                (s->ndirty - done) * sizeof *s->dirtyq);
     s->ndirty -= done;
     return rv;
 }
