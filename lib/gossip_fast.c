@@ -38,27 +38,28 @@ static gp_entry *ent(const gp_origin *o, uint32_t i)
 static void write_members(crdt_gossip *g, cw *w, uint64_t to)
 {
     uint64_t pick[16];
-    size_t n = 0, want = g->set.sample_size, i;
+    size_t at[16], n = 0, want = g->set.sample_size, i;
 
     if (want > 16)
         want = 16;
     pick[0] = to;
     for (i = 0; i < want; i++) {
-        uint64_t id = gp_pick_up(g, pick, n + 1);
+        size_t j;
+        uint64_t id = gp_pick_up(g, pick, n + 1, &j);
 
         if (!id)
             break;
         pick[++n] = id;
+        at[n] = j;
         if (n + 1 >= 16)
             break;
     }
     cw_array(w, n);
     for (i = 1; i <= n; i++) {
-        const gp_peer *p = gp_peer_get(g, pick[i]);
         const uint8_t *addr;
         size_t len;
 
-        gp_peer_addr(g, p, &addr, &len);
+        gp_peer_addr(g, at[i], &addr, &len);
         cw_array(w, 2);
         cw_uint(w, pick[i]);
         cw_bin(w, addr, len);
@@ -185,7 +186,7 @@ void gp_fast_round(crdt_gossip *g)
     uint32_t fresh = 0;
 
     for (i = 0; i < g->set.fanout; i++) {
-        uint64_t id = gp_pick_up(g, to, n);
+        uint64_t id = gp_pick_up(g, to, n, NULL);
 
         if (!id)
             break;
