@@ -192,6 +192,8 @@ void crdt_gossip_free(crdt_gossip *g)
         crdtp_free(&g->mem, g->reasm[i].data);
     }
     crdtp_free(&g->mem, g->reasm);
+    for (i = 0; i < GP_SCRATCH_LISTS; i++)
+        crdtp_free(&g->mem, g->scr[i]);
     crdtp_free(&g->mem, g);
 }
 
@@ -1362,9 +1364,11 @@ static int process(crdt_gossip *g, const uint8_t *addr, size_t addrlen,
                    const uint8_t *data, size_t len, uint64_t outer)
 {
     gp_msg m;
+    cr r;
     int rv;
 
-    rv = gp_parse_envelope(data, len, &m);
+    crdtp_cr_init(&r, data, len, &g->set.limits);
+    rv = gp_parse_envelope(&r, &m);
     if (rv) {
         drop(g, rv == CRDT_ERR_VERSION ? CRDT_GOSSIP_DROP_VERSION
                                        : CRDT_GOSSIP_DROP_MALFORMED);
@@ -1383,7 +1387,7 @@ static int process(crdt_gossip *g, const uint8_t *addr, size_t addrlen,
         drop(g, CRDT_GOSSIP_DROP_MALFORMED);
         return CRDT_OK;
     }
-    rv = gp_parse(g, data, len, &m);
+    rv = gp_parse_body(g, &r, &m);
     if (rv) {
         drop(g, rv == CRDT_ERR_NOMEM ? CRDT_GOSSIP_DROP_NOMEM
                                      : CRDT_GOSSIP_DROP_MALFORMED);

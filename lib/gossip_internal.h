@@ -297,6 +297,11 @@ struct crdt_gossip {
     gp_reasm *reasm;
     size_t nreasm, rcap, rbytes;
 
+    /* the lists of the datagram being parsed (gossip_wire.c) */
+#define GP_SCRATCH_LISTS 7
+    void *scr[GP_SCRATCH_LISTS];
+    size_t scrcap[GP_SCRATCH_LISTS]; /* bytes */
+
     crdt_buf out;               /* the datagram being built */
     crdt_buf tmp;               /* scratch for fragmentation etc. */
     crdt_gossip_metrics m;

@@ -102,6 +102,7 @@ typedef struct gp_leaf {       /* KEYS leaf */
 typedef struct gp_msg {
     uint64_t cluster, sender, incarnation;
     int kind;
+    uint32_t nfields;          /* the datagram's top-level array */
     /* PUSH, STATES */
     gp_item *items;
     uint32_t nitems;
@@ -130,14 +131,19 @@ typedef struct gp_msg {
     size_t flen;
 } gp_msg;
 
-/* Parses the envelope only: fills cluster, sender, incarnation, kind.
- * CRDT_ERR_VERSION for another wire version, CRDT_ERR_DECODE otherwise. */
-int gp_parse_envelope(const uint8_t *data, size_t len, gp_msg *m);
+/* Parses the envelope of the datagram at r (a reader over the whole
+ * datagram, with the node's limits) into m: cluster, sender, incarnation,
+ * kind, field count; leaves r at the body.  CRDT_ERR_VERSION for another
+ * wire version, CRDT_ERR_DECODE otherwise. */
+int gp_parse_envelope(cr *r, gp_msg *m);
 
-/* Parses and checks the whole datagram (decoding every state), so that
- * nothing is applied from a datagram with a bad part.  On error *m holds
- * nothing to free. */
-int gp_parse(crdt_gossip *g, const uint8_t *data, size_t len, gp_msg *m);
+/* Parses and checks the rest of the datagram (decoding every state), so
+ * that nothing is applied from a datagram with a bad part.  The lists of
+ * m live in the node's parse arrays, valid until gp_msg_clear; one
+ * message at a time has lists (a FRAG has none, so the message
+ * reassembled from it may be parsed while it is live).  On error *m
+ * holds nothing to free. */
+int gp_parse_body(crdt_gossip *g, cr *r, gp_msg *m);
 void gp_msg_clear(crdt_gossip *g, gp_msg *m);
 
 /* Checks that raw (an OR-map encoding) has entries under the empty key
