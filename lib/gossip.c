@@ -1512,42 +1512,6 @@ int gp_flush(crdt_gossip *g)
     return rv;
 }
 
-/* True if the context of the OR-map encoded in raw holds a dot that map's
- * context lacks: merging it certainly changes map.  (False says nothing.)
- * raw has been decoded already, so it is well formed. */
-static bool has_new_dot(const crdt_ormap *map, const uint8_t *raw,
-                        size_t len)
-{
-    cr r;
-    uint32_t n, i, nbody;
-
-    crdtp_cr_init(&r, raw, len, NULL);
-    if (crdtp_cr_envelope(&r, CRDT_TAG_ORMAP, &nbody) ||
-        crdtp_cr_map(&r, &n))
-        return false;
-    for (i = 0; i < n; i++) {
-        crdt_dot d;
-
-        if (cr_uint(&r, &d.actor) || cr_uint(&r, &d.counter))
-            return false;
-        if (!crdt_ormap_context_contains(map, d))
-            return true;
-    }
-    if (crdtp_cr_array(&r, &n))
-        return false;
-    for (i = 0; i < n; i++) {
-        crdt_dot d;
-        uint32_t two;
-
-        if (crdtp_cr_array(&r, &two) || cr_uint(&r, &d.actor) ||
-            cr_uint(&r, &d.counter))
-            return false;
-        if (!crdt_ormap_context_contains(map, d))
-            return true;
-    }
-    return false;
-}
-
 /* Applies a decoded state or delta to a key (see gossip_internal.h).
  * The key's hash is brought up to date lazily (gp_flush), except when
  * only the hash can tell whether the merge changed the state. */
@@ -1580,7 +1544,7 @@ int gp_apply(crdt_gossip *g, const uint8_t *key, size_t klen,
             goto fail;
         }
         memcpy(kcopy, key, klen);
-    } else if (!has_new_dot(s->keys[idx].map, raw, rawlen)) {
+    } else if (!gp_has_new_dot(s->keys[idx].map, raw, rawlen)) {
         /* no new event: only the hashes can tell; room to hash the
          * merged state without growing */
         exact = true;

@@ -165,15 +165,16 @@ typedef struct gp_log {
     size_t bytes;           /* sum of entry sizes */
     gp_origin *origins;     /* ascending by origin */
     size_t norigins, ocap;
+    size_t memo;            /* index of the origin last looked up */
     crdt_mem mem;
 } gp_log;
 
 void gp_log_init(gp_log *l, const crdt_mem *mem);
 void gp_log_clear(gp_log *l);
 /* The origin's record, or NULL. */
-gp_origin *gp_log_origin(const gp_log *l, uint64_t origin);
+gp_origin *gp_log_origin(gp_log *l, uint64_t origin);
 /* True iff (origin, seq) is covered by what the node has seen. */
-bool gp_log_seen(const gp_log *l, uint64_t origin, uint64_t seq);
+bool gp_log_seen(gp_log *l, uint64_t origin, uint64_t seq);
 bool gp_origin_covers(uint64_t prefix, uint64_t bits, uint64_t seq);
 /* Records (origin, seq) as seen (creating the origin's record). */
 int gp_log_mark_seen(gp_log *l, uint64_t origin, uint64_t seq,

@@ -171,6 +171,82 @@ static inline int rd_bin(cr *r, const uint8_t **b, size_t *n)
     return crdtp_cr_bin(r, b, n);
 }
 
+/* Containers skip_obj follows itself; deeper ones go to crdtp_cr_skip. */
+#define SKIP_DEPTH 16u
+
+/*
+ * Skips one object with at most max_depth levels of containers, as
+ * crdtp_cr_skip does, reading what states are made of (positive and
+ * negative fixints, nil, booleans, fix arrays and maps, unsigned
+ * integers, bin 8) inline.  Any other object, a container past
+ * SKIP_DEPTH levels, and anything that would fail (truncation, counts
+ * beyond the input, depth) go to crdtp_cr_skip as one object from its
+ * first byte, so that errors are reported exactly as it reports them.
+ */
+static int skip_obj(cr *r, size_t max_depth)
+{
+    uint64_t left[SKIP_DEPTH + 1];
+    const uint8_t *p = r->p, *end = r->end;
+    size_t depth = 0;
+    int rv;
+
+    if (r->err)
+        return r->err;
+    if (max_depth > CR_SKIP_MAX_DEPTH)
+        max_depth = CR_SKIP_MAX_DEPTH;
+    left[0] = 1;
+    for (;;) {
+        uint8_t b;
+
+        while (left[depth] == 0) {
+            if (depth == 0) {
+                r->p = p;
+                return CRDT_OK;
+            }
+            depth--;
+        }
+        left[depth]--;
+        if (p < end) {
+            b = *p;
+            if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 ||
+                b == 0xc3) {
+                p++;
+                continue;
+            }
+            if ((b & 0xe0) == 0x80) { /* fixmap 0x8n, fixarray 0x9n */
+                uint64_t kids = (uint64_t)(b & 0x0f) << (b < 0x90);
+
+                if (!kids) {
+                    p++;
+                    continue;
+                }
+                if (kids <= (size_t)(end - p - 1) && depth + 1 <= max_depth &&
+                    depth + 1 <= SKIP_DEPTH) {
+                    p++;
+                    left[++depth] = kids;
+                    continue;
+                }
+            } else if (b >= 0xcc && b <= 0xcf) {
+                size_t n = (size_t)1 << (b - 0xcc);
+
+                if (n < (size_t)(end - p)) {
+                    p += 1 + n;
+                    continue;
+                }
+            } else if (b == 0xc4 && end - p >= 2 &&
+                       p[1] <= (size_t)(end - p - 2)) {
+                p += 2 + p[1];
+                continue;
+            }
+        }
+        /* the general skip, for this object */
+        r->p = p;
+        if ((rv = crdtp_cr_skip(r, max_depth - depth)))
+            return rv;
+        p = r->p;
+    }
+}
+
 /* Reads an array header of exactly n items. */
 static int arr_exact(cr *r, uint32_t n)
 {
@@ -246,7 +322,7 @@ static int check_state(cr *r)
 
     if (!(rv = crdtp_cr_envelope(r, CRDT_TAG_ORMAP, &nbody)) && nbody != 3)
         rv = crdtp_cr_fail_at(r, start, CRDT_ERR_DECODE);
-    if (!rv && !(rv = crdtp_cr_skip(r, 2)) && !(rv = crdtp_cr_skip(r, 3)))
+    if (!rv && !(rv = skip_obj(r, 2)) && !(rv = skip_obj(r, 3)))
         rv = rd_array(r, &n);
     for (i = 0; !rv && i < n; i++) {
         const uint8_t *k;
@@ -256,8 +332,8 @@ static int check_state(cr *r)
             break;
         if (klen)
             rv = crdtp_cr_fail_at(r, k, CRDT_ERR_DECODE);
-        else if (!(rv = crdtp_cr_skip(r, 1)) && !(rv = crdtp_cr_skip(r, 3)))
-            rv = crdtp_cr_skip(r, r->lim.max_depth + 4);
+        else if (!(rv = skip_obj(r, 1)) && !(rv = skip_obj(r, 3)))
+            rv = skip_obj(r, r->lim.max_depth + 4);
     }
     return rv;
 }
@@ -292,6 +368,42 @@ int gp_decode_state(crdt_gossip *g, const uint8_t *raw, size_t len,
         return rv;
     }
     return decode_checked(g, raw, len, out, info);
+}
+
+bool gp_has_new_dot(const crdt_ormap *map, const uint8_t *raw, size_t len)
+{
+    cr r;
+    uint32_t n, i, nbody;
+
+    crdtp_cr_init(&r, raw, len, NULL);
+    /* the envelope of every decoded state: [1, 12, ... (5 fields) */
+    if (len >= 3 && raw[0] == 0x95 && raw[1] == CRDT_FORMAT_VERSION &&
+        raw[2] == CRDT_TAG_ORMAP)
+        r.p += 3;
+    else if (crdtp_cr_envelope(&r, CRDT_TAG_ORMAP, &nbody))
+        return false;
+    if (crdtp_cr_map(&r, &n))
+        return false;
+    for (i = 0; i < n; i++) {
+        crdt_dot d;
+
+        if (rd_uint(&r, &d.actor) || rd_uint(&r, &d.counter))
+            return false;
+        if (!crdt_ormap_context_contains(map, d))
+            return true;
+    }
+    if (rd_array(&r, &n))
+        return false;
+    for (i = 0; i < n; i++) {
+        crdt_dot d;
+
+        if (arr_exact(&r, 2) || rd_uint(&r, &d.actor) ||
+            rd_uint(&r, &d.counter))
+            return false;
+        if (!crdt_ormap_context_contains(map, d))
+            return true;
+    }
+    return false;
 }
 
 /* [key, state] (STATES) or [origin, seq, key, state] (PUSH). */

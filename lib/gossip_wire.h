@@ -146,6 +146,11 @@ int gp_parse_envelope(cr *r, gp_msg *m);
 int gp_parse_body(crdt_gossip *g, cr *r, gp_msg *m);
 void gp_msg_clear(crdt_gossip *g, gp_msg *m);
 
+/* True if the context of the OR-map encoded in raw holds a dot that
+ * map's context lacks: merging it certainly changes map.  (False says
+ * nothing.)  raw has been decoded already, so it is well formed. */
+bool gp_has_new_dot(const crdt_ormap *map, const uint8_t *raw, size_t len);
+
 /* Checks that raw (an OR-map encoding) has entries under the empty key
  * only, and decodes it into a new map.  For PUSH, STATES, snapshots. */
 int gp_decode_state(crdt_gossip *g, const uint8_t *raw, size_t len,
