@@ -134,6 +134,7 @@ int crdt_gossip_new(crdt_gossip **out, const crdt_gossip_settings *settings,
     while (!g->incarnation)
         g->incarnation = gp_rng_next(&g->rng);
     g->actor = crdt_gossip_actor_of(settings->node_id, g->incarnation);
+    g->envlen = gp_envelope_init(g);
     crdt_buf_init(&g->out, &g->mem);
     crdt_buf_init(&g->tmp, &g->mem);
     gp_log_init(&g->log, &g->mem);

@@ -303,6 +303,9 @@ struct crdt_gossip {
     void *scr[GP_SCRATCH_LISTS];
     size_t scrcap[GP_SCRATCH_LISTS]; /* bytes */
 
+    uint8_t env[4 * 9];         /* version, cluster, node id and
+                                 * incarnation, encoded (gp_begin) */
+    size_t envlen;
     crdt_buf out;               /* the datagram being built */
     crdt_buf tmp;               /* scratch for fragmentation etc. */
     crdt_gossip_metrics m;

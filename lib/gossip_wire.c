@@ -20,19 +20,34 @@
  * Building
  * ====================================================================== */
 
+size_t gp_envelope_init(crdt_gossip *g)
+{
+    uint8_t *q = g->env;
+
+    q = cw_put_uint(q, CRDT_GOSSIP_WIRE_VERSION);
+    q = cw_put_uint(q, g->set.cluster_id);
+    q = cw_put_uint(q, g->set.node_id);
+    q = cw_put_uint(q, g->incarnation);
+    return (size_t)(q - g->env);
+}
+
 void gp_begin(crdt_gossip *g, int kind, unsigned nbody, cw *w)
 {
+    uint8_t *q;
+
     crdt_buf_reset(&g->out);
     w->buf = &g->out;
     w->start = 0;
     w->err = 0;
     msgpack_packer_init(&w->pk, w, cw_write_cb);
-    cw_array(w, 5 + nbody);
-    cw_uint(w, CRDT_GOSSIP_WIRE_VERSION);
-    cw_uint(w, g->set.cluster_id);
-    cw_uint(w, g->set.node_id);
-    cw_uint(w, g->incarnation);
-    cw_uint(w, (uint64_t)kind);
+    /* the array header, the node's fixed fields, the kind */
+    q = cw_span(w, GP_ENVELOPE_MAX);
+    if (!q)
+        return; /* w->err: the writes that follow fail, cw_end reports */
+    q = cw_put_array(q, 5 + nbody);
+    memcpy(q, g->env, g->envlen);
+    q = cw_put_uint(q + g->envlen, (uint64_t)kind);
+    cw_commit(w, q);
 }
 
 void gp_pack_init(gp_packer *p, crdt_gossip *g, uint64_t to, int kind,
@@ -63,16 +78,20 @@ static size_t dgram_size(const gp_packer *p, uint32_t n, size_t bytes)
 static int flush(gp_packer *p, size_t nbytes, uint32_t n, bool last_more)
 {
     crdt_gossip *g = p->g;
+    uint8_t *q;
     cw w;
     int rv;
 
     gp_begin(g, p->kind, p->kind == CRDT_GOSSIP_STATES ? 2 : 1, &w);
-    if (p->kind == CRDT_GOSSIP_STATES)
-        cw_bool(&w, last_more);
-    cw_array(&w, n);
-    if (!w.err && nbytes && (rv = crdt_buf_append(&g->out, p->items.data,
-                                                  nbytes)))
-        w.err = rv;
+    q = cw_span(&w, 1 + CW_HDR_MAX + nbytes);
+    if (q) {
+        if (p->kind == CRDT_GOSSIP_STATES)
+            *q++ = last_more ? 0xc3 : 0xc2;
+        q = cw_put_array(q, n);
+        if (nbytes)
+            memcpy(q, p->items.data, nbytes);
+        cw_commit(&w, q + nbytes);
+    }
     if ((rv = cw_end(&w)))
         return rv;
     p->sent++;

@@ -31,6 +31,9 @@
 
 /* ---- building ---- */
 
+/* Fills g->env with the fixed part of the node's envelope (version,
+ * cluster, sender, incarnation); returns its length. */
+size_t gp_envelope_init(crdt_gossip *g);
 /* Starts g->out as a datagram of `kind` with nbody body fields. */
 void gp_begin(crdt_gossip *g, int kind, unsigned nbody, cw *w);
 
