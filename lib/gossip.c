@@ -275,6 +275,21 @@ static size_t grow_half(size_t cur, size_t need)
  * halves, so ids chosen to defeat interpolation cost at most a binary
  * search more.
  */
+static unsigned bits64(uint64_t v)
+{
+#if defined(__GNUC__)
+    return v ? 64u - (unsigned)__builtin_clzll(v) : 0u;
+#else
+    unsigned n = 0;
+
+    while (v) {
+        v >>= 1;
+        n++;
+    }
+    return n;
+#endif
+}
+
 static size_t peer_lb(const crdt_gossip *g, uint64_t id)
 {
     const uint64_t *v = g->pid;
@@ -282,16 +297,23 @@ static size_t peer_lb(const crdt_gossip *g, uint64_t id)
 
     /* the answer is in [lo, hi]: v[lo - 1] < id <= v[hi] */
     for (step = 0; step < 3 && hi - lo > 8; step++) {
-        uint64_t a = v[lo], b = v[hi - 1];
+        uint64_t a = v[lo], b = v[hi - 1], x, y;
+        unsigned sh;
         size_t m;
 
         if (id <= a)
             return lo;
         if (id > b)
             return hi;
-        /* a < id <= b: m in [lo, hi - 1] */
-        m = lo + (size_t)((unsigned __int128)(id - a) * (hi - 1 - lo) /
-                          (b - a));
+        /* a < id <= b: m = lo + (hi - 1 - lo) (id - a) / (b - a), in
+         * [lo, hi - 1], with the spans cut to 32 bits so that the
+         * product fits in 64 (fewer than 2^32 peers) */
+        x = id - a;
+        y = b - a;
+        sh = bits64(y) > 32 ? bits64(y) - 32 : 0;
+        x >>= sh;
+        y >>= sh;
+        m = lo + (size_t)(x * (uint64_t)(hi - 1 - lo) / y);
         if (v[m] < id)
             lo = m + 1;
         else

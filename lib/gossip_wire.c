@@ -157,8 +157,15 @@ int gp_pack_finish(gp_packer *p)
 
 /* Inline fast paths of the reader for what datagrams are made of (small
  * arrays, integers, short bins); anything else, and every error, goes to
- * mpread.c, which records it. */
-static inline int rd_array(cr *r, uint32_t *n)
+ * mpread.c, which records it.  Forced inline: a call costs more than
+ * they do. */
+#if defined(__GNUC__)
+#define RD_INLINE static inline __attribute__((always_inline))
+#else
+#define RD_INLINE static inline
+#endif
+
+RD_INLINE int rd_array(cr *r, uint32_t *n)
 {
     const uint8_t *p = r->p;
 
@@ -171,12 +178,19 @@ static inline int rd_array(cr *r, uint32_t *n)
     return crdtp_cr_array(r, n);
 }
 
-static inline int rd_uint(cr *r, uint64_t *v)
+RD_INLINE int rd_uint(cr *r, uint64_t *v)
 {
-    return r->err ? r->err : cr_uint(r, v);
+    const uint8_t *q;
+
+    if (!r->err && r->end - r->p >= 9 &&
+        (q = cr_fast_uint(r->p, v)) != NULL) {
+        r->p = q;
+        return CRDT_OK;
+    }
+    return crdtp_cr_uint(r, v);
 }
 
-static inline int rd_bin(cr *r, const uint8_t **b, size_t *n)
+RD_INLINE int rd_bin(cr *r, const uint8_t **b, size_t *n)
 {
     const uint8_t *p = r->p;
 
@@ -267,7 +281,7 @@ static int skip_obj(cr *r, size_t max_depth)
 }
 
 /* Reads an array header of exactly n items. */
-static int arr_exact(cr *r, uint32_t n)
+RD_INLINE int arr_exact(cr *r, uint32_t n)
 {
     uint32_t got;
     int rv = rd_array(r, &got);
