@@ -832,8 +832,7 @@ found:
     return g->pid[j];
 }
 
-/* A random down peer; 0 if none. */
-uint64_t gp_pick_down(crdt_gossip *g)
+uint64_t gp_pick_down(crdt_gossip *g, size_t *idx)
 {
     size_t start, i, k;
 
@@ -845,8 +844,11 @@ uint64_t gp_pick_down(crdt_gossip *g)
     for (i = 0; i < g->npeers; i++) {
         size_t j = (start + i) % g->npeers;
 
-        if (peer_view(g, j)->down && k-- == 0)
+        if (peer_view(g, j)->down && k-- == 0) {
+            if (idx)
+                *idx = j;
             return g->pid[j];
+        }
     }
     return 0;
 }
@@ -859,10 +861,15 @@ static bool wait_live(crdt_gossip *g, const gp_wait *q)
     return i >= 0 && peer_view(g, (size_t)i)->waiting == q->stamp;
 }
 
-/* Makes room for one more request in the wait queue.  When the array
- * is full, the requests answered since (which would leave only when due)
- * go and the rest moves to the front; it grows if that leaves less than
- * half of it free. */
+/* Requests the wait queue holds before it drops the answered ones: it
+ * holds about down_after_ms / round_ms of them (each leaves when due,
+ * after one look at its peer), so this matters only with a long
+ * down_after_ms. */
+#define WAIT_COMPACT 1024u
+
+/* Makes room for one more request in the wait queue: moves the pending
+ * part to the front when that frees half the array, first dropping the
+ * requests answered since when the queue is long; else grows. */
 static int wait_reserve(crdt_gossip *g)
 {
     size_t i, j = 0, cap;
@@ -870,11 +877,16 @@ static int wait_reserve(crdt_gossip *g)
 
     if (g->whead + g->nwait < g->wcap)
         return CRDT_OK;
-    for (i = g->whead; i < g->whead + g->nwait; i++)
-        if (wait_live(g, &g->waitq[i]))
-            g->waitq[j++] = g->waitq[i];
-    g->whead = 0;
-    g->nwait = j;
+    if (g->nwait >= WAIT_COMPACT) {
+        for (i = g->whead; i < g->whead + g->nwait; i++)
+            if (wait_live(g, &g->waitq[i]))
+                g->waitq[j++] = g->waitq[i];
+        g->whead = 0;
+        g->nwait = j;
+    } else if (g->whead) {
+        memmove(g->waitq, g->waitq + g->whead, g->nwait * sizeof *g->waitq);
+        g->whead = 0;
+    }
     if (g->nwait < g->wcap / 2)
         return CRDT_OK;
     cap = crdtp_grow_cap(g->wcap, g->nwait + 1);
@@ -886,20 +898,27 @@ static int wait_reserve(crdt_gossip *g)
     return CRDT_OK;
 }
 
+void gp_expect_answer_at(crdt_gossip *g, size_t i)
+{
+    gp_peer *p;
+
+    if (peer_view(g, i)->waiting)
+        return;
+    /* on NOMEM: no down detection for this request */
+    if (wait_reserve(g) || !(p = peer_touch(g, i)))
+        return;
+    p->waiting = gp_stamp(g);
+    g->waitq[g->whead + g->nwait].id = g->pid[i];
+    g->waitq[g->whead + g->nwait].stamp = p->waiting;
+    g->nwait++;
+}
+
 void gp_expect_answer(crdt_gossip *g, uint64_t to)
 {
     long i = gp_peer_find(g, to);
-    gp_peer *p;
 
-    if (i < 0 || peer_view(g, (size_t)i)->waiting)
-        return;
-    /* on NOMEM: no down detection for this request */
-    if (wait_reserve(g) || !(p = peer_touch(g, (size_t)i)))
-        return;
-    p->waiting = gp_stamp(g);
-    g->waitq[g->whead + g->nwait].id = to;
-    g->waitq[g->whead + g->nwait].stamp = p->waiting;
-    g->nwait++;
+    if (i >= 0)
+        gp_expect_answer_at(g, (size_t)i);
 }
 
 void gp_want_repair(crdt_gossip *g, uint64_t id)

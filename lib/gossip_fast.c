@@ -191,12 +191,12 @@ static void pack_entry(crdt_gossip *g, gp_packer *p, const gp_entry *e)
 void gp_fast_round(crdt_gossip *g)
 {
     uint64_t to[65];
-    size_t n = 0, i, t;
+    size_t at[65], n = 0, i, t;
     gp_origin *self = gp_log_origin(&g->log, g->actor);
     uint32_t fresh = 0;
 
     for (i = 0; i < g->set.fanout; i++) {
-        uint64_t id = gp_pick_up(g, to, n, NULL);
+        uint64_t id = gp_pick_up(g, to, n, &at[n]);
 
         if (!id)
             break;
@@ -204,7 +204,7 @@ void gp_fast_round(crdt_gossip *g)
     }
     if (g->ndown && g->set.down_probe_rounds &&
         gp_rng_below(&g->rng, g->set.down_probe_rounds) == 0) {
-        uint64_t id = gp_pick_down(g);
+        uint64_t id = gp_pick_down(g, &at[n]);
 
         if (id)
             to[n++] = id;
@@ -225,7 +225,9 @@ void gp_fast_round(crdt_gossip *g)
             gp_pack_clear(&p);
         }
         send_summary(g, to[t], CRDT_GOSSIP_SYN, 0, UINT64_MAX, t == 0);
-        gp_expect_answer(g, to[t]);
+        /* sending cannot change the table (the callback finds the node
+         * busy): at[t] is still the peer's index */
+        gp_expect_answer_at(g, at[t]);
     }
     if (n)
         for (i = 0; self && i < fresh; i++)

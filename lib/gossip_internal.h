@@ -326,6 +326,8 @@ void gp_peer_addr(const crdt_gossip *g, size_t i, const uint8_t **addr,
 int gp_send(crdt_gossip *g, uint64_t to, int kind);
 /* Marks that a request to `to` awaits an answer (down detection). */
 void gp_expect_answer(crdt_gossip *g, uint64_t to);
+/* The same for the peer at table index i. */
+void gp_expect_answer_at(crdt_gossip *g, size_t i);
 
 void gp_call_on_change(crdt_gossip *g, const uint8_t *key, size_t klen);
 /* A random peer that is up and not in ex[0..nex) (gp_pick_up), or a
@@ -333,7 +335,7 @@ void gp_call_on_change(crdt_gossip *g, const uint8_t *key, size_t klen);
  * (if not NULL); 0 if none. */
 uint64_t gp_pick_up(crdt_gossip *g, const uint64_t *ex, size_t nex,
                     size_t *idx);
-uint64_t gp_pick_down(crdt_gossip *g);
+uint64_t gp_pick_down(crdt_gossip *g, size_t *idx);
 /* Asks for a repair exchange with peer id soon. */
 void gp_want_repair(crdt_gossip *g, uint64_t id);
 /* Adds the peers of a membership sample. */
