@@ -79,7 +79,7 @@ crdt_actor crdt_gossip_actor_of(uint64_t node_id, uint64_t incarnation)
 
 uint64_t crdt_gossip_node_id(const crdt_gossip *g)
 {
-    return g ? g->set.node_id : 0;
+    return g ? g->node_id : 0;
 }
 
 uint64_t crdt_gossip_incarnation(const crdt_gossip *g)
@@ -128,13 +128,22 @@ int crdt_gossip_new(crdt_gossip **out, const crdt_gossip_settings *settings,
         return CRDT_ERR_NOMEM;
     memset(g, 0, sizeof *g);
     g->set = *settings;
+    g->max_datagram = settings->max_datagram;
+    g->sample_size = settings->sample_size;
+    g->node_id = settings->node_id;
+    g->cluster_id = settings->cluster_id;
+    g->send = settings->callbacks.send;
+    g->on_change = settings->callbacks.on_change;
+    g->on_peer = settings->callbacks.on_peer;
+    g->user_data = settings->callbacks.user_data;
+    g->lim = settings->limits;
     g->mem = m;
     gp_rng_seed(&g->rng, settings->seed ^ 0x676f73736970u);
     g->incarnation = settings->incarnation;
     while (!g->incarnation)
         g->incarnation = gp_rng_next(&g->rng);
     g->actor = crdt_gossip_actor_of(settings->node_id, g->incarnation);
-    g->envlen = gp_envelope_init(g);
+    g->envlen = (uint32_t)gp_envelope_init(g);
     crdt_buf_init(&g->out, &g->mem);
     crdt_buf_init(&g->tmp, &g->mem);
     gp_log_init(&g->log, &g->mem);
@@ -149,7 +158,7 @@ int crdt_gossip_new(crdt_gossip **out, const crdt_gossip_settings *settings,
         g->reg = g->own_reg;
     }
     g->ormap_type = crdt_registry_find(g->reg, CRDT_TAG_ORMAP);
-    gp_store_init(&g->store, g->reg, &g->set.limits, &g->mem, &g->rng);
+    gp_store_init(&g->store, g->reg, &g->lim, &g->mem, &g->rng);
     crdt_hlc_settings_default(&hs);
     hs.wall_ms = hlc_wall;
     hs.user_data = g;
@@ -204,19 +213,19 @@ void crdt_gossip_free(crdt_gossip *g)
 
 void gp_call_on_change(crdt_gossip *g, const uint8_t *key, size_t klen)
 {
-    if (!g->set.callbacks.on_change)
+    if (!g->on_change)
         return;
     g->busy = true;
-    g->set.callbacks.on_change(g->set.callbacks.user_data, key, klen);
+    g->on_change(g->user_data, key, klen);
     g->busy = false;
 }
 
 static void call_on_peer(crdt_gossip *g, uint64_t id, bool up)
 {
-    if (!g->set.callbacks.on_peer)
+    if (!g->on_peer)
         return;
     g->busy = true;
-    g->set.callbacks.on_peer(g->set.callbacks.user_data, id, up);
+    g->on_peer(g->user_data, id, up);
     g->busy = false;
 }
 
@@ -297,10 +306,14 @@ static size_t peer_lb(const crdt_gossip *g, uint64_t id)
 
     /* the answer is in [lo, hi]: v[lo - 1] < id <= v[hi] */
     for (step = 0; step < 3 && hi - lo > 8; step++) {
-        uint64_t a = v[lo], b = v[hi - 1], x, y;
+        uint64_t a, b, x, y;
         unsigned sh;
         size_t m;
 
+        if (step == 0) /* the whole table: its ends are kept */
+            a = g->id_lo, b = g->id_hi;
+        else
+            a = v[lo], b = v[hi - 1];
         if (id <= a)
             return lo;
         if (id > b)
@@ -314,6 +327,8 @@ static size_t peer_lb(const crdt_gossip *g, uint64_t id)
         x >>= sh;
         y >>= sh;
         m = lo + (size_t)(x * (uint64_t)(hi - 1 - lo) / y);
+        if (v[m] == id)
+            return m; /* ids are distinct */
         if (v[m] < id)
             lo = m + 1;
         else
@@ -343,11 +358,13 @@ long gp_peer_find(crdt_gossip *g, uint64_t id)
 {
     long i;
 
-    if (g->memo < g->npeers && g->pid[g->memo] == id)
+    if (g->memo_id == id && g->memo < g->npeers && g->pid[g->memo] == id)
         return (long)g->memo;
     i = peer_cfind(g, id);
-    if (i >= 0)
+    if (i >= 0) {
         g->memo = (size_t)i;
+        g->memo_id = id;
+    }
     return i;
 }
 
@@ -569,6 +586,13 @@ static int peers_reserve(crdt_gossip *g, size_t extra)
     return peers_grow(g, grow_half(g->pcap, need));
 }
 
+/* Keeps id_lo and id_hi after a change of the table. */
+static void peers_ends(crdt_gossip *g)
+{
+    g->id_lo = g->npeers ? g->pid[0] : 0;
+    g->id_hi = g->npeers ? g->pid[g->npeers - 1] : 0;
+}
+
 /* Inserts a new peer without a state (reserved); returns its index. */
 static size_t peer_insert(crdt_gossip *g, uint64_t id)
 {
@@ -581,6 +605,8 @@ static size_t peer_insert(crdt_gossip *g, uint64_t id)
     g->pslot[i] = 0;
     g->npeers++;
     g->memo = i;
+    g->memo_id = id;
+    peers_ends(g);
     return i;
 }
 
@@ -594,7 +620,7 @@ static long learn_peer(crdt_gossip *g, uint64_t id, const uint8_t *addr,
 
     if (i >= 0)
         return i;
-    if (id == g->set.node_id || peers_reserve(g, 1))
+    if (id == g->node_id || peers_reserve(g, 1))
         return -1;
     i = (long)peer_insert(g, id);
     if (addrlen && set_addr(g, (size_t)i, addr, addrlen)) {
@@ -612,7 +638,7 @@ int crdt_gossip_add_peer(crdt_gossip *g, uint64_t id, const uint8_t *addr,
     long i;
     int rv;
 
-    if (!g || !id || id == (g ? g->set.node_id : 0) || addrlen > 255 ||
+    if (!g || !id || id == (g ? g->node_id : 0) || addrlen > 255 ||
         (!addr && addrlen))
         return CRDT_ERR_INVALID_ARG;
     if (g->busy)
@@ -643,7 +669,7 @@ static int cmp_u64(const void *a, const void *b)
  * node's own. */
 static bool add_candidate(const crdt_gossip *g, const uint64_t *v, size_t i)
 {
-    return (i == 0 || v[i - 1] != v[i]) && v[i] != g->set.node_id;
+    return (i == 0 || v[i - 1] != v[i]) && v[i] != g->node_id;
 }
 
 /*
@@ -716,6 +742,7 @@ int crdt_gossip_add_peers(crdt_gossip *g, const uint64_t *ids, size_t n)
         g->pslot[k] = 0;
     }
     g->npeers += add;
+    peers_ends(g);
 out:
     crdtp_free(&g->mem, sorted);
     return rv;
@@ -744,6 +771,7 @@ int crdt_gossip_remove_peer(crdt_gossip *g, uint64_t id)
     memmove(&g->pslot[i], &g->pslot[i + 1],
             (g->npeers - (size_t)i - 1) * sizeof *g->pslot);
     g->npeers--;
+    peers_ends(g);
     return CRDT_OK;
 }
 
@@ -1011,7 +1039,7 @@ void gp_learn_members(crdt_gossip *g, const struct gp_member *mb, size_t n)
     size_t i;
 
     for (i = 0; i < n; i++)
-        if (mb[i].id != g->set.node_id)
+        if (mb[i].id != g->node_id)
             learn_peer(g, mb[i].id, mb[i].addr, mb[i].addrlen);
 }
 
@@ -1042,14 +1070,14 @@ static void deliver(crdt_gossip *g, uint64_t to, int kind,
         if (i >= 0)
             gp_peer_addr(g, (size_t)i, &addr, &addrlen);
     }
-    g->m.sent[kind]++;
-    g->m.sent_bytes[kind] += len;
-    g->m.bytes_sent += len;
-    if (g->set.callbacks.send) {
+    g->kc[kind].sent++;
+    g->kc[kind].sent_bytes += len;
+    g->bytes_sent += len;
+    if (g->send) {
         int rv;
 
         g->busy = true;
-        rv = g->set.callbacks.send(g->set.callbacks.user_data, to, addr,
+        rv = g->send(g->user_data, to, addr,
                                    addrlen, data, len);
         g->busy = false;
         if (rv)
@@ -1100,12 +1128,12 @@ int gp_send(crdt_gossip *g, uint64_t to, int kind)
     crdt_buf whole;
     uint64_t fid;
 
-    if (len <= g->set.max_datagram) {
+    if (len <= g->max_datagram) {
         deliver(g, to, kind, g->out.data, len);
         return CRDT_OK;
     }
     /* too long: send it as fragments of a message the peer reassembles */
-    chunk = g->set.max_datagram - GP_FRAG_OVERHEAD;
+    chunk = g->max_datagram - GP_FRAG_OVERHEAD;
     count = (len + chunk - 1) / chunk;
     chunk = (len + count - 1) / count; /* as the receiver computes it */
     if (len > g->set.reassembly_max_bytes || len > UINT32_MAX) {
@@ -1316,7 +1344,7 @@ static int reassemble(crdt_gossip *g, const gp_msg *m, const uint8_t *addr,
     chunk = ((size_t)m->ftotal + m->fcount - 1) / m->fcount;
     if (!r) {
         if (m->ftotal > g->set.reassembly_max_bytes ||
-            chunk > g->set.max_datagram) {
+            chunk > g->max_datagram) {
             drop(g, CRDT_GOSSIP_DROP_BUDGET);
             return CRDT_OK;
         }
@@ -1409,18 +1437,18 @@ static int process(crdt_gossip *g, const uint8_t *addr, size_t addrlen,
     cr r;
     int rv;
 
-    crdtp_cr_init(&r, data, len, &g->set.limits);
+    crdtp_cr_init(&r, data, len, &g->lim);
     rv = gp_parse_envelope(&r, &m);
     if (rv) {
         drop(g, rv == CRDT_ERR_VERSION ? CRDT_GOSSIP_DROP_VERSION
                                        : CRDT_GOSSIP_DROP_MALFORMED);
         return CRDT_OK;
     }
-    if (m.cluster != g->set.cluster_id) {
+    if (m.cluster != g->cluster_id) {
         drop(g, CRDT_GOSSIP_DROP_CLUSTER);
         return CRDT_OK;
     }
-    if (m.sender == g->set.node_id) {
+    if (m.sender == g->node_id) {
         drop(g, CRDT_GOSSIP_DROP_SELF);
         return CRDT_OK;
     }
@@ -1435,8 +1463,8 @@ static int process(crdt_gossip *g, const uint8_t *addr, size_t addrlen,
                                      : CRDT_GOSSIP_DROP_MALFORMED);
         return rv == CRDT_ERR_NOMEM ? rv : CRDT_OK;
     }
-    g->m.received[m.kind]++;
-    g->m.received_bytes[m.kind] += len;
+    g->kc[m.kind].received++;
+    g->kc[m.kind].received_bytes += len;
     heard(g, m.sender, m.incarnation, addr, addrlen);
     switch (m.kind) {
     case CRDT_GOSSIP_PUSH:
@@ -1465,8 +1493,8 @@ int crdt_gossip_receive(crdt_gossip *g, uint64_t now_ms, const uint8_t *addr,
     if (g->busy)
         return CRDT_ERR_BUSY;
     advance(g, now_ms);
-    g->m.bytes_received += len;
-    if (len > g->set.max_datagram) {
+    g->bytes_received += len;
+    if (len > g->max_datagram) {
         drop(g, CRDT_GOSSIP_DROP_OVERSIZE);
         return CRDT_OK;
     }
@@ -1868,7 +1896,7 @@ int crdt_gossip_snapshot(const crdt_gossip *g, crdt_buf *out)
     msgpack_packer_init(&w.pk, &w, cw_write_cb);
     cw_array(&w, 3);
     cw_uint(&w, 1);
-    cw_uint(&w, g->set.node_id);
+    cw_uint(&w, g->node_id);
     cw_array(&w, g->store.len);
     for (i = 0; i < g->store.len && !w.err; i++) {
         cw_array(&w, 2);
@@ -1890,7 +1918,7 @@ static int walk_snapshot(crdt_gossip *g, const uint8_t *data, size_t len,
     uint64_t v;
     int rv;
 
-    crdtp_cr_init(&r, data, len, &g->set.limits);
+    crdtp_cr_init(&r, data, len, &g->lim);
     if (!(rv = crdtp_cr_array(&r, &n)) && n != 3)
         rv = crdtp_cr_fail_at(&r, data, CRDT_ERR_DECODE);
     if (!rv && !(rv = crdtp_cr_uint(&r, &v)) && v != 1)
@@ -1962,6 +1990,8 @@ int crdt_gossip_restore(crdt_gossip *g, const uint8_t *data, size_t len,
 
 void crdt_gossip_metrics_get(const crdt_gossip *g, crdt_gossip_metrics *m)
 {
+    size_t k;
+
     if (!m)
         return;
     if (!g) {
@@ -1969,6 +1999,14 @@ void crdt_gossip_metrics_get(const crdt_gossip *g, crdt_gossip_metrics *m)
         return;
     }
     *m = g->m;
+    m->bytes_sent = g->bytes_sent;
+    m->bytes_received = g->bytes_received;
+    for (k = 0; k < CRDT_GOSSIP_KINDS; k++) {
+        m->sent[k] = g->kc[k].sent;
+        m->sent_bytes[k] = g->kc[k].sent_bytes;
+        m->received[k] = g->kc[k].received;
+        m->received_bytes[k] = g->kc[k].received_bytes;
+    }
     m->log_bytes = g->log.bytes;
     m->log_entries = g->log.count;
     m->peers_up = g->npeers - g->ndown;

@@ -39,7 +39,7 @@ static gp_entry *ent(const gp_origin *o, uint32_t i)
 static uint8_t *put_members(crdt_gossip *g, uint8_t *q, uint64_t to)
 {
     uint64_t pick[16];
-    size_t at[16], n = 0, want = g->set.sample_size, i;
+    size_t at[16], n = 0, want = g->sample_size, i;
 
     if (want > 16)
         want = 16;
@@ -74,7 +74,7 @@ static uint8_t *put_members(crdt_gossip *g, uint8_t *q, uint64_t to)
  * 255 + 1 bytes: computed exactly below). */
 static size_t members_bytes(const crdt_gossip *g)
 {
-    return 3 + (size_t)(g->set.sample_size < 16 ? g->set.sample_size : 16) *
+    return 3 + (size_t)(g->sample_size < 16 ? g->sample_size : 16) *
                    (1 + 9 + 2 + 255);
 }
 
@@ -101,7 +101,7 @@ static int send_summary(crdt_gossip *g, uint64_t to, int kind, uint64_t lo,
          end++)
         ;
     n = end - first;
-    room = g->set.max_datagram - GP_ENVELOPE_MAX - 2 * 9 - 2 * 3 -
+    room = g->max_datagram - GP_ENVELOPE_MAX - 2 * 9 - 2 * 3 -
            members_bytes(g);
     cap = room / SUM_ENTRY_MAX;
     if (!cap)

@@ -25,8 +25,8 @@ size_t gp_envelope_init(crdt_gossip *g)
     uint8_t *q = g->env;
 
     q = cw_put_uint(q, CRDT_GOSSIP_WIRE_VERSION);
-    q = cw_put_uint(q, g->set.cluster_id);
-    q = cw_put_uint(q, g->set.node_id);
+    q = cw_put_uint(q, g->cluster_id);
+    q = cw_put_uint(q, g->node_id);
     q = cw_put_uint(q, g->incarnation);
     return (size_t)(q - g->env);
 }
@@ -112,7 +112,7 @@ bool gp_pack_item_begin(gp_packer *p, cw *w)
 
 void gp_pack_item_end(gp_packer *p, cw *w)
 {
-    size_t max = p->g->set.max_datagram, item;
+    size_t max = p->g->max_datagram, item;
     int rv;
 
     if ((rv = cw_end(w))) {
@@ -298,11 +298,14 @@ RD_INLINE int arr_exact(cr *r, uint32_t n)
 enum { S_ITEMS, S_SUMS, S_MEMBERS, S_BLOCKS, S_LEAVES, S_KHS, S_WANTS };
 #define SCRATCH_KEEP 16384u
 
-static void *scratch(crdt_gossip *g, unsigned which, size_t n, size_t size)
+static void *scratch(crdt_gossip *g, unsigned which, size_t n, size_t size,
+                     void *small)
 {
     size_t bytes, cap = g->scrcap[which];
     void *p;
 
+    if (small && n <= GP_MSG_SMALL)
+        return small;
     if (!n)
         n = 1;
     if (n > SIZE_MAX / size)
@@ -318,6 +321,8 @@ static void *scratch(crdt_gossip *g, unsigned which, size_t n, size_t size)
     crdtp_free(&g->mem, g->scr[which]);
     g->scr[which] = p;
     g->scrcap[which] = bytes;
+    if (bytes > SCRATCH_KEEP)
+        g->scr_big = true;
     return p;
 }
 
@@ -325,7 +330,7 @@ int gp_parse_envelope(cr *r, gp_msg *m)
 {
     uint64_t v, kind;
 
-    memset(m, 0, sizeof *m);
+    memset(m, 0, GP_MSG_BUFS);
     if (rd_array(r, &m->nfields) || m->nfields < 5)
         return CRDT_ERR_DECODE;
     if (rd_uint(r, &v))
@@ -380,7 +385,7 @@ static int decode_checked(crdt_gossip *g, const uint8_t *raw, size_t len,
 
     if (!m)
         return CRDT_ERR_NOMEM;
-    rv = crdt_ormap_decode(m, raw, len, &g->set.limits, info);
+    rv = crdt_ormap_decode(m, raw, len, &g->lim, info);
     if (rv) {
         crdt_ormap_free(m);
         return rv;
@@ -395,7 +400,7 @@ int gp_decode_state(crdt_gossip *g, const uint8_t *raw, size_t len,
     cr r;
     int rv;
 
-    crdtp_cr_init(&r, raw, len, &g->set.limits);
+    crdtp_cr_init(&r, raw, len, &g->lim);
     if ((rv = check_state(&r))) {
         crdtp_cr_info(&r, info);
         return rv;
@@ -447,7 +452,7 @@ static int parse_items(crdt_gossip *g, cr *r, gp_msg *m, bool push)
 
     if ((rv = rd_array(r, &n)))
         return rv;
-    m->items = scratch(g, S_ITEMS, n, sizeof *m->items);
+    m->items = scratch(g, S_ITEMS, n, sizeof *m->items, m->item_buf);
     if (!m->items)
         return CRDT_ERR_NOMEM;
     for (i = 0; i < n; i++) {
@@ -488,7 +493,7 @@ static int parse_summary(crdt_gossip *g, cr *r, gp_msg *m)
         return crdtp_cr_fail(r, CRDT_ERR_DECODE);
     if ((rv = rd_array(r, &n)))
         return rv;
-    m->sums = scratch(g, S_SUMS, n, sizeof *m->sums);
+    m->sums = scratch(g, S_SUMS, n, sizeof *m->sums, m->sum_buf);
     if (!m->sums)
         return CRDT_ERR_NOMEM;
     for (i = 0; i < n; i++) {
@@ -504,7 +509,8 @@ static int parse_summary(crdt_gossip *g, cr *r, gp_msg *m)
     m->nsums = n;
     if ((rv = rd_array(r, &n)))
         return rv;
-    m->members = scratch(g, S_MEMBERS, n, sizeof *m->members);
+    m->members = scratch(g, S_MEMBERS, n, sizeof *m->members,
+                         m->member_buf);
     if (!m->members)
         return CRDT_ERR_NOMEM;
     for (i = 0; i < n; i++) {
@@ -542,7 +548,7 @@ static int parse_tree(crdt_gossip *g, cr *r, gp_msg *m)
 
     if ((rv = rd_array(r, &n)))
         return rv;
-    m->blocks = scratch(g, S_BLOCKS, n, sizeof *m->blocks);
+    m->blocks = scratch(g, S_BLOCKS, n, sizeof *m->blocks, NULL);
     if (!m->blocks)
         return CRDT_ERR_NOMEM;
     for (i = 0; i < n; i++) {
@@ -587,8 +593,8 @@ static int parse_keys(crdt_gossip *g, cr *r, gp_msg *m)
         total += nk;
     }
     r->p = save;
-    m->leaves = scratch(g, S_LEAVES, n, sizeof *m->leaves);
-    m->khs = scratch(g, S_KHS, total, sizeof *m->khs);
+    m->leaves = scratch(g, S_LEAVES, n, sizeof *m->leaves, NULL);
+    m->khs = scratch(g, S_KHS, total, sizeof *m->khs, NULL);
     if (!m->leaves || !m->khs)
         return CRDT_ERR_NOMEM;
     rd_array(r, &n);
@@ -630,7 +636,7 @@ static int parse_want(crdt_gossip *g, cr *r, gp_msg *m)
 
     if ((rv = rd_array(r, &n)))
         return rv;
-    m->wants = scratch(g, S_WANTS, n, sizeof *m->wants);
+    m->wants = scratch(g, S_WANTS, n, sizeof *m->wants, NULL);
     if (!m->wants)
         return CRDT_ERR_NOMEM;
     for (i = 0; i < n; i++)
@@ -710,11 +716,12 @@ void gp_msg_clear(crdt_gossip *g, gp_msg *m)
 
     for (i = 0; m->items && i < m->nitems; i++)
         crdt_ormap_free(m->items[i].map);
-    for (i = 0; i < GP_SCRATCH_LISTS; i++)
+    for (i = 0; g->scr_big && i < GP_SCRATCH_LISTS; i++)
         if (g->scrcap[i] > SCRATCH_KEEP) {
             crdtp_free(&g->mem, g->scr[i]);
             g->scr[i] = NULL;
             g->scrcap[i] = 0;
         }
-    memset(m, 0, sizeof *m);
+    g->scr_big = false;
+    memset(m, 0, GP_MSG_BUFS);
 }

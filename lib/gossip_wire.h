@@ -66,6 +66,10 @@ void gp_pack_clear(gp_packer *p);
 
 /* ---- parsing ---- */
 
+/* Items, summary entries and members a message holds without the
+ * node's arrays. */
+#define GP_MSG_SMALL 4u
+
 typedef struct gp_item {       /* PUSH delta or STATES state */
     uint64_t origin, seq;      /* PUSH only */
     const uint8_t *key;
@@ -132,7 +136,15 @@ typedef struct gp_msg {
     uint32_t findex, fcount, ftotal;
     const uint8_t *fbytes;
     size_t flen;
+    /* the lists of the usual summary or push, on the caller's stack
+     * rather than in the node's arrays (GP_MSG_BUFS: not cleared) */
+    gp_item item_buf[GP_MSG_SMALL];
+    gp_sum sum_buf[GP_MSG_SMALL];
+    gp_member member_buf[GP_MSG_SMALL];
 } gp_msg;
+
+/* The part of gp_msg that parsing clears. */
+#define GP_MSG_BUFS offsetof(gp_msg, item_buf)
 
 /* Parses the envelope of the datagram at r (a reader over the whole
  * datagram, with the node's limits) into m: cluster, sender, incarnation,
@@ -142,8 +154,9 @@ int gp_parse_envelope(cr *r, gp_msg *m);
 
 /* Parses and checks the rest of the datagram (decoding every state), so
  * that nothing is applied from a datagram with a bad part.  The lists of
- * m live in the node's parse arrays, valid until gp_msg_clear; one
- * message at a time has lists (a FRAG has none, so the message
+ * m live in m itself when short, else in the node's parse arrays, valid
+ * until gp_msg_clear (m must not be copied meanwhile); one message at a
+ * time has lists in the node's arrays (a FRAG has none, so the message
  * reassembled from it may be parsed while it is live).  On error *m
  * holds nothing to free. */
 int gp_parse_body(crdt_gossip *g, cr *r, gp_msg *m);
