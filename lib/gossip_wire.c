@@ -58,12 +58,15 @@ void gp_pack_init(gp_packer *p, crdt_gossip *g, uint64_t to, int kind,
     p->to = to;
     p->kind = kind;
     p->budget = budget;
-    crdt_buf_init(&p->items, &g->mem);
+    /* crdt_buf_init, inline: a packer is set up for every summary and
+     * most pack nothing */
+    p->items.mem = g->mem;
 }
 
 void gp_pack_clear(gp_packer *p)
 {
-    crdt_buf_clear(&p->items);
+    if (p->items.data)
+        crdt_buf_clear(&p->items);
 }
 
 /* Bytes of the datagram for n items of `bytes`: envelope, the STATES
@@ -180,12 +183,24 @@ RD_INLINE int rd_array(cr *r, uint32_t *n)
 
 RD_INLINE int rd_uint(cr *r, uint64_t *v)
 {
-    const uint8_t *q;
+    const uint8_t *p = r->p, *q;
 
-    if (!r->err && r->end - r->p >= 9 &&
-        (q = cr_fast_uint(r->p, v)) != NULL) {
-        r->p = q;
-        return CRDT_OK;
+    if (!r->err && p < r->end) {
+        uint8_t b = *p;
+
+        if (b < 0x80) {
+            *v = b;
+            r->p = p + 1;
+            return CRDT_OK;
+        }
+        /* 0xcc..0xcf: 1, 2, 4 or 8 bytes follow (the last integers of
+         * a datagram have fewer than 9 bytes after them) */
+        if (b >= 0xcc && b <= 0xcf &&
+            (size_t)(r->end - p) > ((size_t)1 << (b - 0xcc)) &&
+            (q = cr_fast_uint(p, v)) != NULL) {
+            r->p = q;
+            return CRDT_OK;
+        }
     }
     return crdtp_cr_uint(r, v);
 }
@@ -298,14 +313,12 @@ RD_INLINE int arr_exact(cr *r, uint32_t n)
 enum { S_ITEMS, S_SUMS, S_MEMBERS, S_BLOCKS, S_LEAVES, S_KHS, S_WANTS };
 #define SCRATCH_KEEP 16384u
 
-static void *scratch(crdt_gossip *g, unsigned which, size_t n, size_t size,
-                     void *small)
+static void *scratch_get(crdt_gossip *g, unsigned which, size_t n,
+                         size_t size)
 {
     size_t bytes, cap = g->scrcap[which];
     void *p;
 
-    if (small && n <= GP_MSG_SMALL)
-        return small;
     if (!n)
         n = 1;
     if (n > SIZE_MAX / size)
@@ -324,6 +337,15 @@ static void *scratch(crdt_gossip *g, unsigned which, size_t n, size_t size,
     if (bytes > SCRATCH_KEEP)
         g->scr_big = true;
     return p;
+}
+
+/* Room for n elements of size bytes: small (in the message) if it has
+ * room and is not NULL, else the node's array `which`; NULL for NOMEM. */
+RD_INLINE void *scratch(crdt_gossip *g, unsigned which, size_t n, size_t size,
+                        void *small)
+{
+    return small && n <= GP_MSG_SMALL ? small
+                                      : scratch_get(g, which, n, size);
 }
 
 int gp_parse_envelope(cr *r, gp_msg *m)
