@@ -307,9 +307,22 @@ struct crdt_gossip {
     gp_log log;
     gp_store store;             /* (its dirty count first) */
 
+    /* ---- warm: every tick ---- */
+    crdt_mem mem;
+    uint64_t round;             /* rounds run */
+    uint64_t seq;               /* last local delta seq */
+    size_t cursor;              /* summary rotation: next origin index */
+    uint64_t last_behind;       /* last repair asked for a lagging peer */
+    gp_wait *waitq;             /* pending requests: [whead, + nwait) */
+    size_t whead, nwait, wcap;
+    size_t nreasm;              /* (reasm below) */
+    size_t nrep;                /* (repq below) */
+    size_t nst, stcap;          /* states used (live or free), allocated */
+    size_t stfree;              /* 1 + first free state, 0 = none */
+    crdt_gossip_metrics m;      /* the other counters (rounds first) */
+
     /* ---- the rest ---- */
     crdt_gossip_settings set;
-    crdt_mem mem;
     uint64_t incarnation;
     crdt_actor actor;
     crdt_hlc *hlc;
@@ -317,26 +330,17 @@ struct crdt_gossip {
     crdt_registry *own_reg;     /* builtins, when set.registry is NULL */
     const crdt_type *ormap_type;
 
-    uint64_t round;             /* rounds run */
-    uint64_t seq;               /* last local delta seq */
-    size_t cursor;              /* summary rotation: next origin index */
-    uint64_t last_behind;       /* last repair asked for a lagging peer */
-
-    size_t nst, stcap;          /* states used (live or free), allocated */
-    size_t stfree;              /* 1 + first free state, 0 = none */
     uint8_t *arena;             /* addresses: [len][bytes] records */
     size_t arena_cap, arena_dead;
-    gp_wait *waitq;             /* pending requests: [whead, + nwait) */
-    size_t whead, nwait, wcap;
     uint64_t *repq;             /* ids of peers a repair is due with */
-    size_t nrep, repcap;
+    size_t repcap;
 
     gp_qdgram *queue;           /* poll mode: ring */
     size_t qhead, qcount, qcap, qbytes;
     uint8_t *polled;            /* the last polled datagram's block */
 
     gp_reasm *reasm;
-    size_t nreasm, rcap, rbytes;
+    size_t rcap, rbytes;
 
     /* the lists of the datagram being parsed (gossip_wire.c) */
 #define GP_SCRATCH_LISTS 7
@@ -345,7 +349,6 @@ struct crdt_gossip {
     bool scr_big;               /* a list is past its keep size */
 
     crdt_buf tmp;               /* scratch for fragmentation etc. */
-    crdt_gossip_metrics m;      /* the other counters */
 };
 
 /* ---- gossip.c helpers used by the other files ---- */
