@@ -261,8 +261,8 @@ uint32_t gp_stamp(const crdt_gossip *g)
 /* What a peer without a state reads as (read-only). */
 static const gp_peer no_state;
 
-/* Grows by half: with the state pool grown alike, a peer costs at most
- * 8 + 4 (x 1.5) + 24 (x 1.5) = 54 bytes. */
+/* Grows by half (the state pool: with the id arrays doubling, a peer
+ * costs at most (8 + 4) x 2 + 24 x 1.5 = 60 bytes). */
 static size_t grow_half(size_t cur, size_t need)
 {
     size_t cap = cur < 8 ? 8 : cur;
@@ -275,15 +275,6 @@ static size_t grow_half(size_t cur, size_t need)
     return cap;
 }
 
-/*
- * The first index whose id is >= id.  Peer ids are random 64-bit numbers
- * (hashes of names, random draws) or a run of small integers (the
- * simulator's), so interpolating between the ends of the range finds the
- * place in one or two probes where halving takes log2 n, each probe a
- * cache miss in a large table.  After three steps the search goes on by
- * halves, so ids chosen to defeat interpolation cost at most a binary
- * search more.
- */
 static unsigned bits64(uint64_t v)
 {
 #if defined(__GNUC__)
@@ -299,50 +290,69 @@ static unsigned bits64(uint64_t v)
 #endif
 }
 
+/*
+ * The first index whose id is >= id.  Peer ids are random 64-bit numbers
+ * (hashes of names, random draws) or a run of small integers (the
+ * simulator's), so interpolating finds the place in one or two probes
+ * where halving takes log2 n, each probe a cache miss in a large table.
+ * Each step interpolates between the two nearest ids known to bracket
+ * id (at first the table's ends, kept in the node), so it reads only its
+ * own probe.  After four steps the search goes on by halves, so ids
+ * chosen to defeat interpolation cost at most a binary search more.
+ */
 static size_t peer_lb(const crdt_gossip *g, uint64_t id)
 {
     const uint64_t *v = g->pid;
-    size_t lo = 0, hi = g->npeers, step;
+    size_t n = g->npeers, la, hb, step;
+    uint64_t va, vb;
 
-    /* the answer is in [lo, hi]: v[lo - 1] < id <= v[hi] */
-    for (step = 0; step < 3 && hi - lo > 8; step++) {
-        uint64_t a, b, x, y;
-        unsigned sh;
+    if (n <= 8 || id <= g->id_lo) {
+        la = 0, hb = n; /* halving from the start (n <= 8: a line) */
+        if (n && id <= g->id_lo)
+            return 0;
+        goto halve;
+    }
+    if (id > g->id_hi)
+        return n;
+    /* v[la] = va < id <= vb = v[hb], la < hb */
+    la = 0, va = g->id_lo;
+    hb = n - 1, vb = g->id_hi;
+    for (step = 0; step < 4 && hb - la > 1; step++) {
+        uint64_t x = id - va, y = vb - va;
+        unsigned sh = bits64(y) > 32 ? bits64(y) - 32 : 0;
         size_t m;
 
-        if (step == 0) /* the whole table: its ends are kept */
-            a = g->id_lo, b = g->id_hi;
-        else
-            a = v[lo], b = v[hi - 1];
-        if (id <= a)
-            return lo;
-        if (id > b)
-            return hi;
-        /* a < id <= b: m = lo + (hi - 1 - lo) (id - a) / (b - a), in
-         * [lo, hi - 1], with the spans cut to 32 bits so that the
-         * product fits in 64 (fewer than 2^32 peers) */
-        x = id - a;
-        y = b - a;
-        sh = bits64(y) > 32 ? bits64(y) - 32 : 0;
-        x >>= sh;
-        y >>= sh;
-        m = lo + (size_t)(x * (uint64_t)(hi - 1 - lo) / y);
-        if (v[m] == id)
-            return m; /* ids are distinct */
-        if (v[m] < id)
-            lo = m + 1;
-        else
-            hi = m;
+        /* x <= y: the span cut to 32 bits keeps x (hb - la) in 64 */
+        m = la + (size_t)((x >> sh) * (uint64_t)(hb - la) / (y >> sh));
+        if (m <= la)
+            m = la + 1;
+        else if (m >= hb)
+            m = hb - 1;
+        /* the probe and its neighbour (mostly one line) settle an
+         * estimate one off */
+        if (v[m] < id) {
+            if (v[m + 1] >= id)
+                return m + 1;
+            la = m + 1, va = v[m + 1];
+        } else {
+            if (v[m - 1] < id)
+                return m;
+            hb = m - 1, vb = v[m - 1];
+        }
     }
-    while (lo < hi) {
-        size_t m = lo + (hi - lo) / 2;
+    if (hb - la <= 1)
+        return hb;
+    la++; /* the answer is in [la, hb] */
+halve:
+    while (la < hb) {
+        size_t m = la + (hb - la) / 2;
 
         if (v[m] < id)
-            lo = m + 1;
+            la = m + 1;
         else
-            hi = m;
+            hb = m;
     }
-    return lo;
+    return la;
 }
 
 static long peer_cfind(const crdt_gossip *g, uint64_t id)
@@ -583,7 +593,7 @@ static int peers_reserve(crdt_gossip *g, size_t extra)
 
     if (rv || need <= g->pcap)
         return rv;
-    return peers_grow(g, grow_half(g->pcap, need));
+    return peers_grow(g, crdtp_grow_cap(g->pcap, need));
 }
 
 /* Keeps id_lo and id_hi after a change of the table. */

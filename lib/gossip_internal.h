@@ -211,7 +211,8 @@ size_t gp_log_expire(gp_log *l, uint64_t min_round, size_t max_bytes,
  * exists only once the node has dealt with it (heard from it, asked it
  * something, stored its address, wants a repair with it); until then it
  * is all zeros, so a node of a formed 10,000-node cluster writes 12
- * bytes per peer, and 36 per peer it has talked to.  Times are ms since
+ * bytes per peer, and 36 per peer it has talked to (60 at most with the
+ * arrays' room to grow).  Times are ms since
  * the node's clock origin (the first tick) + 1, saturating at
  * UINT32_MAX - 1; 0 is none.
  */
