@@ -36,9 +36,43 @@ typedef struct gp_rng {
 } gp_rng;
 
 void gp_rng_seed(gp_rng *r, uint64_t seed);
-uint64_t gp_rng_next(gp_rng *r);
-/* Uniform in [0, n); n > 0. */
-uint64_t gp_rng_below(gp_rng *r, uint64_t n);
+
+/* Inline: every peer picked draws one or two. */
+static inline uint64_t gp_rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static inline uint64_t gp_rng_next(gp_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t out = gp_rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = gp_rotl(s[3], 45);
+    return out;
+}
+
+/* Uniform in [0, n); n > 0: Lemire's multiply-shift with rejection. */
+static inline uint64_t gp_rng_below(gp_rng *r, uint64_t n)
+{
+    unsigned __int128 m = (unsigned __int128)gp_rng_next(r) * n;
+    uint64_t lo = (uint64_t)m;
+
+    if (lo < n) {
+        uint64_t t = -n % n;
+
+        while (lo < t) {
+            m = (unsigned __int128)gp_rng_next(r) * n;
+            lo = (uint64_t)m;
+        }
+    }
+    return (uint64_t)(m >> 64);
+}
 
 /* XXH3-64 (seed 0) of data. */
 uint64_t gp_hash(const void *data, size_t len);

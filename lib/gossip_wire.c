@@ -745,5 +745,6 @@ void gp_msg_clear(crdt_gossip *g, gp_msg *m)
             g->scrcap[i] = 0;
         }
     g->scr_big = false;
-    memset(m, 0, GP_MSG_BUFS);
+    m->items = NULL; /* m is dead now; this keeps a second clear harmless */
+    m->nitems = 0;
 }

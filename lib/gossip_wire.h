@@ -160,6 +160,7 @@ int gp_parse_envelope(cr *r, gp_msg *m);
  * reassembled from it may be parsed while it is live).  On error *m
  * holds nothing to free. */
 int gp_parse_body(crdt_gossip *g, cr *r, gp_msg *m);
+/* Frees what m holds (its decoded maps); m is not to be used after. */
 void gp_msg_clear(crdt_gossip *g, gp_msg *m);
 
 /* True if the context of the OR-map encoded in raw holds a dot that
