@@ -36,6 +36,7 @@ void gp_tree_clear(gp_tree *t)
         crdtp_free(&t->mem, t->level[l]);
     memset(t->level, 0, sizeof t->level);
     t->depth = 0;
+    t->root = 0;
 }
 
 static uint64_t node_of(uint64_t pos, unsigned level)
@@ -47,13 +48,15 @@ void gp_tree_add(gp_tree *t, uint64_t pos, uint64_t delta)
 {
     unsigned l;
 
+    if (t->level[0])
+        t->root += delta;
     for (l = 0; l <= t->depth && t->level[l]; l++)
         t->level[l][node_of(pos, l)] += delta;
 }
 
 uint64_t gp_tree_root(const gp_tree *t)
 {
-    return t->level[0] ? t->level[0][0] : 0;
+    return t->root;
 }
 
 unsigned gp_tree_depth_for(size_t nkeys)
@@ -90,6 +93,7 @@ int gp_tree_rebuild(gp_tree *t, unsigned depth, const gp_store *s)
     gp_tree_clear(t);
     memcpy(t->level, lv, sizeof lv);
     t->depth = depth;
+    t->root = lv[0][0];
     return CRDT_OK;
 }
 

@@ -34,35 +34,38 @@ static gp_entry *ent(const gp_origin *o, uint32_t i)
     return o->ents[o->off + i];
 }
 
-/* Writes up to sample_size random peers (not `to`) as [[id, addr]...]. */
-static void write_members(crdt_gossip *g, cw *w, uint64_t to)
+/* Writes up to sample_size random peers (not `to`) as [[id, addr]...]
+ * at q, which has room for members_bytes; returns the end. */
+static uint8_t *put_members(crdt_gossip *g, uint8_t *q, uint64_t to)
 {
     uint64_t pick[16];
-    size_t n = 0, want = g->set.sample_size, i;
+    size_t at[16], n = 0, want = g->sample_size, i;
 
     if (want > 16)
         want = 16;
     pick[0] = to;
     for (i = 0; i < want; i++) {
-        uint64_t id = gp_pick_up(g, pick, n + 1);
+        size_t j;
+        uint64_t id = gp_pick_up(g, pick, n + 1, &j);
 
         if (!id)
             break;
         pick[++n] = id;
+        at[n] = j;
         if (n + 1 >= 16)
             break;
     }
-    cw_array(w, n);
+    q = cw_put_array(q, n);
     for (i = 1; i <= n; i++) {
-        const gp_peer *p = gp_peer_get(g, pick[i]);
         const uint8_t *addr;
         size_t len;
 
-        gp_peer_addr(g, p, &addr, &len);
-        cw_array(w, 2);
-        cw_uint(w, pick[i]);
-        cw_bin(w, addr, len);
+        gp_peer_addr(g, at[i], &addr, &len);
+        *q++ = 0x92; /* [id, addr] */
+        q = cw_put_uint(q, pick[i]);
+        q = cw_put_bin(q, addr, len);
     }
+    return q;
 }
 
 /* The bytes of one summary entry (an upper bound is enough). */
@@ -71,7 +74,7 @@ static void write_members(crdt_gossip *g, cw *w, uint64_t to)
  * 255 + 1 bytes: computed exactly below). */
 static size_t members_bytes(const crdt_gossip *g)
 {
-    return 3 + (size_t)(g->set.sample_size < 16 ? g->set.sample_size : 16) *
+    return 3 + (size_t)(g->sample_size < 16 ? g->sample_size : 16) *
                    (1 + 9 + 2 + 255);
 }
 
@@ -98,7 +101,7 @@ static int send_summary(crdt_gossip *g, uint64_t to, int kind, uint64_t lo,
          end++)
         ;
     n = end - first;
-    room = g->set.max_datagram - GP_ENVELOPE_MAX - 2 * 9 - 2 * 3 -
+    room = g->max_datagram - GP_ENVELOPE_MAX - 2 * 9 - 2 * 3 -
            members_bytes(g);
     cap = room / SUM_ENTRY_MAX;
     if (!cap)
@@ -127,22 +130,29 @@ static int send_summary(crdt_gossip *g, uint64_t to, int kind, uint64_t lo,
             uint64_t dhi = i + k < seg_end[seg]
                                ? l->origins[i + k].origin - 1
                                : seg_hi[seg];
+            uint8_t *q;
             cw w;
 
+            /* written in place: lo, hi, the entries, the members */
             gp_begin(g, kind, 4, &w);
-            cw_uint(&w, dlo);
-            cw_uint(&w, dhi);
-            cw_array(&w, k);
-            for (j = i; j < i + k; j++) {
-                cw_array(&w, 3);
-                cw_uint(&w, l->origins[j].origin);
-                cw_uint(&w, l->origins[j].prefix);
-                cw_uint(&w, l->origins[j].bits);
+            q = cw_span(&w, 2 * CW_UINT_MAX + CW_HDR_MAX +
+                                k * SUM_ENTRY_MAX + members_bytes(g));
+            if (q) {
+                q = cw_put_uint(q, dlo);
+                q = cw_put_uint(q, dhi);
+                q = cw_put_array(q, k);
+                for (j = i; j < i + k; j++) {
+                    *q++ = 0x93; /* [origin, prefix, bits] */
+                    q = cw_put_uint(q, l->origins[j].origin);
+                    q = cw_put_uint(q, l->origins[j].prefix);
+                    q = cw_put_uint(q, l->origins[j].bits);
+                }
+                if (members)
+                    q = put_members(g, q, to);
+                else
+                    *q++ = 0x90; /* [] */
+                cw_commit(&w, q);
             }
-            if (members)
-                write_members(g, &w, to);
-            else
-                cw_array(&w, 0);
             members = false;
             if ((rv = cw_end(&w)) || (rv = gp_send(g, to, kind)))
                 return rv;
@@ -156,24 +166,25 @@ static int send_summary(crdt_gossip *g, uint64_t to, int kind, uint64_t lo,
     return rv;
 }
 
-/* Adds a logged delta to a PUSH packer. */
+/* Adds a logged delta to a PUSH packer: [origin, seq, key, delta]. */
 static void pack_entry(crdt_gossip *g, gp_packer *p, const gp_entry *e)
 {
     const gp_key *k = &g->store.keys[e->key];
+    uint8_t *q;
     cw w;
 
     if (!gp_pack_item_begin(p, &w))
         return;
-    cw_array(&w, 5);
-    cw_uint(&w, e->origin);
-    cw_uint(&w, e->seq);
-    cw_uint(&w, gp_entry_age(e, g->round));
-    cw_bin(&w, k->key, k->klen);
-    if (!w.err) {
-        int rv = crdt_buf_append(w.buf, e->bytes, e->len);
-
-        if (rv)
-            w.err = rv;
+    q = cw_span(&w, 1 + 3 * CW_UINT_MAX + CW_HDR_MAX + (size_t)k->klen +
+                        e->len);
+    if (q) {
+        *q++ = 0x95;
+        q = cw_put_uint(q, e->origin);
+        q = cw_put_uint(q, e->seq);
+        q = cw_put_uint(q, gp_entry_age(e, g->round));
+        q = cw_put_bin(q, k->key, k->klen);
+        memcpy(q, e->bytes, e->len);
+        cw_commit(&w, q + e->len);
     }
     gp_pack_item_end(p, &w);
 }
@@ -181,12 +192,12 @@ static void pack_entry(crdt_gossip *g, gp_packer *p, const gp_entry *e)
 void gp_fast_round(crdt_gossip *g)
 {
     uint64_t to[65];
-    size_t n = 0, i, t, young, first;
+    size_t at[65], n = 0, i, t, young, first;
     unsigned eager = gp_push_rounds(g);
     const gp_log *l = &g->log;
 
     for (i = 0; i < g->set.fanout; i++) {
-        uint64_t id = gp_pick_up(g, to, n);
+        uint64_t id = gp_pick_up(g, to, n, &at[n]);
 
         if (!id)
             break;
@@ -194,7 +205,7 @@ void gp_fast_round(crdt_gossip *g)
     }
     if (g->ndown && g->set.down_probe_rounds &&
         gp_rng_below(&g->rng, g->set.down_probe_rounds) == 0) {
-        uint64_t id = gp_pick_down(g);
+        uint64_t id = gp_pick_down(g, &at[n]);
 
         if (id)
             to[n++] = id;
@@ -222,7 +233,9 @@ void gp_fast_round(crdt_gossip *g)
         gp_pack_finish(&p);
         gp_pack_clear(&p);
         send_summary(g, to[t], CRDT_GOSSIP_SYN, 0, UINT64_MAX, t == 0);
-        gp_expect_answer(g, to[t]);
+        /* sending cannot change the table (the callback finds the node
+         * busy): at[t] is still the peer's index */
+        gp_expect_answer_at(g, at[t]);
     }
 }
 

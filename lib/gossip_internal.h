@@ -36,9 +36,43 @@ typedef struct gp_rng {
 } gp_rng;
 
 void gp_rng_seed(gp_rng *r, uint64_t seed);
-uint64_t gp_rng_next(gp_rng *r);
-/* Uniform in [0, n); n > 0. */
-uint64_t gp_rng_below(gp_rng *r, uint64_t n);
+
+/* Inline: every peer picked draws one or two. */
+static inline uint64_t gp_rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static inline uint64_t gp_rng_next(gp_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t out = gp_rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = gp_rotl(s[3], 45);
+    return out;
+}
+
+/* Uniform in [0, n); n > 0: Lemire's multiply-shift with rejection. */
+static inline uint64_t gp_rng_below(gp_rng *r, uint64_t n)
+{
+    unsigned __int128 m = (unsigned __int128)gp_rng_next(r) * n;
+    uint64_t lo = (uint64_t)m;
+
+    if (lo < n) {
+        uint64_t t = -n % n;
+
+        while (lo < t) {
+            m = (unsigned __int128)gp_rng_next(r) * n;
+            lo = (uint64_t)m;
+        }
+    }
+    return (uint64_t)(m >> 64);
+}
 
 /* XXH3-64 (seed 0) of data. */
 uint64_t gp_hash(const void *data, size_t len);
@@ -62,6 +96,8 @@ typedef struct gp_key {
 } gp_key;
 
 typedef struct gp_store {
+    size_t ndirty;      /* (first: checked after every datagram) */
+    uint32_t *dirtyq;   /* indexes of the dirty keys; room for cap */
     gp_key *keys;       /* in order of first storage */
     size_t len, cap;
     uint32_t *slots;    /* open addressing: key index + 1, 0 = empty */
@@ -70,8 +106,6 @@ typedef struct gp_store {
     uint32_t *bypos;    /* key indexes sorted by (pos, index) */
     size_t nsorted;     /* bypos[0..nsorted) is sorted; the rest unsorted */
     size_t npresent;
-    uint32_t *dirtyq;   /* indexes of the dirty keys; room for cap */
-    size_t ndirty;
     const crdt_registry *reg;
     crdt_limits lim;
     crdt_mem mem;
@@ -112,6 +146,7 @@ void gp_store_range(const gp_store *s, unsigned level, uint64_t index,
 #define GP_TREE_MAX_DEPTH 5u   /* stored levels: 16^5 leaves at most */
 
 typedef struct gp_tree {
+    uint64_t root;                           /* level[0][0], kept here */
     unsigned depth;                          /* stored levels 0..depth */
     uint64_t *level[GP_TREE_MAX_DEPTH + 1];  /* 16^l sums each */
     crdt_mem mem;
@@ -166,15 +201,16 @@ typedef struct gp_log {
     size_t bytes;           /* sum of entry sizes */
     gp_origin *origins;     /* ascending by origin */
     size_t norigins, ocap;
+    size_t memo;            /* index of the origin last looked up */
     crdt_mem mem;
 } gp_log;
 
 void gp_log_init(gp_log *l, const crdt_mem *mem);
 void gp_log_clear(gp_log *l);
 /* The origin's record, or NULL. */
-gp_origin *gp_log_origin(const gp_log *l, uint64_t origin);
+gp_origin *gp_log_origin(gp_log *l, uint64_t origin);
 /* True iff (origin, seq) is covered by what the node has seen. */
-bool gp_log_seen(const gp_log *l, uint64_t origin, uint64_t seq);
+bool gp_log_seen(gp_log *l, uint64_t origin, uint64_t seq);
 bool gp_origin_covers(uint64_t prefix, uint64_t bits, uint64_t seq);
 /* Records (origin, seq) as seen (creating the origin's record). */
 int gp_log_mark_seen(gp_log *l, uint64_t origin, uint64_t seq,
@@ -205,19 +241,39 @@ size_t gp_log_expire(gp_log *l, uint64_t min_round, size_t max_bytes,
  * The node
  * ==================================================================== */
 
-/* Peer record: 32 bytes, so that a 10,000-node simulation of formed
- * clusters (10^8 records) fits in memory.  Times are ms since the node's
- * clock origin (the first tick), saturating at UINT32_MAX - 1. */
+/*
+ * Peers.  The table is two parallel arrays in ascending id order, pid
+ * (the ids: 8 bytes) and pslot (4 bytes: 1 + the index of the peer's
+ * state in the state pool, or 0), searched by id alone.  A peer's state
+ * exists only once the node has dealt with it (heard from it, asked it
+ * something, stored its address, wants a repair with it); until then it
+ * is all zeros, so a node of a formed 10,000-node cluster writes 12
+ * bytes per peer, and 36 per peer it has talked to (60 at most with the
+ * arrays' room to grow).  Times are ms since
+ * the node's clock origin (the first tick) + 1, saturating at
+ * UINT32_MAX - 1; 0 is none.
+ */
 typedef struct gp_peer {
-    uint64_t id;
-    uint64_t incarnation;   /* 0: not heard yet */
-    uint32_t heard;         /* last datagram from it, +1 (0 = never) */
-    uint32_t waiting;       /* first unanswered request, +1 (0 = none) */
+    uint64_t incarnation;   /* 0: not heard yet; free states: next free */
+    uint32_t heard;         /* last datagram from it */
+    uint32_t waiting;       /* first unanswered request */
     uint32_t addr;          /* offset + 1 into the address arena, 0 = none */
     uint8_t down;           /* marked down */
     uint8_t repair;         /* a repair with it is due */
     uint16_t pad;
 } gp_peer;
+
+/* A request awaiting an answer (down detection): the wait queue is in
+ * request order, so in order of stamp. */
+typedef struct gp_wait {
+    uint64_t id;
+    uint32_t stamp;         /* the request's time, as gp_peer.waiting */
+} gp_wait;
+
+/* Datagrams and bytes of one kind, sent and received. */
+typedef struct gp_kind_counts {
+    uint64_t sent, sent_bytes, received, received_bytes;
+} gp_kind_counts;
 
 /* A queued outgoing datagram (poll mode). */
 typedef struct gp_qdgram {
@@ -238,10 +294,73 @@ typedef struct gp_reasm {
     uint8_t *data;          /* total bytes */
 } gp_reasm;
 
+/*
+ * The node.  The fields every datagram and tick touch come first, packed
+ * into a few cache lines, with copies of the settings they read (set
+ * spreads them over four lines); in a simulation of 10,000 nodes each
+ * event finds its node cold, and each line is a miss.
+ */
 struct crdt_gossip {
-    crdt_gossip_settings set;
-    crdt_mem mem;
+    /* ---- hot: clock, identity, counters of every datagram ---- */
+    bool started;               /* first tick seen */
+    bool busy;                  /* inside a callback */
+    uint32_t max_datagram;      /* set.max_datagram */
+    uint32_t sample_size;       /* set.sample_size */
+    uint64_t node_id;           /* set.node_id */
+    uint64_t cluster_id;        /* set.cluster_id */
+    uint64_t origin_ms;         /* clock origin (first tick) */
+    uint64_t now;               /* last time given, absolute */
+    uint64_t next_round;        /* absolute ms */
+    uint64_t next_repair;
+    uint64_t bytes_sent, bytes_received; /* metrics, all datagrams */
+    /* set.callbacks */
+    int (*send)(void *, uint64_t, const uint8_t *, size_t, const uint8_t *,
+                size_t);
+    void (*on_change)(void *, const uint8_t *, size_t);
+    void (*on_peer)(void *, uint64_t, bool);
+    void *user_data;
+
+    /* ---- hot: the peer table's header ---- */
+    uint64_t *pid;              /* peer ids, ascending */
+    uint32_t *pslot;            /* 1 + index into pst, 0 = no state */
+    gp_peer *pst;               /* peer states; freed ones chained */
+    size_t npeers, pcap;
+    size_t ndown;
+    size_t memo;                /* index of the peer last looked up */
+    uint64_t memo_id;           /* its id (compared before pid[memo]) */
+    uint64_t id_lo, id_hi;      /* pid[0], pid[npeers - 1] (0 if none) */
+    size_t arena_len;           /* bytes used in arena (0: no address) */
     gp_rng rng;
+
+    /* ---- hot: building and reading datagrams ---- */
+    uint8_t env[4 * 9];         /* version, cluster, node id and
+                                 * incarnation, encoded (gp_begin) */
+    uint32_t envlen;
+    crdt_buf out;               /* the datagram being built */
+    crdt_limits lim;            /* set.limits (datagram readers) */
+    /* per-kind counters side by side: a datagram's count and bytes in
+     * one line (crdt_gossip_metrics_get spreads them out) */
+    gp_kind_counts kc[CRDT_GOSSIP_KINDS];
+    gp_tree tree;               /* (its root first) */
+    gp_log log;
+    gp_store store;             /* (its dirty count first) */
+
+    /* ---- warm: every tick ---- */
+    crdt_mem mem;
+    uint64_t round;             /* rounds run */
+    uint64_t seq;               /* last local delta seq */
+    size_t cursor;              /* summary rotation: next origin index */
+    uint64_t last_behind;       /* last repair asked for a lagging peer */
+    gp_wait *waitq;             /* pending requests: [whead, + nwait) */
+    size_t whead, nwait, wcap;
+    size_t nreasm;              /* (reasm below) */
+    size_t nrep;                /* (repq below) */
+    size_t nst, stcap;          /* states used (live or free), allocated */
+    size_t stfree;              /* 1 + first free state, 0 = none */
+    crdt_gossip_metrics m;      /* the other counters (rounds first) */
+
+    /* ---- the rest ---- */
+    crdt_gossip_settings set;
     uint64_t incarnation;
     crdt_actor actor;
     crdt_hlc *hlc;
@@ -249,41 +368,25 @@ struct crdt_gossip {
     crdt_registry *own_reg;     /* builtins, when set.registry is NULL */
     const crdt_type *ormap_type;
 
-    bool started;               /* first tick seen */
-    bool busy;                  /* inside a callback */
-    uint64_t origin_ms;         /* clock origin (first tick) */
-    uint64_t now;               /* last time given, absolute */
-    uint64_t next_round;        /* absolute ms */
-    uint64_t next_repair;
-    uint64_t round;             /* rounds run */
-    uint64_t seq;               /* last local delta seq */
-    size_t cursor;              /* summary rotation: next origin index */
-    uint64_t last_behind;       /* last repair asked for a lagging peer */
-
-    gp_store store;
-    gp_tree tree;
-    gp_log log;
-
-    gp_peer *peers;             /* ascending by id */
-    size_t npeers, pcap;
-    size_t ndown;
     uint8_t *arena;             /* addresses: [len][bytes] records */
-    size_t arena_len, arena_cap, arena_dead;
-    uint64_t *waitq;            /* ids of peers with a pending request */
-    size_t nwait, wcap;
+    size_t arena_cap, arena_dead;
     uint64_t *repq;             /* ids of peers a repair is due with */
-    size_t nrep, repcap;
+    size_t repcap;
 
     gp_qdgram *queue;           /* poll mode: ring */
     size_t qhead, qcount, qcap, qbytes;
     uint8_t *polled;            /* the last polled datagram's block */
 
     gp_reasm *reasm;
-    size_t nreasm, rcap, rbytes;
+    size_t rcap, rbytes;
 
-    crdt_buf out;               /* the datagram being built */
+    /* the lists of the datagram being parsed (gossip_wire.c) */
+#define GP_SCRATCH_LISTS 7
+    void *scr[GP_SCRATCH_LISTS];
+    size_t scrcap[GP_SCRATCH_LISTS]; /* bytes */
+    bool scr_big;               /* a list is past its keep size */
+
     crdt_buf tmp;               /* scratch for fragmentation etc. */
-    crdt_gossip_metrics m;
 };
 
 /* ---- gossip.c helpers used by the other files ---- */
@@ -291,21 +394,26 @@ struct crdt_gossip {
 /* Node time (ms since the clock origin), saturated to 32 bits + 1 for
  * peer records. */
 uint32_t gp_stamp(const crdt_gossip *g);
-gp_peer *gp_peer_get(crdt_gossip *g, uint64_t id);
-/* The address of a peer (empty if none). */
-void gp_peer_addr(const crdt_gossip *g, const gp_peer *p,
-                  const uint8_t **addr, size_t *len);
+/* The table index of peer id, or -1. */
+long gp_peer_find(crdt_gossip *g, uint64_t id);
+/* The address of the peer at table index i (empty if none). */
+void gp_peer_addr(const crdt_gossip *g, size_t i, const uint8_t **addr,
+                  size_t *len);
 /* Hands one finished datagram (g->out) to peer `to`: send callback or
  * queue; updates the metrics; fragments it first if it is too long. */
 int gp_send(crdt_gossip *g, uint64_t to, int kind);
 /* Marks that a request to `to` awaits an answer (down detection). */
 void gp_expect_answer(crdt_gossip *g, uint64_t to);
+/* The same for the peer at table index i. */
+void gp_expect_answer_at(crdt_gossip *g, size_t i);
 
 void gp_call_on_change(crdt_gossip *g, const uint8_t *key, size_t klen);
-/* A random peer that is up and not in ex[0..nex), or a random down peer;
- * 0 if none. */
-uint64_t gp_pick_up(crdt_gossip *g, const uint64_t *ex, size_t nex);
-uint64_t gp_pick_down(crdt_gossip *g);
+/* A random peer that is up and not in ex[0..nex) (gp_pick_up), or a
+ * random down peer (gp_pick_down): its id, and its table index in *idx
+ * (if not NULL); 0 if none. */
+uint64_t gp_pick_up(crdt_gossip *g, const uint64_t *ex, size_t nex,
+                    size_t *idx);
+uint64_t gp_pick_down(crdt_gossip *g, size_t *idx);
 /* Asks for a repair exchange with peer id soon. */
 void gp_want_repair(crdt_gossip *g, uint64_t id);
 /* Adds the peers of a membership sample. */

@@ -89,13 +89,20 @@ static size_t origin_lb(const gp_log *l, uint64_t o)
     return a;
 }
 
-gp_origin *gp_log_origin(const gp_log *l, uint64_t origin)
+/* The last origin found is remembered: a delta's origin is looked up to
+ * test it, to make room for it and to log it. */
+gp_origin *gp_log_origin(gp_log *l, uint64_t origin)
 {
-    size_t i = origin_lb(l, origin);
+    size_t i = l->memo;
 
-    return i < l->norigins && l->origins[i].origin == origin
-               ? &l->origins[i]
-               : NULL;
+    if (i < l->norigins && l->origins[i].origin == origin)
+        return &l->origins[i];
+    i = origin_lb(l, origin);
+    if (i < l->norigins && l->origins[i].origin == origin) {
+        l->memo = i;
+        return &l->origins[i];
+    }
+    return NULL;
 }
 
 bool gp_origin_covers(uint64_t prefix, uint64_t bits, uint64_t seq)
@@ -104,7 +111,7 @@ bool gp_origin_covers(uint64_t prefix, uint64_t bits, uint64_t seq)
            (seq - prefix <= 64 && (bits >> (seq - prefix - 1)) & 1);
 }
 
-bool gp_log_seen(const gp_log *l, uint64_t origin, uint64_t seq)
+bool gp_log_seen(gp_log *l, uint64_t origin, uint64_t seq)
 {
     const gp_origin *o = gp_log_origin(l, origin);
 

@@ -50,42 +50,6 @@ void gp_rng_seed(gp_rng *r, uint64_t seed)
         r->s[i] = splitmix(&seed);
 }
 
-static uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-uint64_t gp_rng_next(gp_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return out;
-}
-
-uint64_t gp_rng_below(gp_rng *r, uint64_t n)
-{
-    /* Lemire's multiply-shift with rejection: unbiased. */
-    unsigned __int128 m = (unsigned __int128)gp_rng_next(r) * n;
-    uint64_t lo = (uint64_t)m;
-
-    if (lo < n) {
-        uint64_t t = -n % n;
-
-        while (lo < t) {
-            m = (unsigned __int128)gp_rng_next(r) * n;
-            lo = (uint64_t)m;
-        }
-    }
-    return (uint64_t)(m >> 64);
-}
-
 uint64_t gp_hash(const void *data, size_t len)
 {
     return XXH3_64bits(data, len);

@@ -32,6 +32,9 @@
 
 /* ---- building ---- */
 
+/* Fills g->env with the fixed part of the node's envelope (version,
+ * cluster, sender, incarnation); returns its length. */
+size_t gp_envelope_init(crdt_gossip *g);
 /* Starts g->out as a datagram of `kind` with nbody body fields. */
 void gp_begin(crdt_gossip *g, int kind, unsigned nbody, cw *w);
 
@@ -64,6 +67,10 @@ int gp_pack_finish(gp_packer *p);
 void gp_pack_clear(gp_packer *p);
 
 /* ---- parsing ---- */
+
+/* Items, summary entries and members a message holds without the
+ * node's arrays. */
+#define GP_MSG_SMALL 4u
 
 typedef struct gp_item {       /* PUSH delta or STATES state */
     uint64_t origin, seq;      /* PUSH only */
@@ -111,6 +118,7 @@ typedef struct gp_leaf {       /* KEYS leaf */
 typedef struct gp_msg {
     uint64_t cluster, sender, incarnation;
     int kind;
+    uint32_t nfields;          /* the datagram's top-level array */
     /* PUSH, STATES */
     gp_item *items;
     uint32_t nitems;
@@ -138,17 +146,37 @@ typedef struct gp_msg {
     uint32_t findex, fcount, ftotal;
     const uint8_t *fbytes;
     size_t flen;
+    /* the lists of the usual summary or push, on the caller's stack
+     * rather than in the node's arrays (GP_MSG_BUFS: not cleared) */
+    gp_item item_buf[GP_MSG_SMALL];
+    gp_sum sum_buf[GP_MSG_SMALL];
+    gp_member member_buf[GP_MSG_SMALL];
 } gp_msg;
 
-/* Parses the envelope only: fills cluster, sender, incarnation, kind.
- * CRDT_ERR_VERSION for another wire version, CRDT_ERR_DECODE otherwise. */
-int gp_parse_envelope(const uint8_t *data, size_t len, gp_msg *m);
+/* The part of gp_msg that parsing clears. */
+#define GP_MSG_BUFS offsetof(gp_msg, item_buf)
 
-/* Parses and checks the whole datagram (decoding every state), so that
- * nothing is applied from a datagram with a bad part.  On error *m holds
- * nothing to free. */
-int gp_parse(crdt_gossip *g, const uint8_t *data, size_t len, gp_msg *m);
+/* Parses the envelope of the datagram at r (a reader over the whole
+ * datagram, with the node's limits) into m: cluster, sender, incarnation,
+ * kind, field count; leaves r at the body.  CRDT_ERR_VERSION for another
+ * wire version, CRDT_ERR_DECODE otherwise. */
+int gp_parse_envelope(cr *r, gp_msg *m);
+
+/* Parses and checks the rest of the datagram (decoding every state), so
+ * that nothing is applied from a datagram with a bad part.  The lists of
+ * m live in m itself when short, else in the node's parse arrays, valid
+ * until gp_msg_clear (m must not be copied meanwhile); one message at a
+ * time has lists in the node's arrays (a FRAG has none, so the message
+ * reassembled from it may be parsed while it is live).  On error *m
+ * holds nothing to free. */
+int gp_parse_body(crdt_gossip *g, cr *r, gp_msg *m);
+/* Frees what m holds (its decoded maps); m is not to be used after. */
 void gp_msg_clear(crdt_gossip *g, gp_msg *m);
+
+/* True if the context of the OR-map encoded in raw holds a dot that
+ * map's context lacks: merging it certainly changes map.  (False says
+ * nothing.)  raw has been decoded already, so it is well formed. */
+bool gp_has_new_dot(const crdt_ormap *map, const uint8_t *raw, size_t len);
 
 /* Checks that raw (an OR-map encoding) has entries under the empty key
  * only, and decodes it into a new map.  For PUSH, STATES, snapshots. */

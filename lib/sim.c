@@ -9,19 +9,20 @@
  * the real work, so the simulator's own cost per event must stay a small
  * constant: no allocation, no scan of the nodes.
  *
- * Events.  Two binary heaps ordered by (time, sequence number), the
- * sequence number counting every scheduling, so that events at one time
- * run in the order they were scheduled (determinism):
- *   - deliveries: (time, seq, datagram), one per copy in flight;
- *   - timers: at most one per up node, an indexed heap of (time, seq,
- *     node) with each node's position in a dense side array, keyed by
- *     the sim time at which the node's clock reaches
- *     crdt_gossip_next_deadline.  Rescheduling is a sift in place, so no
- *     stale timer ever sits in a heap, and the heap has room for every
- *     node from the start: scheduling a timer never allocates (a node
- *     can never lose its timer to NOMEM).  Sifts touch only the heap and
- *     the position array, never the nodes (10,000 nodes: 280 KB).
- * The next event is the smaller of the two tops.
+ * Events.  Deliveries and node timers, ordered by (time, sequence
+ * number), the sequence number counting every scheduling, so that events
+ * at one time run in the order they were scheduled (determinism).  They
+ * sit in one pool of entries: entry i is node i's timer (at most one per
+ * node, so scheduling a timer never allocates and a node can never lose
+ * its timer to NOMEM), the rest are deliveries, one per copy in flight.
+ * Nearly every event falls within a few hundred ms of now (latencies,
+ * round_ms), so they go to a calendar: a ring of CAL_SIZE one-ms
+ * buckets, each a list in scheduling order, which is (time, seq) order
+ * since the bucket of time t holds only events at t while t is within
+ * CAL_SIZE ms of now; adding, moving and taking an event are O(1), with
+ * no sift through a heap (at 10,000 nodes, a heap's levels were cache
+ * misses).  Events further ahead go to a binary heap (`far`); the next
+ * event is the smaller of the calendar's first and the heap's top.
  *
  * Datagrams.  A datagram's header and bytes share one block from a pool
  * of power-of-two size classes (64 B .. 128 KiB) carved from 64 KiB
@@ -41,8 +42,8 @@
  * delay, reordering) and looked at again at delivery (the receiver is
  * down, or a partition or blocked link now separates the two nodes).
  *
- * Memory.  Per node: the engine plus about 130 bytes here (its record,
- * timer slot, id and digest-table slots) and a crashed node's snapshot.
+ * Memory.  Per node: the engine plus about 150 bytes here (its record,
+ * timer entry, id and digest-table slots) and a crashed node's snapshot.
  * The formed cluster's peer list (the n ids) is kept for restarts.  Memory the simulator cannot get while a node sends drops
  * that datagram (counted as lost) and makes the run report
  * CRDT_ERR_NOMEM; the simulation stays usable.
@@ -70,7 +71,10 @@
 #define POOL_MIN_SHIFT 6u   /* smallest block: 64 bytes */
 #define POOL_CLASSES 12u    /* 64 B .. 128 KiB */
 #define POOL_SLAB 65536u    /* bytes carved at a time (or one block) */
-#define NO_POS UINT32_MAX   /* a node without a timer */
+#define NIL UINT32_MAX      /* no event entry */
+#define CAL_SIZE 4096u      /* calendar buckets (ms), a power of two */
+#define EV_NONE 0u          /* sim_ev.where: not scheduled */
+#define EV_CAL UINT32_MAX   /* sim_ev.where: in the calendar */
 #define MAX_NODES (UINT32_MAX - 1u)
 
 /* Fates of the trace records. */
@@ -106,18 +110,14 @@ typedef struct dgram {
     uint8_t bytes[];
 } dgram;
 
-/* A delivery: 24 bytes. */
-typedef struct sim_event {
+/* An event: a delivery (d) or node `node`'s timer (d NULL).  40 bytes. */
+typedef struct sim_ev {
     uint64_t at, seq;
     dgram *d;
-} sim_event;
-
-/* A node's timer: the keys live in the heap, so that a sift reads one
- * array and not the nodes. */
-typedef struct sim_timer {
-    uint64_t at, seq;
     uint32_t node;
-} sim_timer;
+    uint32_t prev, next; /* calendar bucket links; free chain (next) */
+    uint32_t where;      /* EV_NONE, EV_CAL, or 1 + position in far */
+} sim_ev;
 
 typedef struct sim_node {
     crdt_gossip *g;      /* NULL while crashed */
@@ -147,11 +147,15 @@ struct crdt_sim {
     sim_node *nodes;
     uint64_t *ids;           /* node ids 1..n: the formed cluster */
 
-    sim_timer *th;           /* timer heap (n slots) */
-    size_t nth;
-    uint32_t *tpos;          /* node -> position in th, NO_POS if none */
-    sim_event *ev;           /* delivery heap */
-    size_t nev, evcap;
+    sim_ev *evs;             /* [0, n): the nodes' timers; deliveries */
+    size_t nevs, evcap;      /* entries made, allocated */
+    uint32_t evfree;         /* free delivery entries (chain), or NIL */
+    size_t nfree;
+    uint32_t *chead, *ctail; /* calendar buckets (CAL_SIZE), or NIL */
+    size_t ncal;             /* events in the calendar */
+    uint64_t cursor;         /* no calendar event before this time */
+    uint32_t *far;           /* heap of the other events (evcap slots) */
+    size_t nfar;
 
     uint8_t *freel[POOL_CLASSES]; /* free blocks of each class */
     void *slabs;             /* slab list, linked through the first word */
@@ -379,159 +383,210 @@ static void pool_free_all(crdt_sim *sim)
 }
 
 /* ======================================================================
- * Delivery heap
+ * Events
  * ====================================================================== */
 
-static bool ev_less(const sim_event *a, const sim_event *b)
+static bool ev_less(const crdt_sim *sim, uint32_t a, uint32_t b)
 {
-    return a->at < b->at || (a->at == b->at && a->seq < b->seq);
+    const sim_ev *x = &sim->evs[a], *y = &sim->evs[b];
+
+    return x->at < y->at || (x->at == y->at && x->seq < y->seq);
 }
 
-static int ev_reserve(crdt_sim *sim, size_t extra)
+static void far_place(crdt_sim *sim, size_t pos, uint32_t e)
 {
-    size_t need = sim->nev + extra, cap;
-    sim_event *e;
-
-    if (need <= sim->evcap)
-        return CRDT_OK;
-    cap = crdtp_grow_cap(sim->evcap, need);
-    e = crdtp_realloc_array(&sim->mem, sim->ev, cap, sizeof *e);
-    if (!e)
-        return CRDT_ERR_NOMEM;
-    sim->ev = e;
-    sim->evcap = cap;
-    return CRDT_OK;
+    sim->far[pos] = e;
+    sim->evs[e].where = (uint32_t)pos + 1;
 }
 
-/* Pushes a delivery (room reserved). */
-static void ev_push(crdt_sim *sim, uint64_t at, dgram *d)
+static void far_up(crdt_sim *sim, size_t pos)
 {
-    sim_event e, *h = sim->ev;
-    size_t i = sim->nev++;
-
-    e.at = at;
-    e.seq = ++sim->seq;
-    e.d = d;
-    while (i) {
-        size_t p = (i - 1) / 2;
-
-        if (!ev_less(&e, &h[p]))
-            break;
-        h[i] = h[p];
-        i = p;
-    }
-    h[i] = e;
-}
-
-static sim_event ev_pop(crdt_sim *sim)
-{
-    sim_event top = sim->ev[0], last, *h = sim->ev;
-    size_t n = --sim->nev, i = 0;
-
-    if (!n)
-        return top;
-    last = h[n];
-    for (;;) {
-        size_t c = 2 * i + 1;
-
-        if (c >= n)
-            break;
-        if (c + 1 < n && ev_less(&h[c + 1], &h[c]))
-            c++;
-        if (!ev_less(&h[c], &last))
-            break;
-        h[i] = h[c];
-        i = c;
-    }
-    h[i] = last;
-    return top;
-}
-
-/* ======================================================================
- * Timer heap
- * ====================================================================== */
-
-static bool t_less(const sim_timer *a, const sim_timer *b)
-{
-    return a->at < b->at || (a->at == b->at && a->seq < b->seq);
-}
-
-static void t_place(crdt_sim *sim, size_t pos, const sim_timer *t)
-{
-    sim->th[pos] = *t;
-    sim->tpos[t->node] = (uint32_t)pos;
-}
-
-static void t_up(crdt_sim *sim, size_t pos)
-{
-    sim_timer t = sim->th[pos];
+    uint32_t e = sim->far[pos];
 
     while (pos) {
         size_t p = (pos - 1) / 2;
 
-        if (!t_less(&t, &sim->th[p]))
+        if (!ev_less(sim, e, sim->far[p]))
             break;
-        t_place(sim, pos, &sim->th[p]);
+        far_place(sim, pos, sim->far[p]);
         pos = p;
     }
-    t_place(sim, pos, &t);
+    far_place(sim, pos, e);
 }
 
-static void t_down(crdt_sim *sim, size_t pos)
+static void far_down(crdt_sim *sim, size_t pos)
 {
-    sim_timer t = sim->th[pos];
-    size_t n = sim->nth;
+    uint32_t e = sim->far[pos];
+    size_t n = sim->nfar;
 
     for (;;) {
         size_t c = 2 * pos + 1;
 
         if (c >= n)
             break;
-        if (c + 1 < n && t_less(&sim->th[c + 1], &sim->th[c]))
+        if (c + 1 < n && ev_less(sim, sim->far[c + 1], sim->far[c]))
             c++;
-        if (!t_less(&sim->th[c], &t))
+        if (!ev_less(sim, sim->far[c], e))
             break;
-        t_place(sim, pos, &sim->th[c]);
+        far_place(sim, pos, sim->far[c]);
         pos = c;
     }
-    t_place(sim, pos, &t);
+    far_place(sim, pos, e);
+}
+
+/* Schedules entry e (at and seq set): the calendar if its time is within
+ * CAL_SIZE ms of now, else the heap (which has room for every entry). */
+static void ev_insert(crdt_sim *sim, uint32_t e)
+{
+    sim_ev *x = &sim->evs[e];
+
+    if (x->at - sim->now < CAL_SIZE) {
+        uint32_t b = (uint32_t)(x->at & (CAL_SIZE - 1));
+
+        x->prev = sim->ctail[b];
+        x->next = NIL;
+        if (x->prev != NIL)
+            sim->evs[x->prev].next = e;
+        else
+            sim->chead[b] = e;
+        sim->ctail[b] = e;
+        x->where = EV_CAL;
+        sim->ncal++;
+        if (x->at < sim->cursor)
+            sim->cursor = x->at;
+        return;
+    }
+    sim->far[sim->nfar] = e;
+    sim->evs[e].where = (uint32_t)++sim->nfar;
+    far_up(sim, sim->nfar - 1);
+}
+
+/* Unschedules entry e. */
+static void ev_take(crdt_sim *sim, uint32_t e)
+{
+    sim_ev *x = &sim->evs[e];
+
+    if (x->where == EV_CAL) {
+        uint32_t b = (uint32_t)(x->at & (CAL_SIZE - 1));
+
+        if (x->prev != NIL)
+            sim->evs[x->prev].next = x->next;
+        else
+            sim->chead[b] = x->next;
+        if (x->next != NIL)
+            sim->evs[x->next].prev = x->prev;
+        else
+            sim->ctail[b] = x->prev;
+        sim->ncal--;
+    } else if (x->where != EV_NONE) {
+        size_t pos = x->where - 1;
+        uint32_t last = sim->far[--sim->nfar];
+
+        if (pos < sim->nfar) {
+            far_place(sim, pos, last);
+            far_up(sim, pos);
+            far_down(sim, sim->evs[last].where - 1);
+        }
+    }
+    x->where = EV_NONE;
+}
+
+/* The next event (not taken), or NIL.  Every calendar event lies in
+ * [now, now + CAL_SIZE), so the first non-empty bucket from now (or the
+ * cursor, past which there is none) holds the earliest. */
+static uint32_t ev_next(crdt_sim *sim)
+{
+    uint32_t best = NIL;
+
+    if (sim->ncal) {
+        uint64_t t = sim->cursor > sim->now ? sim->cursor : sim->now;
+
+        while (sim->chead[t & (CAL_SIZE - 1)] == NIL)
+            t++;
+        sim->cursor = t;
+        best = sim->chead[t & (CAL_SIZE - 1)];
+    }
+    if (sim->nfar && (best == NIL || ev_less(sim, sim->far[0], best)))
+        best = sim->far[0];
+    return best;
+}
+
+/* Makes room for `extra` more deliveries, so that ev_push cannot fail.
+ * The heap grows with the entries: it can hold all of them. */
+static int ev_reserve(crdt_sim *sim, size_t extra)
+{
+    size_t cap, i;
+    sim_ev *e;
+    uint32_t *f;
+
+    if (sim->nfree >= extra)
+        return CRDT_OK;
+    cap = crdtp_grow_cap(sim->evcap, sim->nevs + extra - sim->nfree);
+    if (cap >= NIL)
+        return CRDT_ERR_NOMEM;
+    e = crdtp_realloc_array(&sim->mem, sim->evs, cap, sizeof *e);
+    if (!e)
+        return CRDT_ERR_NOMEM;
+    sim->evs = e;
+    f = crdtp_realloc_array(&sim->mem, sim->far, cap, sizeof *f);
+    if (!f)
+        return CRDT_ERR_NOMEM; /* evs grew: harmless */
+    sim->far = f;
+    sim->evcap = cap;
+    for (i = cap; i-- > sim->nevs;) {
+        e[i].where = EV_NONE;
+        e[i].next = sim->evfree;
+        sim->evfree = (uint32_t)i;
+        sim->nfree++;
+    }
+    sim->nevs = cap;
+    return CRDT_OK;
+}
+
+/* Schedules a delivery (room reserved). */
+static void ev_push(crdt_sim *sim, uint64_t at, dgram *d)
+{
+    uint32_t e = sim->evfree;
+    sim_ev *x = &sim->evs[e];
+
+    sim->evfree = x->next;
+    sim->nfree--;
+    x->at = at;
+    x->seq = ++sim->seq;
+    x->d = d;
+    ev_insert(sim, e);
+}
+
+/* Unschedules a delivery and frees its entry. */
+static void ev_free(crdt_sim *sim, uint32_t e)
+{
+    ev_take(sim, e);
+    sim->evs[e].next = sim->evfree;
+    sim->evfree = e;
+    sim->nfree++;
 }
 
 static void timer_remove(crdt_sim *sim, size_t i)
 {
-    size_t pos = sim->tpos[i];
-
-    if (pos == NO_POS)
+    if (sim->evs[i].where == EV_NONE)
         return;
-    sim->tpos[i] = NO_POS;
-    if (pos == --sim->nth)
-        return;
-    {
-        uint32_t moved = sim->th[sim->nth].node;
-
-        t_place(sim, pos, &sim->th[sim->nth]);
-        t_up(sim, pos);
-        t_down(sim, sim->tpos[moved]);
-    }
+    ev_take(sim, (uint32_t)i);
 }
 
 /* Sets node i's timer to sim time at; an unchanged timer keeps its
  * place in the order. */
 static void timer_set(crdt_sim *sim, size_t i, uint64_t at)
 {
-    size_t pos = sim->tpos[i];
-    sim_timer t;
+    sim_ev *x = &sim->evs[i];
 
-    if (pos != NO_POS && sim->th[pos].at == at)
-        return;
-    t.at = at;
-    t.seq = ++sim->seq;
-    t.node = (uint32_t)i;
-    if (pos == NO_POS)
-        pos = sim->nth++;
-    t_place(sim, pos, &t);
-    t_up(sim, pos);
-    t_down(sim, sim->tpos[i]);
+    if (x->where != EV_NONE) {
+        if (x->at == at)
+            return;
+        ev_take(sim, (uint32_t)i);
+    }
+    x->at = at;
+    x->seq = ++sim->seq;
+    ev_insert(sim, (uint32_t)i);
 }
 
 /* ======================================================================
@@ -912,12 +967,19 @@ int crdt_sim_new(crdt_sim **out, const crdt_sim_settings *s,
         goto fail;
     memset(sim->nodes, 0, sim->n * sizeof *sim->nodes);
     sim->ids = crdtp_malloc_array(&m, sim->n, sizeof *sim->ids);
-    sim->th = crdtp_malloc_array(&m, sim->n, sizeof *sim->th);
-    sim->tpos = crdtp_malloc_array(&m, sim->n, sizeof *sim->tpos);
+    sim->evs = crdtp_malloc_array(&m, sim->n, sizeof *sim->evs);
+    sim->far = crdtp_malloc_array(&m, sim->n, sizeof *sim->far);
+    sim->chead = crdtp_malloc_array(&m, CAL_SIZE, sizeof *sim->chead);
+    sim->ctail = crdtp_malloc_array(&m, CAL_SIZE, sizeof *sim->ctail);
     sim->dt = crdtp_malloc_array(&m, slots, sizeof *sim->dt);
     sim->trace_mem = crdtp_malloc(&m, sizeof(XXH3_state_t) + 64);
-    if (!sim->ids || !sim->th || !sim->tpos || !sim->dt || !sim->trace_mem)
+    if (!sim->ids || !sim->evs || !sim->far || !sim->chead || !sim->ctail ||
+        !sim->dt || !sim->trace_mem)
         goto fail;
+    sim->nevs = sim->evcap = sim->n;
+    sim->evfree = NIL;
+    for (i = 0; i < CAL_SIZE; i++)
+        sim->chead[i] = sim->ctail[i] = NIL;
     memset(sim->dt, 0, slots * sizeof *sim->dt);
     a = ((uintptr_t)sim->trace_mem + 63) & ~(uintptr_t)63;
     sim->trace = (XXH3_state_t *)(void *)a;
@@ -926,7 +988,8 @@ int crdt_sim_new(crdt_sim **out, const crdt_sim_settings *s,
     for (i = 0; i < sim->n; i++) {
         sim->ids[i] = (uint64_t)i + 1;
         sim->nodes[i].sim = sim;
-        sim->tpos[i] = NO_POS;
+        memset(&sim->evs[i], 0, sizeof sim->evs[i]);
+        sim->evs[i].node = (uint32_t)i; /* its timer; where = EV_NONE */
     }
     rng_seed(&sim->rng, s->seed);
     for (i = 0; i < sim->n; i++) {
@@ -960,9 +1023,10 @@ void crdt_sim_free(crdt_sim *sim)
     pool_free_all(sim);
     crdtp_free(&sim->mem, sim->nodes);
     crdtp_free(&sim->mem, sim->ids);
-    crdtp_free(&sim->mem, sim->th);
-    crdtp_free(&sim->mem, sim->tpos);
-    crdtp_free(&sim->mem, sim->ev);
+    crdtp_free(&sim->mem, sim->evs);
+    crdtp_free(&sim->mem, sim->far);
+    crdtp_free(&sim->mem, sim->chead);
+    crdtp_free(&sim->mem, sim->ctail);
     crdtp_free(&sim->mem, sim->dt);
     crdtp_free(&sim->mem, sim->group);
     crdtp_free(&sim->mem, sim->blocks);
@@ -1224,31 +1288,24 @@ int crdt_sim_send(crdt_sim *sim, size_t from, size_t to, const uint8_t *data,
  * ====================================================================== */
 
 /* The time of the next event; false if there is none. */
-static bool peek(const crdt_sim *sim, uint64_t *at)
+static bool peek(crdt_sim *sim, uint64_t *at)
 {
-    if (sim->nth && sim->nev) {
-        *at = sim->ev[0].at < sim->th[0].at ? sim->ev[0].at : sim->th[0].at;
-        return true;
-    }
-    if (sim->nev) {
-        *at = sim->ev[0].at;
-        return true;
-    }
-    if (sim->nth) {
-        *at = sim->th[0].at;
-        return true;
-    }
-    return false;
+    uint32_t e = ev_next(sim);
+
+    if (e == NIL)
+        return false;
+    *at = sim->evs[e].at;
+    return true;
 }
 
-static int deliver(crdt_sim *sim)
+static int deliver(crdt_sim *sim, uint32_t e)
 {
-    sim_event e = ev_pop(sim);
-    dgram *d = e.d;
+    dgram *d = sim->evs[e].d;
     sim_node *nd = &sim->nodes[d->to];
     int rv = CRDT_OK;
 
-    sim->now = e.at;
+    sim->now = sim->evs[e].at;
+    ev_free(sim, e); /* before the engine sends: entries may move */
     if (!nd->g) {
         sim->st.to_crashed++;
         trace(sim, FATE_TO_CRASHED, d->id);
@@ -1268,15 +1325,14 @@ static int deliver(crdt_sim *sim)
     return rv;
 }
 
-static int fire(crdt_sim *sim)
+static int fire(crdt_sim *sim, size_t i)
 {
-    size_t i = sim->th[0].node;
     sim_node *nd = &sim->nodes[i];
     int rv;
 
-    /* the timer stays at the top while the node ticks; rescheduling it
-     * (always later) is then one sift down */
-    sim->now = sim->th[0].at;
+    /* the timer stays in place while the node ticks; rescheduling it
+     * (always later) moves it */
+    sim->now = sim->evs[i].at;
     rv = crdt_gossip_tick(nd->g, node_time(sim, nd));
     after_node(sim, i, true);
     return rv;
@@ -1285,15 +1341,14 @@ static int fire(crdt_sim *sim)
 /* Runs the next event (there is one). */
 static int step(crdt_sim *sim)
 {
+    uint32_t e = ev_next(sim);
     int rv;
 
     sim->st.events++;
-    if (sim->nev && (!sim->nth || sim->ev[0].at < sim->th[0].at ||
-                     (sim->ev[0].at == sim->th[0].at &&
-                      sim->ev[0].seq < sim->th[0].seq)))
-        rv = deliver(sim);
+    if (sim->evs[e].d)
+        rv = deliver(sim, e);
     else
-        rv = fire(sim);
+        rv = fire(sim, sim->evs[e].node);
     if (!rv && sim->nomem)
         rv = CRDT_ERR_NOMEM;
     sim->nomem = false;

@@ -484,7 +484,10 @@ CRDT_API int crdt_gossip_add_peer(crdt_gossip *g, uint64_t id,
  * list; on_peer is not called for them.
  *
  * Errors: CRDT_ERR_INVALID_ARG (an id 0), CRDT_ERR_BUSY, CRDT_ERR_LIMIT,
- * CRDT_ERR_NOMEM; unchanged on error.  Complexity: O((n + m) log (n + m)).
+ * CRDT_ERR_NOMEM; unchanged on error.
+ * Complexity: O(n + m) for @p n ids in ascending order and m known
+ * peers, without allocating beyond the table's growth; O(n log n + m)
+ * otherwise.
  */
 CRDT_API int crdt_gossip_add_peers(crdt_gossip *g, const uint64_t *ids,
                                    size_t n) CRDT_WARN_UNUSED;
