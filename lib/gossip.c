@@ -138,10 +138,10 @@ int crdt_gossip_new(crdt_gossip **out, const crdt_gossip_settings *settings,
     g->user_data = settings->callbacks.user_data;
     g->lim = settings->limits;
     g->mem = m;
-    gp_rng_seed(&g->rng, settings->seed ^ 0x676f73736970u);
+    crdtp_rng_seed(&g->rng, settings->seed ^ 0x676f73736970u);
     g->incarnation = settings->incarnation;
     while (!g->incarnation)
-        g->incarnation = gp_rng_next(&g->rng);
+        g->incarnation = crdtp_rng_next(&g->rng);
     g->actor = crdt_gossip_actor_of(settings->node_id, g->incarnation);
     g->envlen = (uint32_t)gp_envelope_init(g);
     crdt_buf_init(&g->out, &g->mem);
@@ -239,8 +239,8 @@ static void advance(crdt_gossip *g, uint64_t now)
         g->started = true;
         g->origin_ms = now;
         g->now = now;
-        g->next_round = now + gp_rng_below(&g->rng, g->set.round_ms);
-        g->next_repair = now + gp_rng_below(&g->rng, g->set.repair_ms);
+        g->next_round = now + crdtp_rng_below(&g->rng, g->set.round_ms);
+        g->next_repair = now + crdtp_rng_below(&g->rng, g->set.repair_ms);
         return;
     }
     if (now > g->now)
@@ -853,11 +853,11 @@ uint64_t gp_pick_up(crdt_gossip *g, const uint64_t *ex, size_t nex,
     if (up <= nex)
         return 0;
     for (tries = 0; tries < 16; tries++) {
-        j = (size_t)gp_rng_below(&g->rng, g->npeers);
+        j = (size_t)crdtp_rng_below(&g->rng, g->npeers);
         if (pickable(g, j, ex, nex))
             goto found;
     }
-    start = (size_t)gp_rng_below(&g->rng, g->npeers);
+    start = (size_t)crdtp_rng_below(&g->rng, g->npeers);
     for (i = 0; i < g->npeers; i++) {
         j = (start + i) % g->npeers;
         if (pickable(g, j, ex, nex))
@@ -877,8 +877,8 @@ uint64_t gp_pick_down(crdt_gossip *g, size_t *idx)
     if (!g->ndown)
         return 0;
     /* the k-th down peer from a random start */
-    k = (size_t)gp_rng_below(&g->rng, g->ndown);
-    start = (size_t)gp_rng_below(&g->rng, g->npeers);
+    k = (size_t)crdtp_rng_below(&g->rng, g->ndown);
+    start = (size_t)crdtp_rng_below(&g->rng, g->npeers);
     for (i = 0; i < g->npeers; i++) {
         size_t j = (start + i) % g->npeers;
 

@@ -204,7 +204,7 @@ void gp_fast_round(crdt_gossip *g)
         to[n++] = id;
     }
     if (g->ndown && g->set.down_probe_rounds &&
-        gp_rng_below(&g->rng, g->set.down_probe_rounds) == 0) {
+        crdtp_rng_below(&g->rng, g->set.down_probe_rounds) == 0) {
         uint64_t id = gp_pick_down(g, &at[n]);
 
         if (id)

@@ -26,53 +26,7 @@
 #include <crdt/ormap.h>
 
 #include "codec_internal.h"
-
-/* ====================================================================
- * Random numbers: xoshiro256** seeded through splitmix64.
- * ==================================================================== */
-
-typedef struct gp_rng {
-    uint64_t s[4];
-} gp_rng;
-
-void gp_rng_seed(gp_rng *r, uint64_t seed);
-
-/* Inline: every peer picked draws one or two. */
-static inline uint64_t gp_rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-static inline uint64_t gp_rng_next(gp_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t out = gp_rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = gp_rotl(s[3], 45);
-    return out;
-}
-
-/* Uniform in [0, n); n > 0: Lemire's multiply-shift with rejection. */
-static inline uint64_t gp_rng_below(gp_rng *r, uint64_t n)
-{
-    unsigned __int128 m = (unsigned __int128)gp_rng_next(r) * n;
-    uint64_t lo = (uint64_t)m;
-
-    if (lo < n) {
-        uint64_t t = -n % n;
-
-        while (lo < t) {
-            m = (unsigned __int128)gp_rng_next(r) * n;
-            lo = (uint64_t)m;
-        }
-    }
-    return (uint64_t)(m >> 64);
-}
+#include "rng_internal.h"
 
 /* XXH3-64 (seed 0) of data. */
 uint64_t gp_hash(const void *data, size_t len);
@@ -114,7 +68,7 @@ typedef struct gp_store {
 
 void gp_store_init(gp_store *s, const crdt_registry *reg,
                    const crdt_limits *lim, const crdt_mem *mem,
-                   gp_rng *rng);
+                   crdtp_rng *rng);
 void gp_store_clear(gp_store *s);
 /* Index of the key, or -1. */
 long gp_store_find(const gp_store *s, const uint8_t *key, size_t klen);
@@ -330,7 +284,7 @@ struct crdt_gossip {
     uint64_t memo_id;           /* its id (compared before pid[memo]) */
     uint64_t id_lo, id_hi;      /* pid[0], pid[npeers - 1] (0 if none) */
     size_t arena_len;           /* bytes used in arena (0: no address) */
-    gp_rng rng;
+    crdtp_rng rng;
 
     /* ---- hot: building and reading datagrams ---- */
     uint8_t env[4 * 9];         /* version, cluster, node id and

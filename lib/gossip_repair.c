@@ -47,7 +47,7 @@ int gp_repair_start(crdt_gossip *g, uint64_t to)
     if ((rv = gp_flush(g)))
         return rv;
     gp_tree_children(&g->tree, &g->store, 0, 0, sums);
-    salt = gp_rng_next(&g->rng);
+    salt = crdtp_rng_next(&g->rng);
     gp_begin(g, CRDT_GOSSIP_TREE, 2, &w);
     cw_uint(&w, salt);
     cw_array(&w, 1);

@@ -30,25 +30,8 @@
 #include "mem_internal.h"
 
 /* ======================================================================
- * Random numbers and hashing
+ * Hashing
  * ====================================================================== */
-
-static uint64_t splitmix(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15u);
-
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
-
-void gp_rng_seed(gp_rng *r, uint64_t seed)
-{
-    int i;
-
-    for (i = 0; i < 4; i++)
-        r->s[i] = splitmix(&seed);
-}
 
 uint64_t gp_hash(const void *data, size_t len)
 {
@@ -61,9 +44,9 @@ uint64_t gp_hash(const void *data, size_t len)
 
 void gp_store_init(gp_store *s, const crdt_registry *reg,
                    const crdt_limits *lim, const crdt_mem *mem,
-                   gp_rng *rng)
+                   crdtp_rng *rng)
 {
-    uint64_t a = gp_rng_next(rng), b = gp_rng_next(rng);
+    uint64_t a = crdtp_rng_next(rng), b = crdtp_rng_next(rng);
 
     memset(s, 0, sizeof *s);
     memcpy(s->sipkey, &a, 8);

@@ -71,11 +71,9 @@ void gp_pack_clear(gp_packer *p)
 
 uint32_t gp_sum32(uint64_t sum, uint64_t salt)
 {
-    uint64_t z = (sum ^ salt) + 0x9e3779b97f4a7c15u;
+    uint64_t x = sum ^ salt;
 
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return (uint32_t)((z ^ (z >> 31)) >> 32);
+    return (uint32_t)(crdtp_splitmix(&x) >> 32);
 }
 
 /* Bytes of the datagram for n items of `bytes`: envelope, the STATES

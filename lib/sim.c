@@ -63,6 +63,7 @@
 #include <crdt/sim.h>
 
 #include "mem_internal.h"
+#include "rng_internal.h"
 
 /* ======================================================================
  * Constants
@@ -93,11 +94,9 @@ enum {
  * Types
  * ====================================================================== */
 
-/* xoshiro256** seeded through splitmix64 (the engine uses the same
- * generator; the simulator keeps its own). */
-typedef struct sim_rng {
-    uint64_t s[4];
-} sim_rng;
+/* The simulator's own generator (rng_internal.h), apart from every
+ * node's. */
+typedef crdtp_rng sim_rng;
 
 /* A datagram in flight.  The bytes follow the header in the same pool
  * block; while the block is free, its first word links the free list. */
@@ -184,70 +183,13 @@ struct crdt_sim {
  * Random numbers
  * ====================================================================== */
 
-static uint64_t splitmix(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9E3779B97F4A7C15u);
-
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
-    return z ^ (z >> 31);
-}
-
-static void rng_seed(sim_rng *r, uint64_t seed)
-{
-    int i;
-
-    for (i = 0; i < 4; i++)
-        r->s[i] = splitmix(&seed);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t rng_next(sim_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return out;
-}
-
-/* Uniform in [0, n), n > 0: rejection of the biased low range. */
-static uint64_t rng_below(sim_rng *r, uint64_t n)
-{
-    uint64_t min = (0 - n) % n, x;
-
-    do
-        x = rng_next(r);
-    while (x < min);
-    return x % n;
-}
-
-/* True with probability p; draws nothing when p is 0 or 1. */
-static bool rng_chance(sim_rng *r, double p)
-{
-    if (p <= 0.0)
-        return false;
-    if (p >= 1.0)
-        return true;
-    return (double)(rng_next(r) >> 11) * 0x1p-53 < p;
-}
-
 /* A non-zero incarnation other than `not`. */
 static uint64_t draw_incarnation(sim_rng *r, uint64_t not)
 {
     uint64_t v;
 
     do
-        v = rng_next(r);
+        v = crdtp_rng_next(r);
     while (!v || v == not);
     return v;
 }
@@ -743,10 +685,10 @@ static bool cut(const crdt_sim *sim, size_t from, size_t to)
 static uint64_t delay(crdt_sim *sim)
 {
     uint64_t lo = sim->set.latency_min_ms, hi = sim->set.latency_max_ms;
-    uint64_t d = lo + (hi > lo ? rng_below(&sim->rng, hi - lo + 1) : 0);
+    uint64_t d = lo + (hi > lo ? crdtp_rng_below(&sim->rng, hi - lo + 1) : 0);
 
-    if (rng_chance(&sim->rng, sim->set.reorder))
-        d += rng_below(&sim->rng, 4 * hi + 1);
+    if (crdtp_rng_chance(&sim->rng, sim->set.reorder))
+        d += crdtp_rng_below(&sim->rng, 4 * hi + 1);
     return d;
 }
 
@@ -802,13 +744,13 @@ static int net_send(crdt_sim *sim, size_t from, uint64_t to_id,
         pool_put(sim, d);
         return CRDT_OK;
     }
-    if (rng_chance(&sim->rng, sim->set.loss)) {
+    if (crdtp_rng_chance(&sim->rng, sim->set.loss)) {
         sim->st.lost++;
         trace(sim, FATE_LOST, id);
         pool_put(sim, d);
         return CRDT_OK;
     }
-    copies = 1 + rng_chance(&sim->rng, sim->set.dup);
+    copies = 1 + crdtp_rng_chance(&sim->rng, sim->set.dup);
     d->id = id;
     d->from = (uint32_t)from;
     d->to = (uint32_t)to;
@@ -991,9 +933,9 @@ int crdt_sim_new(crdt_sim **out, const crdt_sim_settings *s,
         memset(&sim->evs[i], 0, sizeof sim->evs[i]);
         sim->evs[i].node = (uint32_t)i; /* its timer; where = EV_NONE */
     }
-    rng_seed(&sim->rng, s->seed);
+    crdtp_rng_seed(&sim->rng, s->seed);
     for (i = 0; i < sim->n; i++) {
-        uint64_t seed = rng_next(&sim->rng);
+        uint64_t seed = crdtp_rng_next(&sim->rng);
         uint64_t inc = s->gossip.incarnation
                            ? s->gossip.incarnation
                            : draw_incarnation(&sim->rng, 0);
@@ -1229,7 +1171,7 @@ int crdt_sim_restart_as(crdt_sim *sim, size_t i, bool keep_state,
         return CRDT_ERR_INVALID_ARG;
     nd = &sim->nodes[i];
     saved = sim->rng;
-    seed = rng_next(&sim->rng);
+    seed = crdtp_rng_next(&sim->rng);
     inc = incarnation ? incarnation
                       : draw_incarnation(&sim->rng, nd->incarnation);
     if ((rv = node_start(sim, i, seed, inc, &g))) {
