@@ -404,9 +404,12 @@ static void bench_spread(gb_out *o, const size_t *ns, size_t nn,
                          size_t runs, uint64_t seed, FILE *curve_file)
 {
     crdt_registry *reg = crdt_registry_new(NULL);
-    double deliveries = 0;
+    double dps[2 * 16];
     size_t i, li;
     static const double losses[] = {0.0, 0.3};
+
+    if (nn > 16)
+        gb_die("at most 16 cluster sizes");
 
     if (!reg || crdt_registry_add_builtins(reg))
         gb_die("registry");
@@ -424,8 +427,7 @@ static void bench_spread(gb_out *o, const size_t *ns, size_t nn,
                             plot ? curve : NULL);
             fprintf(stderr, "#   %.1f s, %.3g deliveries/s\n",
                     (double)(gb_now_ns() - t0) / 1e9, sr.deliveries_per_s);
-            if (sr.deliveries_per_s > deliveries)
-                deliveries = sr.deliveries_per_s;
+            dps[2 * i + li] = sr.deliveries_per_s;
             r = add_row(o, "spread", "rounds", sr.mean,
                         "N=%zu loss=%.0f%% mean", ns[i], losses[li] * 100);
             set_ref(r, "log3(N)+lnln(N)", th);
@@ -465,11 +467,16 @@ static void bench_spread(gb_out *o, const size_t *ns, size_t nn,
             }
         }
     }
-    {
-        gb_row *r = add_row(o, "sim", "deliveries/s", deliveries,
-                            "spread runs, best");
-        set_target(r, ">= 1,000,000", deliveries >= 1e6);
-    }
+    /* wall-clock rate of the spread runs above, cluster build excluded:
+     * a formed cluster of N nodes holds N * N peer entries, so the rate
+     * falls as the tables outgrow the caches */
+    for (i = 0; i < nn; i++)
+        for (li = 0; li < 2; li++) {
+            gb_row *r = add_row(o, "sim", "deliveries/s", dps[2 * i + li],
+                                "spread N=%zu loss=%.0f%%", ns[i],
+                                losses[li] * 100);
+            set_target(r, ">= 1,000,000", dps[2 * i + li] >= 1e6);
+        }
     crdt_registry_free(reg);
 }
 
