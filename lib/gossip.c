@@ -1612,8 +1612,8 @@ int gp_flush(crdt_gossip *g)
  * only the hash can tell whether the merge changed the state. */
 int gp_apply(crdt_gossip *g, const uint8_t *key, size_t klen,
              const crdt_ormap *m, uint64_t log_origin, uint64_t log_seq,
-             unsigned log_age, const uint8_t *raw, size_t rawlen,
-             bool *changed)
+             unsigned log_age, uint64_t from, const uint8_t *raw,
+             size_t rawlen, bool *changed)
 {
     gp_store *s = &g->store;
     long idx = gp_store_find(s, key, klen);
@@ -1654,7 +1654,7 @@ int gp_apply(crdt_gossip *g, const uint8_t *key, size_t klen,
         if ((rv = gp_log_reserve(&g->log, log_origin)))
             goto fail;
         e = gp_entry_new(&g->mem, log_origin, log_seq, 0, g->round,
-                         log_age, raw, rawlen);
+                         log_age, from, raw, rawlen);
         if (!e) {
             rv = CRDT_ERR_NOMEM;
             goto fail;
@@ -1767,7 +1767,7 @@ static int local_write(crdt_gossip *g, const uint8_t *key, size_t klen,
         }
         memcpy(kcopy, key, klen);
     }
-    e = gp_entry_new(&g->mem, g->actor, g->seq + 1, 0, g->round, 0,
+    e = gp_entry_new(&g->mem, g->actor, g->seq + 1, 0, g->round, 0, 0,
                      g->tmp.data, g->tmp.len);
     if (!e) {
         rv = CRDT_ERR_NOMEM;
@@ -1983,7 +1983,8 @@ static int walk_snapshot(crdt_gossip *g, const uint8_t *data, size_t len,
         if (apply) {
             bool changed;
 
-            rv = gp_apply(g, key, klen, m, 0, 0, 0, raw, rawlen, &changed);
+            rv = gp_apply(g, key, klen, m, 0, 0, 0, 0, raw, rawlen,
+                          &changed);
         }
         crdt_ormap_free(m);
     }

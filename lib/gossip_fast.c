@@ -4,8 +4,10 @@
  * summaries (Scuttlebutt, van Renesse et al. 2008).
  *
  * A round at node A, for each of fanout random peers B:
- *   A -> B  PUSH  the deltas A wrote since its last round (nobody has
- *                 them yet, so they go unasked)
+ *   A -> B  PUSH  the young deltas: those logged since A's last round
+ *                 and at most push_rounds rounds old (few nodes have
+ *                 them yet, so they go unasked), but for the ones that
+ *                 came from B
  *   A -> B  SYN   A's summary: per origin, the seqs A has seen
  *   B -> A  PUSH  the logged deltas the summary does not cover
  *   B -> A  ACK   B's summary of the same origin range
@@ -166,7 +168,7 @@ static int send_summary(crdt_gossip *g, uint64_t to, int kind, uint64_t lo,
     return rv;
 }
 
-/* Adds a logged delta to a PUSH packer: [origin, seq, key, delta]. */
+/* Adds a logged delta to a PUSH packer: [origin, seq, age, key, delta]. */
 static void pack_entry(crdt_gossip *g, gp_packer *p, const gp_entry *e)
 {
     const gp_key *k = &g->store.keys[e->key];
@@ -227,7 +229,7 @@ void gp_fast_round(crdt_gossip *g)
         for (i = first; i < l->count; i++) {
             const gp_entry *e = l->fifo[(l->head + i) % l->cap];
 
-            if (gp_entry_age(e, g->round) <= eager)
+            if (gp_entry_age(e, g->round) <= eager && e->from != to[t])
                 pack_entry(g, &p, e);
         }
         gp_pack_finish(&p);
@@ -256,7 +258,7 @@ int gp_fast_push(crdt_gossip *g, const gp_msg *m)
             continue;
         }
         rv = gp_apply(g, it->key, it->klen, it->map, it->origin, it->seq,
-                      it->age, it->raw, it->rawlen, &changed);
+                      it->age, m->sender, it->raw, it->rawlen, &changed);
         if (rv)
             return rv;
         if (!changed)

@@ -130,6 +130,8 @@ void gp_tree_children(const gp_tree *t, const gp_store *s, unsigned level,
 typedef struct gp_entry {
     uint64_t origin, seq;   /* the delta's id */
     uint64_t round;         /* the local round it was logged in */
+    uint64_t from;          /* the peer it came from (0: written here);
+                             * never pushed back to it */
     uint32_t key;           /* store index */
     uint32_t len;           /* bytes */
     uint8_t age;            /* rounds since its origin wrote it, when
@@ -178,7 +180,7 @@ void gp_log_append(gp_log *l, gp_entry *e);
 /* Allocates an entry of len bytes (copied from data), or NULL. */
 gp_entry *gp_entry_new(const crdt_mem *mem, uint64_t origin, uint64_t seq,
                        uint32_t key, uint64_t round, unsigned age,
-                       const uint8_t *data, size_t len);
+                       uint64_t from, const uint8_t *data, size_t len);
 /* The age of e now, at round `round`, saturated at 255. */
 unsigned gp_entry_age(const gp_entry *e, uint64_t round);
 /* Frees the oldest entries while the log holds more than max_bytes;
@@ -382,12 +384,12 @@ int gp_flush(crdt_gossip *g);
 /* Merges the decoded state or delta `m` into key (key, klen), creating
  * the key if needed.  *changed says whether the state changed.  When
  * log_origin != 0 and the state changed, logs the delta bytes
- * (raw, rawlen) under (log_origin, log_seq), aged log_age.  Calls
- * on_change. */
+ * (raw, rawlen) under (log_origin, log_seq), aged log_age, received
+ * from peer `from`.  Calls on_change. */
 int gp_apply(crdt_gossip *g, const uint8_t *key, size_t klen,
              const crdt_ormap *m, uint64_t log_origin, uint64_t log_seq,
-             unsigned log_age, const uint8_t *raw, size_t rawlen,
-             bool *changed);
+             unsigned log_age, uint64_t from, const uint8_t *raw,
+             size_t rawlen, bool *changed);
 /* Rounds during which a delta is pushed unasked: the setting, or
  * floor(log3(peers + 1)) - 1, at least 1. */
 unsigned gp_push_rounds(const crdt_gossip *g);

@@ -54,7 +54,7 @@ unsigned gp_entry_age(const gp_entry *e, uint64_t round)
 
 gp_entry *gp_entry_new(const crdt_mem *mem, uint64_t origin, uint64_t seq,
                        uint32_t key, uint64_t round, unsigned age,
-                       const uint8_t *data, size_t len)
+                       uint64_t from, const uint8_t *data, size_t len)
 {
     gp_entry *e;
 
@@ -66,6 +66,7 @@ gp_entry *gp_entry_new(const crdt_mem *mem, uint64_t origin, uint64_t seq,
     e->origin = origin;
     e->seq = seq;
     e->round = round;
+    e->from = from;
     e->key = key;
     e->len = (uint32_t)len;
     e->age = (uint8_t)(age > 255 ? 255 : age);

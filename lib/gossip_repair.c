@@ -240,7 +240,7 @@ static int on_states(crdt_gossip *g, const gp_msg *m)
         const gp_item *it = &m->items[i];
         bool changed;
 
-        rv = gp_apply(g, it->key, it->klen, it->map, 0, 0, 0, it->raw,
+        rv = gp_apply(g, it->key, it->klen, it->map, 0, 0, 0, 0, it->raw,
                       it->rawlen, &changed);
         if (rv)
             return rv;

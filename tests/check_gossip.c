@@ -518,6 +518,37 @@ START_TEST(test_gossip_exchange_on_change_not_on_duplicates)
 }
 END_TEST
 
+static void adjust_eager(crdt_gossip_settings *s, size_t i)
+{
+    (void)i;
+    s->push_rounds = 8; /* every delta is young for 8 rounds */
+}
+
+/* A delta is never pushed back to the peer it came from: with two nodes,
+ * the receiver's only target is the sender, so the receiver, which wrote
+ * nothing, sends no PUSH at all, though every delta it holds stays young
+ * (pushed unasked) for 8 rounds. */
+START_TEST(test_gossip_exchange_no_echo)
+{
+    net nt;
+    crdt_gossip_metrics m;
+    size_t i;
+
+    net_init(&nt, 2, 21, adjust_eager);
+    for (i = 0; i < 5; i++) {
+        inc(nt.g[0], "k", 1);
+        net_run(&nt, 100);
+    }
+    net_converge(&nt, 5000);
+    net_run(&nt, 1000);
+    ck_assert_uint_eq(counter(nt.g[1], "k"), 5);
+    crdt_gossip_metrics_get(nt.g[1], &m);
+    ck_assert_uint_gt(m.received[CRDT_GOSSIP_PUSH], 0);
+    ck_assert_uint_eq(m.sent[CRDT_GOSSIP_PUSH], 0);
+    net_free(&nt);
+}
+END_TEST
+
 START_TEST(test_gossip_exchange_deleted_key_stays_deleted)
 {
     net nt;
@@ -1478,6 +1509,7 @@ static Suite *gossip_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_gossip_exchange_converges);
     tcase_add_test(tc, test_gossip_exchange_on_change_not_on_duplicates);
+    tcase_add_test(tc, test_gossip_exchange_no_echo);
     tcase_add_test(tc, test_gossip_exchange_deleted_key_stays_deleted);
     tcase_add_test(tc, test_gossip_exchange_concurrent_delete_add_wins);
     tcase_add_test(tc, test_gossip_exchange_fragments);

@@ -186,7 +186,8 @@ typedef struct crdt_gossip_settings {
     size_t log_max_bytes;    /**< delta log budget (4 MiB) */
     /** A delta younger than this many rounds (since its origin wrote it)
      * is pushed unasked to the next round's peers by every node it
-     * reaches, besides the summary exchange; 0 (the default) picks
+     * reaches (but to the peer it came from), besides the summary
+     * exchange; 0 (the default) picks
      * floor(log3(peers + 1)) - 1, at least 1: while few nodes hold it. */
     uint32_t push_rounds;
     uint32_t sample_size;    /**< peers sampled into each exchange (3) */
