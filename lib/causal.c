@@ -949,16 +949,15 @@ int crdt_causal_queue_advance(crdt_causal_queue *q, const crdt_vclock *vc)
         if (m->seq <= d_of(q, m->sender))
             discard(q, m);
     }
-    for (m = q->ahead; m; m = m->anext) {
+    for (m = q->ahead; m; m = next) {
         slot *s;
 
+        next = m->anext; /* place() may discard m (not after pass one) */
         if (m->ready || m->cur.wcounter > d_of(q, m->cur.wactor))
             continue;
         s = slot_lookup(q, m->cur.wactor, m->cur.wcounter);
         list_unlink(&s->waiters, m);
         slot_release(q, s);
-        /* place() may discard only m itself (ST_OBSOLETE), which the
-         * first pass ruled out */
         place(q, m, recheck(q, m));
     }
     return CRDT_OK;

@@ -526,8 +526,8 @@ START_TEST(test_causal_stamp_local)
     expect_pop(r, "x1");
     expect_pop(r, "m2");
 
-    /* r stamping as 1 itself (an actor reused) discards a held copy of
-     * that dot and releases what waited for it */
+    /* r stamping as 7 while 7's messages are held (an actor id reused)
+     * releases what waited for the stamped dot */
     tu_must(crdt_causal_queue_stamp(r, 7, s3), "stamp");
     {
         const uint64_t y2[] = {7, 3}, z1[] = {7, 2, 8, 1};
@@ -538,6 +538,19 @@ START_TEST(test_causal_stamp_local)
         ck_assert_uint_eq(crdt_vclock_get(s3, 7), 2);
         expect_pop(r, "y3");
         expect_pop(r, "z1");
+    }
+    {
+        /* a ready copy of the dot stamped next is discarded too */
+        const uint64_t y4[] = {7, 4};
+
+        ck_assert_int_eq(push(r, 7, 1, y4, "y4"), CRDT_CAUSAL_READY);
+        ck_assert_uint_eq(stats(r).dropped, 0);
+        tu_must(crdt_causal_queue_stamp(r, 7, s3), "stamp");
+        ck_assert_uint_eq(crdt_vclock_get(s3, 7), 4);
+        ck_assert_uint_eq(stats(r).ready, 0);
+        ck_assert_uint_eq(stats(r).held, 0);
+        ck_assert_uint_eq(stats(r).dropped, 1);
+        expect_pop(r, NULL);
     }
     tu_must(crdt_vclock_set(clk, 9, UINT64_MAX), "set");
     tu_must(crdt_causal_queue_advance(r, clk), "advance");
