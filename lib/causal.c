@@ -115,20 +115,34 @@ enum { ST_READY, ST_WAIT, ST_OBSOLETE };
  * Senders (the delivered clock)
  * ====================================================================== */
 
-static size_t snd_find(const crdt_causal_queue *q, crdt_actor a, bool *found)
+/* Index of a in snd, or where it would go, searching from lo (every
+ * entry before lo is smaller than a): a few steps forward, then binary
+ * search.  A stamp's actors ascend, so check() walks them with one
+ * cursor, and stamps over the same actors as snd never branch-miss. */
+static size_t snd_seek(const crdt_causal_queue *q, crdt_actor a, size_t lo,
+                       bool *found)
 {
-    size_t lo = 0, hi = q->nsnd;
+    size_t hi = q->nsnd, k;
 
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
+    for (k = 0; k < 4 && lo < hi && q->snd[lo].actor < a; k++)
+        lo++;
+    if (lo < hi && q->snd[lo].actor < a) {
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
 
-        if (q->snd[mid].actor < a)
-            lo = mid + 1;
-        else
-            hi = mid;
+            if (q->snd[mid].actor < a)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
     }
     *found = lo < q->nsnd && q->snd[lo].actor == a;
     return lo;
+}
+
+static size_t snd_find(const crdt_causal_queue *q, crdt_actor a, bool *found)
+{
+    return snd_seek(q, a, 0, found);
 }
 
 static uint64_t d_of(const crdt_causal_queue *q, crdt_actor a)
@@ -373,14 +387,16 @@ static void free_popped(crdt_causal_queue *q)
 static int check(const crdt_causal_queue *q, const crdt_vclock *stamp,
                  crdt_actor sender, cursor *c)
 {
-    size_t n = crdt_vclock_size(stamp);
+    size_t n = crdt_vclock_size(stamp), j = 0;
 
     for (; c->pos < n; c->pos++) {
         crdt_actor a = 0;
         uint64_t v = 0, d;
+        bool found;
 
         (void)crdt_vclock_entry(stamp, c->pos, &a, &v);
-        d = d_of(q, a);
+        j = snd_seek(q, a, j, &found);
+        d = found ? q->snd[j].delivered : 0;
         if (a == sender) {
             if (d >= v)
                 return ST_OBSOLETE;
