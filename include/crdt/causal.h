@@ -212,8 +212,8 @@ CRDT_API void crdt_causal_queue_stats(const crdt_causal_queue *q,
  * largest any waiting message depends on, that no held message has, as
  * maximal ranges, in ascending (actor, first) order.  It writes the first
  * min(count, @p cap) gaps to @p out and the count to *@p count; call it
- * with @p cap 0 to size @p out.  No gaps means that nothing waits (every
- * held message is ready).
+ * with @p cap 0 to size @p out.  No gaps means that nothing is missing:
+ * every waiting message becomes deliverable as the ready ones are popped.
  *
  * Ownership: borrows @p q; @p out may be NULL when @p cap is 0.
  * Errors: CRDT_ERR_INVALID_ARG, CRDT_ERR_NOMEM (a temporary array); on
