@@ -21,5 +21,6 @@
 #include <crdt/orset.h>
 #include <crdt/mvreg.h>
 #include <crdt/flag.h>
+#include <crdt/causal.h>
 
 #endif /* CRDT_CRDT_H */
