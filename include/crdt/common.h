@@ -41,7 +41,9 @@ typedef enum crdt_error {
     CRDT_ERR_NOMEM = -1,       /**< an allocation failed */
     CRDT_ERR_INVALID_ARG = -2, /**< a NULL or out-of-range argument */
     CRDT_ERR_DECODE = -3,      /**< malformed or non-canonical encoding */
-    CRDT_ERR_LIMIT = -4,       /**< input exceeds a decode limit, or a configured bound (peers, queue) is full */
+    CRDT_ERR_LIMIT = -4,       /**< input exceeds a decode limit, or a
+                                    configured bound (peers, a queue)
+                                    is full */
     CRDT_ERR_OVERFLOW = -5,    /**< a counter or value would overflow */
     CRDT_ERR_VERSION = -6,     /**< unknown encoding format version */
     CRDT_ERR_TYPE = -7,        /**< unknown or unexpected type tag */
