@@ -42,6 +42,8 @@ const char *crdt_strerror(int err)
         return "random source failed";
     case CRDT_ERR_NOT_FOUND:
         return "not found";
+    case CRDT_ERR_IO:
+        return "input/output error";
     case CRDT_ERR_BUSY:
         return "not allowed from inside a callback";
     default:

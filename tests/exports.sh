@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Each shared library (libcrdt, libcrdt-gossip) exports exactly the
-# functions declared CRDT_API in its public headers, and no object of
-# either has writable data (no global mutable state).
+# Each shared library (libcrdt, libcrdt-gossip, libcrdt-node) exports
+# exactly the functions declared CRDT_API in its public headers, and no
+# object of any has writable data (no global mutable state).
 # Usage: exports.sh SRCDIR BUILDDIR
 set -euo pipefail
 src="$1"
@@ -52,11 +52,14 @@ check_lib() {
 }
 
 gossip_h="$src/include/crdt/gossip.h $src/include/crdt/sim.h"
+node_h="$src/include/crdt/gossip_uv.h"
 types_h=""
 for h in "$src"/include/crdt/*.h; do
-    case " $gossip_h " in *" $h "*) ;; *) types_h="$types_h $h" ;; esac
+    case " $gossip_h $node_h " in *" $h "*) ;; *) types_h="$types_h $h" ;; esac
 done
 # shellcheck disable=SC2086
 check_lib libcrdt $types_h
 # shellcheck disable=SC2086
 check_lib libcrdt-gossip $gossip_h
+# shellcheck disable=SC2086
+check_lib libcrdt-node $node_h

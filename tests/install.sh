@@ -81,3 +81,12 @@ if [ -n "$other" ]; then
     exit 1
 fi
 echo "install: a PN-counter-only static link with libcrdt-gossip pulls in no gossip code"
+
+# The UDP transport: examples/gossip_uv.c built with pkg-config
+# libcrdt-node (which brings libuv's flags) and run over loopback.
+test -f "$tmp$incdir/crdt/gossip_uv.h"
+test -f "$PKG_CONFIG_PATH/libcrdt-node.pc"
+cc -std=c11 -Wall -Wextra -Werror -o "$tmp/gossip_uv" \
+    "$src/examples/gossip_uv.c" $(pkg-config --cflags --libs libcrdt-node)
+LD_LIBRARY_PATH="$tmp$libdir" "$tmp/gossip_uv" >"$tmp/out-gossip-uv"
+echo "install: pkg-config build of examples/gossip_uv.c ran"

@@ -51,7 +51,8 @@ typedef enum crdt_error {
     CRDT_ERR_CLOCK_DRIFT = -9, /**< remote clock beyond the drift bound */
     CRDT_ERR_RANDOM = -10,     /**< the system random source failed */
     CRDT_ERR_NOT_FOUND = -11,  /**< no such entry */
-    CRDT_ERR_BUSY = -12        /**< called from inside a callback */
+    CRDT_ERR_BUSY = -12,       /**< called from inside a callback */
+    CRDT_ERR_IO = -14          /**< a socket or file operation failed */
 } crdt_error;
 
 /**
