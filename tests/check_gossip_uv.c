@@ -280,7 +280,7 @@ START_TEST(test_uv_two_nodes)
         }
         closed = 0;
         for (i = 0; i < 2; i++) {
-            int one = 1;
+            static int one = 1; /* read when the handles close */
 
             crdt_gossip_uv_stop(p.u[i], on_closed, &one);
             /* stopping twice is harmless */
