@@ -565,3 +565,17 @@ def test_threads_get_runtime_error_not_a_crash():
         t.join()
     assert all("in use" in str(e) for e in errors)
     assert len(b) == 10001
+
+
+def test_every_public_name_is_documented():
+    import pydoc
+    for obj in ALL + [crdt.CRDT, crdt.HLC, crdt.Node, crdt.Sim, crdt.Peer]:
+        assert obj.__doc__, obj
+        for name in dir(obj):
+            if not name.startswith("_"):
+                assert getattr(obj, name).__doc__, (obj, name)
+    for f in [crdt.actor, crdt.random_actor, crdt.decode, crdt.actor_of,
+              crdt.strerror, crdt.run_scenario, crdt.run_scenario_file]:
+        assert f.__doc__, f
+    text = pydoc.render_doc(crdt.ORSet, renderer=pydoc.plaintext)
+    assert "add(self, /, actor, elem)" in text and "add wins" in text
