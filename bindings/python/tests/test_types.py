@@ -565,6 +565,11 @@ def test_threads_get_runtime_error_not_a_crash():
         t.join()
     assert all("in use" in str(e) for e in errors)
     assert len(b) == 10001
+    a.merge(b)
+    enc = bytes(a)
+    assert len(enc) > 65536  # decoded without the GIL
+    assert crdt.GSet.from_bytes(enc) == a
+    assert crdt.GSet.from_bytes(bytearray(enc)) == a  # with it
 
 
 def test_every_public_name_is_documented():
