@@ -226,26 +226,65 @@ static PyObject *per_kind(const uint64_t *a)
     return d;
 }
 
+/* A u64 field of a struct, by name and offset, for the dicts below. */
+struct field {
+    const char *name;
+    size_t off;
+};
+
+#define M(f) {#f, offsetof(crdt_gossip_metrics, f)}
+static const struct field metric_counts[] = {
+    M(rounds), M(repairs), M(send_failures), M(deltas_logged),
+    M(deltas_written), M(delta_bytes_written), M(deltas_freed),
+    M(deltas_evicted), M(deltas_received), M(deltas_redundant),
+    M(keys_repaired), M(log_bytes), M(log_entries), M(peers_up),
+    M(peers_down), M(bytes_sent), M(bytes_received),
+};
+static const struct field metric_kinds[] = {
+    M(sent), M(sent_bytes), M(received), M(received_bytes),
+};
+#undef M
+
+/* Sets d[f.name] for each u64 field f of the struct at base. */
+static int dict_fields(PyObject *d, const void *base, const struct field *f,
+                       size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        uint64_t v;
+
+        memcpy(&v, (const char *)base + f[i].off, sizeof v);
+        if (dict_set_u64(d, f[i].name, v) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static PyObject *metrics_dict(const crdt_gossip *g)
 {
     crdt_gossip_metrics m;
     PyObject *d = PyDict_New(), *x;
+    size_t i;
     int r;
 
     if (!d)
         return NULL;
     crdt_gossip_metrics_get(g, &m);
-#define U(f) if (dict_set_u64(d, #f, m.f) < 0) goto fail
-    U(rounds); U(repairs); U(send_failures); U(deltas_logged);
-    U(deltas_written); U(delta_bytes_written); U(deltas_freed);
-    U(deltas_evicted); U(deltas_received); U(deltas_redundant);
-    U(keys_repaired); U(log_bytes); U(log_entries); U(peers_up);
-    U(peers_down); U(bytes_sent); U(bytes_received);
-#undef U
-#define K(f) if (!(x = per_kind(m.f))) goto fail; \
-    r = PyDict_SetItemString(d, #f, x); Py_DECREF(x); if (r < 0) goto fail
-    K(sent); K(sent_bytes); K(received); K(received_bytes);
-#undef K
+    if (dict_fields(d, &m, metric_counts,
+                    sizeof metric_counts / sizeof metric_counts[0]) < 0)
+        goto fail;
+    for (i = 0; i < sizeof metric_kinds / sizeof metric_kinds[0]; i++) {
+        const uint64_t *a =
+            (const uint64_t *)((const char *)&m + metric_kinds[i].off);
+
+        if (!(x = per_kind(a)))
+            goto fail;
+        r = PyDict_SetItemString(d, metric_kinds[i].name, x);
+        Py_DECREF(x);
+        if (r < 0)
+            goto fail;
+    }
     if (!(x = PyDict_New()))
         goto fail;
     for (r = 0; r < CRDT_GOSSIP_DROP_REASONS; r++)
@@ -1210,12 +1249,66 @@ static int prob_arg(PyObject *o, double *p, const char *name)
     return 0;
 }
 
+/* One network option of Sim(): @p o (borrowed) into @p st. */
+static int sim_option(const char *name, PyObject *o, crdt_sim_settings *st)
+{
+    uint64_t x;
+    int t;
+
+    if (!strcmp(name, "seed"))
+        return crdtpy_u64(o, &st->seed, "seed");
+    if (!strcmp(name, "latency_ms"))
+        return latency_arg(o, &st->latency_min_ms, &st->latency_max_ms);
+    if (!strcmp(name, "loss"))
+        return prob_arg(o, &st->loss, "loss");
+    if (!strcmp(name, "dup"))
+        return prob_arg(o, &st->dup, "dup");
+    if (!strcmp(name, "reorder"))
+        return prob_arg(o, &st->reorder, "reorder");
+    if (!strcmp(name, "mtu")) {
+        if (crdtpy_u64(o, &x, "mtu") < 0)
+            return -1;
+        if (x > UINT32_MAX) {
+            PyErr_SetString(PyExc_OverflowError, "mtu must be < 2**32");
+            return -1;
+        }
+        st->mtu = (uint32_t)x;
+        return 0;
+    }
+    /* join_seed */
+    if ((t = PyObject_IsTrue(o)) < 0)
+        return -1;
+    st->join_seed = t != 0;
+    return 0;
+}
+
+/* Pops Sim()'s network options from @p kw into @p st. */
+static int sim_options(PyObject *kw, crdt_sim_settings *st)
+{
+    static const char *const names[] = {"seed", "latency_ms", "loss", "dup",
+                                        "reorder", "mtu", "join_seed"};
+    size_t i;
+
+    for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+        PyObject *o = pop(kw, names[i]);
+        int rv;
+
+        if (!o)
+            continue;
+        rv = sim_option(names[i], o, st);
+        Py_DECREF(o);
+        if (rv < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static PyObject *sim_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
     crdt_sim_settings st;
     PyObject *kwc = NULL, *o;
     SimObject *s;
-    uint64_t nodes = 3, x;
+    uint64_t nodes = 3;
     int rv;
 
     if (!(s = (SimObject *)type->tp_alloc(type, 0)))
@@ -1237,25 +1330,8 @@ static PyObject *sim_new(PyTypeObject *type, PyObject *args, PyObject *kw)
             goto fail;
     }
     st.nodes = (size_t)nodes;
-#define OPT(name, code)                                                     \
-    if ((o = pop(kwc, name))) {                                             \
-        rv = (code);                                                        \
-        Py_DECREF(o);                                                       \
-        if (rv < 0)                                                         \
-            goto fail;                                                      \
-    }
-    OPT("seed", crdtpy_u64(o, &st.seed, "seed"));
-    OPT("latency_ms", latency_arg(o, &st.latency_min_ms, &st.latency_max_ms));
-    OPT("loss", prob_arg(o, &st.loss, "loss"));
-    OPT("dup", prob_arg(o, &st.dup, "dup"));
-    OPT("reorder", prob_arg(o, &st.reorder, "reorder"));
-    OPT("mtu", crdtpy_u64(o, &x, "mtu") < 0 ? -1
-               : x > UINT32_MAX ? (PyErr_SetString(PyExc_OverflowError,
-                                                  "mtu too large"), -1)
-                                : (st.mtu = (uint32_t)x, 0));
-    OPT("join_seed", (x = (uint64_t)PyObject_IsTrue(o)) == (uint64_t)-1
-                         ? -1 : (st.join_seed = x != 0, 0));
-#undef OPT
+    if (sim_options(kwc, &st) < 0)
+        goto fail;
     s->on_change = pop(kwc, "on_change");
     s->on_peer = pop(kwc, "on_peer");
     if (callable_or_none(&s->on_change, "on_change") < 0 ||
@@ -1715,6 +1791,13 @@ static PyObject *sim_send(SimObject *s, PyObject *args)
     return sim_done(s, rv, NULL);
 }
 
+#define F(f) {#f, offsetof(crdt_sim_stats, f)}
+static const struct field stat_fields[] = {
+    F(sent), F(sent_bytes), F(delivered), F(delivered_bytes), F(lost),
+    F(duplicated), F(partitioned), F(to_crashed), F(oversize), F(events),
+};
+#undef F
+
 static PyObject *sim_stats(SimObject *s, PyObject *unused)
 {
     crdt_sim *sim = sim_get(s);
@@ -1725,10 +1808,11 @@ static PyObject *sim_stats(SimObject *s, PyObject *unused)
     if (!sim || !(d = PyDict_New()))
         return NULL;
     crdt_sim_stats_get(sim, &st);
-#define U(f) if (dict_set_u64(d, #f, st.f) < 0) { Py_DECREF(d); return NULL; }
-    U(sent); U(sent_bytes); U(delivered); U(delivered_bytes); U(lost);
-    U(duplicated); U(partitioned); U(to_crashed); U(oversize); U(events);
-#undef U
+    if (dict_fields(d, &st, stat_fields,
+                    sizeof stat_fields / sizeof stat_fields[0]) < 0) {
+        Py_DECREF(d);
+        return NULL;
+    }
     return d;
 }
 
