@@ -556,6 +556,16 @@ static PyObject *node_new(PyTypeObject *type, PyObject *args, PyObject *kw)
         goto fail;
     }
     crdt_gossip_settings_default(&s);
+    /* Without a seed or an incarnation, the C defaults would give every
+     * start of a node the same incarnation, hence the same write actor
+     * (crdt/gossip.h): draw one from the OS instead.  Give either for a
+     * reproducible node. */
+    if (!PyDict_GetItemString(kwc, "seed") &&
+        !PyDict_GetItemString(kwc, "incarnation") &&
+        (rv = crdt_actor_random(&s.incarnation)) != CRDT_OK) {
+        crdtpy_error(rv);
+        goto fail;
+    }
     if (crdtpy_u64(id, &s.node_id, "node_id") < 0 ||
         callable_or_none(&n->send, "send") < 0 ||
         callable_or_none(&n->on_change, "on_change") < 0 ||
@@ -1094,6 +1104,8 @@ static PyTypeObject Node_Type = {
         "The store reads as a mapping of bytes keys to COPIES of the values\n"
         "(node[key], get, in, len, keys, values, items); write with\n"
         "update(key, cls, fn), delete with delete(key) or del node[key].\n\n"
+        "Without seed or incarnation, the incarnation (hence the write\n"
+        "actor) is random, so a restarted node never reuses its actor.\n"
         "settings: cluster_id, seed, incarnation, round_ms, fanout,\n"
         "repair_ms, max_datagram, down_after_ms, down_probe_rounds,\n"
         "log_rounds, log_max_bytes, push_rounds, sample_size, max_peers,\n"

@@ -177,6 +177,13 @@ def test_snapshot_restore():
     assert b.digest == a.digest
 
 
+def test_restarted_nodes_get_new_actors_unless_seeded():
+    assert crdt.Node(1).actor != crdt.Node(1).actor  # random incarnation
+    assert crdt.Node(1, seed=5).actor == crdt.Node(1, seed=5).actor
+    n = crdt.Node(1, incarnation=77)
+    assert n.incarnation == 77 and n.actor == crdt.actor_of(1, 77)
+
+
 def test_node_is_collected_with_its_callbacks():
     class Holder:
         pass
