@@ -584,3 +584,40 @@ def test_every_public_name_is_documented():
         assert f.__doc__, f
     text = pydoc.render_doc(crdt.ORSet, renderer=pydoc.plaintext)
     assert "add(self, /, actor, elem)" in text and "add wins" in text
+
+
+def test_stubs_cover_the_module():
+    """crdt/_crdt.pyi names every public class, method, property and
+    function of the extension, so type checkers see all of it."""
+    import ast
+    import os
+    path = os.path.join(os.path.dirname(crdt.__file__), "_crdt.pyi")
+    if not os.path.exists(path):  # an uninstalled package: the sources
+        path = os.path.join(os.path.dirname(__file__), "..", "crdt",
+                            "_crdt.pyi")
+    tree = ast.parse(open(path, encoding="utf-8").read())
+    stubbed = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            stubbed[node.name] = {n.name for n in node.body
+                                  if isinstance(n, (ast.FunctionDef,
+                                                    ast.AnnAssign))
+                                  and hasattr(n, "name")} | {
+                n.target.id for n in node.body
+                if isinstance(n, ast.AnnAssign)}
+        elif isinstance(node, ast.FunctionDef):
+            stubbed[node.name] = set()
+        elif isinstance(node, ast.AnnAssign):
+            stubbed[node.target.id] = set()
+    mod = crdt._crdt
+    for name in dir(mod):
+        if name.startswith("__"):
+            continue
+        assert name in stubbed, name
+        obj = getattr(mod, name)
+        if isinstance(obj, type) and not issubclass(obj, BaseException) \
+                and obj is not crdt.Peer:
+            own = {m for m in vars(obj) if not m.startswith("_")}
+            inherited = set().union(*(stubbed.get(b.__name__, set())
+                                      for b in obj.__mro__[1:]))
+            assert own <= stubbed[name] | inherited, (name, own - stubbed[name])
