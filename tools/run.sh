@@ -7,8 +7,8 @@
 #                             and draws the spread plot
 #   bash tools/run.sh test    installs what is missing, builds from scratch,
 #                             runs every test (Check suites, examples, CLI,
-#                             Python interop, exports, install + pkg-config,
-#                             make distcheck)
+#                             Python interop, the Python bindings' suite,
+#                             exports, install + pkg-config, make distcheck)
 # Extra arguments after "bench" go to both bench/crdt-bench runs (e.g.
 # --json).  GOSSIP_RUNS, GOSSIP_NODES (see bench/README.md) shorten the
 # gossip section.
@@ -24,7 +24,8 @@ log() { printf '== %s\n' "$*" >&2; }
 # Debian packages the build and the tests need (by dpkg name).
 deps=(autoconf automake libtool pkg-config make gcc libc6-dev
       libmsgpack-dev libxxhash-dev libsodium-dev libjansson-dev libuv1-dev check
-      python3 python3-msgpack python3-xxhash python3-pytest valgrind)
+      python3 python3-msgpack python3-xxhash python3-pytest valgrind
+      python3-dev python3-setuptools python3-hypothesis)
 
 install_missing() {
     local need=() p
@@ -101,20 +102,24 @@ test)
     build "$root/build/release"
     cd "$root/build/release"
     log "make check"
-    make -s -j"$jobs" check || { cat tests/*.log >&2 || true; exit 1; }
-    # Check's own summary lines for every suite, then the other suites'.
+    make -s -j"$jobs" check || { cat tests/*.log bindings/python/*.log >&2 || true; exit 1; }
+    # Check's own summary lines for every suite, then the other suites'
+    # (the Python bindings' log is bindings/python/check.log).
+    logs="tests/*.log $(ls bindings/python/*.log 2>/dev/null || true)"
     grep -h '^[0-9]*%: Checks' tests/*.log
-    grep -hE '^[a-z0-9_-]+: [0-9]+ passed, [0-9]+ failed' tests/*.log || true
+    grep -hE '^[a-z0-9_-]+: [0-9]+ passed, [0-9]+ failed' $logs || true
     log "exported symbols and writable data"
     bash "$root/tests/exports.sh" "$root" "$root/build/release"
     log "install into a temporary prefix, build a program with pkg-config"
     bash "$root/tests/install.sh" "$root" "$root/build/release"
+    log "pip install of the Python bindings against that install"
+    bash "$root/bindings/python/install-test.sh" "$root" "$root/build/release"
     log "make distcheck"
     make -s -j"$jobs" distcheck >distcheck.log 2>&1 ||
         { tail -50 distcheck.log >&2; exit 1; }
     # One total: Check's checks plus every "suite: N passed, M failed" line.
     summary="$(grep -hE '^[0-9]*%: Checks|^[a-z0-9_-]+: [0-9]+ passed, [0-9]+ failed' \
-        tests/*.log | tr -d ',' | awk '
+        $logs | tr -d ',' | awk '
         /Checks:/ { p += $3 - $5 - $7; f += $5 + $7; next }
         { p += $2; f += $4 }
         END { print p + 0, f + 0 }')"
