@@ -46,6 +46,8 @@ const char *crdt_strerror(int err)
         return "input/output error";
     case CRDT_ERR_BUSY:
         return "not allowed from inside a callback";
+    case CRDT_ERR_AUTH:
+        return "authentication failed";
     default:
         return "unknown error";
     }

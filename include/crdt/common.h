@@ -52,6 +52,8 @@ typedef enum crdt_error {
     CRDT_ERR_RANDOM = -10,     /**< the system random source failed */
     CRDT_ERR_NOT_FOUND = -11,  /**< no such entry */
     CRDT_ERR_BUSY = -12,       /**< called from inside a callback */
+    CRDT_ERR_AUTH = -13,       /**< authentication failed: not sealed with
+                                *   that key for that cluster, or altered */
     CRDT_ERR_IO = -14          /**< a socket or file operation failed */
 } crdt_error;
 
