@@ -51,7 +51,7 @@ check_lib() {
     fi
 }
 
-gossip_h="$src/include/crdt/gossip.h $src/include/crdt/sim.h"
+gossip_h="$src/include/crdt/gossip.h $src/include/crdt/sim.h $src/include/crdt/seal.h"
 node_h="$src/include/crdt/gossip_uv.h"
 types_h=""
 for h in "$src"/include/crdt/*.h; do
