@@ -375,5 +375,7 @@ extern const command cmd_merge, cmd_compare;
 extern const command cmd_map;
 /* cmd_sim.c: run a scenario on the simulator (libcrdt-gossip) */
 extern const command cmd_sim;
+/* cmd_key.c: a new key for sealed datagrams (libcrdt-gossip) */
+extern const command cmd_keygen;
 
 #endif /* CRDT_TOOLS_CLI_H */

@@ -58,6 +58,7 @@ static const command *const commands[] = {
     &cmd_inspect, /* cmd_read.c */
     &cmd_map,     /* cmd_map.c: map update, map remove */
     &cmd_sim,     /* cmd_sim.c, with libcrdt-gossip */
+    &cmd_keygen,  /* cmd_key.c, with libcrdt-gossip */
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

@@ -253,7 +253,7 @@ CRDT_API int crdt_keyring_key_text(const crdt_keyring *kr, uint32_t id,
  * bytes, libsodium's randombytes_buf) and a random non-zero key id.
  * With @p text non-NULL, also writes the key line (as
  * crdt_keyring_key_text) to the @p cap bytes at @p text: what
- * `crdt-node keygen` prints.
+ * `crdt keygen` prints (and `crdt-node keygen` is to print).
  *
  * Ownership: the caller owns the secret written to @p key and @p text and
  * should wipe it after use.
