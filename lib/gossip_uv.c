@@ -34,6 +34,7 @@ struct crdt_gossip_uv {
     void *closed_user;
     uint8_t rbuf[65536];         /* one datagram read */
     uint8_t sbuf[65536];         /* one datagram polled */
+    uint8_t seal[65536 + CRDT_SEAL_OVERHEAD]; /* it sealed */
 };
 
 void crdt_gossip_uv_settings_default(crdt_gossip_uv_settings *s)
@@ -157,13 +158,23 @@ static void drain(crdt_gossip_uv *u)
             u->st.no_address++;
             continue;
         }
+        if (u->set.sealer) {
+            size_t n;
+
+            if (crdt_sealer_seal(u->set.sealer, u->sbuf, dg.len, u->seal,
+                                 sizeof u->seal, &n)) {
+                u->st.send_failed++;
+                continue;
+            }
+            b = uv_buf_init((char *)u->seal, (unsigned)n);
+        }
         rv = uv_udp_try_send(&u->udp, &b, 1, (const struct sockaddr *)&sa);
         if (rv < 0) {
             u->st.send_failed++;
             continue;
         }
         u->st.sent++;
-        u->st.sent_bytes += dg.len;
+        u->st.sent_bytes += b.len;
     }
 }
 
@@ -225,8 +236,14 @@ static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
         return;
     }
     alen = crdt_gossip_uv_format_addr(from, addr, sizeof addr);
-    rv = crdt_gossip_receive(u->g, uv_now(u->loop), (const uint8_t *)addr,
-                             alen, u->rbuf, (size_t)n);
+    if (u->set.sealer)
+        rv = crdt_sealer_receive(u->set.sealer, u->g, uv_now(u->loop),
+                                 (const uint8_t *)addr, alen, u->rbuf,
+                                 (size_t)n);
+    else
+        rv = crdt_gossip_receive(u->g, uv_now(u->loop),
+                                 (const uint8_t *)addr, alen, u->rbuf,
+                                 (size_t)n);
     if (rv)
         report(u, rv, "receive");
     rearm(u);

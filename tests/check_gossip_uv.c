@@ -295,6 +295,104 @@ START_TEST(test_uv_two_nodes)
 }
 END_TEST
 
+/* Sealed transports: two nodes sharing a key converge; a third that
+ * sends plaintext to one of them changes nothing there and is counted. */
+typedef struct sealed {
+    crdt_gossip *g[3];
+    crdt_sealer *s[2];
+    int done;
+} sealed;
+
+static void sealed_check(uv_timer_t *t)
+{
+    sealed *x = t->data;
+    crdt_sealer_stats st;
+
+    crdt_sealer_stats_get(x->s[0], &st);
+    if (counter(x->g[0]) == 2 && counter(x->g[1]) == 2 &&
+        st.rejected[CRDT_SEAL_REJECT_PLAINTEXT] > 0) {
+        x->done = 1;
+        uv_stop(t->loop);
+    }
+}
+
+START_TEST(test_uv_sealed)
+{
+    uv_loop_t loop;
+    uv_timer_t check_t, limit;
+    crdt_keyring *kr;
+    uint8_t key[CRDT_SEAL_KEY_BYTES];
+    sealed x;
+    crdt_gossip_uv *u[3];
+    char addr[3][CRDT_GOSSIP_UV_ADDR_MAX];
+    crdt_sealer_stats st;
+    crdt_gossip_uv_stats us0;
+    int i;
+
+    memset(&x, 0, sizeof x);
+    memset(key, 0x5a, sizeof key);
+    tu_must(crdt_keyring_new(&kr, NULL), "keyring_new");
+    tu_must(crdt_keyring_add(kr, 1, key, true), "keyring_add");
+    ck_assert_int_eq(uv_loop_init(&loop), 0);
+    for (i = 0; i < 3; i++) {
+        crdt_gossip_uv_settings us;
+
+        x.g[i] = node((uint64_t)i + 1);
+        crdt_gossip_uv_settings_default(&us);
+        us.listen = "127.0.0.1:0";
+        if (i < 2) {
+            crdt_sealer_settings ss;
+
+            crdt_sealer_settings_default(&ss);
+            ss.cluster_id = 9;
+            tu_must(crdt_sealer_new(&x.s[i], kr, &ss, NULL), "sealer_new");
+            us.sealer = x.s[i];
+        }
+        tu_must(crdt_gossip_uv_start(&u[i], &loop, x.g[i], &us), "start");
+        tu_must(crdt_gossip_uv_address(u[i], addr[i], sizeof addr[i]),
+                "address");
+    }
+    for (i = 1; i < 3; i++)
+        tu_must(crdt_gossip_add_peer(x.g[i], 1, (const uint8_t *)addr[0],
+                                     strlen(addr[0])),
+                "add_peer");
+    for (i = 0; i < 2; i++)
+        tu_must(crdt_gossip_update(x.g[i], "k", 1, crdt_gcounter_type(),
+                                   inc_fn, NULL),
+                "update");
+    for (i = 0; i < 5; i++)
+        tu_must(crdt_gossip_update(x.g[2], "k", 1, crdt_gcounter_type(),
+                                   inc_fn, NULL),
+                "update");
+    uv_timer_init(&loop, &check_t);
+    uv_timer_init(&loop, &limit);
+    check_t.data = &x;
+    uv_timer_start(&check_t, sealed_check, 5, 5);
+    uv_timer_start(&limit, on_timeout, 5000, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_msg(x.done, "sealed pair: no convergence, or nothing rejected");
+    /* node 0 never saw node 2: not a peer, and its 5 increments absent */
+    ck_assert_uint_eq(counter(x.g[0]), 2);
+    ck_assert_uint_eq(crdt_gossip_peer_count(x.g[0]), 1);
+    crdt_sealer_stats_get(x.s[0], &st);
+    ck_assert_uint_gt(st.opened, 0);
+    crdt_gossip_uv_stats_get(u[0], &us0);
+    ck_assert_uint_gt(us0.sent, 0);
+    ck_assert_uint_eq(us0.send_failed, 0);
+    uv_close((uv_handle_t *)&check_t, NULL);
+    uv_close((uv_handle_t *)&limit, NULL);
+    for (i = 0; i < 3; i++)
+        crdt_gossip_uv_stop(u[i], NULL, NULL);
+    ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    for (i = 0; i < 3; i++)
+        crdt_gossip_free(x.g[i]);
+    for (i = 0; i < 2; i++)
+        crdt_sealer_free(x.s[i]);
+    crdt_keyring_free(kr);
+}
+END_TEST
+
 static Suite *uv_suite(void)
 {
     Suite *s = suite_create("gossip_uv");
@@ -304,6 +402,7 @@ static Suite *uv_suite(void)
     tcase_add_test(tc, test_uv_addresses);
     tcase_add_test(tc, test_uv_start_errors);
     tcase_add_test(tc, test_uv_two_nodes);
+    tcase_add_test(tc, test_uv_sealed);
     suite_add_tcase(s, tc);
     return s;
 }

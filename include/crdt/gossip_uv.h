@@ -30,6 +30,10 @@
  * "don't fragment" (IP_PMTUDISC_DO / IPV6_PMTUDISC_DO, or IPV6_DONTFRAG),
  * and none longer than the node's max_datagram is sent or accepted.
  *
+ * With a sealer (crdt/seal.h) in the settings, every datagram is sealed
+ * before it leaves and opened before the node sees it; one that fails is
+ * counted by the sealer and never reaches the node.
+ *
  * Writes made by the application (crdt_gossip_update and friends) are
  * sent at the next round; call crdt_gossip_uv_flush after a write to send
  * at once what the node queued.
@@ -50,6 +54,7 @@
 
 #include <crdt/common.h>
 #include <crdt/gossip.h>
+#include <crdt/seal.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -67,6 +72,12 @@ typedef struct crdt_gossip_uv_settings {
     /** Address to bind, "host:port" (port 0: the kernel picks one; read
      * it back with crdt_gossip_uv_address).  Required. */
     const char *listen;
+    /** Seal every datagram sent and open every one received with this
+     * sealer (crdt/seal.h), which must be made without a send callback
+     * and is borrowed: it must outlive the transport.  The node's
+     * max_datagram must then be at most crdt_sealer_max_plaintext().
+     * NULL (the default): plaintext datagrams. */
+    crdt_sealer *sealer;
     /** Called once for every error the loop meets after start (a failed
      * tick, receive or send), with the error code and what failed; the
      * transport carries on.  NULL: errors are only counted. */
@@ -83,7 +94,8 @@ typedef struct crdt_gossip_uv_stats {
     uint64_t sent_bytes;     /**< their bytes */
     uint64_t received;       /**< datagrams read from the socket */
     uint64_t received_bytes; /**< their bytes */
-    uint64_t send_failed;    /**< the socket refused (full buffer, no route) */
+    uint64_t send_failed;    /**< the socket refused (full buffer, no
+                              *   route), or sealing failed */
     uint64_t no_address;     /**< peer without a parseable "host:port" */
     uint64_t oversize;       /**< datagrams read longer than max_datagram */
     uint64_t errors;         /**< errors from the node (see on_error) */

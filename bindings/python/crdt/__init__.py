@@ -24,8 +24,8 @@ from crdt._crdt import (  # noqa: F401
     GSet, ORSet, EWFlag, DWFlag, ORMap, HLC, Node, Sim, Peer,
     Error, DecodeError, InvalidArgumentError, LimitError, CRDTOverflowError,
     TypeMismatchError, ClockDriftError, BufferTooSmallError,
-    RandomSourceError, NotFoundError, BusyError, ScenarioError,
-    actor, random_actor, decode, actor_of, strerror,
+    RandomSourceError, NotFoundError, BusyError, AuthenticationError,
+    TransportError, ScenarioError, actor, random_actor, decode, actor_of, strerror,
     LIBRARY_VERSION, FORMAT_VERSION, MAX_DATAGRAM, MIN_DATAGRAM,
 )
 from crdt._crdt import _run_scenario
@@ -38,7 +38,8 @@ __all__ = [
     "Node", "Sim", "Peer", "Error", "DecodeError", "InvalidArgumentError",
     "LimitError", "CRDTOverflowError", "TypeMismatchError",
     "ClockDriftError", "BufferTooSmallError", "RandomSourceError",
-    "NotFoundError", "BusyError", "ScenarioError", "actor", "random_actor",
+    "NotFoundError", "BusyError", "AuthenticationError", "TransportError",
+    "ScenarioError", "actor", "random_actor",
     "decode", "actor_of", "strerror", "run_scenario", "run_scenario_file",
     "CLASSES", "LIBRARY_VERSION", "FORMAT_VERSION",
 ]

@@ -27,6 +27,7 @@
 
 static PyObject *E_Error, *E_Decode, *E_Invalid, *E_Limit, *E_Overflow,
     *E_TypeMismatch, *E_Drift, *E_Buffer, *E_Random, *E_NotFound, *E_Busy,
+    *E_Auth, *E_IO,
     *E_Scenario;
 
 static PyObject *raise_with(PyObject *cls, int code, const char *msg,
@@ -74,6 +75,8 @@ PyObject *crdtpy_error(int code)
     case CRDT_ERR_RANDOM: cls = E_Random; break;
     case CRDT_ERR_NOT_FOUND: cls = E_NotFound; break;
     case CRDT_ERR_BUSY: cls = E_Busy; break;
+    case CRDT_ERR_AUTH: cls = E_Auth; break;
+    case CRDT_ERR_IO: cls = E_IO; break;
     default: cls = E_Error; break;
     }
     return raise_with(cls, code, crdt_strerror(code), -1);
@@ -2767,6 +2770,14 @@ PyMODINIT_FUNC PyInit__crdt(void)
                            "CRDT_ERR_BUSY: a node called from its own "
                            "callback.",
                            E_Error, PyExc_RuntimeError)) ||
+        !(E_Auth = new_exc(m, "AuthenticationError",
+                           "CRDT_ERR_AUTH: a sealed datagram that does not "
+                           "authenticate (wrong key or cluster, or "
+                           "altered).",
+                           E_Error, PyExc_ValueError)) ||
+        !(E_IO = new_exc(m, "TransportError",
+                         "CRDT_ERR_IO: a socket or file operation failed.",
+                         E_Error, PyExc_OSError)) ||
         !(E_Scenario = new_exc(m, "ScenarioError",
                                "A crdt sim scenario that is malformed or "
                                "cannot run; the message names the line.",

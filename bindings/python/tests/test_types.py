@@ -123,11 +123,13 @@ def test_every_error_code_maps_to_an_exception():
              -5: crdt.CRDTOverflowError, -6: crdt.DecodeError,
              -7: crdt.TypeMismatchError, -8: crdt.BufferTooSmallError,
              -9: crdt.ClockDriftError, -10: crdt.RandomSourceError,
-             -11: crdt.NotFoundError, -12: crdt.BusyError, -99: crdt.Error}
+             -11: crdt.NotFoundError, -12: crdt.BusyError,
+             -13: crdt.AuthenticationError, -14: crdt.TransportError,
+             -99: crdt.Error}
     builtin = {-2: ValueError, -3: ValueError, -4: ValueError,
                -5: OverflowError, -7: TypeError, -8: BufferError,
                -9: ValueError, -10: OSError, -11: KeyError,
-               -12: RuntimeError}
+               -12: RuntimeError, -13: ValueError, -14: OSError}
     for code, exc in table.items():
         with pytest.raises(exc) as e:
             crdt._crdt._raise(code)
