@@ -111,8 +111,10 @@ extern "C" {
 /** Smallest and largest max_datagram. */
 #define CRDT_GOSSIP_MIN_DATAGRAM 512u
 #define CRDT_GOSSIP_MAX_DATAGRAM 65536u
-/** Default max_datagram: fits an IPv6 minimum MTU with room for headers
- * and an AEAD overhead. */
+/** Default max_datagram: fits the IPv6 minimum MTU (1,280 bytes: 1,232 of
+ * UDP payload).  Sealed (crdt/seal.h: 45 bytes more) it is 1,245 bytes;
+ * on paths that carry no more than the minimum, give the sealer
+ * max_sealed = 1232 and the node crdt_sealer_max_plaintext() = 1,187. */
 #define CRDT_GOSSIP_DEFAULT_DATAGRAM 1200u
 /** No deadline (crdt_gossip_next_deadline of a node with nothing to do). */
 #define CRDT_GOSSIP_NEVER UINT64_MAX
