@@ -365,6 +365,22 @@ static void list_unlink(mlist *l, msg *m)
     m->prev = m->next = NULL;
 }
 
+/* Takes m off the list of every held message, in arrival order, and out
+ * of the held counts. */
+static void unhold(crdt_causal_queue *q, msg *m)
+{
+    if (m->aprev)
+        m->aprev->anext = m->anext;
+    else
+        q->ahead = m->anext;
+    if (m->anext)
+        m->anext->aprev = m->aprev;
+    else
+        q->atail = m->aprev;
+    q->held--;
+    q->bytes -= m->size;
+}
+
 static void msg_free(const crdt_causal_queue *q, msg *m)
 {
     if (!m)
@@ -459,16 +475,7 @@ static void discard(crdt_causal_queue *q, msg *m)
         s->owner = NULL;
         slot_release(q, s);
     }
-    if (m->aprev)
-        m->aprev->anext = m->anext;
-    else
-        q->ahead = m->anext;
-    if (m->anext)
-        m->anext->aprev = m->aprev;
-    else
-        q->atail = m->aprev;
-    q->held--;
-    q->bytes -= m->size;
+    unhold(q, m);
     q->dropped++;
     snd_unhold(q, m->sender);
     msg_free(q, m);
@@ -850,16 +857,7 @@ int crdt_causal_queue_pop(crdt_causal_queue *q, crdt_causal_msg *out)
     list_unlink(&q->ready, m);
     q->nready--;
     q->ready_bytes -= m->size;
-    if (m->aprev)
-        m->aprev->anext = m->anext;
-    else
-        q->ahead = m->anext;
-    if (m->anext)
-        m->anext->aprev = m->aprev;
-    else
-        q->atail = m->aprev;
-    q->held--;
-    q->bytes -= m->size;
+    unhold(q, m);
     i = snd_find(q, m->sender, &found); /* found: m was held */
     q->snd[i].held--;
     q->snd[i].delivered = m->seq;
