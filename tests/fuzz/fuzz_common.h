@@ -50,34 +50,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * driver uses it to find the target's corpus). */
 extern const char fuzz_type_name[];
 
-/* The replay driver needs only the two declarations above. */
-#ifndef FUZZ_DECLARATIONS_ONLY
-
-/* "A small constant times the input length" (crdt/common.h), made
- * concrete.  The largest seen: gset reserves 32 bytes per declared element
- * (the count is checked at one byte per element, though a bin takes two)
- * and rounds its index up to a power of two: up to ~40 bytes per byte. */
-#define FZ_ALLOC_PER_BYTE 64u
-#define FZ_ALLOC_SLACK 1024u
-
 /* ----------------------------------------------------------------------
- * A byte-counting allocator: live bytes and their peak.
+ * A byte-counting allocator: live bytes, their peak, live blocks and
+ * calls (for every target, the gossip ones included, which include this
+ * file with FUZZ_DECLARATIONS_ONLY: hence inline).
  * ---------------------------------------------------------------------- */
 
 typedef struct fz_mem {
     crdt_mem mem;
     size_t live; /* bytes allocated and not freed */
     size_t peak; /* highest live since last reset */
+    size_t blocks; /* blocks allocated and not freed */
+    unsigned long calls; /* malloc and realloc calls */
 } fz_mem;
 
 /* Each block is prefixed with its size, in a max-aligned header. */
 #define FZ_HDR 16u
 
-static void *fz_malloc(size_t size, void *ud)
+static inline void *fz_malloc(size_t size, void *ud)
 {
     fz_mem *m = ud;
     unsigned char *p;
 
+    m->calls++;
     if (size > SIZE_MAX - FZ_HDR)
         return NULL;
     p = malloc(size + FZ_HDR);
@@ -85,12 +80,13 @@ static void *fz_malloc(size_t size, void *ud)
         return NULL;
     memcpy(p, &size, sizeof size);
     m->live += size;
+    m->blocks++;
     if (m->live > m->peak)
         m->peak = m->live;
     return p + FZ_HDR;
 }
 
-static void fz_free(void *ptr, void *ud)
+static inline void fz_free(void *ptr, void *ud)
 {
     fz_mem *m = ud;
     unsigned char *p = ptr;
@@ -101,10 +97,11 @@ static void fz_free(void *ptr, void *ud)
     p -= FZ_HDR;
     memcpy(&old, p, sizeof old);
     m->live -= old;
+    m->blocks--;
     free(p);
 }
 
-static void *fz_realloc(void *ptr, size_t size, void *ud)
+static inline void *fz_realloc(void *ptr, size_t size, void *ud)
 {
     fz_mem *m = ud;
     unsigned char *p = ptr, *q;
@@ -112,6 +109,7 @@ static void *fz_realloc(void *ptr, size_t size, void *ud)
 
     if (!p)
         return fz_malloc(size, ud);
+    m->calls++;
     if (size > SIZE_MAX - FZ_HDR)
         return NULL;
     p -= FZ_HDR;
@@ -125,6 +123,16 @@ static void *fz_realloc(void *ptr, size_t size, void *ud)
         m->peak = m->live;
     return q + FZ_HDR;
 }
+
+/* The replay driver needs only the two declarations above. */
+#ifndef FUZZ_DECLARATIONS_ONLY
+
+/* "A small constant times the input length" (crdt/common.h), made
+ * concrete.  The largest seen: gset reserves 32 bytes per declared element
+ * (the count is checked at one byte per element, though a bin takes two)
+ * and rounds its index up to a power of two: up to ~40 bytes per byte. */
+#define FZ_ALLOC_PER_BYTE 64u
+#define FZ_ALLOC_SLACK 1024u
 
 /* ----------------------------------------------------------------------
  * Per-process state: built on the first input, kept for the others.

@@ -35,61 +35,6 @@ const char fuzz_type_name[] = "gossip";
 
 #define FG_REASSEMBLY (64u << 10)
 
-typedef struct fg_mem {
-    size_t live, peak, blocks;
-} fg_mem;
-
-typedef struct fg_hdr {
-    size_t size;
-    size_t pad;
-} fg_hdr;
-
-static void *fg_malloc(size_t n, void *ud)
-{
-    fg_mem *m = ud;
-    fg_hdr *h = malloc(sizeof *h + n);
-
-    if (!h)
-        return NULL;
-    h->size = n;
-    m->live += n;
-    m->blocks++;
-    if (m->live > m->peak)
-        m->peak = m->live;
-    return h + 1;
-}
-
-static void fg_free(void *p, void *ud)
-{
-    fg_mem *m = ud;
-    fg_hdr *h;
-
-    if (!p)
-        return;
-    h = (fg_hdr *)p - 1;
-    m->live -= h->size;
-    m->blocks--;
-    free(h);
-}
-
-static void *fg_realloc(void *p, size_t n, void *ud)
-{
-    fg_mem *m = ud;
-    fg_hdr *h;
-
-    if (!p)
-        return fg_malloc(n, ud);
-    h = realloc((fg_hdr *)p - 1, sizeof *h + n);
-    if (!h)
-        return NULL;
-    m->live -= h->size;
-    h->size = n;
-    m->live += n;
-    if (m->live > m->peak)
-        m->peak = m->live;
-    return h + 1;
-}
-
 static size_t fg_longest;
 
 static int fg_send(void *ud, uint64_t to, const uint8_t *addr, size_t alen,
@@ -118,7 +63,7 @@ static void fg_fail(const char *what)
     abort();
 }
 
-static crdt_gossip *fg_node(fg_mem *fm, const crdt_mem *mem)
+static crdt_gossip *fg_node(fz_mem *fm, const crdt_mem *mem)
 {
     crdt_gossip_settings s;
     crdt_gossip *g;
@@ -173,12 +118,13 @@ static void fg_datagram(crdt_gossip *g, const uint8_t *d, size_t n)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    fg_mem fm = {0, 0, 0};
-    crdt_mem mem = {fg_malloc, fg_realloc, fg_free, &fm};
+    fz_mem fm;
+    crdt_mem mem = {fz_malloc, fz_realloc, fz_free, &fm};
     crdt_gossip *g;
     size_t base;
     uint64_t digest;
 
+    memset(&fm, 0, sizeof fm);
     fg_longest = 0;
     g = fg_node(&fm, &mem);
     base = fm.live;

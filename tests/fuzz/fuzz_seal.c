@@ -44,64 +44,6 @@ const char fuzz_type_name[] = "seal";
 #define FS_SEALED 1245u
 #define FS_REASSEMBLY (64u << 10)
 
-typedef struct fs_mem {
-    size_t live, peak, blocks;
-    unsigned long calls;
-} fs_mem;
-
-typedef struct fs_hdr {
-    size_t size;
-    size_t pad;
-} fs_hdr;
-
-static void *fs_malloc(size_t n, void *ud)
-{
-    fs_mem *m = ud;
-    fs_hdr *h = malloc(sizeof *h + n);
-
-    m->calls++;
-    if (!h)
-        return NULL;
-    h->size = n;
-    m->live += n;
-    m->blocks++;
-    if (m->live > m->peak)
-        m->peak = m->live;
-    return h + 1;
-}
-
-static void fs_free(void *p, void *ud)
-{
-    fs_mem *m = ud;
-    fs_hdr *h;
-
-    if (!p)
-        return;
-    h = (fs_hdr *)p - 1;
-    m->live -= h->size;
-    m->blocks--;
-    free(h);
-}
-
-static void *fs_realloc(void *p, size_t n, void *ud)
-{
-    fs_mem *m = ud;
-    fs_hdr *h;
-
-    if (!p)
-        return fs_malloc(n, ud);
-    m->calls++;
-    h = realloc((fs_hdr *)p - 1, sizeof *h + n);
-    if (!h)
-        return NULL;
-    m->live -= h->size;
-    h->size = n;
-    m->live += n;
-    if (m->live > m->peak)
-        m->peak = m->live;
-    return h + 1;
-}
-
 static void fs_fail(const char *what)
 {
     fprintf(stderr, "ORACLE FAILURE (seal): %s\n", what);
@@ -135,7 +77,7 @@ static int fs_add(void *v, void *d, const crdt_gossip_write *w, void *u)
 
 /* A node of cluster 7 behind a sealer on keyring kr. */
 typedef struct fs_node {
-    fs_mem fm;
+    fz_mem fm;
     crdt_mem mem;
     crdt_gossip *g;
     crdt_sealer *s;
@@ -147,9 +89,9 @@ static void fs_node_init(fs_node *n, const crdt_keyring *kr, bool upgrade)
     crdt_gossip_settings s;
 
     memset(&n->fm, 0, sizeof n->fm);
-    n->mem.malloc = fs_malloc;
-    n->mem.realloc = fs_realloc;
-    n->mem.free = fs_free;
+    n->mem.malloc = fz_malloc;
+    n->mem.realloc = fz_realloc;
+    n->mem.free = fz_free;
     n->mem.user_data = &n->fm;
     crdt_sealer_settings_default(&ss);
     ss.cluster_id = FS_CLUSTER;
@@ -280,12 +222,14 @@ static void fs_datagram(const crdt_keyring *kr, fs_node *strict,
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    fs_mem km = {0, 0, 0, 0};
-    crdt_mem kmem = {fs_malloc, fs_realloc, fs_free, &km};
-    crdt_keyring *kr = fs_keyring(&kmem);
+    fz_mem km;
+    crdt_mem kmem = {fz_malloc, fz_realloc, fz_free, &km};
+    crdt_keyring *kr;
     fs_node strict, upgrade;
     size_t base_s, base_u;
 
+    memset(&km, 0, sizeof km);
+    kr = fs_keyring(&kmem);
     if (!kr)
         fs_fail("keyring");
     fs_longest = 0;
