@@ -48,6 +48,8 @@ const char *crdt_strerror(int err)
         return "not allowed from inside a callback";
     case CRDT_ERR_AUTH:
         return "authentication failed";
+    case CRDT_ERR_TIMEOUT:
+        return "not met in time";
     default:
         return "unknown error";
     }

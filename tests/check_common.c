@@ -17,7 +17,7 @@ START_TEST(test_common_errors_strerror)
 {
     int e;
 
-    for (e = 0; e >= CRDT_ERR_IO; e--) {
+    for (e = 0; e >= CRDT_ERR_TIMEOUT; e--) {
         ck_assert_ptr_nonnull(crdt_strerror(e));
         ck_assert_str_ne(crdt_strerror(e), "unknown error");
     }

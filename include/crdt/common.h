@@ -54,7 +54,9 @@ typedef enum crdt_error {
     CRDT_ERR_BUSY = -12,       /**< called from inside a callback */
     CRDT_ERR_AUTH = -13,       /**< authentication failed: not sealed with
                                 *   that key for that cluster, or altered */
-    CRDT_ERR_IO = -14          /**< a socket or file operation failed */
+    CRDT_ERR_IO = -14,         /**< a socket or file operation failed */
+    CRDT_ERR_TIMEOUT = -15     /**< a consistency level or session could
+                                *   not be met in time */
 } crdt_error;
 
 /**

@@ -25,7 +25,7 @@ log() { printf '== %s\n' "$*" >&2; }
 
 # The build's own dependencies (as tools/run.sh) plus clang and libFuzzer.
 deps=(autoconf automake libtool pkg-config make libc6-dev libmsgpack-dev
-      libxxhash-dev libsodium-dev libjansson-dev libuv1-dev check clang
+      libxxhash-dev libsodium-dev libjansson-dev libuv1-dev liblmdb-dev check clang
       libclang-rt-14-dev)
 need=()
 for p in "${deps[@]}"; do
