@@ -872,6 +872,13 @@ int crdt_dotctx_copy(crdt_dotctx *dst, const crdt_dotctx *src)
     return crdtp_dotctx_copy(&dst->c, &dst->mem, &src->c);
 }
 
+int crdtp_dotctx_assign(crdt_dotctx *dst, const dotctx *src)
+{
+    if (!dst || !src)
+        return CRDT_ERR_INVALID_ARG;
+    return crdtp_dotctx_copy(&dst->c, &dst->mem, src);
+}
+
 /* ======================================================================
  * Queries
  * ====================================================================== */

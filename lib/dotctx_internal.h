@@ -56,6 +56,8 @@ void crdtp_dotctx_clear(dotctx *c, const crdt_mem *mem);
 void crdtp_dotctx_swap(dotctx *a, dotctx *b);
 /* dst becomes a copy of src (dirty or not); dst unchanged on error. */
 int crdtp_dotctx_copy(dotctx *dst, const crdt_mem *mem, const dotctx *src);
+/* Copies @p src into the public context @p dst (crdt_ormap_context_copy). */
+int crdtp_dotctx_assign(crdt_dotctx *dst, const dotctx *src);
 
 /* --- queries ------------------------------------------------------------ */
 

@@ -35,6 +35,7 @@ struct crdt_gossip_uv {
     uint8_t rbuf[65536];         /* one datagram read */
     uint8_t sbuf[65536];         /* one datagram polled */
     uint8_t seal[65536 + CRDT_SEAL_OVERHEAD]; /* it sealed */
+    size_t max_datagram;         /* the node's, for send_to */
 };
 
 void crdt_gossip_uv_settings_default(crdt_gossip_uv_settings *s)
@@ -236,7 +237,22 @@ static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
         return;
     }
     alen = crdt_gossip_uv_format_addr(from, addr, sizeof addr);
-    if (u->set.sealer)
+    if (u->set.on_datagram) {
+        const uint8_t *plain = u->rbuf;
+        size_t plen = (size_t)n;
+
+        if (u->set.sealer &&
+            crdt_sealer_open(u->set.sealer, u->rbuf, (size_t)n, &plain,
+                             &plen))
+            return; /* counted by the sealer */
+        if (u->set.on_datagram(u->set.user, (const uint8_t *)addr, alen,
+                               plain, plen, uv_now(u->loop))) {
+            rearm(u);
+            return;
+        }
+        rv = crdt_gossip_receive(u->g, uv_now(u->loop),
+                                 (const uint8_t *)addr, alen, plain, plen);
+    } else if (u->set.sealer)
         rv = crdt_sealer_receive(u->set.sealer, u->g, uv_now(u->loop),
                                  (const uint8_t *)addr, alen, u->rbuf,
                                  (size_t)n);
@@ -314,6 +330,8 @@ int crdt_gossip_uv_start(crdt_gossip_uv **out, uv_loop_t *loop,
     u->g = g;
     u->set = *s;
     u->set.listen = NULL; /* borrowed only during the call */
+    u->max_datagram = s->sealer ? crdt_sealer_max_plaintext(s->sealer)
+                                : crdt_gossip_max_datagram();
     if (uv_udp_init(loop, &u->udp)) {
         free(u);
         return CRDT_ERR_IO;
@@ -358,6 +376,35 @@ int crdt_gossip_uv_flush(crdt_gossip_uv *u)
     if (!u || u->closing)
         return CRDT_ERR_INVALID_ARG;
     rearm(u);
+    return CRDT_OK;
+}
+
+int crdt_gossip_uv_send_to(crdt_gossip_uv *u, const uint8_t *addr,
+                           size_t alen, const uint8_t *data, size_t len)
+{
+    struct sockaddr_storage sa;
+    uv_buf_t b;
+    size_t n;
+
+    if (!u || u->closing || !addr || !data || len == 0 ||
+        len > u->max_datagram ||
+        crdt_gossip_uv_parse_addr(addr, alen, &sa))
+        return CRDT_ERR_INVALID_ARG;
+    b = uv_buf_init((char *)data, (unsigned)len);
+    if (u->set.sealer) {
+        if (crdt_sealer_seal(u->set.sealer, data, len, u->seal,
+                             sizeof u->seal, &n)) {
+            u->st.send_failed++;
+            return CRDT_ERR_IO;
+        }
+        b = uv_buf_init((char *)u->seal, (unsigned)n);
+    }
+    if (uv_udp_try_send(&u->udp, &b, 1, (const struct sockaddr *)&sa) < 0) {
+        u->st.send_failed++;
+        return CRDT_ERR_IO;
+    }
+    u->st.sent++;
+    u->st.sent_bytes += b.len;
     return CRDT_OK;
 }
 

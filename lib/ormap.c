@@ -1086,6 +1086,13 @@ static bool entry_equal(const entry *x, const entry *y)
     return true;
 }
 
+int crdt_ormap_context_copy(const crdt_ormap *m, crdt_dotctx *out)
+{
+    if (!m || !out)
+        return CRDT_ERR_INVALID_ARG;
+    return crdtp_dotctx_assign(out, &m->ctx);
+}
+
 bool crdt_ormap_context_contains(const crdt_ormap *m, crdt_dot d)
 {
     return m && crdtp_dotctx_contains(&m->ctx, d.actor, d.counter);

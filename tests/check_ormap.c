@@ -619,6 +619,26 @@ START_TEST(test_ormap_basic_context_contains)
     ck_assert(crdt_ormap_context_contains(m, (crdt_dot){2, 2}));
     ck_assert(!crdt_ormap_context_contains(m, (crdt_dot){2, 3}));
     ck_assert(!crdt_ormap_context_contains(m, (crdt_dot){2, 0}));
+    {
+        /* the copied context holds exactly the dots the map has seen */
+        crdt_dotctx *c = crdt_dotctx_new(NULL);
+        crdt_dot probe[] = {{1, 1}, {1, 2}, {1, 3}, {2, 1}, {2, 2},
+                            {2, 3}, {3, 1}};
+        size_t i;
+
+        ck_assert_ptr_nonnull(c);
+        ck_assert_int_eq(crdt_dotctx_add(c, (crdt_dot){9, 9}), CRDT_OK);
+        ck_assert_int_eq(crdt_ormap_context_copy(m, c), CRDT_OK);
+        for (i = 0; i < sizeof probe / sizeof probe[0]; i++)
+            ck_assert(crdt_dotctx_contains(c, probe[i]) ==
+                      crdt_ormap_context_contains(m, probe[i]));
+        ck_assert(!crdt_dotctx_contains(c, (crdt_dot){9, 9}));
+        ck_assert_int_eq(crdt_ormap_context_copy(NULL, c),
+                         CRDT_ERR_INVALID_ARG);
+        ck_assert_int_eq(crdt_ormap_context_copy(m, NULL),
+                         CRDT_ERR_INVALID_ARG);
+        crdt_dotctx_free(c);
+    }
     crdt_ormap_free(m);
     crdt_ormap_free(d);
 }

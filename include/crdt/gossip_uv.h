@@ -82,7 +82,20 @@ typedef struct crdt_gossip_uv_settings {
      * tick, receive or send), with the error code and what failed; the
      * transport carries on.  NULL: errors are only counted. */
     void (*on_error)(void *user, int err, const char *what);
-    void *user;         /**< passed to on_error */
+    void *user;         /**< passed to on_error and on_datagram */
+    /**
+     * Application datagrams on the same socket.  Called with every
+     * received datagram, after it is opened (with a sealer) and before the
+     * node sees it, with the sender's "host:port" (@p addr, @p alen bytes)
+     * and the loop's time.  Return non-zero if the datagram was the
+     * application's (the node never sees it), 0 to hand it to the node.
+     * Send application datagrams with crdt_gossip_uv_send_to.  A gossip
+     * datagram begins with the bytes 0x9X 0x01 (an array whose first
+     * element is the wire version 1): give application datagrams another
+     * start.  NULL (the default): every datagram goes to the node.
+     */
+    int (*on_datagram)(void *user, const uint8_t *addr, size_t alen,
+                       const uint8_t *data, size_t len, uint64_t now_ms);
 } crdt_gossip_uv_settings;
 
 /** A node attached to a loop (opaque). */
@@ -144,6 +157,22 @@ CRDT_API void crdt_gossip_uv_stop(crdt_gossip_uv *u,
  * Complexity: O(queued datagrams).
  */
 CRDT_API int crdt_gossip_uv_flush(crdt_gossip_uv *u);
+
+/**
+ * crdt_gossip_uv_send_to sends the @p len bytes at @p data (sealed, with a
+ * sealer) to the "host:port" of @p alen bytes at @p addr from the
+ * transport's socket: an application datagram (see on_datagram).  Keep it
+ * within the node's max_datagram, as the node does; longer than the
+ * sealer's crdt_sealer_max_plaintext() (with a sealer) or
+ * CRDT_GOSSIP_MAX_DATAGRAM is refused.  The kernel takes it at once or it is
+ * dropped (counted in send_failed), as the node's own datagrams are.
+ * Errors: CRDT_ERR_INVALID_ARG (NULL, stopped, unparseable address,
+ * @p len 0 or too long), CRDT_ERR_IO (the socket refused it, or
+ * sealing failed).  Complexity O(len).
+ */
+CRDT_API int crdt_gossip_uv_send_to(crdt_gossip_uv *u, const uint8_t *addr,
+                                    size_t alen, const uint8_t *data,
+                                    size_t len);
 
 /**
  * crdt_gossip_uv_address writes the bound address as "host:port" (the

@@ -270,6 +270,16 @@ CRDT_API int crdt_ormap_entry(const crdt_ormap *m, size_t i,
 CRDT_API bool crdt_ormap_context_contains(const crdt_ormap *m, crdt_dot d);
 
 /**
+ * crdt_ormap_context_copy replaces the contents of @p out with the map's
+ * causal context: every event the map has seen.  crdt-node's session
+ * tokens are made of these.
+ * Errors: CRDT_ERR_INVALID_ARG (NULL), CRDT_ERR_NOMEM (@p out unchanged).
+ * Complexity: O(context size).
+ */
+CRDT_API int crdt_ormap_context_copy(const crdt_ormap *m,
+                                     crdt_dotctx *out) CRDT_WARN_UNUSED;
+
+/**
  * crdt_ormap_equal: true iff the states are equal: same context, same
  * entries (hidden ones included) with the same dots, types (by tag) and
  * equal values (a plain value: equal slots, dot by dot).  NULL is the
