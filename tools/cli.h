@@ -377,5 +377,8 @@ extern const command cmd_map;
 extern const command cmd_sim;
 /* cmd_key.c: a new key for sealed datagrams (libcrdt-gossip) */
 extern const command cmd_keygen;
+/* cmd_client.c, with libcrdt-node: `crdt client` parses its own options */
+extern const command cmd_client;
+int client_main(int argc, char **argv);
 
 #endif /* CRDT_TOOLS_CLI_H */

@@ -59,6 +59,7 @@ static const command *const commands[] = {
     &cmd_map,     /* cmd_map.c: map update, map remove */
     &cmd_sim,     /* cmd_sim.c, with libcrdt-gossip */
     &cmd_keygen,  /* cmd_key.c, with libcrdt-gossip */
+    &cmd_client,  /* cmd_client.c, with libcrdt-node */
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -228,6 +229,8 @@ int main(int argc, char **argv)
             return usage_fail(NULL, "unknown option '%s'", argv[1]);
         return usage_fail(NULL, "unknown command '%s'", argv[1]);
     }
+    if (c == &cmd_client) /* its own options, see cmd_client.c */
+        return client_main(argc - 1, argv + 1);
     if (c->subs) { /* a group: the subcommand in argv[2], or its help */
         if (argc > 2 && (sub = sub_by_name(c, argv[2]))) {
             c = sub;

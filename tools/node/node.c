@@ -1,0 +1,1118 @@
+/* SPDX-License-Identifier: MIT */
+/* crdt-node's replica: lifecycle, store, node messages (node.h). */
+#include "config.h"
+
+#include "node.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xxhash.h>
+
+#include <crdt/ormap.h>
+
+#include "http.h"
+#include "log.h"
+#include "mp.h"
+
+/* ======================================================================
+ * Small helpers
+ * ====================================================================== */
+
+uint64_t node_now_ms(const node *n)
+{
+    return uv_now(n->loop);
+}
+
+static uint64_t name_id(const char *s)
+{
+    uint64_t v = XXH3_64bits(s, strlen(s));
+
+    return v ? v : 1;
+}
+
+size_t node_replicas(const node *n)
+{
+    return crdt_gossip_peer_count(n->g) + 1;
+}
+
+int node_msg_begin(node *n, crdt_buf *b, size_t items, int kind,
+                   uint64_t req)
+{
+    int rv = mpw_array(b, items);
+
+    if (!rv)
+        rv = mpw_uint(b, NODE_MSG_MARK);
+    if (!rv)
+        rv = mpw_uint(b, n->cluster_id);
+    if (!rv)
+        rv = mpw_uint(b, n->node_id);
+    if (!rv)
+        rv = mpw_uint(b, (uint64_t)kind);
+    if (!rv)
+        rv = mpw_uint(b, req);
+    return rv;
+}
+
+static int msg_kind(const crdt_buf *m)
+{
+    mpr r;
+    uint64_t v, i;
+
+    mpr_init(&r, m->data, m->len);
+    if (!mpr_array(&r, &v))
+        return 0;
+    for (i = 0; i < 4; i++)
+        if (!mpr_uint(&r, &v))
+            return 0;
+    return v <= NMSG_STATE ? (int)v : 0;
+}
+
+int node_send(node *n, const uint8_t *addr, size_t alen, const crdt_buf *m)
+{
+    int rv = crdt_gossip_uv_send_to(n->uv, addr, alen, m->data, m->len);
+
+    if (!rv)
+        n->stats.msgs_out[msg_kind(m)]++;
+    return rv;
+}
+
+size_t node_send_all(node *n, const crdt_buf *m)
+{
+    size_t i, sent = 0;
+    crdt_gossip_peer p;
+
+    for (i = 0; crdt_gossip_peer_at(n->g, i, &p) == CRDT_OK; i++)
+        if (p.addrlen && node_send(n, p.addr, p.addrlen, m) == CRDT_OK)
+            sent++;
+    return sent;
+}
+
+int node_send_state(node *n, int kind, uint64_t req, const uint8_t *key,
+                    size_t klen, const uint8_t *state, size_t slen,
+                    const uint8_t *addr, size_t alen)
+{
+    crdt_buf b;
+    size_t chunk, i, parts;
+    int rv = CRDT_OK;
+
+    /* header at most 5 + 4 * 9 + 1 + (5 + klen) + 3 * 9 + 5 bytes */
+    if (n->max_plain < 96 + klen + 64)
+        return CRDT_ERR_LIMIT;
+    chunk = n->max_plain - 96 - klen;
+    parts = slen ? (slen + chunk - 1) / chunk : 1;
+    crdt_buf_init(&b, NULL);
+    for (i = 0; i < parts && !rv; i++) {
+        size_t off = i * chunk, len = slen - off < chunk ? slen - off : chunk;
+
+        if (!slen)
+            len = 0;
+        crdt_buf_reset(&b);
+        rv = node_msg_begin(n, &b, 10, kind, req);
+        if (!rv)
+            rv = mpw_bin(&b, key, klen);
+        if (!rv)
+            rv = mpw_uint(&b, slen);
+        if (!rv)
+            rv = mpw_uint(&b, chunk);
+        if (!rv)
+            rv = mpw_uint(&b, i);
+        if (!rv)
+            rv = mpw_bin(&b, state + (slen ? off : 0), len);
+        if (rv)
+            break;
+        if (addr)
+            (void)node_send(n, addr, alen, &b);
+        else
+            (void)node_send_all(n, &b);
+    }
+    crdt_buf_clear(&b);
+    return rv;
+}
+
+/* ======================================================================
+ * Durable store
+ * ====================================================================== */
+
+int node_commit_key(node *n, const uint8_t *key, size_t klen)
+{
+    crdt_buf b;
+    int rv;
+
+    crdt_buf_init(&b, NULL);
+    rv = crdt_gossip_state(n->g, key, klen, &b);
+    if (!rv)
+        rv = nstore_put(n->st, key, klen, b.data, b.len);
+    crdt_buf_clear(&b);
+    if (rv) {
+        char q[96];
+
+        nlog(NLOG_ERROR, "store_write", "key=%s err=%d reason=\"%s\"",
+             nlog_quote(q, sizeof q, key, klen), rv, nstore_error(n->st));
+    } else
+        n->stats.writes_committed++;
+    return rv;
+}
+
+static void on_flush_timer(uv_timer_t *t);
+
+void node_mark_dirty(node *n, const uint8_t *key, size_t klen)
+{
+    uint8_t *k;
+
+    if (n->loading)
+        return;
+    if (n->ndirty == n->dirty_cap) {
+        size_t nc = n->dirty_cap ? n->dirty_cap * 2 : 64;
+        uint8_t **nd = realloc(n->dirty, nc * sizeof *nd);
+        size_t *nl;
+
+        if (!nd)
+            goto fail;
+        n->dirty = nd;
+        nl = realloc(n->dirty_len, nc * sizeof *nl);
+        if (!nl)
+            goto fail;
+        n->dirty_len = nl;
+        n->dirty_cap = nc;
+    }
+    k = malloc(klen ? klen : 1);
+    if (!k)
+        goto fail;
+    memcpy(k, key, klen);
+    n->dirty[n->ndirty] = k;
+    n->dirty_len[n->ndirty++] = klen;
+    if (!uv_is_active((uv_handle_t *)&n->flush_timer) && !n->draining)
+        uv_timer_start(&n->flush_timer, on_flush_timer, 20, 0);
+    return;
+fail:
+    /* not lost: the state stays in memory and is committed by the next
+     * flush of any key, or by repair after a restart */
+    nlog(NLOG_WARN, "dirty_nomem", NULL);
+}
+
+static int key_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+{
+    int c = memcmp(a, b, al < bl ? al : bl);
+
+    return c ? c : (al < bl ? -1 : al > bl);
+}
+
+int node_flush(node *n)
+{
+    nstore_item *items;
+    crdt_buf *bufs;
+    size_t i, m = 0;
+    int rv = CRDT_OK;
+
+    if (!n->ndirty)
+        return CRDT_OK;
+    items = calloc(n->ndirty, sizeof *items);
+    bufs = calloc(n->ndirty, sizeof *bufs);
+    if (!items || !bufs) {
+        free(items);
+        free(bufs);
+        return CRDT_ERR_NOMEM;
+    }
+    for (i = 0; i < n->ndirty; i++) {
+        size_t j;
+        bool dup = false;
+
+        for (j = 0; j < m && !dup; j++)
+            dup = !key_cmp(items[j].key, items[j].klen, n->dirty[i],
+                           n->dirty_len[i]);
+        if (dup)
+            continue;
+        crdt_buf_init(&bufs[m], NULL);
+        if (crdt_gossip_state(n->g, n->dirty[i], n->dirty_len[i],
+                              &bufs[m]))
+            continue;
+        items[m].key = n->dirty[i];
+        items[m].klen = n->dirty_len[i];
+        items[m].state = bufs[m].data;
+        items[m].slen = bufs[m].len;
+        m++;
+    }
+    if (m)
+        rv = nstore_put_many(n->st, items, m);
+    if (rv)
+        nlog(NLOG_ERROR, "store_flush", "keys=%zu err=%d reason=\"%s\"", m,
+             rv, nstore_error(n->st));
+    else {
+        n->stats.keys_flushed += m;
+        n->stats.flushes++;
+    }
+    for (i = 0; i < m; i++)
+        crdt_buf_clear(&bufs[i]);
+    free(items);
+    free(bufs);
+    if (!rv) {
+        for (i = 0; i < n->ndirty; i++)
+            free(n->dirty[i]);
+        n->ndirty = 0;
+    }
+    return rv;
+}
+
+static void on_flush_timer(uv_timer_t *t)
+{
+    node *n = t->data;
+
+    if (node_flush(n) && !n->draining)
+        uv_timer_start(&n->flush_timer, on_flush_timer, 1000, 0);
+}
+
+int node_merge_state(node *n, uint64_t from, const uint8_t *key,
+                     size_t klen, const uint8_t *state, size_t slen)
+{
+    crdt_buf snap;
+    crdt_decode_info info;
+    int rv;
+
+    /* a one-key snapshot: [1, from, [[key, state]]] */
+    crdt_buf_init(&snap, NULL);
+    rv = mpw_array(&snap, 3);
+    if (!rv)
+        rv = mpw_uint(&snap, 1);
+    if (!rv)
+        rv = mpw_uint(&snap, from);
+    if (!rv)
+        rv = mpw_array(&snap, 1);
+    if (!rv)
+        rv = mpw_array(&snap, 2);
+    if (!rv)
+        rv = mpw_bin(&snap, key, klen);
+    if (!rv)
+        rv = crdt_buf_append(&snap, state, slen);
+    if (!rv)
+        rv = crdt_gossip_restore(n->g, snap.data, snap.len, &info);
+    crdt_buf_clear(&snap);
+    if (!rv)
+        rv = node_commit_key(n, key, klen);
+    return rv;
+}
+
+int node_value(node *n, const uint8_t *key, size_t klen, crdt_buf *buf,
+               const char **type)
+{
+    const crdt_type *t;
+    const void *v;
+    int rv = crdt_gossip_get(n->g, key, klen, &t, &v);
+
+    if (rv)
+        return rv;
+    if (type)
+        *type = t->name;
+    return t->encode(v, buf);
+}
+
+/* ======================================================================
+ * Gossip callbacks and node messages
+ * ====================================================================== */
+
+static void on_change(void *user, const uint8_t *key, size_t klen)
+{
+    node *n = user;
+
+    node_mark_dirty(n, key, klen);
+    ops_key_changed(n, key, klen);
+}
+
+static void on_peer(void *user, uint64_t peer, bool up)
+{
+    node *n = user;
+
+    (void)n;
+    nlog(up ? NLOG_INFO : NLOG_WARN, up ? "peer_up" : "peer_down",
+         "peer=%016" PRIx64, peer);
+}
+
+static void on_uv_error(void *user, int err, const char *what)
+{
+    (void)user;
+    nlog(NLOG_DEBUG, "transport_error", "err=%d what=\"%s\"", err, what);
+}
+
+/* REPL reassembly: one entry per (sender, req) being received. */
+typedef struct partial {
+    struct partial *next;
+    uint64_t from, req;
+    uint8_t *key;
+    size_t klen;
+    uint64_t total, chunk, parts, got;
+    uint8_t *bits;
+    uint8_t *data;
+    uint64_t last_ms;
+} partial;
+
+static void partial_free(node *n, partial *p)
+{
+    n->partial_bytes -= p->total + p->parts / 8 + 1;
+    free(p->key);
+    free(p->bits);
+    free(p->data);
+    free(p);
+}
+
+static void partials_expire(node *n, uint64_t now, bool all)
+{
+    partial **pp = (partial **)&n->partials;
+
+    while (*pp) {
+        partial *p = *pp;
+
+        if (all || now - p->last_ms > 10000) {
+            *pp = p->next;
+            partial_free(n, p);
+        } else
+            pp = &p->next;
+    }
+}
+
+static void send_ack(node *n, const uint8_t *addr, size_t alen, uint64_t req,
+                     int status)
+{
+    crdt_buf b;
+
+    crdt_buf_init(&b, NULL);
+    if (!node_msg_begin(n, &b, 6, NMSG_ACK, req) && !mpw_int(&b, status))
+        (void)node_send(n, addr, alen, &b);
+    crdt_buf_clear(&b);
+}
+
+static void on_repl(node *n, const uint8_t *addr, size_t alen, uint64_t from,
+                    uint64_t req, const uint8_t *key, size_t klen,
+                    uint64_t total, uint64_t chunk, uint64_t i,
+                    const uint8_t *bytes, size_t blen)
+{
+    partial *p;
+    int rv;
+
+    if (total == 0)
+        return;
+    if (total <= chunk) {
+        if (i != 0 || blen != total)
+            goto bad;
+        rv = node_merge_state(n, from, key, klen, bytes, blen);
+        send_ack(n, addr, alen, req, rv);
+        return;
+    }
+    for (p = n->partials; p; p = p->next)
+        if (p->from == from && p->req == req)
+            break;
+    if (!p) {
+        uint64_t parts = (total + chunk - 1) / chunk;
+        size_t cost = total + parts / 8 + 1;
+
+        if (n->partial_bytes + cost > NODE_PARTIAL_BUDGET) {
+            partials_expire(n, node_now_ms(n), false);
+            if (n->partial_bytes + cost > NODE_PARTIAL_BUDGET)
+                goto bad;
+        }
+        p = calloc(1, sizeof *p);
+        if (!p)
+            return;
+        p->from = from;
+        p->req = req;
+        p->total = total;
+        p->chunk = chunk;
+        p->parts = parts;
+        p->key = malloc(klen);
+        p->bits = calloc(parts / 8 + 1, 1);
+        p->data = malloc(total);
+        if (!p->key || !p->bits || !p->data) {
+            free(p->key);
+            free(p->bits);
+            free(p->data);
+            free(p);
+            return;
+        }
+        memcpy(p->key, key, klen);
+        p->klen = klen;
+        n->partial_bytes += cost;
+        p->next = n->partials;
+        n->partials = p;
+    }
+    if (p->total != total || p->chunk != chunk || i >= p->parts ||
+        p->klen != klen || memcmp(p->key, key, klen) ||
+        blen != (i + 1 < p->parts ? chunk : total - i * chunk))
+        goto bad;
+    p->last_ms = node_now_ms(n);
+    if (!(p->bits[i / 8] & (1u << (i % 8)))) {
+        p->bits[i / 8] |= (uint8_t)(1u << (i % 8));
+        memcpy(p->data + i * chunk, bytes, blen);
+        p->got++;
+    }
+    if (p->got == p->parts) {
+        partial **pp = (partial **)&n->partials;
+
+        rv = node_merge_state(n, from, p->key, p->klen, p->data, p->total);
+        send_ack(n, addr, alen, req, rv);
+        while (*pp != p)
+            pp = &(*pp)->next;
+        *pp = p->next;
+        partial_free(n, p);
+    }
+    return;
+bad:
+    n->stats.msgs_dropped++;
+}
+
+static void on_read(node *n, const uint8_t *addr, size_t alen, uint64_t req,
+                    const uint8_t *key, size_t klen)
+{
+    crdt_buf b;
+
+    crdt_buf_init(&b, NULL);
+    if (crdt_gossip_state(n->g, key, klen, &b) == CRDT_OK ||
+        b.len == 0)
+        (void)node_send_state(n, NMSG_STATE, req, key, klen, b.data, b.len,
+                              addr, alen);
+    crdt_buf_clear(&b);
+}
+
+static void add_peer_addr(node *n, uint64_t id, const uint8_t *addr,
+                          size_t alen)
+{
+    crdt_gossip_peer p;
+
+    if (id == n->node_id)
+        return;
+    if (crdt_gossip_peer_find(n->g, id, &p) == CRDT_OK &&
+        p.addrlen == alen && !memcmp(p.addr, addr, alen))
+        return;
+    if (crdt_gossip_add_peer(n->g, id, addr, alen) == CRDT_OK)
+        nlog(NLOG_INFO, "peer_added", "peer=%016" PRIx64 " addr=%.*s", id,
+             (int)alen, (const char *)addr);
+}
+
+/* Every application datagram (opened); returns 1 if it was ours. */
+static int on_datagram(void *user, const uint8_t *addr, size_t alen,
+                       const uint8_t *data, size_t len, uint64_t now_ms)
+{
+    node *n = user;
+    mpr r;
+    uint64_t items, mark, cluster, from, kind, req;
+    const uint8_t *key = NULL, *bytes;
+    size_t klen = 0, blen;
+
+    (void)now_ms;
+    if (len < 2 || (data[0] & 0xf0) != 0x90 || data[1] != NODE_MSG_MARK)
+        return 0;
+    mpr_init(&r, data, len);
+    if (!mpr_array(&r, &items) || items < 5 || !mpr_uint(&r, &mark) ||
+        !mpr_uint(&r, &cluster) || !mpr_uint(&r, &from) ||
+        !mpr_uint(&r, &kind) || !mpr_uint(&r, &req) ||
+        cluster != n->cluster_id || from == n->node_id || from == 0 ||
+        kind < NMSG_HELLO || kind > NMSG_STATE)
+        goto bad;
+    n->stats.msgs_in[kind]++;
+    switch (kind) {
+    case NMSG_HELLO:
+    case NMSG_WELCOME: {
+        size_t j;
+
+        if (items != 5 || r.p != r.end)
+            goto bad;
+        add_peer_addr(n, from, addr, alen);
+        if (kind == NMSG_HELLO) {
+            crdt_buf b;
+
+            crdt_buf_init(&b, NULL);
+            if (!node_msg_begin(n, &b, 5, NMSG_WELCOME, 0))
+                (void)node_send(n, addr, alen, &b);
+            crdt_buf_clear(&b);
+        }
+        for (j = 0; j < n->cfg.njoins; j++)
+            if (strlen(n->cfg.joins[j]) == alen &&
+                !memcmp(n->cfg.joins[j], addr, alen))
+                n->join_ok[j] = true;
+        break;
+    }
+    case NMSG_ACK: {
+        int64_t status;
+
+        if (items != 6 || !mpr_int(&r, &status) || r.p != r.end)
+            goto bad;
+        ops_on_ack(n, from, req, status);
+        break;
+    }
+    case NMSG_READ:
+        if (items != 6 || !mpr_bin(&r, &key, &klen) || r.p != r.end ||
+            klen == 0 || klen > CRDT_CLIENT_MAX_KEY)
+            goto bad;
+        on_read(n, addr, alen, req, key, klen);
+        break;
+    case NMSG_REPL:
+    case NMSG_STATE: {
+        uint64_t total, chunk, i;
+
+        if (items != 10 || !mpr_bin(&r, &key, &klen) ||
+            !mpr_uint(&r, &total) || !mpr_uint(&r, &chunk) ||
+            !mpr_uint(&r, &i) || !mpr_bin(&r, &bytes, &blen) ||
+            r.p != r.end || klen == 0 || klen > CRDT_CLIENT_MAX_KEY ||
+            total > NODE_MAX_STATE || chunk == 0 || blen > chunk)
+            goto bad;
+        if (kind == NMSG_REPL)
+            on_repl(n, addr, alen, from, req, key, klen, total, chunk, i,
+                    bytes, blen);
+        else
+            ops_on_state(n, from, req, key, klen, total, chunk, i, bytes,
+                         blen);
+        break;
+    }
+    default:
+        goto bad;
+    }
+    return 1;
+bad:
+    n->stats.msgs_dropped++;
+    return 1;
+}
+
+/* ======================================================================
+ * Joining
+ * ====================================================================== */
+
+static void on_join_timer(uv_timer_t *t)
+{
+    node *n = t->data;
+    crdt_buf b;
+    size_t j, left = 0;
+
+    crdt_buf_init(&b, NULL);
+    if (!node_msg_begin(n, &b, 5, NMSG_HELLO, 0))
+        for (j = 0; j < n->cfg.njoins; j++)
+            if (!n->join_ok[j]) {
+                left++;
+                if (node_send(n, (const uint8_t *)n->cfg.joins[j],
+                              strlen(n->cfg.joins[j]), &b))
+                    nlog(NLOG_WARN, "join_send", "to=%s", n->cfg.joins[j]);
+            }
+    crdt_buf_clear(&b);
+    if (!left && !n->draining)
+        uv_timer_stop(t);
+}
+
+static void on_op_timer(uv_timer_t *t)
+{
+    node *n = t->data;
+
+    ops_tick(n);
+    partials_expire(n, node_now_ms(n), false);
+}
+
+/* ======================================================================
+ * Keys
+ * ====================================================================== */
+
+static int load_keyring(const node_config *cfg, crdt_keyring **out)
+{
+    crdt_keyring *kr;
+    size_t f;
+    int rv;
+
+    if ((rv = crdt_keyring_new(&kr, NULL)))
+        return rv;
+    for (f = 0; f < cfg->nkey_files; f++) {
+        FILE *fp = fopen(cfg->key_files[f], "r");
+        char line[512];
+        unsigned lineno = 0;
+
+        if (!fp) {
+            nlog(NLOG_ERROR, "key_file", "path=%s reason=\"%s\"",
+                 cfg->key_files[f], strerror(errno));
+            crdt_keyring_free(kr);
+            return CRDT_ERR_IO;
+        }
+        while (fgets(line, sizeof line, fp)) {
+            size_t l = strlen(line);
+            crdt_decode_info info;
+
+            lineno++;
+            while (l && (line[l - 1] == '\n' || line[l - 1] == '\r' ||
+                         line[l - 1] == ' '))
+                line[--l] = '\0';
+            if (!l || line[0] == '#')
+                continue;
+            rv = crdt_keyring_add_text(kr, line, l,
+                                       crdt_keyring_count(kr) == 0, &info);
+            if (rv) {
+                nlog(NLOG_ERROR, "key_file",
+                     "path=%s line=%u reason=\"%s\"", cfg->key_files[f],
+                     lineno, crdt_strerror(rv));
+                fclose(fp);
+                crdt_keyring_free(kr);
+                return rv;
+            }
+        }
+        fclose(fp);
+    }
+    if (crdt_keyring_count(kr) == 0) {
+        nlog(NLOG_ERROR, "key_file", "reason=\"no key in the key files\"");
+        crdt_keyring_free(kr);
+        return CRDT_ERR_INVALID_ARG;
+    }
+    *out = kr;
+    return CRDT_OK;
+}
+
+int node_reload_keys(node *n)
+{
+    crdt_keyring *kr;
+    int rv = load_keyring(&n->cfg, &kr);
+
+    if (rv) {
+        nlog(NLOG_ERROR, "keys_reload", "err=%d keeping=old", rv);
+        return rv;
+    }
+    if ((rv = crdt_sealer_set_keyring(n->sealer, kr))) {
+        crdt_keyring_free(kr);
+        return rv;
+    }
+    crdt_keyring_free(n->kr);
+    n->kr = kr;
+    nlog(NLOG_INFO, "keys_reload", "keys=%zu primary=%08" PRIx32,
+         crdt_keyring_count(kr), crdt_keyring_primary(kr));
+    return CRDT_OK;
+}
+
+/* ======================================================================
+ * Start and stop
+ * ====================================================================== */
+
+int node_start(node **out, uv_loop_t *loop, const node_config *cfg)
+{
+    node *n = calloc(1, sizeof *n);
+    crdt_gossip_settings gs;
+    crdt_sealer_settings ss;
+    crdt_gossip_uv_settings us;
+    crdt_buf snap;
+    size_t nkeys = 0, j;
+    int rv;
+
+    if (!n)
+        return CRDT_ERR_NOMEM;
+    n->cfg = *cfg;
+    n->loop = loop;
+    n->node_id = name_id(cfg->name);
+    n->cluster_id = name_id(cfg->cluster ? cfg->cluster : "crdt");
+    n->next_req = 1;
+    uv_update_time(loop);
+    n->started_ms = uv_now(loop);
+    {
+        char err[512] = "";
+
+        if ((rv = nstore_open(&n->st, cfg->data, 0, err, sizeof err))) {
+            nlog(NLOG_ERROR, "store_open", "dir=%s err=%d reason=\"%s\"",
+                 cfg->data, rv, err[0] ? err : crdt_strerror(rv));
+            goto fail;
+        }
+    }
+    if ((rv = nstore_start(n->st, n->node_id, n->cluster_id, cfg->name,
+                           &n->incarnation))) {
+        nlog(NLOG_ERROR, "store_start", "dir=%s reason=\"%s\"", cfg->data,
+             nstore_error(n->st));
+        goto fail;
+    }
+    if ((rv = load_keyring(cfg, &n->kr)))
+        goto fail;
+    crdt_sealer_settings_default(&ss);
+    ss.cluster_id = n->cluster_id;
+    if (cfg->max_datagram)
+        ss.max_sealed = cfg->max_datagram;
+    ss.accept_plaintext = cfg->accept_plaintext;
+    if ((rv = crdt_sealer_new(&n->sealer, n->kr, &ss, NULL))) {
+        nlog(NLOG_ERROR, "sealer", "err=%d", rv);
+        goto fail;
+    }
+    n->max_plain = (uint32_t)crdt_sealer_max_plaintext(n->sealer);
+    crdt_gossip_settings_default(&gs);
+    gs.node_id = n->node_id;
+    gs.cluster_id = n->cluster_id;
+    gs.incarnation = n->incarnation;
+    gs.seed = n->incarnation;
+    gs.max_datagram = n->max_plain;
+    if (cfg->round_ms)
+        gs.round_ms = cfg->round_ms;
+    if (cfg->repair_ms)
+        gs.repair_ms = cfg->repair_ms;
+    if (cfg->down_after_ms)
+        gs.down_after_ms = cfg->down_after_ms;
+    gs.callbacks.on_change = on_change;
+    gs.callbacks.on_peer = on_peer;
+    gs.callbacks.user_data = n;
+    if ((rv = crdt_gossip_new(&n->g, &gs, NULL))) {
+        nlog(NLOG_ERROR, "gossip", "err=%d", rv);
+        goto fail;
+    }
+    crdt_buf_init(&snap, NULL);
+    rv = nstore_load(n->st, n->node_id, &snap, &nkeys);
+    if (!rv && nkeys) {
+        crdt_decode_info info;
+
+        n->loading = true;
+        rv = crdt_gossip_restore(n->g, snap.data, snap.len, &info);
+        n->loading = false;
+    }
+    crdt_buf_clear(&snap);
+    if (rv) {
+        nlog(NLOG_ERROR, "store_load", "dir=%s err=%d reason=\"%s\"",
+             cfg->data, rv, crdt_strerror(rv));
+        goto fail;
+    }
+    crdt_gossip_uv_settings_default(&us);
+    us.listen = cfg->listen;
+    us.sealer = n->sealer;
+    us.on_error = on_uv_error;
+    us.on_datagram = on_datagram;
+    us.user = n;
+    if ((rv = crdt_gossip_uv_start(&n->uv, loop, n->g, &us))) {
+        nlog(NLOG_ERROR, "listen", "addr=%s err=%d reason=\"%s\"",
+             cfg->listen, rv, crdt_strerror(rv));
+        goto fail;
+    }
+    (void)crdt_gossip_uv_address(n->uv, n->listen_addr,
+                                 sizeof n->listen_addr);
+    uv_timer_init(loop, &n->flush_timer);
+    n->flush_timer.data = n;
+    uv_timer_init(loop, &n->op_timer);
+    n->op_timer.data = n;
+    uv_timer_init(loop, &n->join_timer);
+    n->join_timer.data = n;
+    n->handles = 3;
+    uv_timer_start(&n->op_timer, on_op_timer, NODE_RESEND_MS / 5,
+                   NODE_RESEND_MS / 5);
+    if (cfg->njoins)
+        uv_timer_start(&n->join_timer, on_join_timer, 0, 1000);
+    for (j = 0; j < cfg->njoins; j++) {
+        struct sockaddr_storage sa;
+
+        if (crdt_gossip_uv_parse_addr((const uint8_t *)cfg->joins[j],
+                                      strlen(cfg->joins[j]), &sa))
+            nlog(NLOG_WARN, "join_addr", "addr=%s reason=unparseable",
+                 cfg->joins[j]);
+    }
+    if ((rv = server_start(n)))
+        goto fail_started;
+    if (cfg->metrics) {
+        nhttp *h;
+
+        if ((rv = nhttp_start(&h, loop, cfg->metrics, node_metrics_text,
+                              n))) {
+            nlog(NLOG_ERROR, "metrics_listen", "addr=%s err=%d",
+                 cfg->metrics, rv);
+            goto fail_started;
+        }
+        n->http = h;
+    }
+    nlog(NLOG_INFO, "start",
+         "name=%s node=%016" PRIx64 " incarnation=%016" PRIx64
+         " listen=%s data=%s client=%s keys=%zu key_ids=%zu metrics=%s",
+         cfg->name, n->node_id, n->incarnation, n->listen_addr, cfg->data,
+         n->client_path, nkeys, crdt_keyring_count(n->kr),
+         cfg->metrics ? cfg->metrics : "-");
+    *out = n;
+    return CRDT_OK;
+fail_started:
+    /* handles are on the loop: close them through drain */
+    *out = n;
+    node_drain(n);
+    return rv ? rv : CRDT_ERR_IO;
+fail:
+    node_free(n);
+    return rv;
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    node *n = h->data;
+
+    n->handles--;
+}
+
+static void on_uv_closed(void *user)
+{
+    (void)user;
+}
+
+static void on_http_closed(void *user)
+{
+    (void)user;
+}
+
+/* Drain: once no op is in flight (or at their deadlines), close. */
+static void finish_drain(node *n)
+{
+    (void)node_flush(n);
+    (void)crdt_gossip_uv_flush(n->uv);
+    uv_timer_stop(&n->op_timer);
+    uv_timer_stop(&n->flush_timer);
+    uv_timer_stop(&n->join_timer);
+    uv_close((uv_handle_t *)&n->op_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&n->flush_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&n->join_timer, on_handle_closed);
+    server_close_all(n);
+    if (n->http)
+        nhttp_stop(n->http, on_http_closed, n);
+    n->http = NULL;
+    crdt_gossip_uv_stop(n->uv, on_uv_closed, n);
+    n->uv = NULL;
+    nlog(NLOG_INFO, "stopped", "name=%s", n->cfg.name);
+}
+
+static void on_drain_timer(uv_timer_t *t)
+{
+    node *n = t->data;
+
+    ops_tick(n);
+    if (n->nops == 0) {
+        uv_timer_stop(t);
+        finish_drain(n);
+    }
+}
+
+void node_drain(node *n)
+{
+    if (!n || n->draining)
+        return;
+    n->draining = true;
+    nlog(NLOG_INFO, "draining", "in_flight=%zu", n->nops);
+    server_stop(n);
+    if (!n->uv) {
+        finish_drain(n);
+        return;
+    }
+    uv_timer_stop(&n->op_timer);
+    uv_timer_start(&n->op_timer, on_drain_timer, 0, NODE_RESEND_MS / 5);
+}
+
+void node_free(node *n)
+{
+    size_t i;
+
+    if (!n)
+        return;
+    ops_free_all(n);
+    partials_expire(n, 0, true);
+    for (i = 0; i < n->ndirty; i++)
+        free(n->dirty[i]);
+    free(n->dirty);
+    free(n->dirty_len);
+    crdt_gossip_free(n->g);
+    crdt_sealer_free(n->sealer);
+    crdt_keyring_free(n->kr);
+    nstore_close(n->st);
+    free(n);
+}
+
+/* ======================================================================
+ * Status and metrics
+ * ====================================================================== */
+
+static int appendf(crdt_buf *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+static int appendf(crdt_buf *b, const char *fmt, ...)
+{
+    char tmp[1024];
+    va_list ap;
+    int k;
+
+    va_start(ap, fmt);
+    k = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (k < 0)
+        return CRDT_ERR_INVALID_ARG;
+    return crdt_buf_append(b, tmp, (size_t)k < sizeof tmp ? (size_t)k
+                                                           : sizeof tmp - 1);
+}
+
+int node_status_json(node *n, crdt_buf *out)
+{
+    crdt_gossip_metrics m;
+    crdt_gossip_uv_stats us;
+    crdt_sealer_stats ss;
+    crdt_gossip_peer p;
+    size_t i;
+    uint64_t rejected = 0;
+    int rv;
+
+    crdt_gossip_metrics_get(n->g, &m);
+    crdt_gossip_uv_stats_get(n->uv, &us);
+    crdt_sealer_stats_get(n->sealer, &ss);
+    for (i = 0; i < CRDT_SEAL_REJECT_REASONS; i++)
+        rejected += ss.rejected[i];
+    rv = appendf(out,
+                 "{\"name\":\"%s\",\"node\":\"%016" PRIx64
+                 "\",\"incarnation\":\"%016" PRIx64
+                 "\",\"listen\":\"%s\",\"uptime_ms\":%" PRIu64
+                 ",\"keys\":%zu,\"replicas\":%zu,\"peers_up\":%" PRIu64
+                 ",\"peers_down\":%" PRIu64 ",\"peers\":[",
+                 n->cfg.name, n->node_id, n->incarnation, n->listen_addr,
+                 node_now_ms(n) - n->started_ms,
+                 crdt_gossip_key_count(n->g), node_replicas(n), m.peers_up,
+                 m.peers_down);
+    for (i = 0; !rv && crdt_gossip_peer_at(n->g, i, &p) == CRDT_OK; i++)
+        rv = appendf(out,
+                     "%s{\"node\":\"%016" PRIx64
+                     "\",\"addr\":\"%.*s\",\"up\":%s}",
+                     i ? "," : "", p.id, (int)p.addrlen,
+                     (const char *)p.addr, p.up ? "true" : "false");
+    if (!rv)
+        rv = appendf(
+            out,
+            "],\"requests\":%" PRIu64 ",\"replies_ok\":%" PRIu64
+            ",\"replies_err\":%" PRIu64 ",\"timeouts\":%" PRIu64
+            ",\"in_flight\":%zu,\"writes_committed\":%" PRIu64
+            ",\"rounds\":%" PRIu64 ",\"bytes_sent\":%" PRIu64
+            ",\"bytes_received\":%" PRIu64 ",\"datagrams_sent\":%" PRIu64
+            ",\"datagrams_received\":%" PRIu64
+            ",\"rejected_unauthenticated\":%" PRIu64
+            ",\"deltas_logged\":%" PRIu64 ",\"keys_repaired\":%" PRIu64
+            "}",
+            n->stats.requests[CRDT_OP_INC] + n->stats.requests[CRDT_OP_DEC] +
+                n->stats.requests[CRDT_OP_SET] +
+                n->stats.requests[CRDT_OP_ADD] +
+                n->stats.requests[CRDT_OP_REMOVE] +
+                n->stats.requests[CRDT_OP_ENABLE] +
+                n->stats.requests[CRDT_OP_DISABLE] +
+                n->stats.requests[CRDT_OP_GET] +
+                n->stats.requests[CRDT_OP_WATCH] +
+                n->stats.requests[CRDT_OP_STATUS],
+            n->stats.replies_ok, n->stats.replies_err, n->stats.timeouts,
+            n->nops, n->stats.writes_committed, m.rounds, us.sent_bytes,
+            us.received_bytes, us.sent, us.received, rejected,
+            m.deltas_logged, m.keys_repaired);
+    return rv;
+}
+
+static int metric(crdt_buf *b, const char *name, const char *type,
+                  const char *help)
+{
+    return appendf(b, "# HELP crdt_node_%s %s\n# TYPE crdt_node_%s %s\n",
+                   name, help, name, type);
+}
+
+int node_metrics_text(void *user, crdt_buf *b)
+{
+    node *n = user;
+    crdt_gossip_metrics m;
+    crdt_gossip_uv_stats us;
+    crdt_sealer_stats ss;
+    int rv = 0, k, l;
+
+    crdt_gossip_metrics_get(n->g, &m);
+    crdt_gossip_uv_stats_get(n->uv, &us);
+    crdt_sealer_stats_get(n->sealer, &ss);
+#define M1(name, type, help, fmt, v)                                        \
+    do {                                                                    \
+        if (!rv)                                                            \
+            rv = metric(b, name, type, help);                               \
+        if (!rv)                                                            \
+            rv = appendf(b, "crdt_node_" name " " fmt "\n", v);            \
+    } while (0)
+    M1("keys", "gauge", "Keys in the store, deleted keys included.", "%zu",
+       crdt_gossip_key_count(n->g));
+    M1("peers_up", "gauge", "Peers that answer.", "%" PRIu64, m.peers_up);
+    M1("peers_down", "gauge", "Peers marked down.", "%" PRIu64,
+       m.peers_down);
+    M1("in_flight", "gauge", "Client requests waiting.", "%zu", n->nops);
+    M1("rounds_total", "counter", "Gossip rounds run.", "%" PRIu64,
+       m.rounds);
+    M1("datagrams_sent_total", "counter", "Datagrams sent.", "%" PRIu64,
+       us.sent);
+    M1("datagrams_received_total", "counter", "Datagrams received.",
+       "%" PRIu64, us.received);
+    M1("bytes_sent_total", "counter", "Bytes sent, sealed.", "%" PRIu64,
+       us.sent_bytes);
+    M1("bytes_received_total", "counter", "Bytes received.", "%" PRIu64,
+       us.received_bytes);
+    M1("send_failures_total", "counter", "Datagrams the socket refused.",
+       "%" PRIu64, us.send_failed);
+    if (!rv)
+        rv = metric(b, "rejected_total", "counter",
+                    "Datagrams the sealer rejected, by reason (a peer "
+                    "without the key).");
+    for (k = 0; !rv && k < CRDT_SEAL_REJECT_REASONS; k++)
+        rv = appendf(b, "crdt_node_rejected_total{reason=\"%s\"} %" PRIu64
+                        "\n",
+                     crdt_seal_reject_name(k), ss.rejected[k]);
+    M1("deltas_logged_total", "counter", "Deltas logged for the fast path.",
+       "%" PRIu64, m.deltas_logged);
+    M1("keys_repaired_total", "counter", "Keys changed by repair.",
+       "%" PRIu64, m.keys_repaired);
+    M1("writes_committed_total", "counter",
+       "Key states committed to the store by writes and replicas.",
+       "%" PRIu64, n->stats.writes_committed);
+    M1("keys_flushed_total", "counter",
+       "Key states committed by the batch flush.", "%" PRIu64,
+       n->stats.keys_flushed);
+    M1("timeouts_total", "counter",
+       "Requests whose level or session was not met in time.", "%" PRIu64,
+       n->stats.timeouts);
+    M1("session_waits_total", "counter",
+       "Requests that waited for their session's state.", "%" PRIu64,
+       n->stats.session_waits);
+    M1("node_messages_dropped_total", "counter",
+       "Malformed or unexpected node-to-node messages.", "%" PRIu64,
+       n->stats.msgs_dropped);
+    M1("watch_events_total", "counter", "Changes sent to watchers.",
+       "%" PRIu64, n->stats.watch_events);
+    if (!rv)
+        rv = metric(b, "requests_total", "counter",
+                    "Client requests by operation.");
+    for (k = CRDT_OP_INC; !rv && k <= CRDT_OP_STATUS; k++)
+        rv = appendf(b, "crdt_node_requests_total{op=\"%s\"} %" PRIu64 "\n",
+                     crdt_client_op_name(k), n->stats.requests[k]);
+    if (!rv)
+        rv = metric(b, "replies_total", "counter",
+                    "Client replies by result.");
+    if (!rv)
+        rv = appendf(b,
+                     "crdt_node_replies_total{result=\"ok\"} %" PRIu64 "\n"
+                     "crdt_node_replies_total{result=\"error\"} %" PRIu64
+                     "\n",
+                     n->stats.replies_ok, n->stats.replies_err);
+    if (!rv)
+        rv = metric(b, "request_seconds", "summary",
+                    "Client request latency by consistency level.");
+    for (l = CRDT_LEVEL_LOCAL; !rv && l <= CRDT_LEVEL_ALL; l++)
+        rv = appendf(b,
+                     "crdt_node_request_seconds_sum{level=\"%s\"} %.6f\n"
+                     "crdt_node_request_seconds_count{level=\"%s\"} %" PRIu64
+                     "\n",
+                     crdt_level_name(l),
+                     (double)n->stats.latency_us_sum[l] / 1e6,
+                     crdt_level_name(l), n->stats.latency_n[l]);
+    if (!rv)
+        rv = metric(b, "node_messages_total", "counter",
+                    "Node-to-node messages by kind and direction.");
+    for (k = NMSG_HELLO; !rv && k <= NMSG_STATE; k++) {
+        static const char *const kn[] = {"", "hello", "welcome", "repl",
+                                         "ack", "read", "state"};
+
+        rv = appendf(b,
+                     "crdt_node_node_messages_total{kind=\"%s\",dir=\"in\"} "
+                     "%" PRIu64 "\n"
+                     "crdt_node_node_messages_total{kind=\"%s\",dir=\"out\"} "
+                     "%" PRIu64 "\n",
+                     kn[k], n->stats.msgs_in[k], kn[k], n->stats.msgs_out[k]);
+    }
+    if (!rv)
+        rv = metric(b, "gossip_dropped_total", "counter",
+                    "Gossip datagrams dropped, by reason.");
+    for (k = 0; !rv && k < CRDT_GOSSIP_DROP_REASONS; k++)
+        rv = appendf(b, "crdt_node_gossip_dropped_total{reason=\"%s\"} "
+                        "%" PRIu64 "\n",
+                     crdt_gossip_drop_name(k), m.dropped[k]);
+#undef M1
+    return rv;
+}
