@@ -990,9 +990,15 @@ static int decode_state(nstore *st, crdt_ormap **out, const uint8_t *s,
         return CRDT_ERR_NOMEM;
     }
     if ((rv = crdt_ormap_decode(m, s, slen, NULL, &info))) {
-        seterr(st, "%s state of key %s is corrupt: %s at byte %zu of %zu",
-               whose, qkey(q, sizeof q, key, klen), crdt_strerror(rv),
-               info.offset, slen);
+        if (rv == CRDT_ERR_NOMEM) {
+            seterr(st, "out of memory decoding key %s",
+                   qkey(q, sizeof q, key, klen));
+        } else {
+            seterr(st, "%s state of key %s is corrupt: %s at byte %zu of "
+                       "%zu", whose, qkey(q, sizeof q, key, klen),
+                   crdt_strerror(rv), info.offset, slen);
+            rv = CRDT_ERR_DECODE;
+        }
         crdt_ormap_free(m);
         return rv;
     }
@@ -1119,10 +1125,16 @@ int nstore_restore(const char *dir, const char *path, size_t *nkeys,
     }
     memset(&a, 0, sizeof a);
     a.path = path;
-    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    if (stat(path, &sb) != 0) {
         if (err)
             snprintf(err, errcap, "cannot read backup %s: %s", path,
-                     errno ? strerror(errno) : "not a file");
+                     strerror(errno));
+        return CRDT_ERR_IO;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        if (err)
+            snprintf(err, errcap, "cannot read backup %s: not a regular "
+                                  "file", path);
         return CRDT_ERR_IO;
     }
     /* Lock DIR before opening anything of LMDB's in it. */

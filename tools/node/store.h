@@ -197,8 +197,9 @@ int nstore_backup(const char *dir, const char *path, char *err,
  * store is unchanged.  Takes node.lock: the node must not be running.
  *
  * Errors: CRDT_ERR_INVALID_ARG (NULL; identity mismatch, named),
- * CRDT_ERR_BUSY (DIR in use), CRDT_ERR_DECODE and the decoders' errors (a
- * corrupt state in the backup or DIR: the message names the key),
+ * CRDT_ERR_BUSY (DIR in use), CRDT_ERR_DECODE (a corrupt state in the
+ * backup or DIR, whatever the decoder's error: the message names the key
+ * and gives the decoder's reason; or not a crdt-node backup),
  * CRDT_ERR_IO, CRDT_ERR_NOMEM; the reason goes to @p err.  Writes the
  * number of keys in the backup to *@p nkeys (may be NULL) on success.
  */
