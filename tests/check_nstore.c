@@ -728,6 +728,102 @@ START_TEST(test_nstore_backup_restore_merge)
 }
 END_TEST
 
+/* The writer of the concurrent backup test: from a 64 KiB map (so that
+ * the map grows under the backups), puts keys a<i> and b<i> (real states
+ * of about 4 KiB) in one transaction per i and reports i after each. */
+static void pair_writer(const char *dir, int fd)
+{
+    crdt_gossip *g = node(6, 1);
+    char err[256], key[2][16], *elem = malloc(4001);
+    crdt_buf b[2];
+    nstore *st;
+    uint32_t i;
+    int j;
+
+    if (!elem || nstore_open(&st, dir, 64 << 10, err, sizeof err) != CRDT_OK)
+        _exit(1);
+    crdt_buf_init(&b[0], NULL);
+    crdt_buf_init(&b[1], NULL);
+    for (i = 0;; i++) {
+        nstore_item it[2];
+
+        for (j = 0; j < 2; j++) {
+            snprintf(key[j], sizeof key[j], "%c%06u", "ab"[j], i);
+            memset(elem, 'a' + (int)(i % 26), 4000);
+            memcpy(elem, key[j], 7);
+            elem[4000] = '\0';
+            crdt_buf_reset(&b[j]);
+            if (crdt_gossip_update(g, key[j], 7, crdt_orset_type(), add_fn,
+                                   elem) ||
+                crdt_gossip_state(g, key[j], 7, &b[j]))
+                _exit(2);
+            it[j].key = (const uint8_t *)key[j];
+            it[j].klen = 7;
+            it[j].state = b[j].data;
+            it[j].slen = b[j].len;
+        }
+        if (nstore_put_many(st, it, 2) || write(fd, &i, sizeof i) != sizeof i)
+            _exit(3);
+    }
+}
+
+START_TEST(test_nstore_backup_concurrent_writer)
+{
+    char *dir = newpath("busy"), err[256], key[32];
+    int fds[2], status, k;
+    uint32_t v;
+    pid_t pid;
+
+    ck_assert_int_eq(pipe(fds), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(fds[0]);
+        pair_writer(dir, fds[1]);
+    }
+    close(fds[1]);
+    ck_assert_int_eq(read(fds[0], &v, sizeof v), (ssize_t)sizeof v);
+    /* this process never opens dir's environment but through backups */
+    for (k = 0; k < 5; k++) {
+        char *bak = newpath("cbak"), *to = newpath("cto");
+        nstore *st;
+        crdt_buf b;
+        size_t n, j;
+
+        usleep(20000);
+        ck_assert_msg(nstore_backup(dir, bak, err, sizeof err) == CRDT_OK,
+                      "%s", err);
+        ck_assert_msg(nstore_restore(to, bak, &n, err, sizeof err) ==
+                          CRDT_OK,
+                      "%s", err);
+        /* one transaction's state: whole pairs, a prefix of them */
+        ck_assert_uint_eq(n % 2, 0);
+        ck_assert_int_eq(nstore_open(&st, to, 0, err, sizeof err), CRDT_OK);
+        ck_assert_uint_eq(nstore_count(st), n);
+        crdt_buf_init(&b, NULL);
+        for (j = 0; j < n / 2; j++) {
+            snprintf(key, sizeof key, "a%06zu", j);
+            ck_assert_int_eq(nstore_get(st, (const uint8_t *)key, 7, &b),
+                             CRDT_OK);
+            key[0] = 'b';
+            ck_assert_int_eq(nstore_get(st, (const uint8_t *)key, 7, &b),
+                             CRDT_OK);
+        }
+        crdt_buf_clear(&b);
+        nstore_close(st);
+        free(bak);
+        free(to);
+    }
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFSIGNALED(status));
+    while (read(fds[0], &v, sizeof v) == (ssize_t)sizeof v)
+        ;
+    close(fds[0]);
+    free(dir);
+}
+END_TEST
+
 /* The child of the kill test: puts key i (a real state) and reports i
  * on @p fd after each commit, until killed. */
 static void kill_child(const char *dir, int round, int fd)
@@ -840,6 +936,7 @@ static Suite *nstore_suite(void)
     tcase_add_test(tc, test_nstore_growth_tiny_map);
     tcase_add_test(tc, test_nstore_lock_other_process);
     tcase_add_test(tc, test_nstore_backup_restore_merge);
+    tcase_add_test(tc, test_nstore_backup_concurrent_writer);
     tcase_add_test(tc, test_nstore_kill9_durable);
     suite_add_tcase(s, tc);
     return s;

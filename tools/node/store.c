@@ -401,9 +401,19 @@ int nstore_open(nstore **out, const char *dir, size_t map_size, char *err,
         rv = mdb_fail(st, rc, "mdb_env_set_mapsize");
         goto fail;
     }
-    if ((rc = mdb_env_open(st->env, dir, 0, 0600))) {
+    if ((rc = mdb_env_open(st->env, dir, MDB_NOTLS, 0600))) {
         rv = mdb_fail(st, rc, "mdb_env_open");
         goto fail;
+    }
+    /* Reader slots of a killed process (ours, or a backup's) would keep
+     * old pages from reuse; free them. */
+    {
+        int dead;
+
+        if ((rc = mdb_reader_check(st->env, &dead))) {
+            rv = mdb_fail(st, rc, "mdb_reader_check");
+            goto fail;
+        }
     }
     if (mdb_env_info(st->env, &info) == 0 && info.me_mapsize > st->map_size)
         st->map_size = info.me_mapsize;
@@ -1008,11 +1018,19 @@ static int decode_state(nstore *st, crdt_ormap **out, const uint8_t *s,
 
 static int restore_meta(nstore *st, MDB_txn *txn, struct restore_arg *a)
 {
-    uint64_t dn, dc, bn, bc;
+    uint64_t dn, dc, bn, bc, fmt;
     MDB_cursor *cur;
     MDB_val k, v;
     int rv, rc;
 
+    rv = get_u64(st, a->bk, a->bmeta, "format", &fmt);
+    if (rv == CRDT_OK && fmt != FORMAT) {
+        seterr(st, "backup %s has store format %llu, this program reads %u",
+               a->path, (unsigned long long)fmt, FORMAT);
+        return CRDT_ERR_VERSION;
+    }
+    if (rv && rv != CRDT_ERR_NOT_FOUND)
+        return rv;
     rv = get_u64(st, a->bk, a->bmeta, "node_id", &bn);
     if (!rv)
         rv = get_u64(st, a->bk, a->bmeta, "cluster_id", &bc);

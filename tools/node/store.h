@@ -35,9 +35,12 @@
  * (path, LMDB's mdb_strerror, ...) for nstore_error; the others write it
  * to the caller's @p err of @p errcap bytes (may be NULL/0).
  *
- * Not thread-safe: one thread uses a store.  Do not fork with a store
- * open and use it in the child; do not open a DIR twice in one process
- * (LMDB's rule; the second nstore_open of a DIR fails with BUSY anyway).
+ * Not thread-safe: one call at a time on a store, from any thread (the
+ * environment is opened with MDB_NOTLS and every call ends its own
+ * transaction, so a worker thread may do the puts).  Do not fork with a
+ * store open and use it in the child; do not open a DIR twice in one
+ * process (LMDB's rule; the second nstore_open of a DIR fails with BUSY
+ * anyway).  Reader slots left by killed processes are freed at open.
  */
 #ifndef CRDT_NODE_STORE_H
 #define CRDT_NODE_STORE_H
@@ -51,8 +54,13 @@
 #define NSTORE_MAX_KEY 1024u
 /** Initial map size when 0 is given to nstore_open. */
 #define NSTORE_DEFAULT_MAP_SIZE ((size_t)64 << 20)
-/** The map grows (doubling) up to this size, then writes fail with IO. */
+/** The map grows (doubling) up to this size, then writes fail with IO
+ * (64 GiB; 1 GiB where size_t has 32 bits). */
+#if SIZE_MAX > 0xffffffffu
 #define NSTORE_MAX_MAP_SIZE ((size_t)64 << 30)
+#else
+#define NSTORE_MAX_MAP_SIZE ((size_t)1 << 30)
+#endif
 
 typedef struct nstore nstore;
 
@@ -197,7 +205,8 @@ int nstore_backup(const char *dir, const char *path, char *err,
  * store is unchanged.  Takes node.lock: the node must not be running.
  *
  * Errors: CRDT_ERR_INVALID_ARG (NULL; identity mismatch, named),
- * CRDT_ERR_BUSY (DIR in use), CRDT_ERR_DECODE (a corrupt state in the
+ * CRDT_ERR_BUSY (DIR in use), CRDT_ERR_VERSION (a backup of another
+ * store format), CRDT_ERR_DECODE (a corrupt state in the
  * backup or DIR, whatever the decoder's error: the message names the key
  * and gives the decoder's reason; or not a crdt-node backup),
  * CRDT_ERR_IO, CRDT_ERR_NOMEM; the reason goes to @p err.  Writes the
