@@ -52,7 +52,7 @@ check_lib() {
 }
 
 gossip_h="$src/include/crdt/gossip.h $src/include/crdt/sim.h $src/include/crdt/seal.h"
-node_h="$src/include/crdt/gossip_uv.h"
+node_h="$src/include/crdt/gossip_uv.h $src/include/crdt/client.h"
 types_h=""
 for h in "$src"/include/crdt/*.h; do
     case " $gossip_h $node_h " in *" $h "*) ;; *) types_h="$types_h $h" ;; esac
