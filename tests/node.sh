@@ -14,7 +14,7 @@ set -u
 cli="${CRDT_CLI:?CRDT_CLI must name the crdt binary}"
 nodebin="${CRDT_NODE:?CRDT_NODE must name the crdt-node binary}"
 seed="${CRDT_SEED:-$(( $(date +%s) % 100000 ))}"
-writes="${CRDT_NODE_WRITES:-120}"
+writes="${CRDT_NODE_WRITES:-80}"
 echo "node.sh: seed $seed (CRDT_SEED=$seed reproduces the choices)"
 RANDOM=$seed
 tmp="$(mktemp -d /tmp/crdt-node-test.XXXXXX)"
@@ -93,7 +93,7 @@ for w in $(seq "$writes"); do
     lvl=${levels[$(( RANDOM % 4 ))]}
     by=$(( RANDOM % 5 + 1 ))
     "$cli" client --node "$(sock "$i")" inc c --type pncounter --by "$by" \
-        --consistency "$lvl" --timeout 1 >/dev/null 2>>"$tmp/client.log"
+        --consistency "$lvl" --timeout 0.5 >/dev/null 2>>"$tmp/client.log"
     rc=$?
     # acknowledged at one or above: committed and must survive; local, a
     # timeout (applied on a node that may then die) or a connection error
@@ -101,7 +101,7 @@ for w in $(seq "$writes"); do
     if [ $rc -eq 0 ] && [ "$lvl" != local ]; then acked_sum=$((acked_sum + by))
     else unknown_sum=$((unknown_sum + by)); fi
     "$cli" client --node "$(sock "$i")" add s "e$w" --consistency "$lvl" \
-        --timeout 1 >/dev/null 2>>"$tmp/client.log"
+        --timeout 0.5 >/dev/null 2>>"$tmp/client.log"
     rc=$?
     if [ $rc -eq 0 ] && [ "$lvl" != local ]; then echo "e$w" >> "$tmp/acked"
     else echo "e$w" >> "$tmp/unknown"; fi
