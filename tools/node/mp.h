@@ -93,7 +93,7 @@ static inline int mpw_bin(crdt_buf *b, const void *p, size_t n)
         rv = mpw_tagged(b, 0xc5, n, 2);
     else
         rv = mpw_tagged(b, 0xc6, n, 4);
-    return rv ? rv : mpw_raw(b, p, n);
+    return rv ? rv : n ? mpw_raw(b, p, n) : 0;
 }
 
 typedef struct mpr {

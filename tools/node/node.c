@@ -40,97 +40,74 @@ size_t node_replicas(const node *n)
     return crdt_gossip_peer_count(n->g) + 1;
 }
 
-int node_msg_begin(node *n, crdt_buf *b, size_t items, int kind,
-                   uint64_t req)
+nmsg node_msg(const node *n, int kind, uint64_t req)
 {
-    int rv = mpw_array(b, items);
+    nmsg m;
+
+    memset(&m, 0, sizeof m);
+    m.kind = kind;
+    m.cluster = n->cluster_id;
+    m.from = n->node_id;
+    m.req = req;
+    return m;
+}
+
+/* Sends an encoded message of @p kind. */
+static int send_raw(node *n, const uint8_t *addr, size_t alen,
+                    const crdt_buf *b, int kind)
+{
+    int rv = crdt_gossip_uv_send_to(n->uv, addr, alen, b->data, b->len);
 
     if (!rv)
-        rv = mpw_uint(b, NODE_MSG_MARK);
-    if (!rv)
-        rv = mpw_uint(b, n->cluster_id);
-    if (!rv)
-        rv = mpw_uint(b, n->node_id);
-    if (!rv)
-        rv = mpw_uint(b, (uint64_t)kind);
-    if (!rv)
-        rv = mpw_uint(b, req);
+        n->stats.msgs_out[kind]++;
     return rv;
 }
 
-static int msg_kind(const crdt_buf *m)
+int node_send_msg(node *n, const uint8_t *addr, size_t alen, const nmsg *m)
 {
-    mpr r;
-    uint64_t v, i;
-
-    mpr_init(&r, m->data, m->len);
-    if (!mpr_array(&r, &v))
-        return 0;
-    for (i = 0; i < 4; i++)
-        if (!mpr_uint(&r, &v))
-            return 0;
-    return v <= NMSG_STATE ? (int)v : 0;
-}
-
-int node_send(node *n, const uint8_t *addr, size_t alen, const crdt_buf *m)
-{
-    int rv = crdt_gossip_uv_send_to(n->uv, addr, alen, m->data, m->len);
-
-    if (!rv)
-        n->stats.msgs_out[msg_kind(m)]++;
-    return rv;
-}
-
-size_t node_send_all(node *n, const crdt_buf *m)
-{
-    size_t i, sent = 0;
+    crdt_buf b;
+    size_t i;
     crdt_gossip_peer p;
+    int rv;
 
-    for (i = 0; crdt_gossip_peer_at(n->g, i, &p) == CRDT_OK; i++)
-        if (p.addrlen && node_send(n, p.addr, p.addrlen, m) == CRDT_OK)
-            sent++;
-    return sent;
+    crdt_buf_init(&b, NULL);
+    if ((rv = nmsg_encode(m, &b)) == CRDT_OK) {
+        if (addr)
+            rv = send_raw(n, addr, alen, &b, m->kind);
+        else
+            for (i = 0; crdt_gossip_peer_at(n->g, i, &p) == CRDT_OK; i++)
+                if (p.addrlen)
+                    (void)send_raw(n, p.addr, p.addrlen, &b, m->kind);
+    }
+    crdt_buf_clear(&b);
+    return rv;
 }
 
 int node_send_state(node *n, int kind, uint64_t req, const uint8_t *key,
                     size_t klen, const uint8_t *state, size_t slen,
                     const uint8_t *addr, size_t alen)
 {
-    crdt_buf b;
-    size_t chunk, i, parts;
+    nmsg m = node_msg(n, kind, req);
+    uint64_t i, parts;
     int rv = CRDT_OK;
 
-    /* header at most 5 + 4 * 9 + 1 + (5 + klen) + 3 * 9 + 5 bytes */
-    if (n->max_plain < 96 + klen + 64)
+    /* the fields around the part take at most 5 + 4 * 9 + 1 + (5 + klen)
+     * + 3 * 9 + 5 bytes */
+    if (n->max_plain < 96 + klen + 64 || slen > NMSG_MAX_STATE)
         return CRDT_ERR_LIMIT;
-    chunk = n->max_plain - 96 - klen;
-    parts = slen ? (slen + chunk - 1) / chunk : 1;
-    crdt_buf_init(&b, NULL);
+    m.key = key;
+    m.klen = klen;
+    m.total = slen;
+    m.chunk = n->max_plain - 96 - klen;
+    parts = nmsg_parts(slen, m.chunk);
     for (i = 0; i < parts && !rv; i++) {
-        size_t off = i * chunk, len = slen - off < chunk ? slen - off : chunk;
-
-        if (!slen)
-            len = 0;
-        crdt_buf_reset(&b);
-        rv = node_msg_begin(n, &b, 10, kind, req);
-        if (!rv)
-            rv = mpw_bin(&b, key, klen);
-        if (!rv)
-            rv = mpw_uint(&b, slen);
-        if (!rv)
-            rv = mpw_uint(&b, chunk);
-        if (!rv)
-            rv = mpw_uint(&b, i);
-        if (!rv)
-            rv = mpw_bin(&b, state + (slen ? off : 0), len);
-        if (rv)
-            break;
-        if (addr)
-            (void)node_send(n, addr, alen, &b);
-        else
-            (void)node_send_all(n, &b);
+        m.index = i;
+        m.bytes = state + (slen ? i * m.chunk : 0);
+        m.blen = i + 1 < parts ? m.chunk : slen - i * m.chunk;
+        rv = node_send_msg(n, addr, alen, &m);
+        if (rv == CRDT_ERR_IO || rv == CRDT_ERR_INVALID_ARG)
+            rv = CRDT_OK; /* a datagram lost: the sender retries */
     }
-    crdt_buf_clear(&b);
     return rv;
 }
 
@@ -376,12 +353,10 @@ static void partials_expire(node *n, uint64_t now, bool all)
 static void send_ack(node *n, const uint8_t *addr, size_t alen, uint64_t req,
                      int status)
 {
-    crdt_buf b;
+    nmsg m = node_msg(n, NMSG_ACK, req);
 
-    crdt_buf_init(&b, NULL);
-    if (!node_msg_begin(n, &b, 6, NMSG_ACK, req) && !mpw_int(&b, status))
-        (void)node_send(n, addr, alen, &b);
-    crdt_buf_clear(&b);
+    m.status = status;
+    (void)node_send_msg(n, addr, alen, &m);
 }
 
 static void on_repl(node *n, const uint8_t *addr, size_t alen, uint64_t from,
@@ -495,82 +470,47 @@ static int on_datagram(void *user, const uint8_t *addr, size_t alen,
                        const uint8_t *data, size_t len, uint64_t now_ms)
 {
     node *n = user;
-    mpr r;
-    uint64_t items, mark, cluster, from, kind, req;
-    const uint8_t *key = NULL, *bytes;
-    size_t klen = 0, blen;
+    nmsg m;
+    size_t j;
 
     (void)now_ms;
-    if (len < 2 || (data[0] & 0xf0) != 0x90 || data[1] != NODE_MSG_MARK)
+    if (!nmsg_is_node(data, len))
         return 0;
-    mpr_init(&r, data, len);
-    if (!mpr_array(&r, &items) || items < 5 || !mpr_uint(&r, &mark) ||
-        !mpr_uint(&r, &cluster) || !mpr_uint(&r, &from) ||
-        !mpr_uint(&r, &kind) || !mpr_uint(&r, &req) ||
-        cluster != n->cluster_id || from == n->node_id || from == 0 ||
-        kind < NMSG_HELLO || kind > NMSG_STATE)
-        goto bad;
-    n->stats.msgs_in[kind]++;
-    switch (kind) {
+    if (nmsg_decode(&m, data, len) || m.cluster != n->cluster_id ||
+        m.from == n->node_id || m.from == 0) {
+        n->stats.msgs_dropped++;
+        return 1;
+    }
+    n->stats.msgs_in[m.kind]++;
+    switch (m.kind) {
     case NMSG_HELLO:
-    case NMSG_WELCOME: {
-        size_t j;
+    case NMSG_WELCOME:
+        add_peer_addr(n, m.from, addr, alen);
+        if (m.kind == NMSG_HELLO) {
+            nmsg w = node_msg(n, NMSG_WELCOME, 0);
 
-        if (items != 5 || r.p != r.end)
-            goto bad;
-        add_peer_addr(n, from, addr, alen);
-        if (kind == NMSG_HELLO) {
-            crdt_buf b;
-
-            crdt_buf_init(&b, NULL);
-            if (!node_msg_begin(n, &b, 5, NMSG_WELCOME, 0))
-                (void)node_send(n, addr, alen, &b);
-            crdt_buf_clear(&b);
+            (void)node_send_msg(n, addr, alen, &w);
         }
         for (j = 0; j < n->cfg.njoins; j++)
             if (strlen(n->cfg.joins[j]) == alen &&
                 !memcmp(n->cfg.joins[j], addr, alen))
                 n->join_ok[j] = true;
         break;
-    }
-    case NMSG_ACK: {
-        int64_t status;
-
-        if (items != 6 || !mpr_int(&r, &status) || r.p != r.end)
-            goto bad;
-        ops_on_ack(n, from, req, status);
+    case NMSG_ACK:
+        ops_on_ack(n, m.from, m.req, m.status);
         break;
-    }
     case NMSG_READ:
-        if (items != 6 || !mpr_bin(&r, &key, &klen) || r.p != r.end ||
-            klen == 0 || klen > CRDT_CLIENT_MAX_KEY)
-            goto bad;
-        on_read(n, addr, alen, req, key, klen);
+        on_read(n, addr, alen, m.req, m.key, m.klen);
         break;
     case NMSG_REPL:
-    case NMSG_STATE: {
-        uint64_t total, chunk, i;
-
-        if (items != 10 || !mpr_bin(&r, &key, &klen) ||
-            !mpr_uint(&r, &total) || !mpr_uint(&r, &chunk) ||
-            !mpr_uint(&r, &i) || !mpr_bin(&r, &bytes, &blen) ||
-            r.p != r.end || klen == 0 || klen > CRDT_CLIENT_MAX_KEY ||
-            total > NODE_MAX_STATE || chunk == 0 || blen > chunk)
-            goto bad;
-        if (kind == NMSG_REPL)
-            on_repl(n, addr, alen, from, req, key, klen, total, chunk, i,
-                    bytes, blen);
-        else
-            ops_on_state(n, from, req, key, klen, total, chunk, i, bytes,
-                         blen);
+        on_repl(n, addr, alen, m.from, m.req, m.key, m.klen, m.total,
+                m.chunk, m.index, m.bytes, m.blen);
+        break;
+    case NMSG_STATE:
+        ops_on_state(n, m.from, m.req, m.key, m.klen, m.total, m.chunk,
+                     m.index, m.bytes, m.blen);
         break;
     }
-    default:
-        goto bad;
-    }
-    return 1;
-bad:
-    n->stats.msgs_dropped++;
     return 1;
 }
 
@@ -581,19 +521,16 @@ bad:
 static void on_join_timer(uv_timer_t *t)
 {
     node *n = t->data;
-    crdt_buf b;
+    nmsg m = node_msg(n, NMSG_HELLO, 0);
     size_t j, left = 0;
 
-    crdt_buf_init(&b, NULL);
-    if (!node_msg_begin(n, &b, 5, NMSG_HELLO, 0))
-        for (j = 0; j < n->cfg.njoins; j++)
-            if (!n->join_ok[j]) {
-                left++;
-                if (node_send(n, (const uint8_t *)n->cfg.joins[j],
-                              strlen(n->cfg.joins[j]), &b))
-                    nlog(NLOG_WARN, "join_send", "to=%s", n->cfg.joins[j]);
-            }
-    crdt_buf_clear(&b);
+    for (j = 0; j < n->cfg.njoins; j++)
+        if (!n->join_ok[j]) {
+            left++;
+            if (node_send_msg(n, (const uint8_t *)n->cfg.joins[j],
+                              strlen(n->cfg.joins[j]), &m))
+                nlog(NLOG_WARN, "join_send", "to=%s", n->cfg.joins[j]);
+        }
     if (!left && !n->draining)
         uv_timer_stop(t);
 }

@@ -40,19 +40,17 @@
 #include <crdt/gossip_uv.h>
 #include <crdt/seal.h>
 
+#include "msg.h"
 #include "store.h"
 #include "token.h"
 
 #define NODE_MAX_KEY_FILES 16
 #define NODE_MAX_JOINS 64
-#define NODE_MSG_MARK 78
 #define NODE_MAX_PENDING 4096        /* requests waiting at once */
-#define NODE_MAX_STATE (16u << 20)   /* largest state sent or read */
+#define NODE_MAX_STATE NMSG_MAX_STATE /* largest state sent or read */
 #define NODE_PARTIAL_BUDGET (32u << 20) /* REPL reassembly memory */
 #define NODE_RESEND_MS 250           /* REPL/READ retransmission */
 
-enum { NMSG_HELLO = 1, NMSG_WELCOME, NMSG_REPL, NMSG_ACK, NMSG_READ,
-       NMSG_STATE };
 
 typedef struct node_config {
     const char *name;
@@ -137,14 +135,11 @@ struct node {
     uint64_t started_ms;
 };
 
-/* Sends a node message (already encoded) to the peer at addr. */
-int node_send(node *n, const uint8_t *addr, size_t alen, const crdt_buf *m);
-/* Sends @p m to every known peer with an address; returns how many. */
-size_t node_send_all(node *n, const crdt_buf *m);
-/* Writes the header [78, cluster, me, kind, req] of an array of @p items
- * elements. */
-int node_msg_begin(node *n, crdt_buf *b, size_t items, int kind,
-                   uint64_t req);
+/* A message of @p kind for request @p req from this node (the other
+ * fields zero). */
+nmsg node_msg(const node *n, int kind, uint64_t req);
+/* Encodes and sends @p m to the peer at addr (NULL: every peer). */
+int node_send_msg(node *n, const uint8_t *addr, size_t alen, const nmsg *m);
 /* Sends the key's state in chunks as REPL (kind) or STATE to one address
  * (addr) or every peer (addr NULL). */
 int node_send_state(node *n, int kind, uint64_t req, const uint8_t *key,

@@ -18,7 +18,6 @@
 #include <crdt/crdt.h>
 
 #include "log.h"
-#include "mp.h"
 
 enum { PH_SESSION = 1, PH_ACKS, PH_READS };
 
@@ -365,13 +364,11 @@ static size_t remote_needed(node *n, int level)
 
 static void send_reads(node *n, op *o, const uint8_t *key, size_t klen)
 {
-    crdt_buf b;
+    nmsg m = node_msg(n, NMSG_READ, o->req);
 
-    crdt_buf_init(&b, NULL);
-    if (!node_msg_begin(n, &b, 6, NMSG_READ, o->req) &&
-        !mpw_bin(&b, key, klen))
-        (void)node_send_all(n, &b);
-    crdt_buf_clear(&b);
+    m.key = key;
+    m.klen = klen;
+    (void)node_send_msg(n, NULL, 0, &m);
 }
 
 /* Asks peers for the keys of the token the node does not cover. */
