@@ -237,6 +237,8 @@ int ntoken_encode(const ntoken *t, crdt_buf *out)
 
     if (!t || !out)
         return CRDT_ERR_INVALID_ARG;
+    if (t->n == 0) /* the empty token is the empty byte string */
+        return CRDT_OK;
     len0 = out->len;
     crdt_buf_init(&ctx, &t->mem);
     rv = mpw_array(out, 2);
@@ -255,6 +257,9 @@ int ntoken_encode(const ntoken *t, crdt_buf *out)
             rv = mpw_bin(out, ctx.data, ctx.len);
     }
     crdt_buf_clear(&ctx);
+    /* what ntoken_decode would refuse is not handed out */
+    if (!rv && out->len - len0 > NTOKEN_MAX_BYTES)
+        rv = CRDT_ERR_LIMIT;
     if (rv)
         out->len = len0;
     return rv;
@@ -288,6 +293,10 @@ int ntoken_decode(ntoken *t, const uint8_t *data, size_t len)
         rv = CRDT_ERR_DECODE;
         goto fail;
     }
+    if (n == 0) { /* [1, []]: a second encoding of the empty token */
+        rv = CRDT_ERR_DECODE;
+        goto fail;
+    }
     if (n > NTOKEN_MAX_KEYS) {
         rv = CRDT_ERR_LIMIT;
         goto fail;
@@ -311,6 +320,10 @@ int ntoken_decode(ntoken *t, const uint8_t *data, size_t len)
             goto fail;
         }
         rv = crdt_dotctx_decode(ctx, c, cl, NULL, NULL);
+        /* a context of another type or format version is a malformed
+         * token (not CRDT_ERR_TYPE, nor the token's own VERSION) */
+        if (rv && rv != CRDT_ERR_NOMEM && rv != CRDT_ERR_LIMIT)
+            rv = CRDT_ERR_DECODE;
         if (!rv)
             rv = ntoken_observe(tmp, k, kl, ctx);
         crdt_dotctx_free(ctx);

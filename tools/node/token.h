@@ -15,7 +15,10 @@
  *     [1, [[key (bin), context (bin: crdt_dotctx's canonical encoding)],
  *          ...]]
  * keys ascending (byte order, shorter first), each once; at most
- * NTOKEN_MAX_KEYS keys.  The empty byte string is the empty token.
+ * NTOKEN_MAX_KEYS keys and NTOKEN_MAX_BYTES bytes.  The empty token (no
+ * keys) is the empty byte string, and only that: [1, []] is rejected, so
+ * that every token has exactly one encoding.  A context must be a
+ * canonical crdt_dotctx encoding of format version 1.
  */
 #ifndef CRDT_NODE_TOKEN_H
 #define CRDT_NODE_TOKEN_H
@@ -48,16 +51,20 @@ void ntoken_free(ntoken *t);
  * @p data (len 0: the empty token).  Hostile input safe: a malformed,
  * non-canonical, unsorted, oversized token is rejected and @p t is
  * unchanged; allocation is bounded by @p len.
- * Errors: CRDT_ERR_DECODE, CRDT_ERR_VERSION, CRDT_ERR_LIMIT (over
- * NTOKEN_MAX_KEYS keys or NTOKEN_MAX_BYTES), CRDT_ERR_NOMEM,
+ * Errors: CRDT_ERR_DECODE (also for a context that is not a dotctx
+ * encoding of version 1), CRDT_ERR_VERSION (the token's version is not
+ * 1), CRDT_ERR_LIMIT (over NTOKEN_MAX_KEYS keys or NTOKEN_MAX_BYTES, or a
+ * context over the default crdt_limits), CRDT_ERR_NOMEM,
  * CRDT_ERR_INVALID_ARG.
  */
 int ntoken_decode(ntoken *t, const uint8_t *data, size_t len);
 
 /**
- * ntoken_encode appends @p t's canonical encoding to @p out.
- * Errors: CRDT_ERR_INVALID_ARG, CRDT_ERR_NOMEM, CRDT_ERR_BUFFER (@p out
- * unchanged).
+ * ntoken_encode appends @p t's canonical encoding to @p out (nothing
+ * for the empty token).
+ * Errors: CRDT_ERR_INVALID_ARG, CRDT_ERR_NOMEM, CRDT_ERR_BUFFER,
+ * CRDT_ERR_LIMIT (the encoding would exceed NTOKEN_MAX_BYTES, which
+ * ntoken_decode refuses); @p out's length unchanged on error.
  */
 int ntoken_encode(const ntoken *t, crdt_buf *out);
 
