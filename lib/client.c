@@ -728,6 +728,8 @@ int crdt_client_request_decode(crdt_client_request *rq, const uint8_t *data,
         return CRDT_ERR_DECODE;
     if (t.op != CRDT_OP_STATUS && !t.key)
         return CRDT_ERR_DECODE;
+    if (t.op != CRDT_OP_INC && t.op != CRDT_OP_DEC)
+        t.by = 1; /* only inc and dec carry an amount */
     vk = value_key(t.op);
     if (vk >= 0) {
         if (!vals[vk == K_ELEM])

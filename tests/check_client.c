@@ -599,6 +599,26 @@ START_TEST(test_client_decode_unknown_keys)
     m.b[m.n - 10] = 'x';
     expect_req_error(m.b, m.n, CRDT_ERR_DECODE, "set without value");
 
+    /* "by" on an op other than inc/dec is read (type-checked) but
+     * ignored, so the request re-encodes to the same fields (found by
+     * fuzz_client: tests/fuzz/regress/client/by-on-add) */
+    mb_req_head(&m, 6, 5, "add");
+    mb_str(&m, "by");
+    mb_uint_as(&m, 57601, 0xcd);
+    mb_str(&m, "key");
+    mb_bin(&m, "k", 1);
+    mb_str(&m, "elem");
+    mb_bin(&m, "e", 1);
+    tu_must(crdt_client_request_decode(&rq, m.b, m.n), "by on add");
+    ck_assert_uint_eq(rq.by, 1);
+    /* ... but a "by" of the wrong type is still an error */
+    mb_req_head(&m, 4, 5, "get");
+    mb_str(&m, "by");
+    mb_str(&m, "1");
+    mb_str(&m, "key");
+    mb_bin(&m, "k", 1);
+    expect_req_error(m.b, m.n, CRDT_ERR_DECODE, "str by on get");
+
     /* nesting: CRDT_CLIENT_MAX_DEPTH arrays deep is skipped, one more is
      * a LIMIT */
     for (d = CRDT_CLIENT_MAX_DEPTH; d <= CRDT_CLIENT_MAX_DEPTH + 1; d++) {

@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: MIT
-"""Build the crdt package: the crdt._crdt extension over libcrdt and
-libcrdt-gossip, plus the thin pure-Python package around it.
+"""Build the crdt package: the crdt._crdt extension over libcrdt,
+libcrdt-gossip and libcrdt-node (crdt.Client), plus the thin pure-Python
+package around it.
 
-The library is found with pkg-config (libcrdt-gossip, which requires
-libcrdt).  To build against an uninstalled build tree instead (make check
+The library is found with pkg-config (libcrdt-node, which requires
+libcrdt-gossip and libcrdt).  To build against an uninstalled build tree instead (make check
 does), set
     CRDT_INCLUDE_DIRS   colon-separated include directories
     CRDT_LIBRARY_DIRS   colon-separated library directories (also used as
@@ -22,13 +23,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def pkg_config(*args):
     try:
-        out = subprocess.run(["pkg-config", *args, "libcrdt-gossip"],
+        out = subprocess.run(["pkg-config", *args, "libcrdt-node"],
                              check=True, capture_output=True, text=True)
     except FileNotFoundError:
         raise SystemExit("setup.py: pkg-config not found "
                          "(Debian: apt-get install pkg-config)")
     except subprocess.CalledProcessError as e:
-        raise SystemExit("setup.py: pkg-config cannot find libcrdt-gossip "
+        raise SystemExit("setup.py: pkg-config cannot find libcrdt-node "
                          "(install libcrdt, or set PKG_CONFIG_PATH, or "
                          "CRDT_INCLUDE_DIRS and CRDT_LIBRARY_DIRS):\n"
                          + e.stderr)
@@ -47,7 +48,7 @@ extra_compile = ["-std=c11", "-Wall", "-Wextra", "-Wno-missing-field-initializer
 if os.environ.get("CRDT_WERROR"):
     extra_compile.append("-Werror")
 if include_dirs or library_dirs:
-    libraries = ["crdt-gossip", "crdt"]
+    libraries = ["crdt-node", "crdt-gossip", "crdt"]
     runtime_dirs = library_dirs
     extra_link = []
 else:
@@ -71,7 +72,8 @@ def src(name):
 
 ext = Extension(
     "crdt._crdt",
-    sources=[src("crdtmodule.c"), src("gossipmodule.c")],
+    sources=[src("crdtmodule.c"), src("gossipmodule.c"),
+             src("clientmodule.c")],
     depends=[src("crdtpy.h")],
     include_dirs=include_dirs,
     library_dirs=library_dirs,

@@ -154,7 +154,8 @@ typedef struct crdt_client_request {
     size_t klen;         /**< its length, 1..CRDT_CLIENT_MAX_KEY */
     const char *type;    /**< type name, not validated (NULL: absent) */
     size_t typelen;      /**< its length */
-    uint64_t by;         /**< inc/dec amount (default 1) */
+    uint64_t by;         /**< inc/dec amount (default 1; always 1 after
+                          *   decoding another op) */
     const uint8_t *value; /**< "value" of set, "elem" of add/remove
                            *   (NULL: absent, and for every other op) */
     size_t vlen;         /**< its length */
@@ -202,7 +203,10 @@ CRDT_API int crdt_client_request_encode(const crdt_client_request *rq,
  * level names are known; timeout_ms is at most CRDT_CLIENT_MAX_TIMEOUT_MS.
  * "type" is not checked against the known types (the node's registry
  * does that).  Absent optional keys get the defaults of
- * crdt_client_request_init.
+ * crdt_client_request_init; "by" is read for inc and dec only (1 for the
+ * other ops, whatever the message says), "value" for set and "elem" for
+ * add and remove only, so that what decodes re-encodes to the same
+ * fields.
  *
  * Ownership: every pointer written to @p rq points into @p data, which
  * must outlive its use.  Never allocates.

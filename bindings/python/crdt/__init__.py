@@ -12,8 +12,8 @@ extension); nothing here reimplements a type.  Quick tour::
     assert b.value == 5 and bytes(a) == bytes(b)
     assert crdt.decode(bytes(a)) == a       # canonical encodings
 
-See help(crdt.ORMap), help(crdt.Node), help(crdt.Sim) and README.md
-("Python").
+See help(crdt.ORMap), help(crdt.Node), help(crdt.Sim), help(crdt.Client)
+(a crdt-node's client) and README.md ("Python").
 """
 import collections.abc as _abc
 import json as _json
@@ -25,7 +25,8 @@ from crdt._crdt import (  # noqa: F401
     Error, DecodeError, InvalidArgumentError, LimitError, CRDTOverflowError,
     TypeMismatchError, ClockDriftError, BufferTooSmallError,
     RandomSourceError, NotFoundError, BusyError, AuthenticationError,
-    TransportError, ScenarioError, actor, random_actor, decode, actor_of, strerror,
+    TransportError, ScenarioError, ConsistencyTimeout, Client, Session, Watch,
+    actor, random_actor, decode, actor_of, strerror,
     LIBRARY_VERSION, FORMAT_VERSION, MAX_DATAGRAM, MIN_DATAGRAM,
 )
 from crdt._crdt import _run_scenario
@@ -39,7 +40,8 @@ __all__ = [
     "LimitError", "CRDTOverflowError", "TypeMismatchError",
     "ClockDriftError", "BufferTooSmallError", "RandomSourceError",
     "NotFoundError", "BusyError", "AuthenticationError", "TransportError",
-    "ScenarioError", "actor", "random_actor",
+    "ScenarioError", "ConsistencyTimeout", "Client", "Session", "Watch",
+    "actor", "random_actor",
     "decode", "actor_of", "strerror", "run_scenario", "run_scenario_file",
     "CLASSES", "LIBRARY_VERSION", "FORMAT_VERSION",
 ]

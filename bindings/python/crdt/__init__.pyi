@@ -16,6 +16,8 @@ from crdt._crdt import (
     RandomSourceError as RandomSourceError, NotFoundError as NotFoundError,
     BusyError as BusyError, AuthenticationError as AuthenticationError,
     TransportError as TransportError, ScenarioError as ScenarioError,
+    ConsistencyTimeout as ConsistencyTimeout, Client as Client,
+    Session as Session, Watch as Watch,
     actor as actor,
     random_actor as random_actor, decode as decode, actor_of as actor_of,
     strerror as strerror, LIBRARY_VERSION as LIBRARY_VERSION,

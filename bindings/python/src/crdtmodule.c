@@ -27,7 +27,7 @@
 
 static PyObject *E_Error, *E_Decode, *E_Invalid, *E_Limit, *E_Overflow,
     *E_TypeMismatch, *E_Drift, *E_Buffer, *E_Random, *E_NotFound, *E_Busy,
-    *E_Auth, *E_IO,
+    *E_Auth, *E_IO, *E_Timeout,
     *E_Scenario;
 
 static PyObject *raise_with(PyObject *cls, int code, const char *msg,
@@ -55,31 +55,57 @@ fail:
     return NULL;
 }
 
+/* The exception class of an error code (NULL for CRDT_ERR_NOMEM). */
+static PyObject *class_of(int code)
+{
+    switch (code) {
+    case CRDT_ERR_NOMEM: return NULL;
+    case CRDT_ERR_INVALID_ARG: return E_Invalid;
+    case CRDT_ERR_DECODE:
+    case CRDT_ERR_VERSION: return E_Decode;
+    case CRDT_ERR_LIMIT: return E_Limit;
+    case CRDT_ERR_OVERFLOW: return E_Overflow;
+    case CRDT_ERR_TYPE: return E_TypeMismatch;
+    case CRDT_ERR_BUFFER: return E_Buffer;
+    case CRDT_ERR_CLOCK_DRIFT: return E_Drift;
+    case CRDT_ERR_RANDOM: return E_Random;
+    case CRDT_ERR_NOT_FOUND: return E_NotFound;
+    case CRDT_ERR_BUSY: return E_Busy;
+    case CRDT_ERR_AUTH: return E_Auth;
+    case CRDT_ERR_IO: return E_IO;
+    case CRDT_ERR_TIMEOUT: return E_Timeout;
+    default: return E_Error;
+    }
+}
+
 /* Raises the exception of a failed call's code (any code, even one this
  * version does not know: crdt.Error) and returns NULL. */
 PyObject *crdtpy_error(int code)
 {
-    PyObject *cls;
+    PyObject *cls = class_of(code);
 
-    switch (code) {
-    case CRDT_ERR_NOMEM:
+    if (!cls)
         return PyErr_NoMemory();
-    case CRDT_ERR_INVALID_ARG: cls = E_Invalid; break;
-    case CRDT_ERR_DECODE:
-    case CRDT_ERR_VERSION: cls = E_Decode; break;
-    case CRDT_ERR_LIMIT: cls = E_Limit; break;
-    case CRDT_ERR_OVERFLOW: cls = E_Overflow; break;
-    case CRDT_ERR_TYPE: cls = E_TypeMismatch; break;
-    case CRDT_ERR_BUFFER: cls = E_Buffer; break;
-    case CRDT_ERR_CLOCK_DRIFT: cls = E_Drift; break;
-    case CRDT_ERR_RANDOM: cls = E_Random; break;
-    case CRDT_ERR_NOT_FOUND: cls = E_NotFound; break;
-    case CRDT_ERR_BUSY: cls = E_Busy; break;
-    case CRDT_ERR_AUTH: cls = E_Auth; break;
-    case CRDT_ERR_IO: cls = E_IO; break;
-    default: cls = E_Error; break;
-    }
     return raise_with(cls, code, crdt_strerror(code), -1);
+}
+
+/* The same with the text @p msg (NUL-terminated) after the library's:
+ * for errors reported by someone else (a node's reply, the OS), so
+ * CRDT_ERR_NOMEM is crdt.Error here, not this process's MemoryError. */
+PyObject *crdtpy_error_msg(int code, const char *msg)
+{
+    PyObject *cls = class_of(code), *s;
+
+    if (!cls)
+        cls = E_Error;
+    if (!msg || !*msg)
+        return raise_with(cls, code, crdt_strerror(code), -1);
+    s = PyUnicode_FromFormat("%s: %s", crdt_strerror(code), msg);
+    if (!s)
+        return NULL;
+    raise_with(cls, code, PyUnicode_AsUTF8(s), -1);
+    Py_DECREF(s);
+    return NULL;
 }
 
 /* A failed decode: DecodeError (whatever the code, but NOMEM) with the
@@ -2778,6 +2804,12 @@ PyMODINIT_FUNC PyInit__crdt(void)
         !(E_IO = new_exc(m, "TransportError",
                          "CRDT_ERR_IO: a socket or file operation failed.",
                          E_Error, PyExc_OSError)) ||
+        !(E_Timeout = new_exc(m, "ConsistencyTimeout",
+                              "CRDT_ERR_TIMEOUT: a consistency level or "
+                              "session could not be met in time, or a "
+                              "client's wait for the node's reply ran "
+                              "out.",
+                              E_Error, PyExc_TimeoutError)) ||
         !(E_Scenario = new_exc(m, "ScenarioError",
                                "A crdt sim scenario that is malformed or "
                                "cannot run; the message names the line.",
@@ -2798,7 +2830,7 @@ PyMODINIT_FUNC PyInit__crdt(void)
         PyErr_NoMemory();
         goto fail;
     }
-    if (crdtpy_gossip_init(m) < 0)
+    if (crdtpy_gossip_init(m) < 0 || crdtpy_client_init(m) < 0)
         goto fail;
     return m;
 fail:

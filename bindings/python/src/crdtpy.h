@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * crdtpy.h: what the two halves of the crdt._crdt extension share:
- * crdtmodule.c (errors, the data types, the module) and gossipmodule.c
- * (crdt.Node, crdt.Sim, scenarios).
+ * crdtpy.h: what the parts of the crdt._crdt extension share:
+ * crdtmodule.c (errors, the data types, the module), gossipmodule.c
+ * (crdt.Node, crdt.Sim, scenarios) and clientmodule.c (crdt.Client, the
+ * crdt-node client).
  *
  * Ownership.  Every data-type object (CrdtObject) owns the C state at
  * @c obj and frees it with its type's destroy, except a *view*: an object
@@ -53,6 +54,7 @@ extern PyTypeObject CrdtBase_Type;
 const crdtpy_tinfo *crdtpy_tinfo_of_tag(uint32_t tag);
 const crdtpy_tinfo *crdtpy_tinfo_of_class(PyObject *cls);
 PyObject *crdtpy_error(int code);
+PyObject *crdtpy_error_msg(int code, const char *msg);
 PyObject *crdtpy_decode_error(int code, size_t offset);
 PyObject *crdtpy_scenario_error(const char *msg);
 CrdtObject *crdtpy_view_new(const crdtpy_tinfo *ti, void *value, void *sink,
@@ -75,5 +77,9 @@ int crdtpy_run_update(struct crdtpy_upd *u, void *value, void *delta);
 
 /* gossipmodule.c */
 int crdtpy_gossip_init(PyObject *module);
+
+/* clientmodule.c: crdt.Client, crdt.Session, crdt.Watch (after the
+ * module's functions are added: it looks up decode) */
+int crdtpy_client_init(PyObject *module);
 
 #endif /* CRDTPY_H */

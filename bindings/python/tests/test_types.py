@@ -125,11 +125,12 @@ def test_every_error_code_maps_to_an_exception():
              -9: crdt.ClockDriftError, -10: crdt.RandomSourceError,
              -11: crdt.NotFoundError, -12: crdt.BusyError,
              -13: crdt.AuthenticationError, -14: crdt.TransportError,
-             -99: crdt.Error}
+             -15: crdt.ConsistencyTimeout, -99: crdt.Error}
     builtin = {-2: ValueError, -3: ValueError, -4: ValueError,
                -5: OverflowError, -7: TypeError, -8: BufferError,
                -9: ValueError, -10: OSError, -11: KeyError,
-               -12: RuntimeError, -13: ValueError, -14: OSError}
+               -12: RuntimeError, -13: ValueError, -14: OSError,
+               -15: TimeoutError}
     for code, exc in table.items():
         with pytest.raises(exc) as e:
             crdt._crdt._raise(code)
@@ -576,7 +577,8 @@ def test_threads_get_runtime_error_not_a_crash():
 
 def test_every_public_name_is_documented():
     import pydoc
-    for obj in ALL + [crdt.CRDT, crdt.HLC, crdt.Node, crdt.Sim, crdt.Peer]:
+    for obj in ALL + [crdt.CRDT, crdt.HLC, crdt.Node, crdt.Sim, crdt.Peer,
+                      crdt.Client, crdt.Session, crdt.Watch]:
         assert obj.__doc__, obj
         for name in dir(obj):
             if not name.startswith("_"):
