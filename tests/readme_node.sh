@@ -10,7 +10,8 @@ cli="${CRDT_CLI:?}"
 nodebin="${CRDT_NODE:?}"
 readme="${srcdir:-$(dirname "$0")/..}/README.md"
 tmp="$(mktemp -d /tmp/crdt-readme-node.XXXXXX)"
-cleanup() { pkill -9 -f "$tmp/" 2>/dev/null; jobs -p | xargs -r kill -9 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; }
+pids=()
+cleanup() { local p; for p in "${pids[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 base=$(( 30000 + (RANDOM * 3 + $$) % 30000 ))
 
@@ -23,8 +24,15 @@ for f in "$tmp"/block1.sh "$tmp"/block2.sh; do
 done
 cd "$tmp"
 export CRDT_CLI="$cli" CRDT_NODE="$nodebin"
-# the four commands (the nodes log to files)
-bash -c "$(sed 's|&$|2>>nodes.log \&|' block1.sh)"
+# the four commands, each in this shell (the nodes log to a file)
+while IFS= read -r line; do
+    [ -z "$line" ] && continue
+    case "$line" in
+    *'&') eval "${line%&} 2>>nodes.log >/dev/null &"; pids+=($!) ;;
+    *) eval "$line" ;;
+    esac
+done < block1.sh
+check_started=${#pids[@]}
 for t in $(seq 100); do
     [ -S c/client.sock ] && "$cli" client --node c/client.sock status 2>/dev/null |
         grep -q '"peers_up":2' && [ -S a/client.sock ] &&
@@ -33,6 +41,7 @@ for t in $(seq 100); do
 done
 fails=0
 check() { if ! eval "$1"; then echo "FAIL: $2"; fails=$((fails + 1)); fi; }
+check "[ $check_started -eq 3 ]" "the block starts 3 nodes in the background"
 check "grep -Eq '^crdt-key v1 [0-9a-f]{8} [0-9a-f]{64}\$' cluster.key" "keygen wrote a key line"
 # the client block, line by line (watch runs in the background, bounded)
 mapfile -t lines < <(grep -v '^$' block2.sh)

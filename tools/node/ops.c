@@ -252,18 +252,19 @@ static void latency(node *n, op *o)
 }
 
 /* Adds the key's context to the token and encodes it into @p tb. */
-static void token_out(node *n, op *o, crdt_buf *tb)
+static int token_out(node *n, op *o, crdt_buf *tb)
 {
     crdt_dotctx *ctx;
+    int rv;
 
     if (!o->tok || !o->key)
-        return;
-    if (key_ctx(n, o->key, o->klen, &ctx) == CRDT_OK) {
-        if (crdt_dotctx_vv_size(ctx) || crdt_dotctx_cloud_size(ctx))
-            (void)ntoken_observe(o->tok, o->key, o->klen, ctx);
-        crdt_dotctx_free(ctx);
-    }
-    (void)ntoken_encode(o->tok, tb);
+        return CRDT_OK;
+    if ((rv = key_ctx(n, o->key, o->klen, &ctx)))
+        return rv;
+    if (crdt_dotctx_vv_size(ctx) || crdt_dotctx_cloud_size(ctx))
+        rv = ntoken_observe(o->tok, o->key, o->klen, ctx);
+    crdt_dotctx_free(ctx);
+    return rv ? rv : ntoken_encode(o->tok, tb);
 }
 
 static void fail(node *n, op *o, int err, const char *fmt, ...)
@@ -314,6 +315,7 @@ static void succeed(node *n, op *o, uint32_t acks)
     crdt_client_reply rp;
     crdt_buf tb, vb;
     const char *tname = NULL;
+    int rv;
 
     crdt_buf_init(&tb, NULL);
     crdt_buf_init(&vb, NULL);
@@ -333,7 +335,21 @@ static void succeed(node *n, op *o, uint32_t acks)
         fail(n, o, CRDT_ERR_NOT_FOUND, "no such key");
         return;
     }
-    token_out(n, o, &tb);
+    if ((rv = token_out(n, o, &tb))) {
+        crdt_buf_clear(&tb);
+        crdt_buf_clear(&vb);
+        if (is_write(o->opcode))
+            fail(n, o, rv,
+                 "the write is applied, but the session token cannot take "
+                 "it (%s): start a new session",
+                 crdt_strerror(rv));
+        else
+            fail(n, o, rv,
+                 "the session token cannot take this key (%s): start a "
+                 "new session",
+                 crdt_strerror(rv));
+        return;
+    }
     if (tb.len) {
         rp.token = tb.data;
         rp.tlen = tb.len;
