@@ -25,7 +25,8 @@ log() { printf '== %s\n' "$*" >&2; }
 deps=(autoconf automake libtool pkg-config make gcc libc6-dev
       libmsgpack-dev libxxhash-dev libsodium-dev libjansson-dev libuv1-dev liblmdb-dev check
       python3 python3-msgpack python3-xxhash python3-pytest valgrind
-      python3-dev python3-setuptools python3-hypothesis)
+      python3-dev python3-setuptools python3-hypothesis
+      iproute2 nftables)
 
 install_missing() {
     local need=() p
