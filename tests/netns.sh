@@ -19,6 +19,9 @@
 set -u
 cli="${CRDT_CLI:?CRDT_CLI must name the crdt binary}"
 nodebin="${CRDT_NODE:?CRDT_NODE must name the crdt-node binary}"
+. "$(dirname "$0")/libtool_resolve.sh"
+resolve_program cli
+resolve_program nodebin
 seed="${CRDT_SEED:-$(( $(date +%s) % 100000 ))}"
 writes="${CRDT_NETNS_WRITES:-30}"     # writes while lossy
 pwrites="${CRDT_NETNS_PWRITES:-16}"   # writes during the partition

@@ -8,6 +8,9 @@
 set -u
 cli="${CRDT_CLI:?}"
 nodebin="${CRDT_NODE:?}"
+. "$(dirname "$0")/libtool_resolve.sh"
+resolve_program cli
+resolve_program nodebin
 readme="${srcdir:-$(dirname "$0")/..}/README.md"
 tmp="$(mktemp -d /tmp/crdt-readme-node.XXXXXX)"
 pids=()
