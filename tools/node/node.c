@@ -112,135 +112,191 @@ int node_send_state(node *n, int kind, uint64_t req, const uint8_t *key,
 }
 
 /* ======================================================================
- * Durable store
+ * Durable store: group commit on a worker thread
+ *
+ * Every change of a key (a local write, a merge from a peer) enqueues the
+ * key's state into the next batch (a key already there is replaced by its
+ * newer state), with an optional waiter to call once it is on disk.  One
+ * batch at a time is committed (one LMDB transaction, one fsync) on
+ * libuv's thread pool, so the loop never waits for the disk and the
+ * writes that arrive during a commit share the next one.
  * ====================================================================== */
 
-int node_commit_key(node *n, const uint8_t *key, size_t klen)
-{
-    crdt_buf b;
+typedef struct cwait {
+    node_commit_fn fn;
+    void *arg;
+} cwait;
+
+struct cbatch {
+    uv_work_t work;
+    node *n;
+    nstore_item *items;
+    crdt_buf *bufs;
+    size_t len, cap;
+    cwait *waits;
+    size_t nwaits, wcap;
     int rv;
+};
 
-    crdt_buf_init(&b, NULL);
-    rv = crdt_gossip_state(n->g, key, klen, &b);
-    if (!rv)
-        rv = nstore_put(n->st, key, klen, b.data, b.len);
-    crdt_buf_clear(&b);
-    if (rv) {
-        char q[96];
+static void batch_free(cbatch *b)
+{
+    size_t i;
 
-        nlog(NLOG_ERROR, "store_write", "key=%s err=%d reason=\"%s\"",
-             nlog_quote(q, sizeof q, key, klen), rv, nstore_error(n->st));
-    } else
-        n->stats.writes_committed++;
-    return rv;
+    if (!b)
+        return;
+    for (i = 0; i < b->len; i++) {
+        free((void *)b->items[i].key);
+        crdt_buf_clear(&b->bufs[i]);
+    }
+    free(b->items);
+    free(b->bufs);
+    free(b->waits);
+    free(b);
 }
 
-static void on_flush_timer(uv_timer_t *t);
+static void batch_work(uv_work_t *w)
+{
+    cbatch *b = w->data;
+
+    b->rv = b->len ? nstore_put_many(b->n->st, b->items, b->len) : CRDT_OK;
+}
+
+static void batch_start(node *n);
+
+static void batch_done(uv_work_t *w, int status)
+{
+    cbatch *b = w->data;
+    node *n = b->n;
+    size_t i;
+
+    if (status) /* cancelled: never happens, we do not cancel */
+        b->rv = CRDT_ERR_IO;
+    n->commit_inflight = NULL;
+    if (b->rv)
+        nlog(NLOG_ERROR, "store_commit", "keys=%zu err=%d reason=\"%s\"",
+             b->len, b->rv, nstore_error(n->st));
+    else {
+        n->stats.keys_flushed += b->len;
+        n->stats.flushes++;
+    }
+    for (i = 0; i < b->nwaits; i++)
+        b->waits[i].fn(n, b->waits[i].arg, b->rv);
+    if (b->rv && !n->draining) {
+        /* keep the states: they go again with the next batch (and are in
+         * memory and at the peers meanwhile) */
+        for (i = 0; i < b->len; i++)
+            (void)node_commit_async(n, b->items[i].key, b->items[i].klen,
+                                    NULL, NULL);
+    }
+    batch_free(b);
+    if (n->commit_next)
+        batch_start(n);
+}
+
+static void batch_start(node *n)
+{
+    cbatch *b = n->commit_next;
+
+    n->commit_next = NULL;
+    n->commit_inflight = b;
+    b->work.data = b;
+    if (uv_queue_work(n->loop, &b->work, batch_work, batch_done)) {
+        /* no thread pool: commit here */
+        batch_work(&b->work);
+        batch_done(&b->work, 0);
+    }
+}
+
+bool node_commit_idle(const node *n)
+{
+    return !n->commit_inflight && !n->commit_next;
+}
+
+int node_commit_async(node *n, const uint8_t *key, size_t klen,
+                      node_commit_fn fn, void *arg)
+{
+    cbatch *b = n->commit_next;
+    crdt_buf st;
+    size_t i;
+    int rv;
+
+    crdt_buf_init(&st, NULL);
+    if ((rv = crdt_gossip_state(n->g, key, klen, &st))) {
+        crdt_buf_clear(&st);
+        return rv;
+    }
+    if (!b) {
+        b = calloc(1, sizeof *b);
+        if (!b) {
+            crdt_buf_clear(&st);
+            return CRDT_ERR_NOMEM;
+        }
+        b->n = n;
+        n->commit_next = b;
+    }
+    for (i = 0; i < b->len; i++)
+        if (b->items[i].klen == klen && !memcmp(b->items[i].key, key, klen))
+            break;
+    if (fn && b->nwaits == b->wcap) {
+        size_t nc = b->wcap ? b->wcap * 2 : 8;
+        cwait *nw = realloc(b->waits, nc * sizeof *nw);
+
+        if (!nw)
+            goto nomem;
+        b->waits = nw;
+        b->wcap = nc;
+    }
+    if (i == b->len) {
+        uint8_t *k;
+
+        if (b->len == b->cap) {
+            size_t nc = b->cap ? b->cap * 2 : 16;
+            nstore_item *ni = realloc(b->items, nc * sizeof *ni);
+            crdt_buf *nb;
+
+            if (!ni)
+                goto nomem;
+            b->items = ni;
+            nb = realloc(b->bufs, nc * sizeof *nb);
+            if (!nb)
+                goto nomem;
+            b->bufs = nb;
+            b->cap = nc;
+        }
+        k = malloc(klen ? klen : 1);
+        if (!k)
+            goto nomem;
+        memcpy(k, key, klen);
+        b->items[i].key = k;
+        b->items[i].klen = klen;
+        b->bufs[i] = st;
+        b->len++;
+    } else {
+        crdt_buf_clear(&b->bufs[i]);
+        b->bufs[i] = st;
+    }
+    b->items[i].state = b->bufs[i].data;
+    b->items[i].slen = b->bufs[i].len;
+    if (fn)
+        b->waits[b->nwaits++] = (cwait){fn, arg};
+    n->stats.writes_committed += fn != NULL;
+    if (!n->commit_inflight)
+        batch_start(n);
+    return CRDT_OK;
+nomem:
+    crdt_buf_clear(&st);
+    return CRDT_ERR_NOMEM;
+}
 
 void node_mark_dirty(node *n, const uint8_t *key, size_t klen)
 {
-    uint8_t *k;
-
     if (n->loading)
         return;
-    if (n->ndirty == n->dirty_cap) {
-        size_t nc = n->dirty_cap ? n->dirty_cap * 2 : 64;
-        uint8_t **nd = realloc(n->dirty, nc * sizeof *nd);
-        size_t *nl;
-
-        if (!nd)
-            goto fail;
-        n->dirty = nd;
-        nl = realloc(n->dirty_len, nc * sizeof *nl);
-        if (!nl)
-            goto fail;
-        n->dirty_len = nl;
-        n->dirty_cap = nc;
-    }
-    k = malloc(klen ? klen : 1);
-    if (!k)
-        goto fail;
-    memcpy(k, key, klen);
-    n->dirty[n->ndirty] = k;
-    n->dirty_len[n->ndirty++] = klen;
-    if (!uv_is_active((uv_handle_t *)&n->flush_timer) && !n->draining)
-        uv_timer_start(&n->flush_timer, on_flush_timer, 20, 0);
-    return;
-fail:
-    /* not lost: the state stays in memory and is committed by the next
-     * flush of any key, or by repair after a restart */
-    nlog(NLOG_WARN, "dirty_nomem", NULL);
-}
-
-static int key_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
-{
-    int c = memcmp(a, b, al < bl ? al : bl);
-
-    return c ? c : (al < bl ? -1 : al > bl);
-}
-
-int node_flush(node *n)
-{
-    nstore_item *items;
-    crdt_buf *bufs;
-    size_t i, m = 0;
-    int rv = CRDT_OK;
-
-    if (!n->ndirty)
-        return CRDT_OK;
-    items = calloc(n->ndirty, sizeof *items);
-    bufs = calloc(n->ndirty, sizeof *bufs);
-    if (!items || !bufs) {
-        free(items);
-        free(bufs);
-        return CRDT_ERR_NOMEM;
-    }
-    for (i = 0; i < n->ndirty; i++) {
-        size_t j;
-        bool dup = false;
-
-        for (j = 0; j < m && !dup; j++)
-            dup = !key_cmp(items[j].key, items[j].klen, n->dirty[i],
-                           n->dirty_len[i]);
-        if (dup)
-            continue;
-        crdt_buf_init(&bufs[m], NULL);
-        if (crdt_gossip_state(n->g, n->dirty[i], n->dirty_len[i],
-                              &bufs[m]))
-            continue;
-        items[m].key = n->dirty[i];
-        items[m].klen = n->dirty_len[i];
-        items[m].state = bufs[m].data;
-        items[m].slen = bufs[m].len;
-        m++;
-    }
-    if (m)
-        rv = nstore_put_many(n->st, items, m);
-    if (rv)
-        nlog(NLOG_ERROR, "store_flush", "keys=%zu err=%d reason=\"%s\"", m,
-             rv, nstore_error(n->st));
-    else {
-        n->stats.keys_flushed += m;
-        n->stats.flushes++;
-    }
-    for (i = 0; i < m; i++)
-        crdt_buf_clear(&bufs[i]);
-    free(items);
-    free(bufs);
-    if (!rv) {
-        for (i = 0; i < n->ndirty; i++)
-            free(n->dirty[i]);
-        n->ndirty = 0;
-    }
-    return rv;
-}
-
-static void on_flush_timer(uv_timer_t *t)
-{
-    node *n = t->data;
-
-    if (node_flush(n) && !n->draining)
-        uv_timer_start(&n->flush_timer, on_flush_timer, 1000, 0);
+    if (node_commit_async(n, key, klen, NULL, NULL))
+        /* not lost: the state stays in memory, at the peers, and is
+         * committed with the key's next change or repaired after a
+         * restart */
+        nlog(NLOG_WARN, "store_enqueue", "reason=\"out of memory\"");
 }
 
 int node_merge_state(node *n, uint64_t from, const uint8_t *key,
@@ -268,8 +324,6 @@ int node_merge_state(node *n, uint64_t from, const uint8_t *key,
     if (!rv)
         rv = crdt_gossip_restore(n->g, snap.data, snap.len, &info);
     crdt_buf_clear(&snap);
-    if (!rv)
-        rv = node_commit_key(n, key, klen);
     return rv;
 }
 
@@ -359,21 +413,56 @@ static void send_ack(node *n, const uint8_t *addr, size_t alen, uint64_t req,
     (void)node_send_msg(n, addr, alen, &m);
 }
 
+/* An ACK to send once the merged state is on disk. */
+typedef struct ackctx {
+    uint64_t req;
+    size_t alen;
+    uint8_t addr[CRDT_GOSSIP_UV_ADDR_MAX];
+} ackctx;
+
+static void repl_committed(node *n, void *arg, int rv)
+{
+    ackctx *a = arg;
+
+    if (n->uv)
+        send_ack(n, a->addr, a->alen, a->req, rv);
+    free(a);
+}
+
+/* A whole replicated state: merge it, commit it, then acknowledge. */
+static void repl_merged(node *n, const uint8_t *addr, size_t alen,
+                        uint64_t from, uint64_t req, const uint8_t *key,
+                        size_t klen, const uint8_t *state, size_t slen)
+{
+    ackctx *a;
+    int rv = node_merge_state(n, from, key, klen, state, slen);
+
+    if (rv || alen > sizeof a->addr || !(a = malloc(sizeof *a))) {
+        send_ack(n, addr, alen, req, rv ? rv : CRDT_ERR_NOMEM);
+        return;
+    }
+    a->req = req;
+    a->alen = alen;
+    memcpy(a->addr, addr, alen);
+    if ((rv = node_commit_async(n, key, klen, repl_committed, a))) {
+        free(a);
+        send_ack(n, addr, alen, req, rv);
+    }
+}
+
 static void on_repl(node *n, const uint8_t *addr, size_t alen, uint64_t from,
                     uint64_t req, const uint8_t *key, size_t klen,
                     uint64_t total, uint64_t chunk, uint64_t i,
                     const uint8_t *bytes, size_t blen)
 {
     partial *p;
-    int rv;
 
     if (total == 0)
         return;
     if (total <= chunk) {
         if (i != 0 || blen != total)
             goto bad;
-        rv = node_merge_state(n, from, key, klen, bytes, blen);
-        send_ack(n, addr, alen, req, rv);
+        repl_merged(n, addr, alen, from, req, key, klen, bytes, blen);
         return;
     }
     for (p = n->partials; p; p = p->next)
@@ -425,8 +514,8 @@ static void on_repl(node *n, const uint8_t *addr, size_t alen, uint64_t from,
     if (p->got == p->parts) {
         partial **pp = (partial **)&n->partials;
 
-        rv = node_merge_state(n, from, p->key, p->klen, p->data, p->total);
-        send_ack(n, addr, alen, req, rv);
+        repl_merged(n, addr, alen, from, req, p->key, p->klen, p->data,
+                    p->total);
         while (*pp != p)
             pp = &(*pp)->next;
         *pp = p->next;
@@ -715,13 +804,11 @@ int node_start(node **out, uv_loop_t *loop, const node_config *cfg)
     }
     (void)crdt_gossip_uv_address(n->uv, n->listen_addr,
                                  sizeof n->listen_addr);
-    uv_timer_init(loop, &n->flush_timer);
-    n->flush_timer.data = n;
     uv_timer_init(loop, &n->op_timer);
     n->op_timer.data = n;
     uv_timer_init(loop, &n->join_timer);
     n->join_timer.data = n;
-    n->handles = 3;
+    n->handles = 2;
     uv_timer_start(&n->op_timer, on_op_timer, NODE_RESEND_MS / 5,
                    NODE_RESEND_MS / 5);
     if (cfg->njoins)
@@ -785,13 +872,10 @@ static void on_http_closed(void *user)
 /* Drain: once no op is in flight (or at their deadlines), close. */
 static void finish_drain(node *n)
 {
-    (void)node_flush(n);
     (void)crdt_gossip_uv_flush(n->uv);
     uv_timer_stop(&n->op_timer);
-    uv_timer_stop(&n->flush_timer);
     uv_timer_stop(&n->join_timer);
     uv_close((uv_handle_t *)&n->op_timer, on_handle_closed);
-    uv_close((uv_handle_t *)&n->flush_timer, on_handle_closed);
     uv_close((uv_handle_t *)&n->join_timer, on_handle_closed);
     server_close_all(n);
     if (n->http)
@@ -807,7 +891,7 @@ static void on_drain_timer(uv_timer_t *t)
     node *n = t->data;
 
     ops_tick(n);
-    if (n->nops == 0) {
+    if (n->nops == 0 && node_commit_idle(n)) {
         uv_timer_stop(t);
         finish_drain(n);
     }
@@ -830,16 +914,12 @@ void node_drain(node *n)
 
 void node_free(node *n)
 {
-    size_t i;
-
     if (!n)
         return;
     ops_free_all(n);
     partials_expire(n, 0, true);
-    for (i = 0; i < n->ndirty; i++)
-        free(n->dirty[i]);
-    free(n->dirty);
-    free(n->dirty_len);
+    batch_free(n->commit_next);
+    batch_free(n->commit_inflight);
     crdt_gossip_free(n->g);
     crdt_sealer_free(n->sealer);
     crdt_keyring_free(n->kr);

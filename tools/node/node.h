@@ -49,7 +49,7 @@
 #define NODE_MAX_PENDING 4096        /* requests waiting at once */
 #define NODE_MAX_STATE NMSG_MAX_STATE /* largest state sent or read */
 #define NODE_PARTIAL_BUDGET (32u << 20) /* REPL reassembly memory */
-#define NODE_RESEND_MS 250           /* REPL/READ retransmission */
+#define NODE_RESEND_MS 100           /* REPL/READ retransmission */
 
 
 typedef struct node_config {
@@ -80,6 +80,10 @@ typedef struct node_stats {
 } node_stats;
 
 typedef struct node node;
+typedef struct cbatch cbatch;
+/* Called once a key's state enqueued with node_commit_async is committed
+ * (rv 0) or could not be (an error). */
+typedef void (*node_commit_fn)(node *n, void *arg, int rv);
 typedef struct conn conn;
 typedef struct op op;
 
@@ -117,11 +121,8 @@ struct node {
     size_t nops;
     uint64_t next_req;
     uv_timer_t op_timer;
-    /* keys changed by peers, not yet in the store */
-    uint8_t **dirty;
-    size_t *dirty_len;
-    size_t ndirty, dirty_cap;
-    uv_timer_t flush_timer;
+    /* group commit (node.c): the batch being committed, the next one */
+    struct cbatch *commit_inflight, *commit_next;
     bool loading;
     /* joins not yet answered */
     bool join_ok[NODE_MAX_JOINS];
@@ -146,15 +147,18 @@ int node_send_state(node *n, int kind, uint64_t req, const uint8_t *key,
                     size_t klen, const uint8_t *state, size_t slen,
                     const uint8_t *addr, size_t alen);
 /* Merges a peer's state of a key into the store (as the repair path
- * does) and commits it. */
+ * does); the change is committed by the group commit (on_change). */
 int node_merge_state(node *n, uint64_t from, const uint8_t *key,
                      size_t klen, const uint8_t *state, size_t slen);
-/* Commits the key's current state to the store now. */
-int node_commit_key(node *n, const uint8_t *key, size_t klen);
-/* Marks a key to be committed by the next flush. */
+/* Enqueues the key's current state for the next group commit; @p fn (may
+ * be NULL) is called with @p arg once it is on disk.  Errors: the key has
+ * no state, CRDT_ERR_NOMEM (fn is then not called). */
+int node_commit_async(node *n, const uint8_t *key, size_t klen,
+                      node_commit_fn fn, void *arg);
+/* The key changed: commit it with the next batch (no waiter). */
 void node_mark_dirty(node *n, const uint8_t *key, size_t klen);
-/* Commits every dirty key. */
-int node_flush(node *n);
+/* Whether no commit is running or waiting. */
+bool node_commit_idle(const node *n);
 /* Replicas of the cluster this node knows of: peers + 1. */
 size_t node_replicas(const node *n);
 /* Status as a JSON object / metrics in Prometheus' text format. */

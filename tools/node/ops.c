@@ -19,7 +19,9 @@
 
 #include "log.h"
 
-enum { PH_SESSION = 1, PH_ACKS, PH_READS };
+/* What a request waits for: its session's state, its own commit, its
+ * replicas' acknowledgements, their states. */
+enum { PH_SESSION = 1, PH_COMMIT, PH_ACKS, PH_READS };
 
 /* A state being received in chunks from one peer. */
 typedef struct rpart {
@@ -402,6 +404,8 @@ static void send_session_reads(node *n, op *o)
     }
 }
 
+static void write_committed(node *n, void *arg, int rv);
+
 static void execute(node *n, op *o)
 {
     int rv;
@@ -437,16 +441,47 @@ static void execute(node *n, op *o)
             return;
         }
         ops_key_changed(n, o->key, o->klen);
-        if (o->level == CRDT_LEVEL_LOCAL)
+        (void)crdt_gossip_uv_flush(n->uv);
+        if (o->level == CRDT_LEVEL_LOCAL) {
             node_mark_dirty(n, o->key, o->klen);
-        else if ((rv = node_commit_key(n, o->key, o->klen))) {
+            succeed(n, o, 1);
+            return;
+        }
+        o->phase = PH_COMMIT;
+        if ((rv = node_commit_async(n, o->key, o->klen, write_committed,
+                                    o))) {
             fail(n, o, rv,
                  "the write is applied in memory but could not be "
-                 "committed: %s",
+                 "queued for commit: %s",
                  crdt_strerror(rv));
             return;
         }
-        (void)crdt_gossip_uv_flush(n->uv);
+        return;
+    }
+    /* get */
+    o->need = remote_needed(n, o->level);
+    if (o->need == 0) {
+        succeed(n, o, 1);
+        return;
+    }
+    o->phase = PH_READS;
+    o->next_send_ms = 0;
+    ops_tick(n);
+}
+
+/* The write of @p arg is on disk (rv 0): meet its level. */
+static void write_committed(node *n, void *arg, int rv)
+{
+    op *o = arg;
+
+    if (rv) {
+        fail(n, o, rv,
+             "the write is applied in memory but could not be committed: "
+             "%s",
+             crdt_strerror(rv));
+        return;
+    }
+    {
         o->need = remote_needed(n, o->level);
         if (o->need == 0) {
             succeed(n, o, 1);
@@ -460,17 +495,7 @@ static void execute(node *n, op *o)
         o->phase = PH_ACKS;
         o->next_send_ms = 0;
         ops_tick(n);
-        return;
     }
-    /* get */
-    o->need = remote_needed(n, o->level);
-    if (o->need == 0) {
-        succeed(n, o, 1);
-        return;
-    }
-    o->phase = PH_READS;
-    o->next_send_ms = 0;
-    ops_tick(n);
 }
 
 void ops_submit(node *n, conn *c, const crdt_client_request *rq)
@@ -729,7 +754,7 @@ void ops_tick(node *n)
 
     for (o = n->ops; o; o = next) {
         next = o->next;
-        if (!o->phase)
+        if (!o->phase || o->phase == PH_COMMIT) /* commits always end */
             continue;
         if (now >= o->deadline_ms) {
             if (o->phase == PH_SESSION)
