@@ -5,9 +5,10 @@
  * counts.  Only 127.0.0.1 and ::1 are used, on ports the kernel picks;
  * every loop run is bounded in time.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE 1 /* memmem */
 
 #include <check.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -393,6 +394,372 @@ START_TEST(test_uv_sealed)
 }
 END_TEST
 
+/* ------------------------------------------------------------------
+ * Application datagrams: on_datagram and crdt_gossip_uv_send_to
+ * ------------------------------------------------------------------ */
+
+typedef struct app {
+    int keep;      /* on_datagram's answer for application datagrams */
+    int keep_all;  /* ... and for gossip datagrams (else 0) */
+    unsigned n_app, n_gossip;
+    char addr[CRDT_GOSSIP_UV_ADDR_MAX];
+    size_t alen;
+    uint8_t data[2048];
+    size_t len;
+    uint64_t now;
+} app;
+
+static int app_dgram(void *user, const uint8_t *addr, size_t alen,
+                     const uint8_t *data, size_t len, uint64_t now_ms)
+{
+    app *a = user;
+
+    if (len >= 2 && (data[0] & 0xf0) == 0x90 && data[1] == 0x01) {
+        a->n_gossip++;
+        return a->keep_all;
+    }
+    a->n_app++;
+    ck_assert_uint_lt(alen, sizeof a->addr);
+    memcpy(a->addr, addr, alen);
+    a->addr[alen] = '\0';
+    a->alen = alen;
+    ck_assert_uint_le(len, sizeof a->data);
+    memcpy(a->data, data, len);
+    a->len = len;
+    a->now = now_ms;
+    return a->keep;
+}
+
+/* A plain UDP socket that keeps the last datagram it read. */
+typedef struct sink {
+    uv_udp_t udp;
+    uint8_t buf[4096];
+    uint8_t data[4096];
+    size_t len;
+    unsigned n;
+} sink;
+
+static void sink_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+    sink *k = h->data;
+
+    (void)hint;
+    *b = uv_buf_init((char *)k->buf, sizeof k->buf);
+}
+
+static void sink_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b,
+                      const struct sockaddr *from, unsigned flags)
+{
+    sink *k = h->data;
+
+    (void)b;
+    (void)flags;
+    if (n < 0 || !from)
+        return;
+    memcpy(k->data, k->buf, (size_t)n);
+    k->len = (size_t)n;
+    k->n++;
+}
+
+typedef bool (*done_fn)(void *arg);
+
+typedef struct waiter {
+    done_fn done;
+    void *arg;
+    bool ok;
+} waiter;
+
+static void waiter_tick(uv_timer_t *t)
+{
+    waiter *w = t->data;
+
+    if (w->done(w->arg)) {
+        w->ok = true;
+        uv_stop(t->loop);
+    }
+}
+
+/* Runs the loop until done(arg), or 5 s; returns whether it got done. */
+static bool run_while(uv_loop_t *loop, done_fn done, void *arg)
+{
+    uv_timer_t check_t, limit;
+    waiter w = {done, arg, false};
+
+    if (done(arg))
+        return true;
+    uv_timer_init(loop, &check_t);
+    uv_timer_init(loop, &limit);
+    check_t.data = &w;
+    uv_timer_start(&check_t, waiter_tick, 2, 2);
+    uv_timer_start(&limit, on_timeout, 5000, 0);
+    uv_run(loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&check_t, NULL);
+    uv_close((uv_handle_t *)&limit, NULL);
+    uv_run(loop, UV_RUN_NOWAIT);
+    return w.ok;
+}
+
+typedef struct until {
+    const unsigned *counter;
+    unsigned want;
+    const crdt_gossip *g; /* or: bytes_received of g above want_bytes */
+    uint64_t want_bytes;
+    const crdt_gossip *c[2]; /* or: both count want_count */
+    uint64_t want_count;
+} until;
+
+static bool until_counter(void *arg)
+{
+    until *u = arg;
+
+    return *u->counter >= u->want;
+}
+
+static bool until_bytes(void *arg)
+{
+    until *u = arg;
+    crdt_gossip_metrics m;
+
+    crdt_gossip_metrics_get(u->g, &m);
+    return m.bytes_received >= u->want_bytes;
+}
+
+static bool until_converged(void *arg)
+{
+    until *u = arg;
+
+    return counter(u->c[0]) == u->want_count &&
+           counter(u->c[1]) == u->want_count;
+}
+
+static uint64_t bytes_in(const crdt_gossip *g)
+{
+    crdt_gossip_metrics m;
+
+    crdt_gossip_metrics_get(g, &m);
+    return m.bytes_received;
+}
+
+static void check_app(bool with_seal)
+{
+    static const uint8_t msg1[] = "\x95\x4e" "application datagram one";
+    static const uint8_t msg2[] = "\x93\x02" "another: the node gets it";
+    uv_loop_t loop;
+    crdt_gossip *g[2];
+    crdt_gossip_uv *u[2];
+    crdt_sealer *s[2] = {NULL, NULL};
+    crdt_keyring *kr = NULL;
+    app a[2];
+    sink k;
+    until w;
+    char addr[3][CRDT_GOSSIP_UV_ADDR_MAX];
+    uint8_t big[CRDT_GOSSIP_MAX_DATAGRAM + 1];
+    size_t max;
+    uint64_t b0;
+    int i;
+
+    memset(a, 0, sizeof a);
+    memset(big, 0x5c, sizeof big);
+    ck_assert_int_eq(uv_loop_init(&loop), 0);
+    if (with_seal) {
+        uint8_t key[CRDT_SEAL_KEY_BYTES];
+
+        memset(key, 0x3c, sizeof key);
+        tu_must(crdt_keyring_new(&kr, NULL), "keyring_new");
+        tu_must(crdt_keyring_add(kr, 1, key, true), "keyring_add");
+    }
+    for (i = 0; i < 2; i++) {
+        crdt_gossip_uv_settings us;
+
+        g[i] = node((uint64_t)i + 1);
+        crdt_gossip_uv_settings_default(&us);
+        us.listen = "127.0.0.1:0";
+        us.on_datagram = app_dgram;
+        us.user = &a[i];
+        if (with_seal) {
+            crdt_sealer_settings ss;
+
+            crdt_sealer_settings_default(&ss);
+            ss.cluster_id = 9;
+            tu_must(crdt_sealer_new(&s[i], kr, &ss, NULL), "sealer_new");
+            us.sealer = s[i];
+        }
+        tu_must(crdt_gossip_uv_start(&u[i], &loop, g[i], &us), "start");
+        tu_must(crdt_gossip_uv_address(u[i], addr[i], sizeof addr[i]),
+                "address");
+    }
+
+    /* 1. an application datagram on_datagram keeps: it arrives whole,
+     * with the sender's address, and the node never sees it */
+    a[0].keep = 1;
+    b0 = bytes_in(g[0]);
+    tu_must(crdt_gossip_uv_send_to(u[1], (const uint8_t *)addr[0],
+                                   strlen(addr[0]), msg1, sizeof msg1 - 1),
+            "send_to");
+    memset(&w, 0, sizeof w);
+    w.counter = &a[0].n_app;
+    w.want = 1;
+    ck_assert_msg(run_while(&loop, until_counter, &w),
+                  "application datagram not received");
+    ck_assert_str_eq(a[0].addr, addr[1]);
+    ck_assert_uint_eq(a[0].alen, strlen(addr[1]));
+    ck_assert_uint_eq(a[0].len, sizeof msg1 - 1);
+    ck_assert_int_eq(memcmp(a[0].data, msg1, a[0].len), 0);
+    ck_assert_uint_gt(a[0].now, 0);
+    ck_assert_uint_eq(bytes_in(g[0]), b0);
+
+    /* 2. one it returns 0 for goes on to the node (which drops it) */
+    a[0].keep = 0;
+    tu_must(crdt_gossip_uv_send_to(u[1], (const uint8_t *)addr[0],
+                                   strlen(addr[0]), msg2, sizeof msg2 - 1),
+            "send_to");
+    memset(&w, 0, sizeof w);
+    w.g = g[0];
+    w.want_bytes = b0 + sizeof msg2 - 1;
+    ck_assert_msg(run_while(&loop, until_bytes, &w),
+                  "datagram not handed to the node");
+    ck_assert_uint_eq(bytes_in(g[0]), b0 + sizeof msg2 - 1);
+    ck_assert_uint_eq(a[0].n_app, 2);
+    ck_assert_int_eq(memcmp(a[0].data, msg2, a[0].len), 0);
+
+    /* 3. gossip datagrams kept by on_datagram never reach the node */
+    a[0].keep_all = 1;
+    b0 = bytes_in(g[0]);
+    tu_must(crdt_gossip_add_peer(g[1], 1, (const uint8_t *)addr[0],
+                                 strlen(addr[0])),
+            "add_peer");
+    tu_must(crdt_gossip_update(g[1], "k", 1, crdt_gcounter_type(), inc_fn,
+                               NULL),
+            "update");
+    tu_must(crdt_gossip_uv_flush(u[1]), "flush");
+    memset(&w, 0, sizeof w);
+    w.counter = &a[0].n_gossip;
+    w.want = 2;
+    ck_assert_msg(run_while(&loop, until_counter, &w),
+                  "no gossip datagram seen by on_datagram");
+    ck_assert_uint_eq(bytes_in(g[0]), b0);
+    ck_assert_uint_eq(counter(g[0]), 0);
+    ck_assert_uint_eq(crdt_gossip_peer_count(g[0]), 0);
+
+    /* 4. ... and handed on (0), they converge the two nodes */
+    a[0].keep_all = 0;
+    tu_must(crdt_gossip_update(g[0], "k", 1, crdt_gcounter_type(), inc_fn,
+                               NULL),
+            "update");
+    memset(&w, 0, sizeof w);
+    w.c[0] = g[0];
+    w.c[1] = g[1];
+    w.want_count = 2;
+    ck_assert_msg(run_while(&loop, until_converged, &w),
+                  "no convergence with on_datagram set");
+    ck_assert_uint_gt(bytes_in(g[0]), b0);
+    ck_assert_uint_gt(a[1].n_gossip, 0);
+    ck_assert_uint_eq(a[1].n_app, 0);
+
+    /* 5. on the wire: a plain socket as the destination sees the sealed
+     * bytes (45 more, not the plaintext) or, without a sealer, exactly
+     * the bytes sent */
+    memset(&k, 0, sizeof k);
+    {
+        struct sockaddr_storage sa;
+        int len = (int)sizeof sa;
+
+        tu_must(parse("127.0.0.1:0", &sa), "parse");
+        ck_assert_int_eq(uv_udp_init(&loop, &k.udp), 0);
+        k.udp.data = &k;
+        ck_assert_int_eq(
+            uv_udp_bind(&k.udp, (const struct sockaddr *)&sa, 0), 0);
+        ck_assert_int_eq(
+            uv_udp_getsockname(&k.udp, (struct sockaddr *)&sa, &len), 0);
+        ck_assert_uint_gt(crdt_gossip_uv_format_addr(
+                              (struct sockaddr *)&sa, addr[2],
+                              sizeof addr[2]),
+                          0);
+        ck_assert_int_eq(uv_udp_recv_start(&k.udp, sink_alloc, sink_recv),
+                         0);
+    }
+    tu_must(crdt_gossip_uv_send_to(u[0], (const uint8_t *)addr[2],
+                                   strlen(addr[2]), msg1, sizeof msg1 - 1),
+            "send_to");
+    memset(&w, 0, sizeof w);
+    w.counter = &k.n;
+    w.want = 1;
+    ck_assert_msg(run_while(&loop, until_counter, &w),
+                  "nothing reached the plain socket");
+    if (with_seal) {
+        ck_assert_uint_eq(k.len, sizeof msg1 - 1 + CRDT_SEAL_OVERHEAD);
+        ck_assert_ptr_null(memmem(k.data, k.len, msg1 + 2,
+                                  sizeof msg1 - 3));
+        ck_assert_int_ne(memcmp(k.data, msg1, 2), 0);
+    } else {
+        ck_assert_uint_eq(k.len, sizeof msg1 - 1);
+        ck_assert_int_eq(memcmp(k.data, msg1, k.len), 0);
+    }
+
+    /* 6. errors */
+    max = with_seal ? crdt_sealer_max_plaintext(s[0])
+                 : crdt_gossip_max_datagram();
+    ck_assert_uint_lt(max, sizeof big);
+#define SEND(uu, ad, al, d, l) \
+    crdt_gossip_uv_send_to((uu), (const uint8_t *)(ad), (al), (d), (l))
+    ck_assert_int_eq(SEND(NULL, addr[2], strlen(addr[2]), msg1, 3),
+                     CRDT_ERR_INVALID_ARG);
+    ck_assert_int_eq(SEND(u[0], NULL, 5, msg1, 3), CRDT_ERR_INVALID_ARG);
+    ck_assert_int_eq(SEND(u[0], addr[2], 0, msg1, 3), CRDT_ERR_INVALID_ARG);
+    ck_assert_int_eq(SEND(u[0], "", 0, msg1, 3), CRDT_ERR_INVALID_ARG);
+    ck_assert_int_eq(SEND(u[0], "nowhere", 7, msg1, 3),
+                     CRDT_ERR_INVALID_ARG);
+    ck_assert_int_eq(SEND(u[0], "127.0.0.1:99999", 15, msg1, 3),
+                     CRDT_ERR_INVALID_ARG);
+    ck_assert_int_eq(SEND(u[0], addr[2], strlen(addr[2]), NULL, 3),
+                     CRDT_ERR_INVALID_ARG);
+    ck_assert_int_eq(SEND(u[0], addr[2], strlen(addr[2]), msg1, 0),
+                     CRDT_ERR_INVALID_ARG);
+    ck_assert_int_eq(SEND(u[0], addr[2], strlen(addr[2]), big, max + 1),
+                     CRDT_ERR_INVALID_ARG);
+    ck_assert_int_eq(SEND(u[0], addr[2], strlen(addr[2]), big,
+                          CRDT_GOSSIP_MAX_DATAGRAM + 1),
+                     CRDT_ERR_INVALID_ARG);
+    /* the longest allowed is sent (sealed: exactly max_sealed bytes) */
+    if (with_seal) {
+        unsigned n0 = k.n;
+
+        tu_must(SEND(u[0], addr[2], strlen(addr[2]), big, max), "send max");
+        memset(&w, 0, sizeof w);
+        w.counter = &k.n;
+        w.want = n0 + 1;
+        ck_assert_msg(run_while(&loop, until_counter, &w),
+                      "the longest datagram did not arrive");
+        ck_assert_uint_eq(k.len, max + CRDT_SEAL_OVERHEAD);
+    }
+    uv_close((uv_handle_t *)&k.udp, NULL);
+    for (i = 0; i < 2; i++)
+        crdt_gossip_uv_stop(u[i], NULL, NULL);
+    /* stopped (the handles still closing): refused */
+    ck_assert_int_eq(SEND(u[0], addr[1], strlen(addr[1]), msg1, 3),
+                     CRDT_ERR_INVALID_ARG);
+#undef SEND
+    ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    for (i = 0; i < 2; i++) {
+        crdt_gossip_free(g[i]);
+        crdt_sealer_free(s[i]);
+    }
+    crdt_keyring_free(kr);
+}
+
+START_TEST(test_uv_app_plain)
+{
+    check_app(false);
+}
+END_TEST
+
+START_TEST(test_uv_app_sealed)
+{
+    check_app(true);
+}
+END_TEST
+
 static Suite *uv_suite(void)
 {
     Suite *s = suite_create("gossip_uv");
@@ -403,6 +770,8 @@ static Suite *uv_suite(void)
     tcase_add_test(tc, test_uv_start_errors);
     tcase_add_test(tc, test_uv_two_nodes);
     tcase_add_test(tc, test_uv_sealed);
+    tcase_add_test(tc, test_uv_app_plain);
+    tcase_add_test(tc, test_uv_app_sealed);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -44,8 +44,8 @@ bool nmsg_is_node(const uint8_t *data, size_t len);
 
 /* Decodes a node message; every pointer in @p m borrows from @p data.
  * Checks the shape of each kind, key length 1..NMSG_MAX_KEY, total at
- * most NMSG_MAX_STATE, chunk >= 1, index < parts, and that the part has
- * exactly the length its index implies.  Returns 0, or CRDT_ERR_DECODE
+ * most NMSG_MAX_STATE, chunk 1..NMSG_MAX_STATE, index < parts, and that
+ * the part has exactly the length its index implies.  Returns 0, or CRDT_ERR_DECODE
  * (@p m unspecified).  Never allocates. */
 int nmsg_decode(nmsg *m, const uint8_t *data, size_t len);
 
