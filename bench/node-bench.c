@@ -35,6 +35,9 @@
  * /tmp/crdt-node-bench.XXXXXX; SIGTERM'ed, reaped (their exit status
  * checked) and removed at the end, and on error or SIGINT/SIGTERM.
  *
+ * Debugging: NODE_BENCH_LOG=LEVEL gives the nodes --log-level LEVEL (warn);
+ * NODE_BENCH_KEEP=1 keeps the directory (with the nodes' logs n1..n3.log).
+ *
  * Caveat: clients, the 3 nodes and everything else on the machine share
  * its cores (2 on the reference box): client numbers measure the whole
  * cluster on one machine, not one node.
@@ -504,6 +507,7 @@ static void *worker_main(void *arg)
 typedef struct run_result {
     double ops_s, p50_us, p99_us, max_us;
     uint64_t ok, errors, commits;
+    uint64_t slow; /* replies that took 250 ms (NODE_RESEND_MS) or more */
 } run_result;
 
 static int cmp_u64(const void *a, const void *b)
@@ -596,6 +600,8 @@ static run_result client_run(int cs, int run)
         r.p50_us = (double)all[(n - 1) / 2] / 1e3;
         r.p99_us = (double)all[(i99 ? i99 : 1) - 1] / 1e3;
         r.max_us = (double)all[n - 1] / 1e3;
+        for (k = n; k > 0 && all[k - 1] >= 250000000u; k--)
+            r.slow++;
     }
     free(all);
     free(w);
@@ -1150,26 +1156,29 @@ int main(int argc, char **argv)
                    NNODES, opt.clients, opt.seconds, opt.runs, opt.keys,
                    opt.updates, opt.round_ms);
             for (cs = 0; cs < CASE_COUNT; cs++) {
-                uint64_t errs = 0;
+                uint64_t errs = 0, slow = 0;
 
-                for (r = 0; r < opt.runs; r++)
+                for (r = 0; r < opt.runs; r++) {
                     errs += res[cs][r].errors;
+                    slow += res[cs][r].slow;
+                }
                 printf("%s\n  {\"case\":\"%s\",\"op\":\"%s\",\"level\":\"%s\","
                        "\"ops_per_s\":%.1f,\"p50_us\":%.1f,\"p99_us\":%.1f,"
                        "\"max_us\":%.1f,\"commits_per_op\":%.3f,\"errors\":%" PRIu64
-                       ",\"runs\":[",
+                       ",\"over_250ms\":%" PRIu64 ",\"runs\":[",
                        cs ? "," : "", cases[cs].name,
                        crdt_client_op_name(cases[cs].op),
                        crdt_level_name(cases[cs].level), med[cs][0],
-                       med[cs][1], med[cs][2], med[cs][3], med[cs][4], errs);
+                       med[cs][1], med[cs][2], med[cs][3], med[cs][4], errs,
+                       slow);
                 for (r = 0; r < opt.runs; r++)
                     printf("%s{\"ops_per_s\":%.1f,\"ok\":%" PRIu64
                            ",\"errors\":%" PRIu64 ",\"commits\":%" PRIu64
-                           ",\"p50_us\":%.1f,"
+                           ",\"over_250ms\":%" PRIu64 ",\"p50_us\":%.1f,"
                            "\"p99_us\":%.1f,\"max_us\":%.1f}",
                            r ? "," : "", res[cs][r].ops_s, res[cs][r].ok,
                            res[cs][r].errors, res[cs][r].commits,
-                           res[cs][r].p50_us,
+                           res[cs][r].slow, res[cs][r].p50_us,
                            res[cs][r].p99_us, res[cs][r].max_us);
                 printf("]}");
             }
@@ -1207,21 +1216,27 @@ int main(int argc, char **argv)
         printf("crdt-node-bench: %d crdt-node on 127.0.0.1, %d client "
                "threads, %.1f s per case, median of %d runs\n",
                NNODES, opt.clients, opt.seconds, opt.runs);
+        printf(">=250ms: replies of all runs that took 250 ms (the node's "
+               "REPL/READ resend period) or more\n");
         printf("machine: %ld cpus, load %.2f; clients and the 3 nodes share "
                "them (numbers are the whole cluster's on one box)\n\n",
                ncpu, loadavg);
-        printf("%-12s %10s %10s %10s %10s %10s %8s\n", "case", "ops/s",
-               "p50_us", "p99_us", "max_us", "commits/op", "errors");
+        printf("%-12s %10s %10s %10s %10s %10s %8s %8s\n", "case", "ops/s",
+               "p50_us", "p99_us", "max_us", "commits/op", ">=250ms",
+               "errors");
         for (cs = 0; cs < CASE_COUNT; cs++) {
             const char *u;
             double x = fmt_scale(med[cs][0], &u);
-            uint64_t errs = 0;
+            uint64_t errs = 0, slow = 0;
 
-            for (r = 0; r < opt.runs; r++)
+            for (r = 0; r < opt.runs; r++) {
                 errs += res[cs][r].errors;
-            printf("%-12s %8.2f%s %10.0f %10.0f %10.0f %10.2f %8" PRIu64 "\n",
+                slow += res[cs][r].slow;
+            }
+            printf("%-12s %8.2f%s %10.0f %10.0f %10.0f %10.2f %8" PRIu64
+                   " %8" PRIu64 "\n",
                    cases[cs].name, x, u, med[cs][1], med[cs][2], med[cs][3],
-                   med[cs][4], errs);
+                   med[cs][4], slow, errs);
         }
         printf("\n%-24s %6s %10s %10s\n", "seal (median of 5)", "bytes",
                "ns/op", "ops/s");
