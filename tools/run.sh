@@ -97,6 +97,10 @@ PY
         gnuplot -e "data='$rel/spread.dat'; out='$rel/spread.png'" \
             "$root/tools/spread.gp" && log "plot: $rel/spread.png"
     fi
+    log "crdt-node end to end: 3 nodes on loopback (bench/crdt-node-bench)"
+    nb=()  # of the arguments, the ones crdt-node-bench shares
+    for a in "$@"; do case "$a" in --json|--quick) nb+=("$a") ;; esac; done
+    "$rel/bench/crdt-node-bench" --node-bin "$rel/tools/crdt-node" ${nb[@]+"${nb[@]}"}
     ;;
 test)
     install_missing "${deps[@]}"
