@@ -30,6 +30,7 @@ typedef struct rpart {
     uint8_t *key;
     size_t klen;
     uint64_t total, chunk, parts, got;
+    size_t cost;               /* counted in the node's partial_bytes */
     uint8_t *bits, *data;
 } rpart;
 
@@ -224,16 +225,22 @@ static void op_unlink(node *n, op *o)
     }
 }
 
-static void op_free(op *o)
+static void rpart_free(node *n, rpart *p)
+{
+    n->partial_bytes -= p->cost;
+    free(p->key);
+    free(p->bits);
+    free(p->data);
+    free(p);
+}
+
+static void op_free(node *n, op *o)
 {
     rpart *p, *q;
 
     for (p = o->parts; p; p = q) {
         q = p->next;
-        free(p->key);
-        free(p->bits);
-        free(p->data);
-        free(p);
+        rpart_free(n, p);
     }
     free(o->key);
     free(o->value);
@@ -309,7 +316,7 @@ static void fail(node *n, op *o, int err, const char *fmt, ...)
     server_reply(n, o->c, &rp);
     crdt_buf_clear(&tb);
     op_unlink(n, o);
-    op_free(o);
+    op_free(n, o);
 }
 
 static void succeed(node *n, op *o, uint32_t acks)
@@ -362,7 +369,7 @@ static void succeed(node *n, op *o, uint32_t acks)
     crdt_buf_clear(&tb);
     crdt_buf_clear(&vb);
     op_unlink(n, o);
-    op_free(o);
+    op_free(n, o);
 }
 
 /* ======================================================================
@@ -546,7 +553,7 @@ void ops_submit(node *n, conn *c, const crdt_client_request *rq)
         server_reply(n, c, &rp);
         crdt_buf_clear(&b);
         op_unlink(n, o);
-        op_free(o);
+        op_free(n, o);
         return;
     }
     if (n->draining) {
@@ -683,9 +690,13 @@ void ops_on_state(node *n, uint64_t from, uint64_t req, const uint8_t *key,
 
     if (!o || (o->phase != PH_READS && o->phase != PH_SESSION))
         return;
-    if (o->phase == PH_READS &&
-        (klen != o->klen || memcmp(key, o->key, klen)))
+    /* only the keys asked for: the request's, or its session's */
+    if (o->phase == PH_READS
+            ? klen != o->klen || memcmp(key, o->key, klen)
+            : !ntoken_find(o->tok, key, klen)) {
+        n->stats.msgs_dropped++;
         return;
+    }
     if (total <= chunk) {
         if (i == 0 && blen == total)
             got_state(n, o, from, key, klen, bytes, blen);
@@ -697,13 +708,21 @@ void ops_on_state(node *n, uint64_t from, uint64_t req, const uint8_t *key,
             break;
     p = *pp;
     if (!p) {
+        uint64_t parts = nmsg_parts(total, chunk);
+        size_t cost = (size_t)total + (size_t)(parts / 8) + 1 + klen;
+
+        /* reassembly memory is bounded for the whole node, with REPL's */
+        if (n->partial_bytes + cost > NODE_PARTIAL_BUDGET) {
+            n->stats.msgs_dropped++;
+            return;
+        }
         p = calloc(1, sizeof *p);
         if (!p)
             return;
         p->from = from;
         p->total = total;
         p->chunk = chunk;
-        p->parts = (total + chunk - 1) / chunk;
+        p->parts = parts;
         p->key = malloc(klen);
         p->bits = calloc(p->parts / 8 + 1, 1);
         p->data = malloc(total);
@@ -716,6 +735,8 @@ void ops_on_state(node *n, uint64_t from, uint64_t req, const uint8_t *key,
         }
         memcpy(p->key, key, klen);
         p->klen = klen;
+        p->cost = cost;
+        n->partial_bytes += cost;
         p->next = o->parts;
         o->parts = p;
         pp = &o->parts;
@@ -736,10 +757,7 @@ void ops_on_state(node *n, uint64_t from, uint64_t req, const uint8_t *key,
         *q = p->next;
         got_state(n, o, from, p->key, p->klen, p->data, p->total);
         /* o may be gone now */
-        free(p->key);
-        free(p->bits);
-        free(p->data);
-        free(p);
+        rpart_free(n, p);
     }
 }
 
@@ -819,7 +837,7 @@ void ops_free_all(node *n)
         op *o = n->ops;
 
         n->ops = o->next;
-        op_free(o);
+        op_free(n, o);
     }
     n->nops = 0;
 }
