@@ -70,20 +70,35 @@ static int parse_u32(const char *s, uint32_t *v)
     return 0;
 }
 
+/* Overwrites n bytes at p in a way the compiler keeps. */
+static void wipe(void *p, size_t n)
+{
+    volatile unsigned char *v = p;
+
+    while (n--)
+        *v++ = 0;
+}
+
+/* A new key line on stdout (the caller's umask and redirection decide the
+ * file); the key is wiped from memory after. */
 static int cmd_keygen(void)
 {
-    char text[128];
+    char text[CRDT_SEAL_KEY_TEXT_BYTES + 1];
     uint8_t key[CRDT_SEAL_KEY_BYTES];
     uint32_t id;
-    int rv = crdt_seal_key_generate(&id, key, text, sizeof text);
+    int rv = crdt_seal_key_generate(&id, key, text, sizeof text), status = 0;
 
-    memset(key, 0, sizeof key);
+    wipe(key, sizeof key);
     if (rv) {
         fprintf(stderr, "crdt-node: keygen: %s\n", crdt_strerror(rv));
         return 1;
     }
-    fputs(text, stdout);
-    return fflush(stdout) ? 1 : 0;
+    if (fputs(text, stdout) == EOF || fflush(stdout)) {
+        fprintf(stderr, "crdt-node: keygen: stdout: %s\n", strerror(errno));
+        status = 1;
+    }
+    wipe(text, sizeof text);
+    return status;
 }
 
 static int cmd_backup(int argc, char **argv, bool restore)

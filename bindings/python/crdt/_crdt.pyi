@@ -308,25 +308,25 @@ class Watch(Iterator[Optional[CRDT]]):
 class Client:
     def __init__(self, path: Union[str, bytes, "PathLike[str]"],
                  timeout: Optional[float] = 5.0) -> None: ...
-    def inc(self, key: _Bytes, by: int = 1, type: str = "gcounter",
+    def inc(self, key: _Bytes, by: int = 1, type: Optional[str] = None,
             consistency: str = "one", timeout: Optional[float] = None,
             session: Union[Session, Buffer, None] = None) -> int: ...
-    def dec(self, key: _Bytes, by: int = 1, type: str = "pncounter",
+    def dec(self, key: _Bytes, by: int = 1, type: Optional[str] = None,
             consistency: str = "one", timeout: Optional[float] = None,
             session: Union[Session, Buffer, None] = None) -> int: ...
-    def set(self, key: _Bytes, value: _Bytes, type: str = "lww",
+    def set(self, key: _Bytes, value: _Bytes, type: Optional[str] = None,
             consistency: str = "one", timeout: Optional[float] = None,
             session: Union[Session, Buffer, None] = None) -> int: ...
-    def add(self, key: _Bytes, elem: _Bytes, type: str = "orset",
+    def add(self, key: _Bytes, elem: _Bytes, type: Optional[str] = None,
             consistency: str = "one", timeout: Optional[float] = None,
             session: Union[Session, Buffer, None] = None) -> int: ...
-    def remove(self, key: _Bytes, elem: _Bytes, type: str = "orset",
+    def remove(self, key: _Bytes, elem: _Bytes, type: Optional[str] = None,
                consistency: str = "one", timeout: Optional[float] = None,
                session: Union[Session, Buffer, None] = None) -> int: ...
-    def enable(self, key: _Bytes, type: str = "ewflag",
+    def enable(self, key: _Bytes, type: Optional[str] = None,
                consistency: str = "one", timeout: Optional[float] = None,
                session: Union[Session, Buffer, None] = None) -> int: ...
-    def disable(self, key: _Bytes, type: str = "ewflag",
+    def disable(self, key: _Bytes, type: Optional[str] = None,
                 consistency: str = "one", timeout: Optional[float] = None,
                 session: Union[Session, Buffer, None] = None) -> int: ...
     def get(self, key: _Bytes, consistency: str = "one",

@@ -497,8 +497,7 @@ static PyObject *counter_op(ClientObject *self, PyObject *args,
     callargs a = {op, NULL, NULL, NULL, NULL, NULL, "one", 1};
     char fmt[32];
 
-    a.type = op == CRDT_OP_INC ? "gcounter" : "pncounter";
-    snprintf(fmt, sizeof fmt, "O|O&ssOO:%s", fname);
+    snprintf(fmt, sizeof fmt, "O|O&zsOO:%s", fname);
     if (!PyArg_ParseTupleAndKeywords(args, kwds, fmt, kw, &a.key, by_conv,
                                      &a.by, &a.type, &a.consistency,
                                      &a.timeout, &a.session))
@@ -528,11 +527,10 @@ static PyObject *value_op(ClientObject *self, PyObject *args, PyObject *kwds,
     static char *kw_elem[] = {"key", "elem", "type", "consistency",
                               "timeout", "session", NULL};
     callargs a = {op, NULL, NULL, NULL, NULL, NULL, "one", 1};
-    const char *fmt = op == CRDT_OP_SET   ? "OO|ssOO:set"
-                      : op == CRDT_OP_ADD ? "OO|ssOO:add"
-                                          : "OO|ssOO:remove";
+    const char *fmt = op == CRDT_OP_SET   ? "OO|zsOO:set"
+                      : op == CRDT_OP_ADD ? "OO|zsOO:add"
+                                          : "OO|zsOO:remove";
 
-    a.type = op == CRDT_OP_SET ? "lww" : "orset";
     if (!PyArg_ParseTupleAndKeywords(args, kwds, fmt,
                                      op == CRDT_OP_SET ? kw_value : kw_elem,
                                      &a.key, &a.value, &a.type,
@@ -559,17 +557,17 @@ static PyObject *client_remove(ClientObject *self, PyObject *args,
     return value_op(self, args, kwds, CRDT_OP_REMOVE);
 }
 
-/* enable, disable: (key, type="ewflag", consistency, timeout, session) */
+/* enable, disable: (key, type=None, consistency, timeout, session) */
 static PyObject *flag_op(ClientObject *self, PyObject *args, PyObject *kwds,
                          int op)
 {
     static char *kw[] = {"key", "type", "consistency", "timeout", "session",
                          NULL};
-    callargs a = {op, NULL, NULL, NULL, NULL, "ewflag", "one", 1};
+    callargs a = {op, NULL, NULL, NULL, NULL, NULL, "one", 1};
 
     if (!PyArg_ParseTupleAndKeywords(args, kwds,
-                                     op == CRDT_OP_ENABLE ? "O|ssOO:enable"
-                                                          : "O|ssOO:disable",
+                                     op == CRDT_OP_ENABLE ? "O|zsOO:enable"
+                                                          : "O|zsOO:disable",
                                      kw, &a.key, &a.type, &a.consistency,
                                      &a.timeout, &a.session))
         return NULL;
@@ -856,42 +854,46 @@ static PyTypeObject Watch_Type = {
         "seconds\nthe node may take to reach it (None: its default, 5 s);\n" \
         "session: a crdt.Session (updated from the reply) or a bytes\n"   \
         "token.  Returns the number of replicas that committed the\n"     \
-        "write.  Keys and values are str (UTF-8) or bytes."
+        "write.  Keys and values are str (UTF-8) or bytes.  type names\n" \
+        "the type when the key is new (None: the node's default for the\n" \
+        "operation: gcounter for inc, pncounter for dec, lww for set,\n"  \
+        "orset for add and remove, ewflag for enable and disable); a\n"   \
+        "type other than an existing key's raises TypeMismatchError."
 
 static PyMethodDef client_methods[] = {
     {"inc", (PyCFunction)(void (*)(void))client_inc,
      METH_VARARGS | METH_KEYWORDS,
-     WRITE_DOC("inc($self, /, key, by=1, type='gcounter', consistency='one', "
+     WRITE_DOC("inc($self, /, key, by=1, type=None, consistency='one', "
                "timeout=None, session=None)",
                "Add by to the counter at key (a gcounter or pncounter).")},
     {"dec", (PyCFunction)(void (*)(void))client_dec,
      METH_VARARGS | METH_KEYWORDS,
-     WRITE_DOC("dec($self, /, key, by=1, type='pncounter', "
+     WRITE_DOC("dec($self, /, key, by=1, type=None, "
                "consistency='one', timeout=None, session=None)",
                "Subtract by from the pncounter at key.")},
     {"set", (PyCFunction)(void (*)(void))client_set,
      METH_VARARGS | METH_KEYWORDS,
-     WRITE_DOC("set($self, /, key, value, type='lww', consistency='one', "
+     WRITE_DOC("set($self, /, key, value, type=None, consistency='one', "
                "timeout=None, session=None)",
                "Write value to the register at key (lww or mvreg).")},
     {"add", (PyCFunction)(void (*)(void))client_add,
      METH_VARARGS | METH_KEYWORDS,
-     WRITE_DOC("add($self, /, key, elem, type='orset', consistency='one', "
+     WRITE_DOC("add($self, /, key, elem, type=None, consistency='one', "
                "timeout=None, session=None)",
                "Add elem to the set at key (orset or gset).")},
     {"remove", (PyCFunction)(void (*)(void))client_remove,
      METH_VARARGS | METH_KEYWORDS,
-     WRITE_DOC("remove($self, /, key, elem, type='orset', "
+     WRITE_DOC("remove($self, /, key, elem, type=None, "
                "consistency='one', timeout=None, session=None)",
                "Remove elem from the orset at key.")},
     {"enable", (PyCFunction)(void (*)(void))client_enable,
      METH_VARARGS | METH_KEYWORDS,
-     WRITE_DOC("enable($self, /, key, type='ewflag', consistency='one', "
+     WRITE_DOC("enable($self, /, key, type=None, consistency='one', "
                "timeout=None, session=None)",
                "Enable the flag at key (ewflag or dwflag).")},
     {"disable", (PyCFunction)(void (*)(void))client_disable,
      METH_VARARGS | METH_KEYWORDS,
-     WRITE_DOC("disable($self, /, key, type='ewflag', consistency='one', "
+     WRITE_DOC("disable($self, /, key, type=None, consistency='one', "
                "timeout=None, session=None)",
                "Disable the flag at key (ewflag or dwflag).")},
     {"get", (PyCFunction)(void (*)(void))client_get,

@@ -138,20 +138,18 @@ def test_writes_send_every_field(node):
         assert c.disable("flag", type="dwflag") == 3
     base = {"v": 1, "level": "one", "timeout_ms": 5000}
     want = [
-        dict(base, id=1, op="inc", key=b"hits", type="gcounter", by=1),
+        dict(base, id=1, op="inc", key=b"hits", by=1),
         dict(base, id=2, op="inc", key=b"hits", type="pncounter", by=5,
              level="quorum", timeout_ms=2500),
-        dict(base, id=3, op="dec", key=b"k", type="pncounter", by=2),
-        dict(base, id=4, op="set", key=b"reg", type="lww",
-             value="välue".encode()),
+        dict(base, id=3, op="dec", key=b"k", by=2),
+        dict(base, id=4, op="set", key=b"reg", value="välue".encode()),
         dict(base, id=5, op="set", key=b"reg", type="mvreg",
              value=b"\x00\xff", level="all"),
-        dict(base, id=6, op="add", key=b"cart", type="orset", elem=b"apple"),
+        dict(base, id=6, op="add", key=b"cart", elem=b"apple"),
         dict(base, id=7, op="add", key=b"tags", type="gset", elem=b"x",
              level="local"),
-        dict(base, id=8, op="remove", key=b"cart", type="orset",
-             elem=b"apple"),
-        dict(base, id=9, op="enable", key=b"flag", type="ewflag"),
+        dict(base, id=8, op="remove", key=b"cart", elem=b"apple"),
+        dict(base, id=9, op="enable", key=b"flag"),
         dict(base, id=10, op="disable", key=b"flag", type="dwflag"),
     ]
     assert n.requests == want
