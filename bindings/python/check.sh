@@ -48,6 +48,20 @@ if [ -f "$cli" ] && head -c 2 "$cli" | grep -q '#!' && [ -x "$top/libtool" ]; th
     export LD_LIBRARY_PATH
 fi
 export CRDT_SEED PYTHONPATH="$out/lib" PYTHONDONTWRITEBYTECODE=1 CRDT_CLI="$cli"
+# crdt-node for test_cluster.py (skipped when absent): resolved the same
+# way, so a kill -9 of the test's child is the node itself.
+node="${CRDT_NODE:-$top/tools/crdt-node}"
+if [ -f "$node" ] && head -c 2 "$node" | grep -q '#!' && [ -x "$top/libtool" ]; then
+    resolved="$("$top/libtool" --mode=execute sh -c \
+        'printf "%s\n%s\n" "$1" "${LD_LIBRARY_PATH:-}"' _ "$node")"
+    node="$(printf '%s\n' "$resolved" | sed -n 1p)"
+    LD_LIBRARY_PATH="$(printf '%s\n' "$resolved" | sed -n 2p)"
+    export LD_LIBRARY_PATH
+fi
+if [ -x "$node" ]; then
+    CRDT_NODE="$node"
+    export CRDT_NODE
+fi
 cd "$out"
 if [ -n "${CRDT_PY_PRELOAD:-}" ]; then
     export LD_PRELOAD="$CRDT_PY_PRELOAD"
