@@ -989,6 +989,7 @@ int node_status_json(node *n, crdt_buf *out)
             "],\"requests\":%" PRIu64 ",\"replies_ok\":%" PRIu64
             ",\"replies_err\":%" PRIu64 ",\"timeouts\":%" PRIu64
             ",\"in_flight\":%zu,\"writes_committed\":%" PRIu64
+            ",\"store_commits\":%" PRIu64
             ",\"rounds\":%" PRIu64 ",\"bytes_sent\":%" PRIu64
             ",\"bytes_received\":%" PRIu64 ",\"datagrams_sent\":%" PRIu64
             ",\"datagrams_received\":%" PRIu64
@@ -1005,7 +1006,7 @@ int node_status_json(node *n, crdt_buf *out)
                 n->stats.requests[CRDT_OP_WATCH] +
                 n->stats.requests[CRDT_OP_STATUS],
             n->stats.replies_ok, n->stats.replies_err, n->stats.timeouts,
-            n->nops, n->stats.writes_committed, m.rounds, us.sent_bytes,
+            n->nops, n->stats.writes_committed, n->stats.flushes, m.rounds, us.sent_bytes,
             us.received_bytes, us.sent, us.received, rejected,
             m.deltas_logged, m.keys_repaired);
     return rv;
@@ -1067,11 +1068,14 @@ int node_metrics_text(void *user, crdt_buf *b)
     M1("keys_repaired_total", "counter", "Keys changed by repair.",
        "%" PRIu64, m.keys_repaired);
     M1("writes_committed_total", "counter",
-       "Key states committed to the store by writes and replicas.",
+       "Writes and replicated states that waited for their commit.",
        "%" PRIu64, n->stats.writes_committed);
     M1("keys_flushed_total", "counter",
-       "Key states committed by the batch flush.", "%" PRIu64,
+       "Key states written by the group commit.", "%" PRIu64,
        n->stats.keys_flushed);
+    M1("store_commits_total", "counter",
+       "LMDB transactions (one fsync each) of the group commit.",
+       "%" PRIu64, n->stats.flushes);
     M1("timeouts_total", "counter",
        "Requests whose level or session was not met in time.", "%" PRIu64,
        n->stats.timeouts);
