@@ -196,16 +196,24 @@ check "[ $? -ne 0 ]" "restore into a running node's directory must be refused"
 metrics=$(/usr/bin/python3 -c 'import sys, urllib.request; print(urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=5).read().decode())' "$(port 8)" 2>&1)
 check "echo \"\$metrics\" | grep -q '^# TYPE crdt_node_keys gauge'" "metrics: keys gauge: $(echo "$metrics" | head -3)"
 check "echo \"\$metrics\" | grep -Eq '^crdt_node_requests_total\\{op=\"get\"\\} [1-9]'" "metrics: get requests counted"
-check "echo \"\$metrics\" | grep -Eq '^crdt_node_peers_up 4'" "metrics: 4 peers up"
+# nodes 4 and 5 restarted just now: node 2 sees them up within a round
+up=0
+for t in $(seq 50); do
+    metrics=$(/usr/bin/python3 -c 'import sys, urllib.request; print(urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=5).read().decode())' "$(port 8)" 2>&1)
+    echo "$metrics" | grep -Eq '^crdt_node_peers_up 4$' && { up=1; break; }
+    sleep 0.1
+done
+check "[ $up -eq 1 ]" "metrics: 4 peers up: $(echo "$metrics" | grep peers_)"
 
 # --- key rotation without downtime (edit the key file, SIGHUP every node) --
 hup_all() { local i; for i in 1 2 3 4 5; do kill -HUP "${pids[$i]}"; done; sleep 0.3; }
 (umask 077; "$nodebin" keygen > "$tmp/new.key")
+cp "$tmp/cluster.key" "$tmp/old.key"
 rot=0
 for step in add primary drop; do
     case $step in
-    add) cat "$tmp/cluster.key" "$tmp/new.key" > "$tmp/k.tmp" ;;
-    primary) cat "$tmp/new.key" "$tmp/cluster.key" > "$tmp/k.tmp" ;;
+    add) cat "$tmp/old.key" "$tmp/new.key" > "$tmp/k.tmp" ;;
+    primary) cat "$tmp/new.key" "$tmp/old.key" > "$tmp/k.tmp" ;;
     drop) cat "$tmp/new.key" > "$tmp/k.tmp" ;;
     esac
     mv "$tmp/k.tmp" "$tmp/cluster.key"
@@ -217,7 +225,8 @@ for step in add primary drop; do
     [ $rc -eq 0 ] && rot=$((rot + 1))
 done
 check "[ \"\$(get 3 rot --consistency all)\" = 3 ]" "every rotation step's write reached every node"
-check "grep -q 'event=keys_reload' '$tmp/n1.log'" "SIGHUP logs keys_reload"
+check "[ \$(grep -c 'level=info event=keys_reload keys=' '$tmp/n1.log') -ge 3 ]" "SIGHUP logs keys_reload for each step"
+check "! grep -q 'event=keys_reload err' '$tmp'/n[1-5].log" "no key reload failed: $(grep -h 'keys_reload err' "$tmp"/n[1-5].log | head -2)"
 echo "node.sh: key rotation (add, make primary, drop the old key): $rot/3 steps wrote at level all"
 
 # --- SIGTERM drains -------------------------------------------------------

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
 #include <xxhash.h>
 
 #include <crdt/ormap.h>
@@ -636,6 +637,15 @@ static void on_op_timer(uv_timer_t *t)
  * Keys
  * ====================================================================== */
 
+/* Overwrites n bytes at p in a way the compiler keeps. */
+static void wipe(void *p, size_t n)
+{
+    volatile unsigned char *v = p;
+
+    while (n--)
+        *v++ = 0;
+}
+
 static int load_keyring(const node_config *cfg, crdt_keyring **out)
 {
     crdt_keyring *kr;
@@ -665,8 +675,47 @@ static int load_keyring(const node_config *cfg, crdt_keyring **out)
                 line[--l] = '\0';
             if (!l || line[0] == '#')
                 continue;
+            {
+                /* the same key twice (in two files, say) is one key; the
+                 * same id with another key is an error */
+                uint32_t id;
+                uint8_t key[CRDT_SEAL_KEY_BYTES];
+                char have[CRDT_SEAL_KEY_TEXT_BYTES + 2];
+                bool same = false, dup = false;
+
+                if (crdt_seal_key_parse(line, l, &id, key, &info) ==
+                        CRDT_OK &&
+                    crdt_keyring_has(kr, id)) {
+                    uint32_t id2;
+                    uint8_t key2[CRDT_SEAL_KEY_BYTES];
+
+                    dup = true;
+                    same = crdt_keyring_key_text(kr, id, have,
+                                                 sizeof have) == CRDT_OK &&
+                           crdt_seal_key_parse(have, strcspn(have, "\n"),
+                                               &id2, key2, NULL) ==
+                               CRDT_OK &&
+                           sodium_memcmp(key, key2, sizeof key) == 0;
+                    wipe(key2, sizeof key2);
+                }
+                wipe(key, sizeof key);
+                wipe(have, sizeof have);
+                if (dup && same)
+                    continue;
+                if (dup) {
+                    nlog(NLOG_ERROR, "key_file",
+                         "path=%s line=%u reason=\"key id %08" PRIx32
+                         " appears with two different keys\"",
+                         cfg->key_files[f], lineno, id);
+                    wipe(line, sizeof line);
+                    fclose(fp);
+                    crdt_keyring_free(kr);
+                    return CRDT_ERR_INVALID_ARG;
+                }
+            }
             rv = crdt_keyring_add_text(kr, line, l,
                                        crdt_keyring_count(kr) == 0, &info);
+            wipe(line, sizeof line);
             if (rv) {
                 nlog(NLOG_ERROR, "key_file",
                      "path=%s line=%u reason=\"%s\"", cfg->key_files[f],
