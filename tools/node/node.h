@@ -4,13 +4,17 @@
  * socket of a libuv loop (libcrdt-node), its durable store (store.h), its
  * client socket (server.c) and the requests in flight.
  *
- *   node.c    start and stop, the durable store, the node-to-node
+ *   node.c    start and stop, the group commit, the node-to-node
  *             messages (HELLO, REPL/ACK for write levels, READ/STATE for
- *             read levels and sessions), metrics and status
+ *             read levels and sessions), key files, metrics and status
  *   ops.c     a client request from decode to reply: session coverage,
  *             the write or read, its level, the session token
  *   server.c  the Unix client socket: framing, connections, watches
- *   main.c    options, key files, signals
+ *   main.c    options, keygen, backup and restore, signals
+ *   store.c   the LMDB store (store.h)       token.c  session tokens
+ *   msg.c     node-to-node message codec     http.c   the /metrics server
+ *   prom.c    Prometheus text helpers        log.c    logfmt lines
+ *   mp.h      the MessagePack forms msg.c and token.c use
  *
  * Node-to-node messages share the gossip socket and its sealing.  Each is
  * one MessagePack array [78, cluster_id, sender_id, kind, req, ...]; the
