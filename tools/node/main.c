@@ -238,6 +238,10 @@ int main(int argc, char **argv)
     if (!cfg.name || !*cfg.name || !cfg.listen || !cfg.data ||
         !cfg.nkey_files)
         return usage("--name, --listen, --data and --key-file are required");
+    if (strlen(cfg.name) > 64 ||
+        strspn(cfg.name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                         "0123456789._-") != strlen(cfg.name))
+        return usage("--name is 1 to 64 letters, digits, '.', '_' or '-'");
     signal(SIGPIPE, SIG_IGN);
     if (uv_loop_init(&loop)) {
         fputs("crdt-node: cannot make an event loop\n", stderr);
