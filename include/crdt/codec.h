@@ -126,7 +126,11 @@ CRDT_API int crdt_decode_header(const uint8_t *data, size_t len,
 /**
  * Where a decoder stopped.  Decoders take an optional pointer to one and,
  * on failure, set @c offset to the byte offset of the first offending
- * byte (or @p len when the input ended early) and @c code to the error.
+ * byte and @c code to the error.  For an input cut short that is the
+ * start of the first item that does not fit in the bytes left: the
+ * header of an array, map or string whose count or length exceeds them,
+ * a number whose bytes are missing, or @p len when the input ends
+ * between two items.
  */
 typedef struct crdt_decode_info {
     size_t offset; /**< byte offset of the problem */

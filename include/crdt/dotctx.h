@@ -303,8 +303,8 @@ CRDT_API int crdt_dotctx_encode(const crdt_dotctx *ctx,
  * Ownership: borrows @p data; @p dst keeps its allocator.  @p lim NULL
  * means crdt_limits_default(); @p info (may be NULL) receives the error
  * code and offset on failure: the offending byte (a dot's first byte when
- * it is out of order, its counter when the counter is invalid), or @p len
- * when the input ended early.
+ * it is out of order, its counter when the counter is invalid; for an
+ * input cut short, as crdt_decode_info says).
  * Errors: CRDT_ERR_INVALID_ARG, CRDT_ERR_DECODE, CRDT_ERR_VERSION,
  * CRDT_ERR_TYPE, CRDT_ERR_LIMIT (more than lim->max_actors vector entries
  * or lim->max_elements cloud dots), CRDT_ERR_NOMEM.  On error @p dst is

@@ -269,8 +269,8 @@ CRDT_API int crdt_mvreg_encode(const crdt_mvreg *reg,
  * Ownership: borrows @p data (values are copied); @p dst keeps its
  * allocator.  @p lim NULL means crdt_limits_default(); @p info (may be
  * NULL) receives the error code and the offset of the offending byte (a
- * sibling's first byte when it is out of order or outside the context)
- * or @p len when the input ended early.
+ * sibling's first byte when it is out of order or outside the context;
+ * for an input cut short, as crdt_decode_info says).
  * Errors: CRDT_ERR_INVALID_ARG, CRDT_ERR_DECODE, CRDT_ERR_VERSION,
  * CRDT_ERR_TYPE, CRDT_ERR_LIMIT (more than lim->max_elements siblings,
  * a value longer than lim->max_value_bytes, or the context's limits),
