@@ -230,12 +230,24 @@ check "! grep -q 'event=keys_reload err' '$tmp'/n[1-5].log" "no key reload faile
 echo "node.sh: key rotation (add, make primary, drop the old key): $rot/3 steps wrote at level all"
 
 # --- SIGTERM drains -------------------------------------------------------
-for i in 1 2 3 4 5; do kill -TERM "${pids[$i]}" 2>/dev/null; done
-for i in 1 2 3 4 5; do
+# a request that cannot finish (level all with node 5 gone, 60 s timeout)
+# holds a drain for at most 10 s, and its client gets exit 4
+kill -9 "${pids[5]}"; wait "${pids[5]}" 2>/dev/null; pids[5]=
+"$cli" client --node "$(sock 1)" inc drainkey --consistency all --timeout 60 \
+    >/dev/null 2>"$tmp/drain.err" &
+drain_client=$!
+sleep 0.5
+t0=$(date +%s)
+for i in 1 2 3 4; do kill -TERM "${pids[$i]}" 2>/dev/null; done
+wait $drain_client; rc=$?
+check "[ $rc -eq 4 ]" "a request held by the drain gets exit 4, got $rc: $(cat "$tmp/drain.err")"
+for i in 1 2 3 4; do
     wait "${pids[$i]}"; rc=$?
     check "[ $rc -eq 0 ]" "node $i exit status after SIGTERM: $rc"
     pids[$i]=
 done
+t1=$(date +%s)
+check "[ $((t1 - t0)) -le 13 ]" "the drain took $((t1 - t0)) s (at most 10 s for requests in flight)"
 check "[ ! -e '$(sock 1)' ]" "the client socket is removed at exit"
 "$nodebin" restore --data "$tmp/d7" "$tmp/backup.mdb" 2>/dev/null
 check "[ $? -eq 0 ]" "restore into a new directory"

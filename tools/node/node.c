@@ -952,6 +952,7 @@ void node_drain(node *n)
         return;
     n->draining = true;
     nlog(NLOG_INFO, "draining", "in_flight=%zu", n->nops);
+    ops_cap_deadlines(n, node_now_ms(n) + NODE_DRAIN_MS);
     server_stop(n);
     if (!n->uv) {
         finish_drain(n);

@@ -54,6 +54,7 @@
 #define NODE_MAX_STATE NMSG_MAX_STATE /* largest state sent or read */
 #define NODE_PARTIAL_BUDGET (32u << 20) /* REPL reassembly memory */
 #define NODE_RESEND_MS 100           /* REPL/READ retransmission */
+#define NODE_DRAIN_MS 10000          /* longest a drain waits for requests */
 
 
 typedef struct node_config {
@@ -180,6 +181,8 @@ void ops_on_state(node *n, uint64_t from, uint64_t req, const uint8_t *key,
                   const uint8_t *bytes, size_t blen);
 /* Every NODE_RESEND_MS: resends, deadlines. */
 void ops_tick(node *n);
+/* Drain: no request waits past @p at_ms. */
+void ops_cap_deadlines(node *n, uint64_t at_ms);
 /* A connection closed: forget it in its ops. */
 void ops_conn_gone(node *n, conn *c);
 /* The key changed (a local write or a merge): tell its watchers. */

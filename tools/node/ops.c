@@ -817,6 +817,15 @@ void ops_tick(node *n)
     }
 }
 
+void ops_cap_deadlines(node *n, uint64_t at_ms)
+{
+    op *o;
+
+    for (o = n->ops; o; o = o->next)
+        if (o->deadline_ms > at_ms)
+            o->deadline_ms = at_ms;
+}
+
 void ops_conn_gone(node *n, conn *c)
 {
     op *o;
