@@ -624,6 +624,97 @@ START_TEST(test_nprom_invalid)
 }
 END_TEST
 
+/* ---- the request-head parser ----------------------------------------- */
+
+START_TEST(test_nhttp_parse_table)
+{
+    static const struct {
+        const char *in;
+        int want;
+        const char *method, *path; /* when OK */
+        int minor;
+        size_t head_len; /* when OK: 0 means all of in */
+    } t[] = {
+        {"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", NHTTP_HEAD_OK,
+         "GET", "/metrics", 1, 0},
+        {"HEAD /?a=b HTTP/1.0\n\n", NHTTP_HEAD_OK, "HEAD", "/", 0, 0},
+        {"GET / HTTP/1.0\nhost:\n\r\n", NHTTP_HEAD_OK, "GET", "/", 0, 0},
+        {"GET /x HTTP/1.1\nHOST: a\n\nrest", NHTTP_HEAD_OK, "GET", "/x",
+         1, 25},
+        {"", NHTTP_HEAD_PARTIAL, NULL, NULL, 0, 0},
+        {"GET / HTTP/1.1\r\nHost: x\r\n", NHTTP_HEAD_PARTIAL, NULL, NULL,
+         0, 0},
+        {"GET / HTTP/1.1\r\nHost: x\n\r", NHTTP_HEAD_PARTIAL, NULL, NULL,
+         0, 0},
+        {"GET / HTTP/1.1\r\n\r\n", NHTTP_HEAD_BAD, NULL, NULL, 0, 0},
+        {"GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n", NHTTP_HEAD_BAD,
+         NULL, NULL, 0, 0},
+        {"GET / HTTP/1.10\r\nHost: a\r\n\r\n", NHTTP_HEAD_BAD, NULL,
+         NULL, 0, 0},
+        {"GET *  HTTP/1.1\r\nHost: a\r\n\r\n", NHTTP_HEAD_BAD, NULL,
+         NULL, 0, 0},
+        {"G(T / HTTP/1.1\r\nHost: a\r\n\r\n", NHTTP_HEAD_BAD, NULL,
+         NULL, 0, 0},
+        {"GET /\x80 HTTP/1.1\r\nHost: a\r\n\r\n", NHTTP_HEAD_BAD, NULL,
+         NULL, 0, 0},
+        {"GET / HTTP/1.1\r\nHost: a\r\r\n\r\n", NHTTP_HEAD_BAD, NULL,
+         NULL, 0, 0},
+        {"\n\n", NHTTP_HEAD_BAD, NULL, NULL, 0, 0},
+    };
+    nhttp_request r;
+    size_t i, len, scanned;
+    int rv;
+
+    for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+        len = strlen(t[i].in);
+        memset(&r, 0, sizeof r);
+        rv = nhttp_parse_head(t[i].in, len, NHTTP_DEFAULT_MAX_HEAD, NULL, &r);
+        ck_assert_msg(rv == t[i].want, "case %zu: %d, want %d", i, rv,
+                      t[i].want);
+        if (rv != NHTTP_HEAD_OK) {
+            ck_assert_ptr_null(r.method); /* not written */
+            continue;
+        }
+        ck_assert_ptr_eq(r.method, t[i].in);
+        ck_assert_uint_eq(r.mlen, strlen(t[i].method));
+        ck_assert_int_eq(memcmp(r.method, t[i].method, r.mlen), 0);
+        ck_assert_uint_eq(r.plen, strlen(t[i].path));
+        ck_assert_int_eq(memcmp(r.path, t[i].path, r.plen), 0);
+        ck_assert_int_eq(r.minor, t[i].minor);
+        ck_assert_uint_eq(r.head_len, t[i].head_len ? t[i].head_len : len);
+        /* one byte less is not a head yet */
+        ck_assert_int_eq(nhttp_parse_head(t[i].in, r.head_len - 1,
+                                          NHTTP_DEFAULT_MAX_HEAD, NULL, &r),
+                         NHTTP_HEAD_PARTIAL);
+    }
+
+    /* resuming: byte by byte as reads would arrive */
+    {
+        static const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+
+        scanned = 0;
+        for (len = 0; len < sizeof req - 1; len++)
+            ck_assert_int_eq(nhttp_parse_head(req, len, 64, &scanned, &r),
+                             NHTTP_HEAD_PARTIAL);
+        ck_assert_uint_le(scanned, len);
+        ck_assert_int_eq(nhttp_parse_head(req, len, 64, &scanned, &r),
+                         NHTTP_HEAD_OK);
+        ck_assert_uint_eq(r.head_len, sizeof req - 1);
+        /* the limit: no end within max_head bytes; at most max bytes read */
+        ck_assert_int_eq(nhttp_parse_head(req, len, len - 1, NULL, &r),
+                         NHTTP_HEAD_TOO_LARGE);
+        ck_assert_int_eq(nhttp_parse_head(req, len - 1, len - 1, NULL, &r),
+                         NHTTP_HEAD_TOO_LARGE);
+        ck_assert_int_eq(nhttp_parse_head(req, len - 2, len - 1, NULL, &r),
+                         NHTTP_HEAD_PARTIAL);
+        ck_assert_int_eq(nhttp_parse_head(req, len + 100, len, NULL, &r),
+                         NHTTP_HEAD_OK);
+        ck_assert_int_eq(nhttp_parse_head(NULL, 0, 64, NULL, &r),
+                         NHTTP_HEAD_PARTIAL);
+    }
+}
+END_TEST
+
 static Suite *nhttp_suite(void)
 {
     Suite *s = suite_create("nhttp");
@@ -643,6 +734,9 @@ static Suite *nhttp_suite(void)
     tcase_set_timeout(tc, 20);
     tcase_add_test(tc, test_nhttp_stop_open);
     tcase_add_test(tc, test_nhttp_start_errors);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("parse");
+    tcase_add_test(tc, test_nhttp_parse_table);
     suite_add_tcase(s, tc);
     tc = tcase_create("prom");
     tcase_add_test(tc, test_nprom_format);

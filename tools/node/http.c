@@ -51,7 +51,8 @@ struct conn {
     bool closing;
     crdt_buf out;       /* the response, kept until written */
     size_t len;         /* head bytes received */
-    size_t scanned;     /* head bytes already searched for the end */
+    size_t scanned;     /* head bytes already searched for the end
+                           (nhttp_parse_head's resume point) */
     char head[];        /* srv->set.max_head bytes */
 };
 
@@ -281,16 +282,9 @@ static bool ieq(const char *a, size_t n, const char *lit)
     return true;
 }
 
-typedef struct request {
-    const char *method;
-    size_t mlen;
-    const char *path; /* without the query */
-    size_t plen;
-} request;
-
 /* Parses the head in [p, end) (which ends with the empty line); false
- * when it is malformed. */
-static bool parse_head(const char *p, const char *end, request *rq)
+ * when it is malformed (*rq may then be partly written). */
+static bool parse_head(const char *p, const char *end, nhttp_request *rq)
 {
     const char *next, *sp, *q;
     long n;
@@ -321,6 +315,7 @@ static bool parse_head(const char *p, const char *end, request *rq)
         (sp[7] != '0' && sp[7] != '1'))
         return false;
     v11 = sp[7] == '1';
+    rq->minor = v11 ? 1 : 0;
     /* header fields */
     for (p = next; (n = line_len(p, end, &next)) > 0; p = next) {
         const char *colon = memchr(p, ':', (size_t)n);
@@ -344,7 +339,7 @@ static bool parse_head(const char *p, const char *end, request *rq)
 static const char index_text[] =
     "crdt-node: Prometheus metrics at /metrics\n";
 
-static void serve(conn *c, const request *rq)
+static void serve(conn *c, const nhttp_request *rq)
 {
     nhttp *h = c->srv;
     bool get = rq->mlen == 3 && memcmp(rq->method, "GET", 3) == 0;
@@ -376,24 +371,44 @@ static void serve(conn *c, const request *rq)
     crdt_buf_clear(&body);
 }
 
-/* Looks for the empty line that ends the head; its end offset, or 0. */
-static size_t head_end(conn *c)
+/* Looks in [p, p + len) from *scanned on for the empty line that ends
+ * the head; its end offset, or 0 (then *scanned is where to go on). */
+static size_t head_end(const char *p, size_t len, size_t *scanned)
 {
-    size_t i = c->scanned;
+    size_t i = *scanned;
 
-    for (; i < c->len; i++) {
-        if (c->head[i] != '\n')
+    for (; i < len; i++) {
+        if (p[i] != '\n')
             continue;
-        if (i + 1 < c->len && c->head[i + 1] == '\n')
+        if (i + 1 < len && p[i + 1] == '\n')
             return i + 2;
-        if (i + 2 < c->len && c->head[i + 1] == '\r' &&
-            c->head[i + 2] == '\n')
+        if (i + 2 < len && p[i + 1] == '\r' && p[i + 2] == '\n')
             return i + 3;
-        if (i + 2 >= c->len)
+        if (i + 2 >= len)
             break; /* the next read decides */
     }
-    c->scanned = i;
+    *scanned = i;
     return 0;
+}
+
+int nhttp_parse_head(const char *p, size_t len, size_t max_head,
+                     size_t *scanned, nhttp_request *out)
+{
+    nhttp_request rq;
+    size_t n = len < max_head ? len : max_head;
+    size_t from = scanned && *scanned <= n ? *scanned : 0;
+    size_t end = head_end(p, n, &from);
+
+    if (!end) {
+        if (scanned)
+            *scanned = from;
+        return len >= max_head ? NHTTP_HEAD_TOO_LARGE : NHTTP_HEAD_PARTIAL;
+    }
+    if (!parse_head(p, p + end, &rq))
+        return NHTTP_HEAD_BAD;
+    rq.head_len = end;
+    *out = rq;
+    return NHTTP_HEAD_OK;
 }
 
 /* ---- reading ---------------------------------------------------------- */
@@ -413,8 +428,7 @@ static void on_alloc(uv_handle_t *hd, size_t suggested, uv_buf_t *buf)
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     conn *c = s->data;
-    size_t end;
-    request rq;
+    nhttp_request rq;
 
     (void)buf;
     if (nread < 0) {
@@ -424,14 +438,19 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (c->phase != PHASE_HEAD || nread == 0)
         return; /* drained */
     c->len += (size_t)nread;
-    end = head_end(c);
-    if (end) {
-        if (parse_head(c->head, c->head + end, &rq))
-            serve(c, &rq);
-        else
-            respond_error(c, 400, false);
-    } else if (c->len == c->srv->set.max_head) {
+    switch (nhttp_parse_head(c->head, c->len, c->srv->set.max_head,
+                             &c->scanned, &rq)) {
+    case NHTTP_HEAD_OK:
+        serve(c, &rq);
+        break;
+    case NHTTP_HEAD_BAD:
+        respond_error(c, 400, false);
+        break;
+    case NHTTP_HEAD_TOO_LARGE:
         respond_error(c, 431, false);
+        break;
+    default:
+        break; /* partial: the next read goes on */
     }
 }
 

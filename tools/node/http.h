@@ -105,4 +105,57 @@ void nhttp_stats(const nhttp *h, nhttp_counters *c);
  */
 void nhttp_stop(nhttp *h, void (*on_closed)(void *user), void *user);
 
+/* ---- the request-head parser (what the server runs on each read) ---- */
+
+/** What nhttp_parse_head found. */
+enum {
+    NHTTP_HEAD_OK = 0,      /**< a well-formed head: *out filled */
+    NHTTP_HEAD_PARTIAL,     /**< no end of the head yet: read more */
+    NHTTP_HEAD_TOO_LARGE,   /**< no end within max_head bytes (431) */
+    NHTTP_HEAD_BAD          /**< the head ended but is malformed (400) */
+};
+
+/** A parsed request head; the pointers borrow from the parsed bytes. */
+typedef struct nhttp_request {
+    const char *method; /**< 1+ tchars (RFC 9110), case kept */
+    size_t mlen;
+    const char *path;   /**< the target up to '?', starts with '/' */
+    size_t plen;
+    int minor;          /**< 0 (HTTP/1.0) or 1 (HTTP/1.1) */
+    size_t head_len;    /**< bytes of the head, its empty line included */
+} nhttp_request;
+
+/**
+ * nhttp_parse_head looks in the first min(@p len, @p max_head) bytes at
+ * @p p for the end of a request head, a line feed followed by an empty
+ * line ("\n\n" or "\n\r\n": the first such), and parses the head up to
+ * it.  Bytes after the head (a body, a pipelined request) are ignored.
+ * The server calls it on each read with its buffer and settings'
+ * max_head (NHTTP_DEFAULT_MAX_HEAD, 8 KiB, by default): NHTTP_HEAD_BAD
+ * is its 400, NHTTP_HEAD_TOO_LARGE its 431.  Pure and reentrant.
+ * Accepted: a request line "METHOD SP TARGET SP HTTP/1.0" or "HTTP/1.1"
+ * (method: 1+ tchars; target: starts with '/', bytes 0x21..0x7e only;
+ * its query, from the first '?', is dropped from path), then header
+ * lines "NAME:VALUE" (name: 1+ tchars; value: no control bytes but HTAB),
+ * each line ending in LF or CRLF (a CR elsewhere is malformed); an
+ * HTTP/1.1 head needs exactly one Host header, an HTTP/1.0 one at most
+ * one (names compared without case).  No obs-fold, no absolute-form.
+ *
+ * @p scanned (may be NULL: scan from 0) lets a caller that appends to one
+ * buffer scan only the new bytes: start it at 0 and pass it on every
+ * call with the same, longer, bytes; it is updated on NHTTP_HEAD_PARTIAL
+ * and NHTTP_HEAD_TOO_LARGE only.  Given that way (from calls on prefixes
+ * of the same bytes), the result does not depend on it; a value beyond
+ * the bytes is taken as 0.
+ *
+ * Returns NHTTP_HEAD_OK (and fills *out: its pointers point into @p p,
+ * valid as long as those bytes), NHTTP_HEAD_PARTIAL (@p len < @p
+ * max_head and no end seen), NHTTP_HEAD_TOO_LARGE (@p len >= @p max_head
+ * and no end within the first @p max_head bytes) or NHTTP_HEAD_BAD; *out
+ * is written only on NHTTP_HEAD_OK.  Never allocates; reads nothing
+ * beyond p[min(len, max_head) - 1].  @p p may be NULL when @p len is 0.
+ */
+int nhttp_parse_head(const char *p, size_t len, size_t max_head,
+                     size_t *scanned, nhttp_request *out);
+
 #endif
