@@ -20,11 +20,10 @@
 
 int crdtp_es_init(elemset *s, bool with_dots)
 {
+    /* the zero key, unkeyed: the random key is drawn by crdtp_es_grow
+     * when the set is to hold more than ES_KEY_AT elements */
     memset(s, 0, sizeof *s);
     s->with_dots = with_dots;
-    if (sodium_init() < 0)
-        return CRDT_ERR_RANDOM;
-    randombytes_buf(s->key, sizeof s->key);
     return CRDT_OK;
 }
 
@@ -274,15 +273,35 @@ static ES_INLINE_ALWAYS void slot_delete(elemset *s, size_t i)
  * Growth
  * ====================================================================== */
 
+/* Draws the random key and rehashes every entry; the caller rebuilds
+ * the index.  sodium_init has succeeded. */
+static ES_NOINLINE void rekey(elemset *s)
+{
+    size_t i;
+
+    randombytes_buf(s->key, sizeof s->key);
+    s->keyed = true;
+    for (i = 0; i < s->n; i++)
+        s->ents[i].hash = crdtp_shorthash(s, crdtp_es_bytes(s, i),
+                                          crdtp_es_len(s, i));
+}
+
 int crdtp_es_grow(elemset *s, const crdt_mem *mem, size_t k, size_t bytes)
 {
     size_t need, ns;
+    bool key;
 
     if (k > SIZE_MAX - s->n || bytes > SIZE_MAX - s->alen)
         return CRDT_ERR_NOMEM;
     need = s->n + k;
     if (need > UINT32_MAX - 1)
         return CRDT_ERR_NOMEM; /* indices are 32-bit in the slots */
+    /* past ES_KEY_AT elements the set needs its secret key: the only
+     * failure of the rekeying is checked first, the key drawn last (after
+     * the allocations, which cannot then undo it) */
+    key = !s->keyed && need > ES_KEY_AT;
+    if (key && sodium_init() < 0)
+        return CRDT_ERR_RANDOM;
     if (need > s->cap) {
         size_t cap = crdtp_grow_cap(s->cap, need);
         es_ent *e;
@@ -325,12 +344,22 @@ int crdtp_es_grow(elemset *s, const crdt_mem *mem, size_t k, size_t bytes)
 
         if (!t)
             return CRDT_ERR_NOMEM;
+        if (key)
+            rekey(s);
         memset(t, 0, ns * sizeof *t);
         for (i = 0; i < s->n; i++)
             slot_insert(t, ns - 1, s->ents[i].hash, i);
         crdtp_free(mem, s->slots);
         s->slots = t;
         s->nslots = ns;
+    } else if (key) {
+        size_t i;
+
+        /* same table: rebuilt in place under the new hashes */
+        rekey(s);
+        memset(s->slots, 0, s->nslots * sizeof *s->slots);
+        for (i = 0; i < s->n; i++)
+            slot_insert(s->slots, s->nslots - 1, s->ents[i].hash, i);
     }
     return CRDT_OK;
 }

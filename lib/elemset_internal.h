@@ -14,8 +14,11 @@
  *          word, no arena access, no garbage on removal), else the
  *          offset of its bytes in the arena.  hash is the low 32 bits of
  *          SipHash-2-4 (crypto_shorthash) of the bytes under the object's
- *          random key.  Entry order is storage order: appends go last; a
- *          removal moves the last entry into the hole.
+ *          key: all zero while the set is unkeyed (keyed == false, at
+ *          most ES_KEY_AT elements), random and per object once it has
+ *          held more (see "Keying" below).  Entry order is storage
+ *          order: appends go last; a removal moves the last entry into
+ *          the hole.
  *   dots   (dot stores only, else NULL) parallel to ents: the element's
  *          one dot inline (counter >= 1), or, when it has several,
  *          counter == 0 and actor holding a pointer to a dotlist (sorted
@@ -40,8 +43,39 @@
  * Costs: find/add/remove O(1) expected (one SipHash of the bytes, a probe
  * run of ~1.5 slots; an add of a new element reuses the empty slot its
  * lookup ended on; a removal probes once more, for the slot of the entry
- * it moves, a line the OR-set prefetches before hashing); the key being
- * secret and per object, an adversary cannot choose colliding elements.
+ * it moves, a line the OR-set prefetches before hashing); past
+ * ES_KEY_AT elements the key is secret and per object, so an adversary
+ * cannot choose colliding elements.
+ *
+ * Keying.  Drawing a random key is a getrandom syscall (randombytes_buf:
+ * 1,135 ns on the 2 vCPU EPYC VM), 70 times a G-counter's new+free, and
+ * every set delta pays it (each mutation's delta, each set the gossip
+ * engine decodes), though nearly all of them hold one element.  So a set
+ * starts unkeyed, with the all-zero key, and crdtp_es_grow draws the
+ * random key (sodium_init + randombytes_buf; CRDT_ERR_RANDOM if
+ * libsodium cannot initialize) when the set is to hold more than
+ * ES_KEY_AT elements, rehashing the entries and rebuilding the index in
+ * place; the set then stays keyed (crdtp_es_clear keeps the key).
+ * Security: with the zero key public an adversary can make every element
+ * of a small set collide (same home slot, or by brute force the same
+ * 32-bit hash), but a probe run is at most n <= ES_KEY_AT slots, so a
+ * lookup costs at most ES_KEY_AT slot reads and entry comparisons (each
+ * at most the element's length, which the hashing already read): a
+ * constant factor, not the O(n) per operation (O(n^2) per set) that
+ * HashDoS needs.  Measured: a lookup of an absent 8-byte element in 32
+ * elements sharing one home slot 37 ns against 16 ns for random ones;
+ * full 32-bit collisions add an L1 entry compare per probe (estimated
+ * under 2x more, not measured).  ES_KEY_AT = 32 rather than 64: the
+ * worst case stays well below one getrandom, sets up to 32 elements
+ * (every mutation's delta, most gossiped deltas) never draw a key, and
+ * 64 would double the bound to save a rekey (the syscall plus ~33
+ * SipHashes, once per set lifetime) only for sets of 33-64 elements.
+ * Consequences for callers: (1) a crdtp_es_reserve may rekey, making
+ * hashes computed before it and slot hints stale: check s->keyed before
+ * and after (crdtp_es_rehash); (2) two sets share hashes only if
+ * crdtp_es_same_key (flag and key); (3) a call that fails after its
+ * reserve (or a later reserve of the same call) may leave the set
+ * rekeyed: same contents, a different key, which nothing observes.
  * At 100,000 8-byte elements a lookup is bound by latency: the SipHash
  * (~10 ns, ~155 instructions in libsodium), then the index slot and the
  * entry, each usually an L2 miss.
@@ -106,16 +140,22 @@ typedef struct elemset {
     uint64_t *slots;
     size_t nslots; /* 0 or a power of two */
     bool with_dots;
+    bool keyed; /* key is random (else all zero); never reset */
     uint8_t key[ES_KEYBYTES];
 } elemset;
 
-/* Draws the random key (sodium_init + randombytes_buf); CRDT_ERR_RANDOM
- * if libsodium cannot initialize. */
+/* Sets of at most this many elements hash under the zero key (see
+ * "Keying" above). */
+#define ES_KEY_AT 32u
+
+/* An empty unkeyed set (zero key, no syscall); cannot fail (returns
+ * CRDT_OK). */
 int crdtp_es_init(elemset *s, bool with_dots);
 /* Frees everything (and the dot lists); s stays usable and empty. */
 void crdtp_es_clear(elemset *s, const crdt_mem *mem);
 void crdtp_es_swap(elemset *a, elemset *b);
-/* dst becomes a copy of src (key included); dst unchanged on error. */
+/* dst becomes a copy of src (key and keyed included); dst unchanged on
+ * error. */
 int crdtp_es_copy(elemset *dst, const crdt_mem *mem, const elemset *src);
 
 /* Keyed hash (crypto_shorthash: SipHash-2-4 under s->key), low 32
@@ -129,6 +169,21 @@ static inline uint32_t crdtp_shorthash(const elemset *s, const void *p,
     crypto_shorthash(out, p, n, s->key);
     memcpy(&h, out, sizeof h);
     return h;
+}
+/* Whether a's stored hashes are valid in b: the same key, both keyed or
+ * both not (a random key is all zero with probability 2^-128, but an
+ * unkeyed set must never pass for a keyed one). */
+static inline bool crdtp_es_same_key(const elemset *a, const elemset *b)
+{
+    return a->keyed == b->keyed &&
+           memcmp(a->key, b->key, ES_KEYBYTES) == 0;
+}
+/* h, computed under s's key when s->keyed was `was`, still valid after a
+ * crdtp_es_reserve that may have rekeyed s: recomputed if it did. */
+static inline uint32_t crdtp_es_rehash(const elemset *s, bool was,
+                                       const void *p, size_t n, uint32_t h)
+{
+    return s->keyed == was ? h : crdtp_shorthash(s, p, n);
 }
 /* Index of the element, or ES_NONE. */
 size_t crdtp_es_find(const elemset *s, const void *p, size_t n, uint32_t h);
@@ -145,22 +200,28 @@ static inline size_t crdtp_es_abytes(size_t n)
 }
 /* Makes room for k more elements taking `bytes` arena bytes in all (the
  * sum of their crdtp_es_abytes): then k pushes cannot fail.  Unchanged
- * (capacity aside) on error.  crdtp_es_grow is its allocating part. */
+ * (capacity aside) on error.  crdtp_es_grow is its allocating part.
+ * When n + k > ES_KEY_AT and the set is unkeyed, it also draws the key
+ * (CRDT_ERR_RANDOM, unchanged, if libsodium cannot initialize) and
+ * rehashes: hashes and slot hints from before are then stale (see
+ * crdtp_es_rehash). */
 int crdtp_es_grow(elemset *s, const crdt_mem *mem, size_t k, size_t bytes);
 static inline int crdtp_es_reserve(elemset *s, const crdt_mem *mem,
                                    size_t k, size_t bytes)
 {
     /* cap <= UINT32_MAX - 1 always, as the slots' indices need */
     if (k <= s->cap - s->n && bytes <= s->acap - s->alen &&
-        s->n + k <= s->nslots / 4 * 3)
+        s->n + k <= s->nslots / 4 * 3 &&
+        (s->keyed || s->n + k <= ES_KEY_AT))
         return CRDT_OK;
     return crdtp_es_grow(s, mem, k, bytes);
 }
-/* Appends an element known to be absent; room reserved.  Returns its
- * index; its dot (if any) is zeroed for the caller to set. */
+/* Appends an element known to be absent; room reserved; h under the
+ * current key (after the reserve).  Returns its index; its dot (if any)
+ * is zeroed for the caller to set. */
 size_t crdtp_es_push(elemset *s, const void *p, size_t n, uint32_t h);
 /* The same into the empty slot crdtp_es_find_slot gave (ES_NONE: probe
- * for one). */
+ * for one; the hint is stale if a reserve rekeyed since). */
 size_t crdtp_es_push_at(elemset *s, const void *p, size_t n, uint32_t h,
                         size_t slot);
 /* Removes the element at i, whose index slot crdtp_es_find_slot gave

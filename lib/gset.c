@@ -109,14 +109,16 @@ int crdt_gset_add(crdt_gset *s, const void *elem, size_t len,
                   crdt_gset *delta)
 {
     uint32_t h, dh = 0;
-    bool have, dhave = true;
+    bool have, dhave = true, keyed, dkeyed = false;
     int rv;
 
     if (!s || (!elem && len) || len > ES_MAX_LEN || delta == s)
         return CRDT_ERR_INVALID_ARG;
     h = crdtp_shorthash(&s->es, elem, len);
     have = crdtp_es_find(&s->es, elem, len, h) != ES_NONE;
+    keyed = s->es.keyed;
     if (delta) {
+        dkeyed = delta->es.keyed;
         dh = crdtp_shorthash(&delta->es, elem, len);
         dhave = crdtp_es_find(&delta->es, elem, len, dh) != ES_NONE;
         if (!dhave && (rv = crdtp_es_reserve(&delta->es, &delta->mem, 1,
@@ -125,10 +127,14 @@ int crdt_gset_add(crdt_gset *s, const void *elem, size_t len,
     }
     if (!have && (rv = crdtp_es_reserve(&s->es, &s->mem, 1, len)))
         return rv;
+    /* a reserve may have rekeyed (a failure above leaves the delta
+     * rekeyed at most: same elements) */
     if (!have)
-        crdtp_es_push(&s->es, elem, len, h);
+        crdtp_es_push(&s->es, elem, len,
+                      crdtp_es_rehash(&s->es, keyed, elem, len, h));
     if (!dhave)
-        crdtp_es_push(&delta->es, elem, len, dh);
+        crdtp_es_push(&delta->es, elem, len,
+                      crdtp_es_rehash(&delta->es, dkeyed, elem, len, dh));
     return CRDT_OK;
 }
 
@@ -146,7 +152,7 @@ int crdt_gset_merge(crdt_gset *dst, const crdt_gset *src)
         return CRDT_OK;
     a = &dst->es;
     b = &src->es;
-    same = memcmp(a->key, b->key, ES_KEYBYTES) == 0;
+    same = crdtp_es_same_key(a, b);
     /* count what is missing, reserve, then insert: cannot fail */
     for (i = 0; i < b->n; i++) {
         const uint8_t *p = crdtp_es_bytes(b, i);
@@ -160,6 +166,7 @@ int crdt_gset_merge(crdt_gset *dst, const crdt_gset *src)
         return CRDT_OK;
     if ((rv = crdtp_es_reserve(a, &dst->mem, k, bytes)))
         return rv;
+    same = crdtp_es_same_key(a, b); /* the reserve may have rekeyed a */
     for (i = 0; i < b->n; i++) {
         const uint8_t *p = crdtp_es_bytes(b, i);
         size_t n = crdtp_es_len(b, i);
@@ -222,7 +229,7 @@ static inline void dec_init(void *tmp, const void *dst)
 {
     elemset *es = tmp;
 
-    *es = ((const crdt_gset *)dst)->es; /* same key */
+    *es = ((const crdt_gset *)dst)->es; /* same key and keyed flag */
     es->arena = NULL, es->ents = NULL, es->dots = NULL, es->slots = NULL;
     es->alen = es->acap = es->garbage = es->n = es->cap = es->nslots = 0;
 }

@@ -71,6 +71,7 @@ static void oset_init_like(oset *t, const elemset *keysrc)
     memset(t, 0, sizeof *t);
     t->es.with_dots = true;
     memcpy(t->es.key, keysrc->key, ES_KEYBYTES);
+    t->es.keyed = keysrc->keyed;
     crdtp_dotctx_init(&t->ctx);
 }
 
@@ -182,7 +183,7 @@ static int merge_prepare(oset *d, const crdt_mem *mem, const oset *s,
 {
     const elemset *b = &s->es;
     elemset *a = &d->es;
-    bool same = memcmp(a->key, b->key, ES_KEYBYTES) == 0;
+    bool same = crdtp_es_same_key(a, b), keyed = a->keyed;
     size_t j, add = 0, bytes = 0;
     int rv;
 
@@ -218,6 +219,12 @@ static int merge_prepare(oset *d, const crdt_mem *mem, const oset *s,
     }
     if (add && (rv = crdtp_es_reserve(a, mem, add, bytes)))
         goto fail;
+    if (a->keyed != keyed) /* the reserve rekeyed a: hash what is pushed */
+        for (j = 0; j < b->n; j++)
+            if ((uint32_t)p->map[j] == 0)
+                p->map[j] = (uint64_t)crdtp_shorthash(
+                                a, crdtp_es_bytes(b, j), crdtp_es_len(b, j))
+                            << 32;
     if ((rv = crdtp_dotctx_join_prepare(&d->ctx, mem, &s->ctx)))
         goto fail;
     return CRDT_OK;
@@ -484,6 +491,7 @@ static ES_NOINLINE int add_delta(crdt_orset *s, crdt_actor actor,
     const crdt_dot *old = NULL;
     crdt_dot nd;
     uint64_t top;
+    bool keyed;
     oset t;
     plan p;
     int rv;
@@ -496,6 +504,7 @@ static ES_NOINLINE int add_delta(crdt_orset *s, crdt_actor actor,
     nd.counter = top + 1;
     if (i != ES_NONE)
         old = crdtp_es_dots(&s->s.es, i, &nold);
+    keyed = s->s.es.keyed;
     oset_init_like(&t, &delta->s.es);
     if ((rv = crdtp_es_reserve(&t.es, &s->mem, 1, crdtp_es_abytes(len))) ||
         (rv = crdtp_dotctx_add(&t.ctx, &s->mem, nd)))
@@ -518,8 +527,9 @@ static ES_NOINLINE int add_delta(crdt_orset *s, crdt_actor actor,
     /* commit: nothing below can fail */
     merge_commit(&delta->s, &delta->mem, &t, &p);
     crdtp_dotctx_join_apply(&s->s.ctx, &s->mem, &t.ctx);
-    if (i == ES_NONE)
-        i = crdtp_es_push(&s->s.es, elem, len, h);
+    if (i == ES_NONE) /* under s's key: the reserve may have rekeyed */
+        i = crdtp_es_push(&s->s.es, elem, len,
+                          crdtp_es_rehash(&s->s.es, keyed, elem, len, h));
     crdtp_es_set_dots(&s->s.es, &s->mem, i, &nd, NULL, 1);
     rv = CRDT_OK;
 fail:
@@ -534,6 +544,7 @@ int crdt_orset_add(crdt_orset *s, crdt_actor actor, const void *elem,
     uint32_t h;
     size_t i, slot, ns;
     crdt_dot nd;
+    bool keyed;
     int rv;
 
     if (!s || (!elem && len) || len > ES_MAX_LEN || delta == s)
@@ -550,11 +561,17 @@ int crdt_orset_add(crdt_orset *s, crdt_actor actor, const void *elem,
         return CRDT_OK;
     }
     /* a new element: reserve, draw the dot, then push into the empty
-     * slot the lookup ended on (unless reserve resized the index) */
+     * slot the lookup ended on (unless reserve resized the index or
+     * rekeyed: then rehash and probe) */
     ns = es->nslots;
+    keyed = es->keyed;
     if ((rv = crdtp_es_reserve(es, &s->mem, 1, crdtp_es_abytes(len))) ||
         (rv = crdtp_dotctx_next_dot(&s->s.ctx, &s->mem, actor, &nd)))
         return rv;
+    if (es->keyed != keyed) {
+        h = crdtp_shorthash(es, elem, len);
+        slot = ES_NONE;
+    }
     i = crdtp_es_push_at(es, elem, len, h, es->nslots == ns ? slot : ES_NONE);
     es->dots[i] = nd;
     return CRDT_OK;

@@ -350,6 +350,213 @@ START_TEST(test_gset_nomem_all)
 }
 END_TEST
 
+/* ------------------------------------------------------------- keying */
+
+/* Sets hash under the zero key up to 32 elements (ES_KEY_AT) and draw a
+ * random key when they grow past it: through add (with and without a
+ * delta), merge (unkeyed into unkeyed, unkeyed into keyed and keyed into
+ * unkeyed) and decode.  Every element must stay findable and the
+ * encoding canonical across the change. */
+static void keying_check(const crdt_gset *s, unsigned lo, unsigned hi)
+{
+    crdt_gset *t = mk(NULL);
+    crdt_buf b, b2;
+    uint8_t x[128];
+    unsigned k;
+
+    ck_assert_uint_eq(crdt_gset_size(s), hi - lo);
+    for (k = lo; k < hi; k++)
+        ck_assert(crdt_gset_contains(s, x, elem(k, x)));
+    ck_assert(!crdt_gset_contains(s, x, elem(hi, x)));
+    crdt_buf_init(&b, NULL);
+    crdt_buf_init(&b2, NULL);
+    tu_must(crdt_gset_encode(s, &b), "encode");
+    tu_must(crdt_gset_decode(t, b.data, b.len, NULL, NULL), "decode");
+    ck_assert(crdt_gset_equal(s, t));
+    for (k = lo; k < hi; k++)
+        ck_assert(crdt_gset_contains(t, x, elem(k, x)));
+    tu_must(crdt_gset_encode(t, &b2), "encode");
+    ck_assert_uint_eq(b.len, b2.len);
+    ck_assert(memcmp(b.data, b2.data, b.len) == 0);
+    crdt_buf_clear(&b);
+    crdt_buf_clear(&b2);
+    crdt_gset_free(t);
+}
+
+static crdt_gset *range(unsigned lo, unsigned hi)
+{
+    crdt_gset *s = mk(NULL);
+    uint8_t x[128];
+    unsigned k;
+
+    for (k = lo; k < hi; k++)
+        tu_must(crdt_gset_add(s, x, elem(k, x), NULL), "add");
+    return s;
+}
+
+START_TEST(test_gset_keying)
+{
+    static const unsigned sizes[] = {31, 32, 33, 34, 64, 65, 200};
+    uint8_t x[128];
+    size_t i, j;
+    unsigned k;
+
+    for (i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        unsigned n = sizes[i];
+        crdt_gset *s = mk(NULL), *d = mk(NULL), *r = mk(NULL), *big;
+
+        /* adds, the delta growing with the set; r gets each delta */
+        for (k = 0; k < n; k++) {
+            crdt_gset *d1 = mk(NULL);
+
+            tu_must(crdt_gset_add(s, x, elem(k, x), d), "add");
+            tu_must(crdt_gset_add(s, x, elem(k, x), d1), "add again");
+            ck_assert_uint_eq(crdt_gset_size(d1), 1);
+            crdt_gset_free(d1);
+            d1 = mk(NULL);
+            tu_must(crdt_gset_add(r, x, elem(k, x), d1), "add r");
+            tu_must(crdt_gset_merge(s, d1), "merge own delta");
+            crdt_gset_free(d1);
+            ck_assert(crdt_gset_contains(s, x, elem(k, x)));
+        }
+        keying_check(s, 0, n);
+        keying_check(d, 0, n);
+        keying_check(r, 0, n);
+        /* merges across the threshold, every key combination */
+        for (j = 0; j < sizeof sizes / sizeof *sizes; j++) {
+            unsigned m = sizes[j];
+            crdt_gset *a = range(0, n), *b = range(n / 2, n / 2 + m);
+            crdt_gset *c = range(n / 2, n / 2 + m), *e = range(0, n);
+            unsigned hi = n / 2 + m > n ? n / 2 + m : n;
+
+            tu_must(crdt_gset_merge(a, b), "merge a b");
+            keying_check(a, 0, hi);
+            tu_must(crdt_gset_merge(c, e), "merge b a");
+            keying_check(c, 0, hi);
+            ck_assert(crdt_gset_equal(a, c));
+            crdt_gset_free(a);
+            crdt_gset_free(b);
+            crdt_gset_free(c);
+            crdt_gset_free(e);
+        }
+        /* a small unkeyed set into a keyed big one and back */
+        big = range(0, 200);
+        {
+            crdt_gset *sm = range(190, 210), *sm2 = range(190, 210);
+
+            tu_must(crdt_gset_merge(big, sm), "big <- small");
+            keying_check(big, 0, 210);
+            tu_must(crdt_gset_merge(sm2, big), "small <- big");
+            keying_check(sm2, 0, 210);
+            crdt_gset_free(sm);
+            crdt_gset_free(sm2);
+        }
+        /* decode into an unkeyed and into a keyed set */
+        {
+            crdt_buf b;
+            crdt_gset *t = mk(NULL);
+
+            crdt_buf_init(&b, NULL);
+            tu_must(crdt_gset_encode(s, &b), "encode");
+            tu_must(crdt_gset_decode(t, b.data, b.len, NULL, NULL), "dec");
+            keying_check(t, 0, n);
+            tu_must(crdt_gset_decode(big, b.data, b.len, NULL, NULL),
+                    "dec keyed");
+            keying_check(big, 0, n);
+            tu_must(crdt_gset_add(t, x, elem(n, x), NULL), "add after");
+            keying_check(t, 0, n + 1);
+            crdt_buf_clear(&b);
+            crdt_gset_free(t);
+        }
+        crdt_gset_free(big);
+        crdt_gset_free(s);
+        crdt_gset_free(d);
+        crdt_gset_free(r);
+    }
+}
+END_TEST
+
+/* Allocation failures across the rekeying insertion: a and d hold
+ * exactly 32 elements (unkeyed), each call takes them past it. */
+static void nomem_key_setup(tu_nomem *c)
+{
+    crdt_gset *a = mk(&c->tm->mem), *d = mk(&c->tm->mem);
+    crdt_gset *src = mk(NULL), *big = mk(NULL);
+    uint8_t x[128];
+    unsigned k;
+
+    c->a = a;
+    c->d = d;
+    c->src = src;
+    for (k = 0; k < 32; k++) {
+        tu_must(crdt_gset_add(a, x, elem(k, x), NULL), "add");
+        tu_must(crdt_gset_add(d, x, elem(k + 100, x), NULL), "add");
+        tu_must(crdt_gset_add(src, x, elem(k + 16, x), NULL), "add");
+    }
+    for (k = 0; k < 40; k++)
+        tu_must(crdt_gset_add(big, x, elem(k + 50, x), NULL), "add");
+    tu_must(crdt_gset_encode(big, &c->enc), "enc");
+    crdt_gset_free(big);
+}
+
+static int nomem_key_call(tu_nomem *c)
+{
+    uint8_t x[128];
+
+    switch (c->op) {
+    case 0: /* both a and the delta cross */
+        return crdt_gset_add(c->a, x, elem(40, x), c->d);
+    case 1: /* unkeyed into unkeyed, 16 new */
+        return crdt_gset_merge(c->a, c->src);
+    case 2: /* decode of 40 into an unkeyed set */
+        return crdt_gset_decode(c->d, c->enc.data, c->enc.len, NULL, NULL);
+    case 3: /* without a delta */
+        return crdt_gset_add(c->a, x, elem(41, x), NULL);
+    }
+    return CRDT_ERR_INVALID_ARG;
+}
+
+static void nomem_key_succeeded(tu_nomem *c)
+{
+    uint8_t x[128];
+    unsigned k;
+
+    switch (c->op) {
+    case 0:
+        for (k = 0; k < 32; k++)
+            ck_assert(crdt_gset_contains(c->a, x, elem(k, x)));
+        ck_assert(crdt_gset_contains(c->a, x, elem(40, x)));
+        ck_assert(crdt_gset_contains(c->d, x, elem(40, x)));
+        ck_assert_uint_eq(crdt_gset_size(c->a), 33);
+        ck_assert_uint_eq(crdt_gset_size(c->d), 33);
+        break;
+    case 1:
+        keying_check(c->a, 0, 48);
+        break;
+    case 2:
+        keying_check(c->d, 50, 90);
+        break;
+    case 3:
+        ck_assert(crdt_gset_contains(c->a, x, elem(41, x)));
+        ck_assert_uint_eq(crdt_gset_size(c->a), 33);
+        break;
+    }
+}
+
+START_TEST(test_gset_nomem_keying)
+{
+    const tu_nomem_ops ops = {
+        .type = crdt_gset_type(),
+        .nops = 4,
+        .setup = nomem_key_setup,
+        .call = nomem_key_call,
+        .succeeded = nomem_key_succeeded,
+    };
+
+    tu_nomem_run(&ops);
+}
+END_TEST
+
 static Suite *gset_suite(void)
 {
     Suite *s = suite_create("gset");
@@ -367,8 +574,13 @@ static Suite *gset_suite(void)
     tcase_add_test(tc, test_gset_property_laws);
     tcase_add_test(tc, test_gset_replica_converge);
     suite_add_tcase(s, tc);
+    tc = tcase_create("keying");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_gset_keying);
+    suite_add_tcase(s, tc);
     tc = tcase_create("nomem");
     tcase_add_test(tc, test_gset_nomem_all);
+    tcase_add_test(tc, test_gset_nomem_keying);
     suite_add_tcase(s, tc);
     return s;
 }

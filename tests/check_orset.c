@@ -1376,6 +1376,234 @@ START_TEST(test_orset_nomem_all)
 }
 END_TEST
 
+/* ------------------------------------------------------------- keying */
+
+/* Sets hash under the zero key up to 32 elements (ES_KEY_AT) and draw a
+ * random key past it: through add (with and without a delta), merge
+ * (every key combination), remove afterwards and decode.  Elements: a
+ * third inline (<= 8 bytes), the rest in the arena. */
+static size_t oel(unsigned k, char *b)
+{
+    return (size_t)(k % 3 == 0 ? snprintf(b, 32, "k%u", k)
+                               : snprintf(b, 32, "a-long-element-%u", k));
+}
+
+static void okeying_check(const crdt_orset *s, unsigned lo, unsigned hi,
+                          unsigned step)
+{
+    crdt_orset *t = mk(NULL);
+    crdt_buf b, b2;
+    char x[32];
+    unsigned k, n = 0;
+
+    for (k = lo; k < hi; k++) {
+        bool in = (k - lo) % step == 0;
+
+        ck_assert(crdt_orset_contains(s, x, oel(k, x)) == in);
+        n += in;
+    }
+    ck_assert_uint_eq(crdt_orset_size(s), n);
+    ck_assert(!crdt_orset_contains(s, x, oel(hi, x)));
+    enc(s, &b);
+    tu_must(crdt_orset_decode(t, b.data, b.len, NULL, NULL), "decode");
+    ck_assert(crdt_orset_equal(s, t));
+    for (k = lo; k < hi; k += step)
+        ck_assert(crdt_orset_contains(t, x, oel(k, x)));
+    enc(t, &b2);
+    ck_assert_uint_eq(b.len, b2.len);
+    ck_assert(memcmp(b.data, b2.data, b.len) == 0);
+    crdt_buf_clear(&b);
+    crdt_buf_clear(&b2);
+    crdt_orset_free(t);
+}
+
+static crdt_orset *orange(crdt_actor a, unsigned lo, unsigned hi)
+{
+    crdt_orset *s = mk(NULL);
+    char x[32];
+    unsigned k;
+
+    for (k = lo; k < hi; k++)
+        tu_must(crdt_orset_add(s, a, x, oel(k, x), NULL), "add");
+    return s;
+}
+
+START_TEST(test_orset_keying)
+{
+    static const unsigned sizes[] = {31, 32, 33, 34, 64, 65, 200};
+    char x[32];
+    size_t i, j;
+    unsigned k;
+
+    for (i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        unsigned n = sizes[i];
+        crdt_orset *s = mk(NULL), *d = mk(NULL), *r = mk(NULL);
+        crdt_orset *u = mk(NULL), *big;
+
+        for (k = 0; k < n; k++) {
+            crdt_orset *d1 = mk(NULL);
+
+            /* s: one delta growing past the threshold; u: no delta */
+            tu_must(crdt_orset_add(s, 1, x, oel(k, x), d), "add");
+            tu_must(crdt_orset_add(u, 2, x, oel(k, x), NULL), "add");
+            tu_must(crdt_orset_add(s, 1, x, oel(k, x), d1), "re-add");
+            tu_must(crdt_orset_merge(r, d1), "merge delta");
+            crdt_orset_free(d1);
+            ck_assert(crdt_orset_contains(s, x, oel(k, x)));
+            ck_assert(crdt_orset_contains(u, x, oel(k, x)));
+        }
+        okeying_check(s, 0, n, 1);
+        okeying_check(d, 0, n, 1);
+        okeying_check(r, 0, n, 1);
+        okeying_check(u, 0, n, 1);
+        tu_must(crdt_orset_merge(r, d), "merge big delta");
+        ck_assert(crdt_orset_equal(r, s));
+        /* removes after the rekey, with and without a delta */
+        for (k = 1; k < n; k += 2) {
+            crdt_orset *d1 = mk(NULL);
+
+            tu_must(crdt_orset_remove(s, x, oel(k, x), d1), "rm");
+            tu_must(crdt_orset_remove(u, x, oel(k, x), NULL), "rm");
+            tu_must(crdt_orset_merge(r, d1), "merge rm delta");
+            crdt_orset_free(d1);
+        }
+        okeying_check(s, 0, n, 2);
+        okeying_check(u, 0, n, 2);
+        okeying_check(r, 0, n, 2);
+        /* merges across the threshold, every key combination */
+        for (j = 0; j < sizeof sizes / sizeof *sizes; j++) {
+            unsigned m = sizes[j];
+            crdt_orset *a = orange(3, 0, n), *b = orange(4, n / 2, n / 2 + m);
+            crdt_orset *c = orange(4, n / 2, n / 2 + m), *e = orange(3, 0, n);
+            unsigned hi = n / 2 + m > n ? n / 2 + m : n;
+
+            tu_must(crdt_orset_merge(a, b), "merge a b");
+            okeying_check(a, 0, hi, 1);
+            tu_must(crdt_orset_merge(c, e), "merge b a");
+            okeying_check(c, 0, hi, 1);
+            ck_assert(crdt_orset_equal(a, c));
+            crdt_orset_free(a);
+            crdt_orset_free(b);
+            crdt_orset_free(c);
+            crdt_orset_free(e);
+        }
+        /* a small unkeyed set into a keyed big one and back */
+        big = orange(5, 0, 200);
+        {
+            crdt_orset *sm = orange(6, 190, 210), *sm2 = orange(6, 190, 210);
+
+            tu_must(crdt_orset_merge(big, sm), "big <- small");
+            okeying_check(big, 0, 210, 1);
+            tu_must(crdt_orset_merge(sm2, big), "small <- big");
+            okeying_check(sm2, 0, 210, 1);
+            ck_assert(crdt_orset_equal(big, sm2));
+            crdt_orset_free(sm);
+            crdt_orset_free(sm2);
+        }
+        /* decode into an unkeyed and into a keyed set */
+        {
+            crdt_buf b;
+            crdt_orset *t = mk(NULL), *t2 = orange(7, 0, n);
+
+            enc(t2, &b);
+            tu_must(crdt_orset_decode(t, b.data, b.len, NULL, NULL), "dec");
+            okeying_check(t, 0, n, 1);
+            tu_must(crdt_orset_decode(big, b.data, b.len, NULL, NULL),
+                    "dec keyed");
+            okeying_check(big, 0, n, 1);
+            tu_must(crdt_orset_add(t, 7, x, oel(n, x), NULL), "add after");
+            okeying_check(t, 0, n + 1, 1);
+            crdt_buf_clear(&b);
+            crdt_orset_free(t);
+            crdt_orset_free(t2);
+        }
+        crdt_orset_free(big);
+        crdt_orset_free(s);
+        crdt_orset_free(d);
+        crdt_orset_free(r);
+        crdt_orset_free(u);
+    }
+}
+END_TEST
+
+/* Allocation failures across the rekeying insertion: a and d hold
+ * exactly 32 elements (unkeyed), each call takes one past it. */
+static void nomem_key_setup(tu_nomem *c)
+{
+    crdt_orset *a = mk(&c->tm->mem), *d = mk(&c->tm->mem);
+    crdt_orset *src = orange(2, 16, 48), *big = orange(3, 50, 90);
+    char x[32];
+    unsigned k;
+
+    c->a = a;
+    c->d = d;
+    c->src = src;
+    for (k = 0; k < 32; k++) {
+        tu_must(crdt_orset_add(a, 1, x, oel(k, x), NULL), "add");
+        tu_must(crdt_orset_add(d, 1, x, oel(k + 100, x), NULL), "add");
+    }
+    enc(big, &c->enc);
+    crdt_orset_free(big);
+}
+
+static int nomem_key_call(tu_nomem *c)
+{
+    char x[32];
+
+    switch (c->op) {
+    case 0: /* both a and the delta cross */
+        return crdt_orset_add(c->a, 1, x, oel(40, x), c->d);
+    case 1: /* without a delta */
+        return crdt_orset_add(c->a, 1, x, oel(41, x), NULL);
+    case 2: /* unkeyed into unkeyed, 16 new */
+        return crdt_orset_merge(c->a, c->src);
+    case 3: /* decode of 40 into an unkeyed set */
+        return crdt_orset_decode(c->d, c->enc.data, c->enc.len, NULL, NULL);
+    }
+    return CRDT_ERR_INVALID_ARG;
+}
+
+static void nomem_key_succeeded(tu_nomem *c)
+{
+    char x[32];
+    unsigned k;
+
+    switch (c->op) {
+    case 0:
+    case 1:
+        for (k = 0; k < 32; k++)
+            ck_assert(crdt_orset_contains(c->a, x, oel(k, x)));
+        ck_assert(crdt_orset_contains(c->a, x, oel(40 + c->op, x)));
+        ck_assert_uint_eq(crdt_orset_size(c->a), 33);
+        if (c->op == 0) {
+            ck_assert(crdt_orset_contains(c->d, x, oel(40, x)));
+            ck_assert_uint_eq(crdt_orset_size(c->d), 33);
+        }
+        break;
+    case 2:
+        okeying_check(c->a, 0, 48, 1);
+        break;
+    case 3:
+        okeying_check(c->d, 50, 90, 1);
+        break;
+    }
+}
+
+START_TEST(test_orset_nomem_keying)
+{
+    const tu_nomem_ops ops = {
+        .type = crdt_orset_type(),
+        .nops = 4,
+        .max_n = 10000,
+        .setup = nomem_key_setup,
+        .call = nomem_key_call,
+        .succeeded = nomem_key_succeeded,
+    };
+
+    tu_nomem_run(&ops);
+}
+END_TEST
+
 static Suite *orset_suite(void)
 {
     Suite *s = suite_create("orset");
@@ -1395,6 +1623,10 @@ static Suite *orset_suite(void)
     tcase_add_test(tc, test_orset_codec_bytes);
     tcase_add_test(tc, test_orset_codec_reject);
     tcase_add_test(tc, test_orset_codec_shared_dot);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("keying");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_orset_keying);
     suite_add_tcase(s, tc);
     tc = tcase_create("property");
     tcase_set_timeout(tc, 300);
@@ -1416,6 +1648,7 @@ static Suite *orset_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("nomem");
     tcase_add_test(tc, test_orset_nomem_all);
+    tcase_add_test(tc, test_orset_nomem_keying);
     suite_add_tcase(s, tc);
     return s;
 }
