@@ -11,9 +11,14 @@
  * Representation: the element store of lib/elemset_internal.h: 16-byte
  * entries holding elements of up to 8 bytes in place, longer ones back to
  * back in one arena, and an open-addressing index keyed with SipHash-2-4
- * (libsodium's crypto_shorthash) under a random key drawn per object, so
- * hostile elements cannot force collisions.  add/contains O(1) expected;
- * merge O(m) for m source elements.
+ * (libsodium's crypto_shorthash).  A set hashes under the zero key while
+ * it holds at most 32 elements (collisions cannot make a table that small
+ * slow) and draws a random key of its own (libsodium's randombytes_buf)
+ * when it first grows past 32, so hostile elements cannot force
+ * collisions in a big set and a small one (a delta) costs no system
+ * call.  The call that makes a set grow past 32 may therefore also fail
+ * with CRDT_ERR_RANDOM (libsodium cannot initialize), the set unchanged.
+ * add/contains O(1) expected; merge O(m) for m source elements.
  *
  * Iteration (crdt_gset_elem) is in storage order: insertion order, with
  * the new elements of a merge appended in the source's storage order.
@@ -42,11 +47,12 @@ extern "C" {
 typedef struct crdt_gset crdt_gset;
 
 /**
- * crdt_gset_new returns an empty set with a fresh random hash key.
+ * crdt_gset_new returns an empty set (its hash key is drawn when it grows
+ * past 32 elements; see the top of this header).
  *
  * Ownership: the caller frees it with crdt_gset_free; @p mem (NULL =
  * malloc) is copied and used for every allocation of the set.
- * Errors: NULL if allocation fails or libsodium cannot initialize.
+ * Errors: NULL if allocation fails.
  * Complexity: O(1).
  */
 CRDT_API crdt_gset *crdt_gset_new(const crdt_mem *mem);

@@ -49,8 +49,10 @@
  * Representation: lib/elemset_internal.h (16-byte entries holding
  * elements of up to 8 bytes in place, longer ones in contiguous storage,
  * one inline dot per element, extra dots spilled to a list, an
- * open-addressing index keyed by SipHash-2-4 with a random key per
- * object) plus the context.  About 50 bytes per 8-byte element at 10^6
+ * open-addressing index keyed by SipHash-2-4: the zero key up to 32
+ * elements, then a random key per object, drawn when the set first grows
+ * past 32, as for the G-set: see crdt/gset.h, which also says why the
+ * call that grows it may fail with CRDT_ERR_RANDOM) plus the context.  About 50 bytes per 8-byte element at 10^6
  * elements.
  *
  * Encoding body (type tag CRDT_TAG_ORSET): the context's two fields
@@ -81,12 +83,12 @@ extern "C" {
 typedef struct crdt_orset crdt_orset;
 
 /**
- * crdt_orset_new returns an empty set (no elements, empty context) with
- * a fresh random hash key.
+ * crdt_orset_new returns an empty set (no elements, empty context); its
+ * hash key is drawn when it grows past 32 elements.
  *
  * Ownership: free with crdt_orset_free; @p mem (NULL = malloc) is copied
  * and used for every allocation of the set.
- * Errors: NULL if allocation fails or libsodium cannot initialize.
+ * Errors: NULL if allocation fails.
  * Complexity: O(1).
  */
 CRDT_API crdt_orset *crdt_orset_new(const crdt_mem *mem);
