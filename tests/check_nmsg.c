@@ -897,6 +897,52 @@ END_TEST
 
 /* ---------------------------------------------------------------- mp.h */
 
+/* npart: parts in any order, repeats ignored, whole exactly once. */
+START_TEST(test_npart_reassembles)
+{
+    uint8_t state[1000], key[] = "k";
+    nmsg m, other;
+    npart p;
+    size_t i, order[] = {3, 0, 3, 2, 1}, nparts;
+    bool whole = false;
+
+    for (i = 0; i < sizeof state; i++)
+        state[i] = (uint8_t)(i * 7 + 1);
+    memset(&m, 0, sizeof m);
+    m.kind = NMSG_STATE;
+    m.key = key;
+    m.klen = 1;
+    m.total = sizeof state;
+    m.chunk = 300;
+    nparts = (size_t)nmsg_parts(m.total, m.chunk);
+    ck_assert_uint_eq(nparts, 4);
+    ck_assert_uint_eq(npart_cost(&m), 1000 + 0 + 1 + 1);
+    ck_assert_int_eq(npart_init(&p, &m), CRDT_OK);
+    other = m;
+    other.total = 999;
+    ck_assert(!npart_matches(&p, &other));
+    other = m;
+    other.key = (const uint8_t *)"j";
+    ck_assert(!npart_matches(&p, &other));
+    for (i = 0; i < sizeof order / sizeof order[0]; i++) {
+        m.index = order[i];
+        m.bytes = state + m.index * m.chunk;
+        m.blen = m.index + 1 < nparts ? m.chunk
+                                      : m.total - m.index * m.chunk;
+        ck_assert(npart_matches(&p, &m));
+        ck_assert(!whole);
+        whole = npart_add(&p, &m);
+    }
+    ck_assert(whole);
+    ck_assert_uint_eq(p.got, 4);
+    ck_assert_mem_eq(p.data, state, sizeof state);
+    ck_assert(npart_add(&p, &m)); /* a repeat changes nothing */
+    ck_assert_uint_eq(p.got, 4);
+    npart_clear(&p);
+    ck_assert_ptr_null(p.data);
+}
+END_TEST
+
 START_TEST(test_mp_uint)
 {
     static const struct {
@@ -1158,6 +1204,7 @@ static Suite *nmsg_suite(void)
     tcase_add_test(tc, test_nmsg_rejects);
     tcase_add_test(tc, test_nmsg_encode_errors);
     tcase_add_test(tc, test_nmsg_mutations);
+    tcase_add_test(tc, test_npart_reassembles);
     tcase_add_test(tc, test_mp_uint);
     tcase_add_test(tc, test_mp_int);
     tcase_add_test(tc, test_mp_shortest);

@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include <crdt/seal.h>
 
 #include "log.h"
@@ -70,15 +72,6 @@ static int parse_u32(const char *s, uint32_t *v)
     return 0;
 }
 
-/* Overwrites n bytes at p in a way the compiler keeps. */
-static void wipe(void *p, size_t n)
-{
-    volatile unsigned char *v = p;
-
-    while (n--)
-        *v++ = 0;
-}
-
 /* A new key line on stdout (the caller's umask and redirection decide the
  * file); the key is wiped from memory after. */
 static int cmd_keygen(void)
@@ -88,7 +81,7 @@ static int cmd_keygen(void)
     uint32_t id;
     int rv = crdt_seal_key_generate(&id, key, text, sizeof text), status = 0;
 
-    wipe(key, sizeof key);
+    sodium_memzero(key, sizeof key);
     if (rv) {
         fprintf(stderr, "crdt-node: keygen: %s\n", crdt_strerror(rv));
         return 1;
@@ -97,7 +90,7 @@ static int cmd_keygen(void)
         fprintf(stderr, "crdt-node: keygen: stdout: %s\n", strerror(errno));
         status = 1;
     }
-    wipe(text, sizeof text);
+    sodium_memzero(text, sizeof text);
     return status;
 }
 

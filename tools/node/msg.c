@@ -2,6 +2,8 @@
 /* crdt-node's node-to-node message codec (msg.h). */
 #include "config.h"
 
+#include <stdlib.h>
+
 #include "msg.h"
 
 #include <crdt/common.h>
@@ -127,4 +129,54 @@ int nmsg_encode(const nmsg *m, crdt_buf *out)
     if (rv)
         out->len = len0;
     return rv;
+}
+
+size_t npart_cost(const nmsg *m)
+{
+    return (size_t)m->total + (size_t)(nmsg_parts(m->total, m->chunk) / 8) +
+           1 + m->klen;
+}
+
+int npart_init(npart *p, const nmsg *m)
+{
+    memset(p, 0, sizeof *p);
+    p->parts = nmsg_parts(m->total, m->chunk);
+    p->key = malloc(m->klen ? m->klen : 1);
+    p->bits = calloc(p->parts / 8 + 1, 1);
+    p->data = malloc(m->total ? m->total : 1);
+    if (!p->key || !p->bits || !p->data) {
+        npart_clear(p);
+        return CRDT_ERR_NOMEM;
+    }
+    memcpy(p->key, m->key, m->klen);
+    p->klen = m->klen;
+    p->total = m->total;
+    p->chunk = m->chunk;
+    return CRDT_OK;
+}
+
+bool npart_matches(const npart *p, const nmsg *m)
+{
+    return p->total == m->total && p->chunk == m->chunk &&
+           p->klen == m->klen && memcmp(p->key, m->key, m->klen) == 0;
+}
+
+bool npart_add(npart *p, const nmsg *m)
+{
+    uint64_t i = m->index;
+
+    if (!(p->bits[i / 8] & (1u << (i % 8)))) {
+        p->bits[i / 8] |= (uint8_t)(1u << (i % 8));
+        memcpy(p->data + i * p->chunk, m->bytes, m->blen);
+        p->got++;
+    }
+    return p->got == p->parts;
+}
+
+void npart_clear(npart *p)
+{
+    free(p->key);
+    free(p->bits);
+    free(p->data);
+    memset(p, 0, sizeof *p);
 }

@@ -58,4 +58,28 @@ int nmsg_encode(const nmsg *m, crdt_buf *out);
  * bytes has (1 for an empty state). */
 uint64_t nmsg_parts(uint64_t total, uint64_t chunk);
 
+/* A key's state being received in parts (REPL or STATE): the one
+ * reassembler both uses.  Unlike the codec above, it allocates. */
+typedef struct npart {
+    uint8_t *key;
+    size_t klen;
+    uint64_t total, chunk, parts, got;
+    uint8_t *bits;  /* parts received */
+    uint8_t *data;  /* total bytes */
+} npart;
+
+/* Bytes an npart for a message like @p m holds (for memory budgets). */
+size_t npart_cost(const nmsg *m);
+/* Makes @p p ready for the parts of @p m's key and state.  Errors:
+ * CRDT_ERR_NOMEM (@p p empty). */
+int npart_init(npart *p, const nmsg *m);
+/* Whether @p m is a part of the state @p p is gathering (same key, total
+ * and chunk). */
+bool npart_matches(const npart *p, const nmsg *m);
+/* Stores @p m's part (a repeated part is ignored); true once every part
+ * is in (the state is then p->data, p->total bytes).  @p m must match. */
+bool npart_add(npart *p, const nmsg *m);
+/* Frees what @p p holds. */
+void npart_clear(npart *p);
+
 #endif

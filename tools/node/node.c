@@ -370,23 +370,19 @@ static void on_uv_error(void *user, int err, const char *what)
 }
 
 /* REPL reassembly: one entry per (sender, req) being received. */
+/* REPL reassembly: one entry per (sender, req) being received. */
 typedef struct partial {
     struct partial *next;
     uint64_t from, req;
-    uint8_t *key;
-    size_t klen;
-    uint64_t total, chunk, parts, got;
-    uint8_t *bits;
-    uint8_t *data;
+    npart part;
+    size_t cost;
     uint64_t last_ms;
 } partial;
 
 static void partial_free(node *n, partial *p)
 {
-    n->partial_bytes -= p->total + p->parts / 8 + 1;
-    free(p->key);
-    free(p->bits);
-    free(p->data);
+    n->partial_bytes -= p->cost;
+    npart_clear(&p->part);
     free(p);
 }
 
@@ -451,27 +447,23 @@ static void repl_merged(node *n, const uint8_t *addr, size_t alen,
     }
 }
 
-static void on_repl(node *n, const uint8_t *addr, size_t alen, uint64_t from,
-                    uint64_t req, const uint8_t *key, size_t klen,
-                    uint64_t total, uint64_t chunk, uint64_t i,
-                    const uint8_t *bytes, size_t blen)
+static void on_repl(node *n, const uint8_t *addr, size_t alen,
+                    const nmsg *m)
 {
     partial *p;
 
-    if (total == 0)
-        return;
-    if (total <= chunk) {
-        if (i != 0 || blen != total)
-            goto bad;
-        repl_merged(n, addr, alen, from, req, key, klen, bytes, blen);
+    if (m->total == 0)
+        goto bad;
+    if (m->total <= m->chunk) { /* one part, checked by nmsg_decode */
+        repl_merged(n, addr, alen, m->from, m->req, m->key, m->klen,
+                    m->bytes, m->blen);
         return;
     }
     for (p = n->partials; p; p = p->next)
-        if (p->from == from && p->req == req)
+        if (p->from == m->from && p->req == m->req)
             break;
     if (!p) {
-        uint64_t parts = (total + chunk - 1) / chunk;
-        size_t cost = total + parts / 8 + 1;
+        size_t cost = npart_cost(m);
 
         if (n->partial_bytes + cost > NODE_PARTIAL_BUDGET) {
             partials_expire(n, node_now_ms(n), false);
@@ -481,42 +473,25 @@ static void on_repl(node *n, const uint8_t *addr, size_t alen, uint64_t from,
         p = calloc(1, sizeof *p);
         if (!p)
             return;
-        p->from = from;
-        p->req = req;
-        p->total = total;
-        p->chunk = chunk;
-        p->parts = parts;
-        p->key = malloc(klen);
-        p->bits = calloc(parts / 8 + 1, 1);
-        p->data = malloc(total);
-        if (!p->key || !p->bits || !p->data) {
-            free(p->key);
-            free(p->bits);
-            free(p->data);
+        if (npart_init(&p->part, m)) {
             free(p);
             return;
         }
-        memcpy(p->key, key, klen);
-        p->klen = klen;
+        p->from = m->from;
+        p->req = m->req;
+        p->cost = cost;
         n->partial_bytes += cost;
         p->next = n->partials;
         n->partials = p;
     }
-    if (p->total != total || p->chunk != chunk || i >= p->parts ||
-        p->klen != klen || memcmp(p->key, key, klen) ||
-        blen != (i + 1 < p->parts ? chunk : total - i * chunk))
+    if (!npart_matches(&p->part, m))
         goto bad;
     p->last_ms = node_now_ms(n);
-    if (!(p->bits[i / 8] & (1u << (i % 8)))) {
-        p->bits[i / 8] |= (uint8_t)(1u << (i % 8));
-        memcpy(p->data + i * chunk, bytes, blen);
-        p->got++;
-    }
-    if (p->got == p->parts) {
+    if (npart_add(&p->part, m)) {
         partial **pp = (partial **)&n->partials;
 
-        repl_merged(n, addr, alen, from, req, p->key, p->klen, p->data,
-                    p->total);
+        repl_merged(n, addr, alen, m->from, m->req, p->part.key,
+                    p->part.klen, p->part.data, p->part.total);
         while (*pp != p)
             pp = &(*pp)->next;
         *pp = p->next;
@@ -593,12 +568,10 @@ static int on_datagram(void *user, const uint8_t *addr, size_t alen,
         on_read(n, addr, alen, m.req, m.key, m.klen);
         break;
     case NMSG_REPL:
-        on_repl(n, addr, alen, m.from, m.req, m.key, m.klen, m.total,
-                m.chunk, m.index, m.bytes, m.blen);
+        on_repl(n, addr, alen, &m);
         break;
     case NMSG_STATE:
-        ops_on_state(n, m.from, m.req, m.key, m.klen, m.total, m.chunk,
-                     m.index, m.bytes, m.blen);
+        ops_on_state(n, &m);
         break;
     }
     return 1;
@@ -636,15 +609,6 @@ static void on_op_timer(uv_timer_t *t)
 /* ======================================================================
  * Keys
  * ====================================================================== */
-
-/* Overwrites n bytes at p in a way the compiler keeps. */
-static void wipe(void *p, size_t n)
-{
-    volatile unsigned char *v = p;
-
-    while (n--)
-        *v++ = 0;
-}
 
 static int load_keyring(const node_config *cfg, crdt_keyring **out)
 {
@@ -696,10 +660,10 @@ static int load_keyring(const node_config *cfg, crdt_keyring **out)
                                                &id2, key2, NULL) ==
                                CRDT_OK &&
                            sodium_memcmp(key, key2, sizeof key) == 0;
-                    wipe(key2, sizeof key2);
+                    sodium_memzero(key2, sizeof key2);
                 }
-                wipe(key, sizeof key);
-                wipe(have, sizeof have);
+                sodium_memzero(key, sizeof key);
+                sodium_memzero(have, sizeof have);
                 if (dup && same)
                     continue;
                 if (dup) {
@@ -707,7 +671,7 @@ static int load_keyring(const node_config *cfg, crdt_keyring **out)
                          "path=%s line=%u reason=\"key id %08" PRIx32
                          " appears with two different keys\"",
                          cfg->key_files[f], lineno, id);
-                    wipe(line, sizeof line);
+                    sodium_memzero(line, sizeof line);
                     fclose(fp);
                     crdt_keyring_free(kr);
                     return CRDT_ERR_INVALID_ARG;
@@ -715,7 +679,7 @@ static int load_keyring(const node_config *cfg, crdt_keyring **out)
             }
             rv = crdt_keyring_add_text(kr, line, l,
                                        crdt_keyring_count(kr) == 0, &info);
-            wipe(line, sizeof line);
+            sodium_memzero(line, sizeof line);
             if (rv) {
                 nlog(NLOG_ERROR, "key_file",
                      "path=%s line=%u reason=\"%s\"", cfg->key_files[f],

@@ -176,9 +176,7 @@ uint64_t node_now_ms(const node *n);
 void ops_submit(node *n, conn *c, const crdt_client_request *rq);
 /* A peer's ACK / STATE for request req. */
 void ops_on_ack(node *n, uint64_t from, uint64_t req, int64_t status);
-void ops_on_state(node *n, uint64_t from, uint64_t req, const uint8_t *key,
-                  size_t klen, uint64_t total, uint64_t chunk, uint64_t i,
-                  const uint8_t *bytes, size_t blen);
+void ops_on_state(node *n, const nmsg *m);
 /* Every NODE_RESEND_MS: resends, deadlines. */
 void ops_tick(node *n);
 /* Drain: no request waits past @p at_ms. */

@@ -23,15 +23,12 @@
  * replicas' acknowledgements, their states. */
 enum { PH_SESSION = 1, PH_COMMIT, PH_ACKS, PH_READS };
 
-/* A state being received in chunks from one peer. */
+/* A state being received in parts from one peer. */
 typedef struct rpart {
     struct rpart *next;
     uint64_t from;
-    uint8_t *key;
-    size_t klen;
-    uint64_t total, chunk, parts, got;
+    npart part;
     size_t cost;               /* counted in the node's partial_bytes */
-    uint8_t *bits, *data;
 } rpart;
 
 struct op {
@@ -228,9 +225,7 @@ static void op_unlink(node *n, op *o)
 static void rpart_free(node *n, rpart *p)
 {
     n->partial_bytes -= p->cost;
-    free(p->key);
-    free(p->bits);
-    free(p->data);
+    npart_clear(&p->part);
     free(p);
 }
 
@@ -681,35 +676,31 @@ static void got_state(node *n, op *o, uint64_t from, const uint8_t *key,
     }
 }
 
-void ops_on_state(node *n, uint64_t from, uint64_t req, const uint8_t *key,
-                  size_t klen, uint64_t total, uint64_t chunk, uint64_t i,
-                  const uint8_t *bytes, size_t blen)
+void ops_on_state(node *n, const nmsg *m)
 {
-    op *o = find_req(n, req);
+    op *o = find_req(n, m->req);
     rpart *p, **pp;
 
     if (!o || (o->phase != PH_READS && o->phase != PH_SESSION))
         return;
     /* only the keys asked for: the request's, or its session's */
     if (o->phase == PH_READS
-            ? klen != o->klen || memcmp(key, o->key, klen)
-            : !ntoken_find(o->tok, key, klen)) {
+            ? m->klen != o->klen || memcmp(m->key, o->key, m->klen)
+            : !ntoken_find(o->tok, m->key, m->klen)) {
         n->stats.msgs_dropped++;
         return;
     }
-    if (total <= chunk) {
-        if (i == 0 && blen == total)
-            got_state(n, o, from, key, klen, bytes, blen);
+    if (m->total <= m->chunk) { /* one part, checked by nmsg_decode */
+        got_state(n, o, m->from, m->key, m->klen, m->bytes, m->blen);
         return;
     }
     for (pp = &o->parts; *pp; pp = &(*pp)->next)
-        if ((*pp)->from == from && (*pp)->klen == klen &&
-            !memcmp((*pp)->key, key, klen))
+        if ((*pp)->from == m->from && (*pp)->part.klen == m->klen &&
+            !memcmp((*pp)->part.key, m->key, m->klen))
             break;
     p = *pp;
     if (!p) {
-        uint64_t parts = nmsg_parts(total, chunk);
-        size_t cost = (size_t)total + (size_t)(parts / 8) + 1 + klen;
+        size_t cost = npart_cost(m);
 
         /* reassembly memory is bounded for the whole node, with REPL's */
         if (n->partial_bytes + cost > NODE_PARTIAL_BUDGET) {
@@ -719,43 +710,26 @@ void ops_on_state(node *n, uint64_t from, uint64_t req, const uint8_t *key,
         p = calloc(1, sizeof *p);
         if (!p)
             return;
-        p->from = from;
-        p->total = total;
-        p->chunk = chunk;
-        p->parts = parts;
-        p->key = malloc(klen);
-        p->bits = calloc(p->parts / 8 + 1, 1);
-        p->data = malloc(total);
-        if (!p->key || !p->bits || !p->data) {
-            free(p->key);
-            free(p->bits);
-            free(p->data);
+        if (npart_init(&p->part, m)) {
             free(p);
             return;
         }
-        memcpy(p->key, key, klen);
-        p->klen = klen;
+        p->from = m->from;
         p->cost = cost;
         n->partial_bytes += cost;
         p->next = o->parts;
         o->parts = p;
-        pp = &o->parts;
     }
-    if (p->total != total || p->chunk != chunk || i >= p->parts ||
-        blen != (i + 1 < p->parts ? chunk : total - i * chunk))
+    if (!npart_matches(&p->part, m))
         return;
-    if (!(p->bits[i / 8] & (1u << (i % 8)))) {
-        p->bits[i / 8] |= (uint8_t)(1u << (i % 8));
-        memcpy(p->data + i * chunk, bytes, blen);
-        p->got++;
-    }
-    if (p->got == p->parts) {
+    if (npart_add(&p->part, m)) {
         rpart **q = &o->parts;
 
         while (*q != p)
             q = &(*q)->next;
         *q = p->next;
-        got_state(n, o, from, p->key, p->klen, p->data, p->total);
+        got_state(n, o, m->from, p->part.key, p->part.klen, p->part.data,
+                  p->part.total);
         /* o may be gone now */
         rpart_free(n, p);
     }
